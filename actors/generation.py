@@ -1,0 +1,153 @@
+"""create_kie_task → poll_task → store_photo: one provider task per portrait, polled with adaptive backoff,
+its image stored in our S3 and recorded at once (I2, I3)."""
+
+from __future__ import annotations
+
+import logging
+import random
+
+import dramatiq
+
+from actors import runtime
+from actors.flow import Defer
+from actors.limiter import acquire_kie_key
+from actors.unit import effect_once, transaction
+from db import generation, jobs, messages, outbox, users
+from gateways.errors import ProviderError
+from gateways.kie import KieError
+from gateways.storage import photo_key
+from rules.backoff import poll_delay_ms
+from rules.images import ImageRejected, inspect_image
+from rules.signing import kie_callback_url
+from telemetry import metrics
+from telemetry.logs import log
+
+logger = logging.getLogger("actors.generation")
+
+
+@dramatiq.actor(queue_name="kie", max_retries=8, min_backoff=1000, max_backoff=30_000)
+def create_kie_task(job_id: int) -> None:
+    """Submit one pending task to Kie. The message is a token for "one pending task needs submitting": the
+    task taken is the fairest across all jobs (``job_id`` is only where the token came from), so a duplicate
+    token finds nothing pending and does nothing, and a small order is not stuck behind large ones."""
+    services = runtime.current()
+    settings = services.settings
+    key_index, wait_s = acquire_kie_key(services.redis, key_count=len(settings.kie_api_keys),
+                                        limit=settings.kie_rate_limit, window_s=settings.kie_rate_window_s)
+    if key_index is None:
+        raise Defer(int(wait_s * 1000) + random.randint(10, 250), "kie rate limit")
+    with transaction() as conn:
+        task = jobs.claim_fair_task(conn, api_key_index=key_index)  # intent: 'submitting', before the call
+        if task is None:
+            return
+        job = jobs.get_job(conn, id=task["job_id"])
+        if job["status"] == "queued":
+            jobs.move_job(conn, id=job["id"], new="generating")
+        references = users.references_of_avatar(conn, avatar_id=job["avatar_id"])
+    image_urls = [services.storage.presigned_get(ref["storage_key"]) for ref in references[:10]]
+    try:
+        kie_task_id = services.kie.create_task(
+            api_key=settings.kie_api_keys[key_index], prompt=task["prompt"], image_urls=image_urls,
+            callback_url=kie_callback_url(settings.public_base_url, settings.callback_signing_key, task["id"]))
+    except KieError as err:
+        _on_create_error(task, err)
+        return
+    with transaction() as conn:
+        if jobs.move_task(conn, id=task["id"], expected=["submitting"], new="submitted",
+                          kie_task_id=kie_task_id) is not None:
+            outbox.send(conn, "poll_task", task["id"], 0, delay_ms=settings.kie_first_poll_ms)
+    log(logger, "kie_task_created", job_id=task["job_id"], task_id=task["id"], kie_task_id=kie_task_id,
+        prompt_index=task["prompt_index"], attempt=task["attempt"])
+
+
+def _on_create_error(task: dict, err: KieError) -> None:
+    with transaction() as conn:
+        if err.retryable or err.code == 402:
+            jobs.move_task(conn, id=task["id"], expected=["submitting"], new="pending")  # back in the pool
+            if err.code == 402:
+                messages.raise_alert(conn, kind="kie_no_credits", severity="critical",
+                                     message="Kie.ai has no credits left: generation is paused",
+                                     dedup_key="kie_no_credits")
+        else:
+            generation.fail_task(conn, task=task, expected=["submitting"], fail_code=f"create_{err.code}",
+                                 fail_msg=err.message)
+    if err.code == 402:
+        raise Defer(60_000, "kie credits exhausted")
+    if err.code == 429:
+        raise Defer(int((err.retry_after or 5) * 1000), "kie answered 429")
+    if err.retryable:
+        raise err
+
+
+@dramatiq.actor(queue_name="kie_poll", max_retries=8, min_backoff=1000, max_backoff=30_000)
+def poll_task(task_id: int, chain: int | None = None) -> None:
+    """Ask Kie how the task is doing. ``chain`` is the poll count of the scheduled chain (only its holder
+    schedules the next poll); None is a one-off poll triggered by a callback."""
+    services = runtime.current()
+    settings = services.settings
+    with services.pool.connection() as conn:
+        task = jobs.get_task(conn, id=task_id)
+    if task is None or task["status"] != "submitted":
+        return
+    try:
+        info = services.kie.record_info(api_key=settings.kie_api_keys[task["api_key_index"]],
+                                        task_id=task["kie_task_id"])
+    except KieError as err:
+        if err.retryable:
+            raise
+        info = None
+        failure = (f"poll_{err.code}", err.message)
+    with effect_once("poll_task") as conn:
+        if conn is None:
+            return
+        if info is None:
+            generation.fail_task(conn, task=task, expected=["submitted"], fail_code=failure[0], fail_msg=failure[1])
+        elif info.succeeded and info.result_urls:
+            if jobs.move_task(conn, id=task_id, expected=["submitted"], new="succeeded",
+                              result_url=info.result_urls[0]) is not None:
+                outbox.send(conn, "store_photo", task_id)
+        elif info.is_terminal:
+            generation.fail_task(conn, task=task, expected=["submitted"], fail_code=str(info.fail_code or "fail"),
+                                 fail_msg=info.fail_msg or "generation failed")
+        elif chain is not None:
+            age = float(task["submitted_age_s"] or 0)
+            if age > settings.poll_give_up_s:
+                generation.fail_task(conn, task=task, expected=["submitted"], fail_code="timeout",
+                                     fail_msg=f"still {info.state} after {int(age)} s")
+            elif jobs.bump_poll(conn, id=task_id, expected=chain) is not None:
+                outbox.send(conn, "poll_task", task_id, chain + 1, delay_ms=poll_delay_ms(chain + 1))
+
+
+@dramatiq.actor(queue_name="storage", max_retries=6, min_backoff=1000, max_backoff=30_000)
+def store_photo(task_id: int) -> None:
+    """Download the finished image at once, check it is an image, put it in our S3 under a deterministic key
+    (a retry overwrites the same object), then record photo, task and job progress in one transaction."""
+    services = runtime.current()
+    with services.pool.connection() as conn:
+        task = jobs.get_task(conn, id=task_id)
+    if task is None or task["status"] != "succeeded":
+        return
+    try:
+        data = services.files.fetch(task["result_url"])
+        info = inspect_image(data)
+    except (ProviderError, ImageRejected) as err:
+        if isinstance(err, ProviderError) and err.retryable:
+            raise
+        code = getattr(err, "code", "download")
+        with effect_once("store_photo") as conn:
+            if conn is not None:
+                generation.fail_task(conn, task=task, expected=["succeeded"], fail_code=f"store_{code}",
+                                     fail_msg=str(err)[:300])
+        return
+    ext = "png" if info.format == "PNG" else "jpg" if info.format == "JPEG" else "webp"
+    key = photo_key(task["job_id"], task["prompt_index"], secret=services.settings.callback_signing_key, ext=ext)
+    services.storage.put(key, data, info.content_type)
+    with effect_once("store_photo") as conn:
+        if conn is None:
+            return
+        stored = generation.record_photo(conn, task=task, storage_key=key, sha256=info.sha256, width=info.width,
+                                         height=info.height, size_bytes=info.size_bytes,
+                                         content_type=info.content_type)
+    if stored:
+        metrics.PHOTOS_STORED.inc()
+        log(logger, "photo_stored", job_id=task["job_id"], task_id=task_id, prompt_index=task["prompt_index"])

@@ -1,0 +1,77 @@
+"""Fleet-wide rate limits kept in Redis, shared by every worker process on every machine.
+
+Kie: a sliding window per API key (N new tasks per W seconds); ``acquire_kie_key`` takes a slot on the key with
+room and says which, or how long until one frees up. Telegram: token buckets per chat and for the whole bot.
+Both are single Lua scripts, so the check and the take are atomic across processes.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import redis
+
+_WINDOW = """
+local now = tonumber(ARGV[1]); local window = tonumber(ARGV[2]); local limit = tonumber(ARGV[3])
+local best_wait = -1
+for i, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  local count = redis.call('ZCARD', key)
+  if count < limit then
+    redis.call('ZADD', key, now, ARGV[4])
+    redis.call('PEXPIRE', key, math.ceil(window * 1000) + 1000)
+    return {i - 1, 0}
+  end
+  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  local wait = tonumber(oldest[2]) + window - now
+  if best_wait < 0 or wait < best_wait then best_wait = wait end
+end
+return {-1, tostring(best_wait)}
+"""
+
+_BUCKETS = """
+local now = tonumber(ARGV[1]); local n = #KEYS; local waits = {}
+local max_wait = 0
+for i = 1, n do
+  local rate = tonumber(ARGV[2 * i]); local burst = tonumber(ARGV[2 * i + 1]); local cost = tonumber(ARGV[2 * n + 2])
+  local state = redis.call('HMGET', KEYS[i], 'tokens', 'ts')
+  local tokens = tonumber(state[1]) or burst; local ts = tonumber(state[2]) or now
+  tokens = math.min(burst, tokens + (now - ts) * rate)
+  if tokens < cost then
+    local wait = (cost - tokens) / rate
+    if wait > max_wait then max_wait = wait end
+  end
+  waits[i] = tokens
+end
+if max_wait > 0 then return tostring(max_wait) end
+for i = 1, n do
+  local rate = tonumber(ARGV[2 * i]); local burst = tonumber(ARGV[2 * i + 1]); local cost = tonumber(ARGV[2 * n + 2])
+  redis.call('HSET', KEYS[i], 'tokens', waits[i] - cost, 'ts', now)
+  redis.call('EXPIRE', KEYS[i], math.ceil(burst / rate) + 60)
+end
+return '0'
+"""
+
+
+def acquire_kie_key(client: redis.Redis, *, key_count: int, limit: int, window_s: float,
+                    namespace: str = "pinglass") -> tuple[int | None, float]:
+    """Take one createTask slot: (key index, 0) when granted, (None, seconds to wait) when every key is full."""
+    keys = [f"{namespace}:limit:kie:{i}" for i in range(key_count)]
+    index, wait = client.eval(_WINDOW, len(keys), *keys, time.time(), window_s, limit, uuid.uuid4().hex)
+    if int(index) >= 0:
+        return int(index), 0.0
+    return None, max(0.05, float(wait))
+
+
+def acquire_telegram(client: redis.Redis, *, chat_id: int, cost: int, chat_rate: float, chat_burst: int,
+                     global_rate: float, global_burst: int, namespace: str = "pinglass") -> float:
+    """Take ``cost`` messages from the chat's and the bot's buckets at once: 0 when granted, else seconds to wait.
+
+    A cost above a bucket's burst is capped at the burst, so a 10-photo album can always pass eventually.
+    """
+    cost = max(1, min(cost, chat_burst, global_burst))
+    keys = [f"{namespace}:limit:tg:chat:{chat_id}", f"{namespace}:limit:tg:global"]
+    wait = client.eval(_BUCKETS, len(keys), *keys, time.time(), chat_rate, chat_burst, global_rate, global_burst,
+                       cost)
+    return float(wait)

@@ -1,0 +1,46 @@
+"""consume_payment: a confirmed payment becomes exactly one generation job (I1); refund_job: money back for
+photos that could not be made (I7)."""
+
+from __future__ import annotations
+
+import logging
+
+import dramatiq
+
+from actors import runtime
+from actors.delivery import send_refund_notice
+from actors.refunds import settle_refund
+from actors.unit import effect_once
+from db import generation, jobs, users
+from telemetry.logs import log
+
+logger = logging.getLogger("actors.payments")
+
+
+@dramatiq.actor(queue_name="payments", max_retries=10, min_backoff=500, max_backoff=30_000)
+def consume_payment(payment_id: int) -> None:
+    settings = runtime.current().settings
+    with effect_once("consume_payment") as conn:
+        if conn is None:
+            return
+        try:
+            job = generation.start_job(conn, payment_id=payment_id, referral_percent=settings.referral_percent)
+        except generation.StartRefused as refused:
+            # Already consumed (the user's own "generate" won the race) or not confirmed: nothing to do.
+            log(logger, "consume_skipped", payment_id=payment_id, code=refused.code)
+            return
+    log(logger, "job_started", payment_id=payment_id, job_id=job["id"], photos=job["total_photos"])
+
+
+@dramatiq.actor(queue_name="payments", max_retries=10, min_backoff=1000, max_backoff=60_000)
+def refund_job(job_id: int) -> None:
+    """Refund what a finished or unstartable job owes (idempotent: one refund per job, keyed at T-Bank)."""
+    services = runtime.current()
+    with services.pool.connection() as conn:
+        job = jobs.get_job(conn, id=job_id)
+        user = users.get_user(conn, id=job["user_id"]) if job is not None else None
+    if job is None:
+        return
+    refund = settle_refund(services, job)
+    if refund is not None and refund["status"] == "succeeded":
+        send_refund_notice(services, job=job, user=user, refund=refund)

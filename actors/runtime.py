@@ -1,0 +1,67 @@
+"""The process's services (settings, pool, Redis, gateways), built once after the process boots.
+
+The worker middleware installs them on boot; tests install their own. Actors read them with ``current()``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+from psycopg_pool import ConnectionPool
+
+from db.pool import open_pool
+from gateways.files import FileFetcher
+from gateways.kie import KieClient
+from gateways.storage import Storage
+from gateways.tbank import TBankClient
+from gateways.telegram import TelegramClient
+from settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    pool: ConnectionPool
+    redis: redis.Redis
+    kie: KieClient
+    tbank: TBankClient
+    telegram: TelegramClient
+    storage: Storage
+    files: FileFetcher
+
+    def close(self) -> None:
+        self.pool.close()
+        self.redis.close()
+
+
+_current: Services | None = None
+
+
+def build(settings: Settings, *, pool_size: int = 10) -> Services:
+    """Open the pool and the clients for ``settings``."""
+    return Services(
+        settings=settings,
+        pool=open_pool(settings.database_url, max_size=pool_size),
+        redis=redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=3),
+        kie=KieClient(settings.kie_base_url, settings.kie_model),
+        tbank=TBankClient(settings.tbank_base_url, settings.tbank_terminal_key, settings.tbank_password),
+        telegram=TelegramClient(settings.telegram_api_base, settings.telegram_bot_token),
+        storage=Storage.from_settings(settings),
+        files=FileFetcher(),
+    )
+
+
+def install(services: Services | None) -> None:
+    global _current
+    _current = services
+
+
+def installed() -> bool:
+    return _current is not None
+
+
+def current() -> Services:
+    if _current is None:
+        raise RuntimeError("services are not installed: the worker has not booted")
+    return _current

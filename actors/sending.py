@@ -1,0 +1,85 @@
+"""Sending one delivery chunk to a user's chat, exactly as recorded: a chunk that was sent or blocked is never
+sent again; the intent is recorded before the call and the result right after."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from actors.flow import Defer
+from actors.limiter import acquire_telegram
+from actors.runtime import Services
+from db import delivery, users
+from gateways.telegram import TelegramError
+from telemetry.logs import log
+
+logger = logging.getLogger("actors.sending")
+
+SUMMARY_CHUNK = 900  # chunk numbers of the follow-up messages, after any number of albums
+NOTICE_CHUNK = 901
+
+
+def send_chunk(services: Services, *, job_id: int, user: Mapping[str, Any], chunk: int, kind: str,
+               photos: Sequence[Mapping[str, Any]] = (), text: str | None = None, caption: str | None = None,
+               reply_markup: Mapping[str, Any] | None = None) -> str:
+    """Send the chunk unless already done; returns its final status ('sent', 'blocked' or 'failed').
+
+    Raises Defer when a Telegram limit (ours or theirs) says wait, and the TelegramError when retrying may help.
+    """
+    pool, settings = services.pool, services.settings
+    with pool.connection() as conn:
+        row = delivery.ensure_chunk(conn, job_id=job_id, chunk=chunk, kind=kind,
+                                    photo_ids=[photo["id"] for photo in photos])
+    if row["status"] in ("sent", "blocked", "failed"):
+        return row["status"]
+    if user["bot_blocked"]:
+        with pool.connection() as conn:
+            delivery.finish_chunk(conn, job_id=job_id, chunk=chunk, status="blocked", error="bot blocked")
+        return "blocked"
+    wait_s = acquire_telegram(services.redis, chat_id=user["telegram_id"], cost=max(1, len(photos)),
+                              chat_rate=settings.tg_chat_rate, chat_burst=settings.tg_chat_burst,
+                              global_rate=settings.tg_global_rate, global_burst=settings.tg_global_burst)
+    if wait_s > 0:
+        raise Defer(int(wait_s * 1000) + 50, "telegram flood limit (ours)")
+    with pool.connection() as conn:
+        if delivery.start_sending(conn, job_id=job_id, chunk=chunk) is None:
+            return "sent"
+    try:
+        message_ids = _send(services, user["telegram_id"], photos=photos, text=text, caption=caption,
+                            reply_markup=reply_markup)
+    except TelegramError as err:
+        return _on_error(services, job_id=job_id, user=user, chunk=chunk, err=err)
+    with pool.connection() as conn:
+        delivery.finish_chunk(conn, job_id=job_id, chunk=chunk, status="sent", message_ids=message_ids)
+    log(logger, "chunk_sent", job_id=job_id, chunk=chunk, kind=kind, photos=len(photos))
+    return "sent"
+
+
+def _send(services: Services, chat_id: int, *, photos: Sequence[Mapping[str, Any]], text: str | None,
+          caption: str | None, reply_markup: Mapping[str, Any] | None) -> list[int]:
+    telegram = services.telegram
+    if not photos:
+        return [telegram.send_message(chat_id, text or "", reply_markup=reply_markup)]
+    blobs = [services.storage.get(photo["storage_key"]) for photo in photos]
+    if len(blobs) == 1:
+        return [telegram.send_photo(chat_id, blobs[0], caption=caption, reply_markup=reply_markup)]
+    return telegram.send_media_group(chat_id, blobs, caption=caption)
+
+
+def _on_error(services: Services, *, job_id: int, user: Mapping[str, Any], chunk: int, err: TelegramError) -> str:
+    pool = services.pool
+    if err.blocked:
+        with pool.connection() as conn, conn.transaction():
+            delivery.finish_chunk(conn, job_id=job_id, chunk=chunk, status="blocked", error=err.message[:300])
+            users.set_bot_blocked(conn, id=user["id"], blocked=True)
+        log(logger, "chat_blocked", job_id=job_id, chunk=chunk)
+        return "blocked"
+    if err.retry_after is not None:
+        raise Defer(int(err.retry_after * 1000) + 100, "telegram 429 retry_after")
+    if not err.retryable:
+        with pool.connection() as conn:
+            delivery.finish_chunk(conn, job_id=job_id, chunk=chunk, status="failed", error=err.message[:300])
+        log(logger, "chunk_failed", level=logging.ERROR, job_id=job_id, chunk=chunk, code=err.code)
+        return "failed"
+    raise err

@@ -1,0 +1,163 @@
+"""Starting a generation from a paid payment — the one procedure the web's "generate" request and the
+``consume_payment`` actor share, so both race on the same guards (I1).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from psycopg import Connection
+
+from db import jobs, outbox, payments, users
+from rules.backoff import MAX_TASK_ATTEMPTS
+from rules.catalog import STYLES, prompt_for
+from rules.money import referral_share
+
+MIN_REFERENCES = 5
+MAX_REFERENCES = 15
+
+
+class StartRefused(Exception):
+    """The payment cannot start a generation; ``code`` is the API's machine-readable error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def start_job(conn: Connection, *, payment_id: int, referral_percent: int, user_id: int | None = None,
+              avatar_id: int | None = None, style_id: str | None = None,
+              correlation_id: str | None = None) -> dict[str, Any]:
+    """Consume the payment and create its job, tasks, referral credit and first messages, in the caller's
+    transaction. ``user_id`` set means a user asked (ownership is checked and a bad avatar refuses before
+    anything is consumed); unset means the payment notification started it (a bad avatar fails the job,
+    which is then refunded in full). Raises StartRefused with PAYMENT_CONSUMED / PAYMENT_REQUIRED / NOT_FOUND /
+    AVATAR_NOT_READY / UNKNOWN_STYLE."""
+    payment = payments.get(conn, id=payment_id, user_id=user_id) if user_id is not None else \
+        payments.get(conn, id=payment_id)
+    if payment is None:
+        raise StartRefused("NOT_FOUND", "payment not found")
+    avatar_id = avatar_id or payment["avatar_id"]
+    style_id = style_id or payment["style_id"]
+    style = STYLES.get(style_id)
+    if style is None:
+        raise StartRefused("UNKNOWN_STYLE", f"unknown style {style_id!r}")
+    avatar = users.get_avatar(conn, id=avatar_id, user_id=payment["user_id"])
+    avatar_ready = avatar is not None and avatar["reference_count"] >= MIN_REFERENCES
+    if user_id is not None and not avatar_ready and not payment["consumed"]:
+        raise StartRefused("AVATAR_NOT_READY", f"the avatar needs at least {MIN_REFERENCES} reference photos")
+
+    # Atomic consume: of any number of racers exactly one gets the row; UNIQUE(payment_id) backs it up.
+    consumed = payments.consume(conn, id=payment_id)
+    if consumed is None:
+        current = payments.get(conn, id=payment_id)
+        if current["consumed"]:
+            raise StartRefused("PAYMENT_CONSUMED", "this payment has already started a generation")
+        raise StartRefused("PAYMENT_REQUIRED", "the payment is not confirmed")
+
+    job = jobs.insert_job(conn, payment_id=payment_id, user_id=payment["user_id"], avatar_id=avatar_id,
+                          style_id=style_id, tier=payment["tier"], total_photos=payment["photo_count"],
+                          correlation_id=correlation_id or uuid.uuid4().hex)
+    if job is None:
+        raise StartRefused("PAYMENT_CONSUMED", "this payment has already started a generation")
+
+    _credit_referrer(conn, payment=payment, percent=referral_percent)
+    if not avatar_ready:
+        failed = jobs.move_job(conn, id=job["id"], new="failed")
+        outbox.send(conn, "refund_job", job["id"])
+        return failed
+    for index in range(job["total_photos"]):
+        jobs.insert_task(conn, job_id=job["id"], prompt_index=index, attempt=1, prompt=prompt_for(style, index))
+        outbox.send(conn, "create_kie_task", job["id"])
+    return job
+
+
+def start_regeneration(conn: Connection, *, parent: dict[str, Any], prompt_index: int) -> dict[str, Any]:
+    """A one-photo child job remaking slot ``prompt_index`` of ``parent`` with the same prompt (the caller has
+    already spent one of the parent's regeneration allowance in this transaction)."""
+    style = STYLES[parent["style_id"]]
+    job = jobs.insert_job(conn, payment_id=None, kind="regeneration", parent_job_id=parent["id"],
+                          user_id=parent["user_id"], avatar_id=parent["avatar_id"], style_id=parent["style_id"],
+                          tier=parent["tier"], total_photos=1, correlation_id=uuid.uuid4().hex)
+    jobs.insert_task(conn, job_id=job["id"], prompt_index=prompt_index, attempt=1,
+                     prompt=prompt_for(style, prompt_index))
+    outbox.send(conn, "create_kie_task", job["id"])
+    return job
+
+
+def _credit_referrer(conn: Connection, *, payment: dict[str, Any], percent: int) -> None:
+    user = users.get_user(conn, id=payment["user_id"])
+    if user is None or user["referred_by"] is None:
+        return
+    payments.insert_referral(conn, payment_id=payment["id"], referrer_user_id=user["referred_by"],
+                             referred_user_id=user["id"],
+                             amount_kopecks=referral_share(payment["amount_kopecks"], percent))
+
+
+LIVE_TASK = ["pending", "submitting", "submitted", "succeeded"]
+
+
+def fail_task(conn: Connection, *, task: dict[str, Any], expected: list[str], fail_code: str,
+              fail_msg: str) -> bool:
+    """The provider could not make this attempt: retry the slot as a new attempt (up to MAX_TASK_ATTEMPTS) or
+    give the slot up, counting it as failed for the job. False when another worker already moved the task."""
+    moved = jobs.move_task(conn, id=task["id"], expected=expected, new="failed", fail_code=fail_code,
+                           fail_msg=fail_msg)
+    if moved is None:
+        return False
+    if task["attempt"] < MAX_TASK_ATTEMPTS:
+        retry = jobs.insert_task(conn, job_id=task["job_id"], prompt_index=task["prompt_index"],
+                                 attempt=task["attempt"] + 1, prompt=task["prompt"])
+        if retry is not None:
+            outbox.send(conn, "create_kie_task", task["job_id"])
+        return True
+    _count_and_maybe_complete(conn, job_id=task["job_id"], failed=1)
+    return True
+
+
+def give_up_task(conn: Connection, *, task: dict[str, Any], reason: str) -> bool:
+    """End a live task for good (the job ran out of time): the slot counts as failed. False if already ended."""
+    moved = jobs.move_task(conn, id=task["id"], expected=LIVE_TASK, new="given_up", fail_code="given_up",
+                           fail_msg=reason)
+    if moved is None:
+        return False
+    _count_and_maybe_complete(conn, job_id=task["job_id"], failed=1)
+    return True
+
+
+def record_photo(conn: Connection, *, task: dict[str, Any], storage_key: str, sha256: str, width: int, height: int,
+                 size_bytes: int, content_type: str) -> bool:
+    """In ONE transaction: the photo row, the task stored, the job's progress — and, for the store that
+    completes the job, the deliver_album message. False when this result was already recorded."""
+    moved = jobs.move_task(conn, id=task["id"], expected=["succeeded"], new="stored")
+    if moved is None:
+        return False
+    photo = jobs.insert_photo(conn, job_id=task["job_id"], prompt_index=task["prompt_index"], task_id=task["id"],
+                              storage_key=storage_key, sha256=sha256, width=width, height=height,
+                              size_bytes=size_bytes, content_type=content_type)
+    if photo is None:  # the slot already has its photo (UNIQUE job + prompt index): never a duplicate
+        return False
+    _count_and_maybe_complete(conn, job_id=task["job_id"], stored=1)
+    return True
+
+
+def _count_and_maybe_complete(conn: Connection, *, job_id: int, stored: int = 0, failed: int = 0) -> None:
+    job = jobs.add_progress(conn, id=job_id, stored=stored, failed=failed)
+    if job["photos_stored"] + job["photos_failed"] < job["total_photos"]:
+        return
+    if job["status"] == "queued":
+        jobs.move_job(conn, id=job_id, new="generating")
+    # Exactly one transaction flips generating → delivering and so wins the right to deliver.
+    if jobs.move_job(conn, id=job_id, new="delivering") is not None:
+        outbox.send(conn, "deliver_album", job_id)
+
+
+def apply_payment_status(conn: Connection, *, payment: dict[str, Any], new_status: str) -> dict[str, Any] | None:
+    """Move the payment monotonically to ``new_status``; a payment that just became confirmed queues
+    consume_payment in the same transaction. None when the move is not allowed (old or repeated event)."""
+    moved = payments.move_status(conn, id=payment["id"], new=new_status)
+    if moved is not None and new_status == "confirmed" and not moved["consumed"]:
+        outbox.send(conn, "consume_payment", payment["id"])
+    return moved

@@ -1,0 +1,73 @@
+"""The transactional outbox: messages are rows written in the caller's transaction and published after commit.
+
+``send`` only writes; the ids it wrote are remembered for the current unit of work (a request or a message)
+so that whoever owns it — the worker middleware or the web's after-request hook — publishes them right after
+commit. Rows left behind (crash, Redis down) are published by the relay. Message ids are fixed here, at insert,
+so a row published twice is recognised downstream by the dedup table.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import uuid
+from typing import Any
+
+from psycopg import Connection
+from psycopg.types.json import Jsonb
+
+from db.errors import translated
+from db.queries import sql
+from telemetry.context import correlation_id
+
+_pending: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("outbox_pending", default=None)
+
+
+def send(conn: Connection, actor_name: str, *args: Any, delay_ms: int = 0, **kwargs: Any) -> str:
+    """Write a message for ``actor_name`` in the caller's transaction; returns its fixed message id."""
+    message_id = str(uuid.uuid4())
+    with translated():
+        row = conn.execute(sql("outbox.insert"), {
+            "message_id": message_id, "actor_name": actor_name, "args": Jsonb(list(args)),
+            "kwargs": Jsonb(kwargs), "delay_ms": max(0, int(delay_ms)), "correlation_id": correlation_id(),
+        }).fetchone()
+    pending = _pending.get()
+    if pending is not None:
+        pending.append(row["id"])
+    return message_id
+
+
+def begin_unit() -> contextvars.Token[list[int] | None]:
+    """Start remembering the outbox rows written by this unit of work."""
+    return _pending.set([])
+
+
+def end_unit(token: contextvars.Token[list[int] | None]) -> list[int]:
+    """Stop remembering and return the row ids written since ``begin_unit`` (committed or not)."""
+    ids = _pending.get() or []
+    _pending.reset(token)
+    return ids
+
+
+def claim_rows(conn: Connection, *, ids: list[int] | None = None, older_than_s: float = 0,
+               limit: int = 500) -> list[dict[str, Any]]:
+    """Lock unpublished rows (given ids, or any older than ``older_than_s``) for publishing; SKIP LOCKED so the
+    after-commit publisher and the relay never publish the same row at the same moment."""
+    with translated():
+        if ids is not None:
+            return conn.execute(sql("outbox.claim_ids"), {"ids": ids}).fetchall()
+        return conn.execute(sql("outbox.claim_old"), {"older_than_s": older_than_s, "limit": limit}).fetchall()
+
+
+def mark_published(conn: Connection, *, ids: list[int]) -> None:
+    with translated():
+        conn.execute(sql("outbox.mark_published"), {"ids": ids})
+
+
+def backlog(conn: Connection) -> int:
+    with translated():
+        return conn.execute(sql("outbox.backlog")).fetchone()["n"]
+
+
+def purge_published(conn: Connection, *, older_than_s: float) -> int:
+    with translated():
+        return conn.execute(sql("outbox.purge_published"), {"older_than_s": older_than_s}).rowcount

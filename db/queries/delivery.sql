@@ -1,0 +1,42 @@
+-- name: ensure_chunk
+INSERT INTO deliveries (job_id, chunk, kind, photo_ids)
+VALUES (%(job_id)s, %(chunk)s, %(kind)s, %(photo_ids)s)
+ON CONFLICT ON CONSTRAINT deliveries_job_chunk_key DO NOTHING;
+
+-- name: get_chunk
+SELECT * FROM deliveries WHERE job_id = %(job_id)s AND chunk = %(chunk)s;
+
+-- name: chunks_of_job
+SELECT * FROM deliveries WHERE job_id = %(job_id)s ORDER BY chunk;
+
+-- name: start_sending
+-- Intent recorded before the Telegram call; a chunk already sent or blocked is never sent again.
+UPDATE deliveries SET status = 'sending', attempts = attempts + 1
+WHERE job_id = %(job_id)s AND chunk = %(chunk)s AND status IN ('pending', 'sending', 'failed')
+RETURNING *;
+
+-- name: finish_chunk
+UPDATE deliveries
+SET status = %(status)s, telegram_message_ids = %(message_ids)s, last_error = %(error)s,
+    sent_at = CASE WHEN %(status)s = 'sent' THEN now() ELSE sent_at END
+WHERE job_id = %(job_id)s AND chunk = %(chunk)s AND status IN ('pending', 'sending', 'failed')
+RETURNING *;
+
+-- name: insert_refund
+-- The ExternalRequestId is derived from the job and reason, so a retried refund finds its own row.
+INSERT INTO refunds (payment_id, job_id, amount_kopecks, photos_refunded, reason, external_request_id)
+VALUES (%(payment_id)s, %(job_id)s, %(amount_kopecks)s, %(photos_refunded)s, %(reason)s, %(external_request_id)s)
+ON CONFLICT ON CONSTRAINT refunds_external_request_id_key DO NOTHING
+RETURNING *;
+
+-- name: get_refund_by_key
+SELECT * FROM refunds WHERE external_request_id = %(external_request_id)s;
+
+-- name: finish_refund
+UPDATE refunds SET status = %(status)s, provider_status = %(provider_status)s, last_error = %(error)s,
+                   completed_at = CASE WHEN %(status)s = 'succeeded' THEN now() ELSE completed_at END
+WHERE id = %(id)s AND status = 'pending'
+RETURNING *;
+
+-- name: refunds_of_job
+SELECT * FROM refunds WHERE job_id = %(job_id)s ORDER BY id;

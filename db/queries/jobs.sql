@@ -1,0 +1,129 @@
+-- name: insert_job
+-- UNIQUE(payment_id) is the last guard of I1: a second job for one payment is silently not created.
+INSERT INTO generation_jobs (payment_id, parent_job_id, kind, user_id, avatar_id, style_id, tier, total_photos,
+                             correlation_id)
+VALUES (%(payment_id)s, %(parent_job_id)s, %(kind)s, %(user_id)s, %(avatar_id)s, %(style_id)s, %(tier)s,
+        %(total_photos)s, %(correlation_id)s)
+ON CONFLICT (payment_id) DO NOTHING
+RETURNING *;
+
+-- name: get_job
+SELECT * FROM generation_jobs WHERE id = %(id)s;
+
+-- name: get_job_for_user
+SELECT * FROM generation_jobs WHERE id = %(id)s AND user_id = %(user_id)s;
+
+-- name: get_job_by_payment
+SELECT * FROM generation_jobs WHERE payment_id = %(payment_id)s;
+
+-- name: move_job
+UPDATE generation_jobs
+SET status = %(new)s, updated_at = now(),
+    generating_at = CASE WHEN %(new)s = 'generating' THEN now() ELSE generating_at END,
+    delivering_at = CASE WHEN %(new)s = 'delivering' THEN now() ELSE delivering_at END,
+    finished_at = CASE WHEN %(new)s IN ('delivered', 'delivered_partial', 'failed') THEN now() ELSE finished_at END
+WHERE id = %(id)s AND status = ANY(%(expected)s)
+RETURNING *;
+
+-- name: add_progress
+UPDATE generation_jobs
+SET photos_stored = photos_stored + %(stored)s, photos_failed = photos_failed + %(failed)s, updated_at = now()
+WHERE id = %(id)s
+RETURNING *;
+
+-- name: use_regeneration
+-- Conditional on the allowance, so two racing regenerate requests cannot both spend the last one.
+UPDATE generation_jobs SET regenerations_used = regenerations_used + 1, updated_at = now()
+WHERE id = %(id)s AND regenerations_used < %(allowance)s
+RETURNING *;
+
+-- name: insert_task
+INSERT INTO generation_tasks (job_id, prompt_index, attempt, prompt)
+VALUES (%(job_id)s, %(prompt_index)s, %(attempt)s, %(prompt)s)
+ON CONFLICT ON CONSTRAINT generation_tasks_job_index_attempt_key DO NOTHING
+RETURNING *;
+
+-- name: get_task
+SELECT *, extract(epoch FROM now() - submitted_at) AS submitted_age_s FROM generation_tasks WHERE id = %(id)s;
+
+-- name: get_task_by_kie_id
+SELECT * FROM generation_tasks WHERE kie_task_id = %(kie_task_id)s;
+
+-- name: claim_fair_task
+-- Fair across jobs: the pending task whose job has the fewest tasks already started goes first, so a small
+-- order is not stuck behind large ones. SKIP LOCKED: concurrent workers never claim the same task.
+WITH candidate AS (
+    SELECT t.id
+    FROM generation_tasks t
+    WHERE t.status = 'pending'
+    ORDER BY (SELECT count(*) FROM generation_tasks s WHERE s.job_id = t.job_id AND s.status <> 'pending'), t.id
+    LIMIT 1
+    FOR UPDATE OF t SKIP LOCKED
+)
+UPDATE generation_tasks g
+SET status = 'submitting', api_key_index = %(api_key_index)s, submitting_at = now(), updated_at = now()
+FROM candidate
+WHERE g.id = candidate.id
+RETURNING g.*;
+
+-- name: move_task
+-- Conditional state change: of two deliveries racing on one task, exactly one sees its row returned.
+UPDATE generation_tasks
+SET status = %(new)s, updated_at = now(),
+    kie_task_id = COALESCE(%(kie_task_id)s, kie_task_id),
+    result_url = COALESCE(%(result_url)s, result_url),
+    fail_code = COALESCE(%(fail_code)s, fail_code),
+    fail_msg = COALESCE(%(fail_msg)s, fail_msg),
+    submitted_at = CASE WHEN %(new)s = 'submitted' THEN now() ELSE submitted_at END,
+    finished_at = CASE WHEN %(new)s IN ('stored', 'failed', 'given_up') THEN now() ELSE finished_at END
+WHERE id = %(id)s AND status = ANY(%(expected)s)
+RETURNING *;
+
+-- name: bump_poll
+-- Only the poll chain holding the current count continues it; a callback-triggered poll does not fork it.
+UPDATE generation_tasks SET poll_count = poll_count + 1, updated_at = now()
+WHERE id = %(id)s AND status = 'submitted' AND poll_count = %(expected)s
+RETURNING *;
+
+-- name: tasks_of_job
+SELECT * FROM generation_tasks WHERE job_id = %(job_id)s ORDER BY prompt_index, attempt;
+
+-- name: insert_photo
+INSERT INTO generated_photos (job_id, prompt_index, task_id, storage_key, sha256, width, height, size_bytes,
+                              content_type)
+VALUES (%(job_id)s, %(prompt_index)s, %(task_id)s, %(storage_key)s, %(sha256)s, %(width)s, %(height)s,
+        %(size_bytes)s, %(content_type)s)
+ON CONFLICT ON CONSTRAINT generated_photos_job_index_key DO NOTHING
+RETURNING *;
+
+-- name: photos_of_job
+SELECT * FROM generated_photos WHERE job_id = %(job_id)s AND deleted_at IS NULL ORDER BY prompt_index;
+
+-- name: get_photo
+SELECT p.*, j.user_id FROM generated_photos p JOIN generation_jobs j ON j.id = p.job_id
+WHERE p.id = %(id)s AND p.deleted_at IS NULL;
+
+-- name: stuck_tasks
+-- Tasks whose next message was lost (crash between commit and publish is covered by the outbox; this covers
+-- a worker killed mid-call, e.g. between recording the intent and recording the result).
+SELECT * FROM generation_tasks
+WHERE status = ANY(%(statuses)s) AND updated_at < now() - make_interval(secs => %(idle_s)s)
+ORDER BY id LIMIT %(limit)s;
+
+-- name: stale_jobs
+SELECT * FROM generation_jobs
+WHERE status = ANY(%(statuses)s) AND updated_at < now() - make_interval(secs => %(idle_s)s)
+ORDER BY id LIMIT %(limit)s;
+
+-- name: touch_job
+UPDATE generation_jobs SET updated_at = now() WHERE id = %(id)s;
+
+-- name: overdue_jobs
+SELECT * FROM generation_jobs
+WHERE status IN ('queued', 'generating') AND created_at < now() - make_interval(secs => %(deadline_s)s)
+ORDER BY id LIMIT %(limit)s;
+
+-- name: live_tasks_of_job
+SELECT * FROM generation_tasks
+WHERE job_id = %(job_id)s AND status IN ('pending', 'submitting', 'submitted', 'succeeded')
+ORDER BY id;

@@ -1,0 +1,30 @@
+-- name: insert
+INSERT INTO outbox (message_id, actor_name, args, kwargs, delay_ms, correlation_id)
+VALUES (%(message_id)s, %(actor_name)s, %(args)s, %(kwargs)s, %(delay_ms)s, %(correlation_id)s)
+RETURNING id;
+
+-- name: claim_ids
+SELECT id, message_id, actor_name, args, kwargs, delay_ms, correlation_id,
+       extract(epoch FROM created_at) AS created_epoch
+FROM outbox
+WHERE id = ANY(%(ids)s) AND published_at IS NULL
+ORDER BY id
+FOR UPDATE SKIP LOCKED;
+
+-- name: claim_old
+SELECT id, message_id, actor_name, args, kwargs, delay_ms, correlation_id,
+       extract(epoch FROM created_at) AS created_epoch
+FROM outbox
+WHERE published_at IS NULL AND created_at < now() - make_interval(secs => %(older_than_s)s)
+ORDER BY id
+LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED;
+
+-- name: mark_published
+UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = ANY(%(ids)s);
+
+-- name: backlog
+SELECT count(*) AS n FROM outbox WHERE published_at IS NULL;
+
+-- name: purge_published
+DELETE FROM outbox WHERE published_at < now() - make_interval(secs => %(older_than_s)s);

@@ -1,0 +1,68 @@
+-- name: insert
+INSERT INTO payments (user_id, avatar_id, style_id, tier, photo_count, amount_kopecks, order_id, expires_at)
+VALUES (%(user_id)s, %(avatar_id)s, %(style_id)s, %(tier)s, %(photo_count)s, %(amount_kopecks)s, %(order_id)s,
+        now() + make_interval(secs => %(ttl_s)s))
+RETURNING *;
+
+-- name: set_provider
+UPDATE payments SET provider_payment_id = %(provider_payment_id)s, payment_url = %(payment_url)s, updated_at = now()
+WHERE id = %(id)s AND provider_payment_id IS NULL
+RETURNING *;
+
+-- name: get
+SELECT *, expires_at < now() AS expired_now FROM payments WHERE id = %(id)s;
+
+-- name: get_for_user
+SELECT * FROM payments WHERE id = %(id)s AND user_id = %(user_id)s;
+
+-- name: get_by_provider_id
+SELECT * FROM payments WHERE provider_payment_id = %(provider_payment_id)s;
+
+-- name: lock
+SELECT * FROM payments WHERE id = %(id)s FOR UPDATE;
+
+-- name: move_status
+-- Monotonic: moves only from an allowed source status, so an old or repeated notification never moves back.
+UPDATE payments SET status = %(new)s, updated_at = now()
+WHERE id = %(id)s AND status = ANY(%(expected)s)
+RETURNING *;
+
+-- name: consume
+-- Atomic consume: of any number of racing requests/actors exactly one flips consumed and gets the row back.
+UPDATE payments SET consumed = true, consumed_at = now(), updated_at = now()
+WHERE id = %(id)s AND consumed = false AND status = 'confirmed'
+RETURNING *;
+
+-- name: add_refunded
+-- The CHECK payments_refund_within_amount refuses a sum above the amount even if two refunds race.
+UPDATE payments SET refunded_kopecks = refunded_kopecks + %(amount)s,
+                    status = CASE WHEN refunded_kopecks + %(amount)s >= amount_kopecks THEN 'refunded'
+                                  ELSE 'partially_refunded' END,
+                    updated_at = now()
+WHERE id = %(id)s AND status IN ('confirmed', 'partially_refunded')
+RETURNING *;
+
+-- name: insert_event
+-- T-Bank re-sends notifications; the first (PaymentId, Status) wins, repeats return nothing.
+INSERT INTO payment_events (provider_payment_id, status, order_id, amount_kopecks, raw)
+VALUES (%(provider_payment_id)s, %(status)s, %(order_id)s, %(amount_kopecks)s, %(raw)s)
+ON CONFLICT ON CONSTRAINT payment_events_payment_status_key DO NOTHING
+RETURNING id;
+
+-- name: list_open
+SELECT * FROM payments
+WHERE status IN ('new', 'authorized') AND provider_payment_id IS NOT NULL
+  AND updated_at < now() - make_interval(secs => %(idle_s)s)
+ORDER BY id LIMIT %(limit)s;
+
+-- name: confirmed_unconsumed
+-- Paid but no job: consume_payment was lost or failed; the sweeper re-sends it.
+SELECT id FROM payments
+WHERE status = 'confirmed' AND consumed = false AND updated_at < now() - make_interval(secs => %(idle_s)s)
+ORDER BY id LIMIT %(limit)s;
+
+-- name: insert_referral
+INSERT INTO referral_earnings (payment_id, referrer_user_id, referred_user_id, amount_kopecks)
+VALUES (%(payment_id)s, %(referrer_user_id)s, %(referred_user_id)s, %(amount_kopecks)s)
+ON CONFLICT ON CONSTRAINT referral_earnings_payment_key DO NOTHING
+RETURNING id;

@@ -1,0 +1,285 @@
+"""The Telegram Bot API gateway (providers.md §3): albums, photos, messages, documents, files, the webhook.
+
+Every call goes to ``<api_base>/bot<token>/<method>`` through ``gateways.http.HttpClient``. The bot token is in
+that URL, so it must never escape: the operation label is the method name, error messages are built here from
+Telegram's description, and transport failures are re-raised without the underlying exception (whose text
+carries the URL) chained to them.
+
+Errors are ``TelegramError``: 429 is retryable after ``retry_after`` seconds (wait exactly that), 403 means the
+user blocked the bot (``blocked``; never retry), other 4xx are permanent, 5xx and transport failures are
+retryable. What Telegram would refuse (lengths, album size, file sizes) is refused here first with code 400,
+before any request is made.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn
+from urllib.parse import quote
+
+import requests
+
+from gateways.errors import ProviderError
+from gateways.http import HttpClient, json_body
+from telemetry.logs import log
+
+CAPTION_MAX = 1024
+TEXT_MAX = 4096
+ALBUM_MIN, ALBUM_MAX = 2, 10
+PHOTO_MAX_BYTES = 10 * 1024 * 1024
+DOCUMENT_MAX_BYTES = 50 * 1024 * 1024
+DOWNLOAD_MAX_BYTES = 20 * 1024 * 1024
+UPLOAD_TIMEOUT = (3.05, 60.0)  # an album of ten full-size photos can take a while to upload
+
+logger = logging.getLogger("gateways.telegram")
+
+
+class TelegramError(ProviderError):
+    """A Bot API call failed; ``code`` is Telegram's ``error_code`` (400 for what we refused locally)."""
+
+    provider = "telegram"
+
+    @property
+    def blocked(self) -> bool:
+        """The chat cannot receive messages from the bot (blocked, deactivated user, ...): stop sending to it."""
+        return self.code == 403
+
+
+@dataclass(frozen=True)
+class TelegramFile:
+    """A file Telegram holds for us; ``file_path`` is what ``download_file`` takes."""
+
+    file_id: str
+    file_path: str
+    file_size: int | None
+
+
+def url_button(text: str, url: str) -> dict[str, Any]:
+    """An inline keyboard button that opens ``url``."""
+    return {"text": text, "url": url}
+
+
+def web_app_button(text: str, url: str) -> dict[str, Any]:
+    """An inline keyboard button that opens the Mini App at ``url``."""
+    return {"text": text, "web_app": {"url": url}}
+
+
+def inline_keyboard(*rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A ``reply_markup`` with one row of inline buttons per argument."""
+    return {"inline_keyboard": [[dict(button) for button in row] for row in rows]}
+
+
+class TelegramClient:
+    """One bot's view of the Bot API. Thread-safe as far as the underlying ``requests`` session is."""
+
+    def __init__(self, api_base: str, bot_token: str, *, http: HttpClient | None = None) -> None:
+        if not bot_token:
+            raise ValueError("bot_token is required")
+        self.api_base = api_base.rstrip("/")
+        self._token = bot_token
+        self._http = http or HttpClient("telegram", self.api_base, error_type=TelegramError)
+
+    def __repr__(self) -> str:
+        return f"TelegramClient(api_base={self.api_base!r})"
+
+    def send_media_group(self, chat_id: int, photos: Sequence[bytes], *, caption: str | None = None) -> list[int]:
+        """Send 2..10 photos as one album, ``caption`` under the first; return their message ids in order.
+
+        Telegram delivers all of the album or none of it.
+        """
+        method = "sendMediaGroup"
+        if not ALBUM_MIN <= len(photos) <= ALBUM_MAX:
+            raise self._refused(method, f"an album takes {ALBUM_MIN}..{ALBUM_MAX} photos, got {len(photos)}")
+        self._check_caption(method, caption)
+        media: list[dict[str, Any]] = []
+        files: dict[str, tuple[str, bytes, str]] = {}
+        for index, photo in enumerate(photos):
+            self._check_upload(method, photo, PHOTO_MAX_BYTES)
+            item: dict[str, Any] = {"type": "photo", "media": f"attach://p{index}"}
+            if index == 0 and caption:
+                item["caption"] = caption
+            media.append(item)
+            files[f"p{index}"] = (f"p{index}{_extension(photo)}", photo, "application/octet-stream")
+        data = {"chat_id": str(chat_id), "media": json.dumps(media, ensure_ascii=False)}
+        result = self._call(method, data=data, files=files, timeout=UPLOAD_TIMEOUT)
+        if not isinstance(result, list) or len(result) != len(photos):
+            raise TelegramError(f"{method}: unexpected result shape", code="bad_result")
+        return [_message_id(method, message) for message in result]
+
+    def send_photo(self, chat_id: int, photo: bytes, *, caption: str | None = None,
+                   reply_markup: Mapping[str, Any] | None = None) -> int:
+        """Send one photo (uploaded bytes); return its message id."""
+        method = "sendPhoto"
+        self._check_caption(method, caption)
+        self._check_upload(method, photo, PHOTO_MAX_BYTES)
+        data = {"chat_id": str(chat_id)}
+        if caption:
+            data["caption"] = caption
+        if reply_markup is not None:
+            data["reply_markup"] = json.dumps(dict(reply_markup), ensure_ascii=False)
+        files = {"photo": (f"photo{_extension(photo)}", photo, "application/octet-stream")}
+        return _message_id(method, self._call(method, data=data, files=files, timeout=UPLOAD_TIMEOUT))
+
+    def send_message(self, chat_id: int, text: str, *, reply_markup: Mapping[str, Any] | None = None) -> int:
+        """Send a text message (1..4096 characters), optionally with an inline keyboard; return its message id."""
+        method = "sendMessage"
+        if not text.strip() or _utf16_len(text) > TEXT_MAX:
+            raise self._refused(method, f"text must be 1..{TEXT_MAX} characters")
+        body: dict[str, Any] = {"chat_id": chat_id, "text": text}
+        if reply_markup is not None:
+            body["reply_markup"] = dict(reply_markup)
+        return _message_id(method, self._call(method, json=body))
+
+    def send_document(self, chat_id: int, data: bytes, filename: str, *, caption: str | None = None) -> int:
+        """Send a file (up to 50 MB, e.g. the album as a ZIP) under ``filename``; return its message id."""
+        method = "sendDocument"
+        self._check_caption(method, caption)
+        self._check_upload(method, data, DOCUMENT_MAX_BYTES)
+        if not filename.strip():
+            raise self._refused(method, "a document needs a file name")
+        form = {"chat_id": str(chat_id)}
+        if caption:
+            form["caption"] = caption
+        files = {"document": (filename, data, "application/octet-stream")}
+        return _message_id(method, self._call(method, data=form, files=files, timeout=UPLOAD_TIMEOUT))
+
+    def get_file(self, file_id: str) -> TelegramFile:
+        """Ask Telegram where a file is; files over 20 MB cannot be downloaded by bots (400)."""
+        result = self._call("getFile", json={"file_id": file_id})
+        if not isinstance(result, dict) or not isinstance(result.get("file_path"), str):
+            raise TelegramError("getFile: the answer has no file_path", code="bad_result")
+        size = result.get("file_size")
+        return TelegramFile(file_id=str(result.get("file_id", file_id)), file_path=result["file_path"],
+                            file_size=size if isinstance(size, int) else None)
+
+    def download_file(self, file_path: str) -> bytes:
+        """The bytes of a file ``get_file`` located; more than 20 MB is refused (400) without reading it all."""
+        op = "download_file"
+        if not file_path or "://" in file_path or file_path.startswith("/"):
+            raise self._refused(op, "file_path must be a relative path from getFile")
+        path = f"/file/bot{self._token}/{quote(file_path, safe='/')}"
+        response = self._request("GET", path, op=op, stream=True)
+        with response:
+            if response.status_code != 200:
+                self._raise_for_answer(op, response, json_body(response, TelegramError, op))
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > DOWNLOAD_MAX_BYTES:
+                raise self._refused(op, "file is too big (over 20 MB)")
+            return self._read_capped(op, response)
+
+    def set_webhook(self, url: str, secret_token: str) -> None:
+        """Point Telegram at our webhook; every update will carry ``secret_token`` in a header."""
+        method = "setWebhook"
+        if not url.startswith(("https://", "http://")):
+            raise self._refused(method, "the webhook URL must be absolute")
+        if not 1 <= len(secret_token) <= 256 or not all(c.isascii() and (c.isalnum() or c in "_-")
+                                                        for c in secret_token):
+            raise self._refused(method, "secret_token must be 1..256 of A-Z, a-z, 0-9, _ and -")
+        self._call(method, json={"url": url, "secret_token": secret_token})
+
+    def delete_webhook(self) -> None:
+        """Stop webhook delivery."""
+        self._call("deleteWebhook", json={})
+
+    def get_me(self) -> dict[str, Any]:
+        """The bot's own User object (a cheap authenticated health check)."""
+        result = self._call("getMe", json={})
+        if not isinstance(result, dict):
+            raise TelegramError("getMe: unexpected result shape", code="bad_result")
+        return result
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- plumbing ---------------------------------------------------------------------------------------------
+
+    def _call(self, method: str, *, json: Any = None, data: Any = None, files: Any = None,
+              timeout: tuple[float, float] | None = None) -> Any:
+        response = self._request("POST", f"/bot{self._token}/{method}", op=method, json=json, data=data,
+                                 files=files, timeout=timeout)
+        body = json_body(response, TelegramError, method)
+        if response.status_code == 200 and body.get("ok") is True and "result" in body:
+            return body["result"]
+        self._raise_for_answer(method, response, body)
+
+    def _request(self, verb: str, path: str, *, op: str, **kwargs: Any) -> requests.Response:
+        try:
+            return self._http.request(verb, path, op=op, **kwargs)
+        except ProviderError as exc:  # whatever error type the injected HttpClient raises
+            failure = TelegramError(self._scrub(exc.message), code=exc.code, retryable=exc.retryable,
+                                    retry_after=exc.retry_after, http_status=exc.http_status)
+        # Raised outside the except block on purpose: the transport exception's text holds the URL, and with
+        # it the bot token, so it must not ride along as __cause__ or __context__ into logs and tracebacks.
+        raise failure
+
+    def _raise_for_answer(self, op: str, response: requests.Response, body: Mapping[str, Any]) -> NoReturn:
+        code = body.get("error_code")
+        if isinstance(code, bool) or not isinstance(code, int):
+            code = response.status_code
+        description = self._scrub(str(body.get("description") or f"HTTP {response.status_code}"))[:300]
+        parameters = body.get("parameters") if isinstance(body.get("parameters"), dict) else {}
+        retry_after = parameters.get("retry_after")
+        retry_after = float(retry_after) if isinstance(retry_after, (int, float)) and retry_after >= 0 else None
+        retryable = code == 429 or code >= 500
+        log(logger, "telegram_api_error", level=logging.WARNING, op=op, code=code, retry_after=retry_after,
+            http_status=response.status_code)
+        raise TelegramError(f"{op}: {description}", code=code, retryable=retryable, retry_after=retry_after,
+                            http_status=response.status_code)
+
+    def _read_capped(self, op: str, response: requests.Response) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        failure: TelegramError | None = None
+        try:
+            for chunk in response.iter_content(chunk_size=64 * 1024):
+                total += len(chunk)
+                if total > DOWNLOAD_MAX_BYTES:
+                    failure = self._refused(op, "file is too big (over 20 MB)")
+                    break
+                chunks.append(chunk)
+        except requests.RequestException as exc:
+            failure = TelegramError(f"{op}: {type(exc).__name__} while reading", retryable=True)
+        if failure is not None:
+            raise failure  # outside the except block: see _request
+        return b"".join(chunks)
+
+    def _check_caption(self, method: str, caption: str | None) -> None:
+        if caption is not None and _utf16_len(caption) > CAPTION_MAX:
+            raise self._refused(method, f"caption is longer than {CAPTION_MAX} characters")
+
+    def _check_upload(self, method: str, data: bytes, limit: int) -> None:
+        if not data:
+            raise self._refused(method, "file is empty")
+        if len(data) > limit:
+            raise self._refused(method, f"file is larger than {limit // (1024 * 1024)} MB")
+
+    def _refused(self, op: str, reason: str) -> TelegramError:
+        """What Telegram would answer 400 to, caught before sending anything."""
+        return TelegramError(f"{op}: {reason}", code=400, retryable=False)
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._token, "<bot-token>")
+
+
+def _message_id(method: str, message: Any) -> int:
+    if isinstance(message, dict) and isinstance(message.get("message_id"), int):
+        return message["message_id"]
+    raise TelegramError(f"{method}: the answer has no message_id", code="bad_result")
+
+
+def _utf16_len(text: str) -> int:
+    """Telegram counts lengths in UTF-16 code units: an emoji outside the BMP counts twice."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _extension(data: bytes) -> str:
+    if data.startswith(b"\x89PNG"):
+        return ".png"
+    if data.startswith(b"\xff\xd8"):
+        return ".jpg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return ".webp"
+    return ""

@@ -1,0 +1,264 @@
+"""A fake Kie.ai on loopback that speaks the jobs API of providers.md §1, quirks included.
+
+API (Bearer auth; every answer an envelope ``{"code", "msg", "data"}``, business errors in HTTP 200 unless
+``mirror_http_status``):
+- ``POST /api/v1/jobs/createTask`` → ``data.taskId``; 401 unknown key, 422 validation (no model or prompt,
+  prompt > 5000 chars, 0 or > 10 image_urls, unknown output_format/aspect_ratio), 402 no credits (each task
+  costs 1), 429 over the per-key sliding window — the request is dropped, no task is made.
+- ``GET /api/v1/jobs/recordInfo?taskId=`` → the documented ``data``; a task is visible only to the key that
+  created it (otherwise 422 "recordInfo is null"); 429 over the per-key recordInfo limit.
+- ``GET /api/v1/chat/credit`` → ``data`` = the key's balance.
+- ``GET /files/<taskId>.<png|jpeg>?expires=`` → the result image (prompt inside, see ``kie_image``);
+  403 once ``result_ttl_s`` has passed since the task finished, 404 if unknown.
+Each task fetches its image_urls in the background, then ends ``success`` or ``fail`` after its latency and
+POSTs a callback (``code`` 200 / 501) to callBackUrl, signed when ``webhook_key`` is set.
+
+Control (``/_sandbox/``): ``GET state`` (knobs with secrets masked, counts incl. rejected_429 and
+record_info_429 and per-kind ``failures``, accounts and tasks by key index — never the key — fetches,
+callback attempts, fault rules), ``POST config`` (merge JSON knobs; 400 on unknown/bad), ``POST reset``,
+``POST faults`` (append rules ``[{"prompt_contains": "...", "times": 2, "kind": ...}]``; kinds
+``fail`` (the task ends in ``fail``), ``500`` (HTTP 500), ``455`` (maintenance), ``http200_500`` (code 500
+inside HTTP 200), ``html_502`` (a non-JSON HTTP 502 page); the first ``times`` matching createTask calls —
+or tasks, for ``fail`` — are hit).
+
+Knobs (``POST /_sandbox/config`` or env ``SANDBOX_KIE_<KNOB>``):
+  api_keys (empty: any non-empty Bearer) · credits=1000000 per key (setting it resets every balance) ·
+  rate_limit=20 / rate_window_s=10 new tasks per key, sliding, 0 = off · record_info_rate_limit=10 per s
+  per key, 0 = off · retry_after_hint=false (429 carries Retry-After and data.retryAfter) ·
+  latency_ms_min=300 / latency_ms_max=1200 · fail_rate · error_500_rate · maintenance_455_rate ·
+  http200_error_rate (0..1; the three error rates hit every /api call) · mirror_http_status=false ·
+  result_json_as_object=false · result_ttl_s=86400 · callback_drop_rate · callback_duplicate_rate ·
+  callback_delay_ms=0 · callback_max_attempts=3 · callback_retry_ms=200 (doubling) · callback_timeout_s=15 ·
+  webhook_key · fetch_timeout_s=5 · loopback_only=true (never fetch or call back beyond loopback) ·
+  public_url (base of result URLs; default: the host the request came to) · seed (for the rates).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+
+from sandbox import kie_worker
+from sandbox.kie_config import KieFakeConfig, config_from_env
+from sandbox.kie_image import CONTENT_TYPES
+from sandbox.kie_state import CREATE_FAULT_KINDS, FAULT_KINDS, KieFake
+
+__all__ = ["KieFakeConfig", "config_from_env", "create_app"]
+
+MAX_PROMPT_CHARS = 5000
+MAX_IMAGE_URLS = 10
+ASPECT_RATIOS = frozenset({"1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9", "auto"})
+_MESSAGES = {
+    401: "You do not have access permissions", 402: "Credits insufficient", 429: "Rate limited",
+    455: "Service is under maintenance, please try again later", 500: "Server exception, please try again later",
+}
+
+
+def create_app(config: KieFakeConfig | None = None) -> Flask:
+    """The fake as a WSGI app; its state (a ``KieFake``) is ``app.extensions["fake"]``."""
+    app = Flask("sandbox.kie")
+    fake = KieFake(config or KieFakeConfig())
+    app.extensions["fake"] = fake
+
+    def envelope(code: int, msg: str, data: Any = None, *, http: int | None = None) -> Response:
+        status = http if http is not None else (code if fake.config.mirror_http_status and code != 200 else 200)
+        return Response(_json({"code": code, "msg": msg, "data": data}), status=status,
+                        mimetype="application/json")
+
+    def bearer() -> str | None:
+        header = request.headers.get("Authorization", "")
+        key = header[7:].strip() if header[:7].lower() == "bearer " else ""
+        return key if fake.accepts_key(key) else None
+
+    def injected(kind: str) -> Response:
+        fake.count("failures", kind)
+        if kind == "500":
+            return envelope(500, _MESSAGES[500], http=500)
+        if kind == "html_502":
+            return Response("<html><body><h1>502 Bad Gateway</h1></body></html>", status=502,
+                            mimetype="text/html")
+        if kind == "http200_500":
+            return envelope(500, _MESSAGES[500], http=200)
+        return envelope(455, _MESSAGES[455])
+
+    def random_fault() -> str | None:
+        config = fake.config
+        for kind, rate in (("500", config.error_500_rate), ("455", config.maintenance_455_rate),
+                           ("http200_500", config.http200_error_rate)):
+            if fake.roll(rate):
+                return kind
+        return None
+
+    def rejected(code: int, msg: str) -> Response:
+        fake.count(f"rejected_{code}")
+        return envelope(code, msg)
+
+    @app.post("/api/v1/jobs/createTask")
+    def create_task() -> Response:
+        fake.count("create_calls")
+        key = bearer()
+        if key is None:
+            return rejected(401, _MESSAGES[401])
+        body = request.get_json(silent=True)
+        body = body if isinstance(body, dict) else {}
+        params = body.get("input") if isinstance(body.get("input"), dict) else {}
+        prompt = params.get("prompt") if isinstance(params.get("prompt"), str) else ""
+        fault = fake.take_fault(prompt, CREATE_FAULT_KINDS) or random_fault()
+        if fault:
+            return injected(fault)
+        problem = _validation_problem(body, params)
+        if problem:
+            return rejected(422, problem)
+        with fake.lock:  # balance, window and creation as one step: concurrent calls must not overspend
+            if fake.balance(key) < 1:
+                return rejected(402, _MESSAGES[402])
+            wait_s = fake.take_create_slot(key)
+            if wait_s is not None:
+                fake.count("rejected_429")
+                return rate_limited(wait_s)
+            # Decided only now, so that a "fail" rule is spent on a task that exists, not on a dropped request.
+            planned_failure = None
+            if fake.take_fault(prompt, frozenset({"fail"})) or fake.roll(fake.config.fail_rate):
+                planned_failure = ("500", "Generation failed (sandbox)")
+            task = fake.new_task(
+                api_key=key, request=body, prompt=prompt, image_urls=list(params["image_urls"]),
+                callback_url=body.get("callBackUrl") or None,
+                output_format=params.get("output_format") or "png",
+                aspect_ratio=params.get("aspect_ratio") or params.get("image_size") or "1:1",
+                planned_failure=planned_failure,
+                public_base=(fake.config.public_url or request.host_url).rstrip("/"))
+            if planned_failure:
+                fake.counts["failures"]["fail"] += 1
+        kie_worker.start(fake, task)
+        return envelope(200, "success", {"taskId": task.task_id})
+
+    def rate_limited(wait_s: float) -> Response:
+        if not fake.config.retry_after_hint:
+            return envelope(429, _MESSAGES[429])
+        seconds = round(wait_s, 3)
+        response = envelope(429, _MESSAGES[429], {"retryAfter": seconds})
+        response.headers["Retry-After"] = str(max(1, int(seconds + 0.999)))
+        return response
+
+    @app.get("/api/v1/jobs/recordInfo")
+    def record_info() -> Response:
+        fake.count("record_info_calls")
+        key = bearer()
+        if key is None:
+            return rejected(401, _MESSAGES[401])
+        fault = random_fault()
+        if fault:
+            return injected(fault)
+        if fake.take_record_info_slot(key) is not None:
+            fake.count("record_info_429")
+            return envelope(429, _MESSAGES[429])
+        task = fake.find_task(key, request.args.get("taskId", ""))
+        if task is None:
+            return rejected(422, "recordInfo is null")
+        with fake.lock:
+            data = kie_worker.record_info_data(task, fake.config.result_json_as_object)
+        return envelope(200, "success", data)
+
+    @app.get("/api/v1/chat/credit")
+    def credit() -> Response:
+        fake.count("credit_calls")
+        key = bearer()
+        if key is None:
+            return rejected(401, _MESSAGES[401])
+        fault = random_fault()
+        if fault:
+            return injected(fault)
+        return envelope(200, "success", fake.balance(key))
+
+    @app.get("/files/<task_id>.<ext>")
+    def result_file(task_id: str, ext: str) -> Response:
+        with fake.lock:
+            task = fake.tasks.get(task_id)
+            if task is None or task.image is None or ext != task.output_format:
+                return Response("not found", status=404, mimetype="text/plain")
+            if task.expires_at is None or time.time() >= task.expires_at:
+                return Response("expired", status=403, mimetype="text/plain")
+            return Response(task.image, mimetype=CONTENT_TYPES[task.output_format])
+
+    _register_control(app, fake)
+    return app
+
+
+def _register_control(app: Flask, fake: KieFake) -> None:
+    @app.get("/_sandbox/state")
+    def state() -> Response:
+        return Response(_json(fake.snapshot()), mimetype="application/json")
+
+    @app.post("/_sandbox/config")
+    def config() -> Any:
+        changes = request.get_json(silent=True)
+        if not isinstance(changes, dict):
+            return jsonify(error="expected a JSON object of knobs"), 400
+        try:
+            merged = fake.configure(changes)
+        except ValueError as exc:
+            return jsonify(error=str(exc)), 400
+        return jsonify(config=merged.public_view())
+
+    @app.post("/_sandbox/reset")
+    def reset() -> Any:
+        fake.reset()
+        return jsonify(ok=True)
+
+    @app.post("/_sandbox/faults")
+    def faults() -> Any:
+        body = request.get_json(silent=True)
+        rules = body.get("rules") if isinstance(body, dict) and "rules" in body else body
+        rules = [rules] if isinstance(rules, dict) else rules
+        try:
+            parsed = [_fault_rule(rule) for rule in rules] if isinstance(rules, list) else None
+        except (TypeError, ValueError) as exc:
+            return jsonify(error=str(exc)), 400
+        if parsed is None:
+            return jsonify(error="expected a list of fault rules"), 400
+        fake.add_faults(parsed)
+        return jsonify(faults=fake.snapshot()["faults"])
+
+
+def _fault_rule(rule: Any) -> dict[str, Any]:
+    if not isinstance(rule, dict):
+        raise TypeError("a fault rule is a JSON object")
+    kind, times, needle = str(rule.get("kind", "")), rule.get("times", 1), rule.get("prompt_contains", "")
+    if kind not in FAULT_KINDS:
+        raise ValueError(f"kind must be one of {sorted(FAULT_KINDS)}")
+    if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+        raise ValueError("times must be a positive integer")
+    if not isinstance(needle, str):
+        raise TypeError("prompt_contains must be a string")
+    return {"kind": kind, "times": times, "prompt_contains": needle}
+
+
+def _validation_problem(body: dict[str, Any], params: dict[str, Any]) -> str | None:
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        return "model is required"
+    prompt = params.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        return "input.prompt is required"
+    if len(prompt) > MAX_PROMPT_CHARS:
+        return f"input.prompt must be at most {MAX_PROMPT_CHARS} characters"
+    urls = params.get("image_urls")
+    if not isinstance(urls, list) or not 1 <= len(urls) <= MAX_IMAGE_URLS:
+        return f"input.image_urls must hold 1 to {MAX_IMAGE_URLS} URLs"
+    if not all(isinstance(url, str) and url for url in urls):
+        return "input.image_urls must be URL strings"
+    if params.get("output_format", "png") not in CONTENT_TYPES:
+        return "input.output_format must be png or jpeg"
+    ratio = params.get("aspect_ratio") or params.get("image_size") or "1:1"
+    if ratio not in ASPECT_RATIOS:
+        return "input.aspect_ratio is not supported"
+    callback = body.get("callBackUrl")
+    if callback is not None and not isinstance(callback, str):
+        return "callBackUrl must be a string"
+    return None
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)

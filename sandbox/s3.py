@@ -1,0 +1,267 @@
+"""Sandbox S3: moto's S3-protocol server on loopback, so boto3 does real HTTP with real signing.
+
+moto's server-mode application answers every S3 call. In front of it sits a thin layer that adds what moto
+lacks: the sandbox control API, fault injection, and the expiry of presigned URLs (moto serves a presigned URL
+forever; S3 and R2 answer 403 once ``X-Amz-Expires`` has passed, and our code must live with that).
+
+Knobs (start values from ``SANDBOX_S3_*``; change them live with ``POST /_sandbox/config``):
+- ``latency_ms`` (SANDBOX_S3_LATENCY_MS, 0): delay added before every S3 request.
+- ``error_rate`` (SANDBOX_S3_ERROR_RATE, 0.0): fraction of S3 requests answered ``503 SlowDown``.
+- ``fail_next`` (SANDBOX_S3_FAIL_NEXT, 0): the next N S3 requests answer ``503 SlowDown`` (deterministic).
+- ``enforce_presign_expiry`` (SANDBOX_S3_ENFORCE_PRESIGN_EXPIRY, true): expired presigned URLs get
+  ``403 AccessDenied "Request has expired"``.
+- ``clock_offset_s`` (SANDBOX_S3_CLOCK_OFFSET_S, 0.0): how far ahead of the real clock the fake judges expiry,
+  so a test can see a URL expire without waiting for it.
+
+Control API (on the same port as S3; bucket names cannot start with ``_`` so nothing collides):
+- ``GET /_sandbox/state``: knobs, counts (requests by method, faults injected, expired URLs refused), the
+  last 500 requests (method, path, outcome, user agent) and every bucket with its objects (key, size, content
+  type).
+- ``POST /_sandbox/config``: merge knobs from a JSON object (unknown knob or bad value: 400).
+- ``POST /_sandbox/reset``: forget counts and requests, knobs back to the start config, every bucket emptied
+  (buckets stay: the application expects its bucket to exist).
+moto's own ``/moto-api/`` stays reachable. moto keeps its data in process-global memory: two S3 fakes started in
+one process share buckets and objects (their knobs and counts stay separate).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+import flask
+from werkzeug.wrappers import Response
+
+from sandbox.server import ServerHandle, serve
+
+MAX_PRESIGN_EXPIRES_S = 7 * 24 * 3600
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class S3FakeConfig:
+    latency_ms: int = 0
+    error_rate: float = 0.0
+    fail_next: int = 0
+    enforce_presign_expiry: bool = True
+    clock_offset_s: float = 0.0
+
+    def merged(self, changes: Mapping[str, Any]) -> S3FakeConfig:
+        """A copy with ``changes`` applied; raises ValueError naming an unknown knob or a bad value."""
+        known = {f.name: f.type for f in dataclasses.fields(self)}
+        values: dict[str, Any] = {}
+        for name, value in changes.items():
+            if name not in known:
+                raise ValueError(f"unknown knob {name!r}")
+            values[name] = _coerce(name, known[name], value)
+        merged = dataclasses.replace(self, **values)
+        if not 0.0 <= merged.error_rate <= 1.0:
+            raise ValueError("knob 'error_rate' must be within 0..1")
+        return merged
+
+
+def config_from_env(environ: Mapping[str, str]) -> S3FakeConfig:
+    """Start knobs from ``SANDBOX_S3_<KNOB>`` variables; unset ones keep their defaults."""
+    changes = {f.name: environ[f"SANDBOX_S3_{f.name.upper()}"] for f in dataclasses.fields(S3FakeConfig)
+               if environ.get(f"SANDBOX_S3_{f.name.upper()}", "") != ""}
+    return S3FakeConfig().merged(changes)
+
+
+class S3Fake:
+    """The front's state: knobs, counts and the recent requests; thread-safe."""
+
+    def __init__(self, config: S3FakeConfig) -> None:
+        self.start_config = config
+        self.config = config
+        self.counts: Counter[str] = Counter()
+        self.requests: deque[dict[str, str]] = deque(maxlen=500)
+        self.lock = threading.Lock()
+        self.random = random.Random()
+
+    def configure(self, changes: Mapping[str, Any]) -> S3FakeConfig:
+        with self.lock:
+            self.config = self.config.merged(changes)
+            return self.config
+
+    def reset(self) -> None:
+        with self.lock:
+            self.config = self.start_config
+            self.counts.clear()
+            self.requests.clear()
+        _empty_buckets()
+
+    def intercept(self, environ: Mapping[str, Any]) -> Response | None:
+        """The answer that replaces moto's for this request (a fault or an expired URL), or None to pass."""
+        method = str(environ.get("REQUEST_METHOD", "GET"))
+        with self.lock:
+            config = self.config
+            fault = config.fail_next > 0 or (config.error_rate > 0 and self.random.random() < config.error_rate)
+            if config.fail_next > 0:
+                self.config = dataclasses.replace(config, fail_next=config.fail_next - 1)
+        if config.latency_ms:
+            time.sleep(config.latency_ms / 1000)
+        refusal = None
+        outcome = "passed"
+        if fault:
+            refusal, outcome = _s3_error(503, "SlowDown", "Please reduce your request rate."), "fault"
+        elif config.enforce_presign_expiry:
+            now = time.time() + config.clock_offset_s
+            refusal = _presign_refusal(str(environ.get("QUERY_STRING", "")), now)
+            outcome = "expired" if refusal is not None else outcome
+        with self.lock:
+            self.counts[f"method_{method}"] += 1
+            self.counts["requests"] += 1
+            if outcome != "passed":
+                self.counts[outcome] += 1
+            self.requests.append({"method": method, "path": str(environ.get("PATH_INFO", "")), "outcome": outcome,
+                                  "user_agent": str(environ.get("HTTP_USER_AGENT", ""))})
+        return refusal
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            state: dict[str, Any] = {"config": dataclasses.asdict(self.config), "counts": dict(self.counts),
+                                     "requests": list(self.requests)}
+        state["buckets"] = _buckets()
+        return state
+
+
+def create_app(config: S3FakeConfig | None = None) -> flask.Flask:
+    """The S3 fake as one WSGI app: ``/_sandbox/*`` is the control API, everything else is S3 (moto)."""
+    # Imported here, not at the top: moto is heavy, development-only, and reads settings when imported.
+    from moto.server import DomainDispatcherApplication, create_backend_app
+
+    fake = S3Fake(config or S3FakeConfig())
+    app = flask.Flask("sandbox.s3")
+    app.extensions["fake"] = fake
+
+    @app.get("/_sandbox/state")
+    def state() -> Any:
+        return flask.jsonify(fake.snapshot())
+
+    @app.post("/_sandbox/config")
+    def configure() -> Any:
+        changes = flask.request.get_json(silent=True)
+        if not isinstance(changes, dict):
+            return flask.jsonify(error="a JSON object of knobs is required"), 400
+        try:
+            merged = fake.configure(changes)
+        except ValueError as exc:
+            return flask.jsonify(error=str(exc)), 400
+        return flask.jsonify(config=dataclasses.asdict(merged))
+
+    @app.post("/_sandbox/reset")
+    def reset() -> Any:
+        fake.reset()
+        return flask.jsonify(ok=True)
+
+    control = app.wsgi_app
+    moto_app = DomainDispatcherApplication(create_backend_app)
+
+    def front(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if str(environ.get("PATH_INFO", "")).startswith("/_sandbox/"):
+            return control(environ, start_response)
+        refusal = fake.intercept(environ)
+        if refusal is not None:
+            return refusal(environ, start_response)
+        return moto_app(environ, start_response)
+
+    app.wsgi_app = front  # type: ignore[method-assign]
+    return app
+
+
+def start_s3(port: int = 0, config: S3FakeConfig | None = None) -> ServerHandle:
+    """Serve the S3 fake on 127.0.0.1:``port`` (0 = any free port); the handle has .url, .port and .stop()."""
+    return serve("s3", create_app(config), port)
+
+
+def _presign_refusal(query_string: str, now: float) -> Response | None:
+    """S3's answer at unix time ``now`` to a presigned request that is expired or malformed; None when it is
+    fine or not presigned at all."""
+    query = {name: values[0] for name, values in parse_qs(query_string).items()}
+    if "X-Amz-Expires" in query:  # SigV4 query signing
+        try:
+            signed_at = datetime.strptime(query["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            expires = int(query["X-Amz-Expires"])
+        except (KeyError, ValueError):
+            return _s3_error(400, "AuthorizationQueryParametersError", "X-Amz-Date or X-Amz-Expires is malformed")
+        if not 1 <= expires <= MAX_PRESIGN_EXPIRES_S:
+            return _s3_error(400, "AuthorizationQueryParametersError",
+                             "X-Amz-Expires must be less than a week (in seconds) that is 604800")
+        if now > signed_at.timestamp() + expires:
+            return _s3_error(403, "AccessDenied", "Request has expired")
+    elif "Signature" in query and "Expires" in query:  # SigV2 query signing: Expires is a unix time
+        try:
+            deadline = int(query["Expires"])
+        except ValueError:
+            return _s3_error(400, "AuthorizationQueryParametersError", "Expires is malformed")
+        if now > deadline:
+            return _s3_error(403, "AccessDenied", "Request has expired")
+    return None
+
+
+def _s3_error(status: int, code: str, message: str) -> Response:
+    request_id = f"{random.getrandbits(64):016X}"
+    body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
+            f"<RequestId>{request_id}</RequestId></Error>")
+    return Response(body, status=status, content_type="application/xml", headers={"x-amz-request-id": request_id})
+
+
+def _backends() -> list[Any]:
+    from moto.s3.models import s3_backends
+
+    return [backend for regions in list(s3_backends.values()) for backend in list(regions.values())]
+
+
+def _buckets() -> dict[str, list[dict[str, Any]]]:
+    buckets: dict[str, list[dict[str, Any]]] = {}
+    for backend in _backends():
+        for bucket in list(backend.buckets.values()):
+            objects = []
+            for name, key in list(bucket.keys.items()):
+                metadata = getattr(key, "metadata", {})
+                objects.append({"key": name, "size": getattr(key, "size", None),
+                                "content_type": metadata.get("Content-Type")})
+            buckets[bucket.name] = sorted(objects, key=lambda item: item["key"])
+    return buckets
+
+
+def _empty_buckets() -> None:
+    for backend in _backends():
+        for bucket in list(backend.buckets.values()):
+            for name in list(bucket.keys.keys()):
+                backend.delete_object(bucket.name, name)
+
+
+def _coerce(name: str, kind: object, value: Any) -> Any:
+    kind = str(kind)
+    try:
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text not in _TRUE | _FALSE:
+                raise ValueError
+            return text in _TRUE
+        if isinstance(value, bool):
+            raise TypeError
+        if kind == "int":
+            number = int(value)
+            if number < 0 or number != float(value):
+                raise ValueError
+            return number
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError
+        return number
+    except (TypeError, ValueError):
+        raise ValueError(f"knob {name!r} has a bad value (expected {kind})") from None

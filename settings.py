@@ -1,0 +1,120 @@
+"""The fleet's one typed settings object.
+
+Every process builds it once at start-up (``Settings.from_env(os.environ)``) and passes it down; tests build
+``Settings(...)`` directly. Defaults point at the sandbox on 127.0.0.1 so a fresh clone runs with no config.
+Secrets are fields like any other but never appear in ``repr`` or logs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+
+class SettingsError(ValueError):
+    """A configuration variable is missing or malformed; the message names the variable, never its value."""
+
+
+def _secret() -> object:
+    return field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/pinglass"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    broker: str = "redis"  # "redis" or "rabbitmq"
+    rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+    s3_endpoint_url: str = "http://127.0.0.1:9104"
+    s3_bucket: str = "pinglass"
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = field(default="sandbox", repr=False)
+    s3_secret_access_key: str = field(default="sandbox-secret", repr=False)
+    presign_ttl_s: int = 900
+
+    kie_base_url: str = "http://127.0.0.1:9101"
+    kie_api_keys: tuple[str, ...] = field(default=("sandbox-kie-key-1",), repr=False)
+    kie_model: str = "google/nano-banana-edit"
+    kie_rate_limit: int = 20
+    kie_rate_window_s: float = 10.0
+    kie_webhook_key: str = field(default="", repr=False)  # optional Kie account signing key
+
+    tbank_base_url: str = "http://127.0.0.1:9102/v2"
+    tbank_terminal_key: str = "SandboxTerminal"
+    tbank_password: str = field(default="sandbox-terminal-password", repr=False)
+
+    telegram_api_base: str = "http://127.0.0.1:9103"
+    telegram_bot_token: str = field(default="100000:SANDBOX-bot-token", repr=False)
+    telegram_webhook_secret: str = field(default="sandbox-webhook-secret", repr=False)
+    telegram_bot_username: str = "PinGlassBot"
+    initdata_max_age_s: int = 3600
+
+    admin_token: str = field(default="sandbox-admin-token", repr=False)
+    admin_telegram_chat_id: int = 900000001
+    public_base_url: str = "http://127.0.0.1:8000"
+    callback_signing_key: str = field(default="sandbox-callback-signing-key", repr=False)
+    web_port: int = 8000
+
+    # Pipeline timing (seconds unless named _ms): first poll of a new Kie task, when a task stops being polled,
+    # when a quiet task or job counts as stuck, and the bound within which every paid job must end (I4).
+    kie_first_poll_ms: int = 3000
+    poll_give_up_s: int = 600
+    sweep_idle_s: int = 60
+    job_deadline_s: int = 1800
+    # Telegram limits our senders keep to (per chat and for the whole bot; messages per second, burst)
+    tg_chat_rate: float = 1.0
+    tg_chat_burst: int = 20
+    tg_global_rate: float = 30.0
+    tg_global_burst: int = 30
+
+    # "starter:7:49900,standard:15:99900,premium:23:149900" — id:photos:price in kopecks
+    tiers: str = "starter:7:49900,standard:15:99900,premium:23:149900"
+    referral_percent: int = 10
+    regenerate_percent: int = 10
+
+    def __post_init__(self) -> None:
+        if self.broker not in ("redis", "rabbitmq"):
+            raise SettingsError("BROKER must be 'redis' or 'rabbitmq'")
+        if not self.kie_api_keys:
+            raise SettingsError("KIE_API_KEYS must name at least one key")
+        for name in ("database_url", "redis_url", "s3_endpoint_url", "kie_base_url", "tbank_base_url",
+                     "telegram_api_base", "public_base_url"):
+            if not urlsplit(getattr(self, name)).scheme:
+                raise SettingsError(f"{name.upper()} must be a URL")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Read every known variable from ``environ``; unknown ones are ignored, bad ones raise SettingsError."""
+        values: dict[str, object] = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(f.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(f.name.upper(), f.type, raw)
+        return cls(**values)
+
+    def public_url(self, path: str) -> str:
+        return self.public_base_url.rstrip("/") + path
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _parse(var: str, type_name: object, raw: str) -> object:
+    kind = str(type_name)
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind.startswith("tuple"):
+            items = tuple(part.strip() for part in raw.split(",") if part.strip())
+            if not items:
+                raise ValueError
+            return items
+    except ValueError:
+        raise SettingsError(f"{var} is malformed (expected {kind})") from None
+    return raw

@@ -1,0 +1,1 @@
+"""Cross-cutting observability: correlation ids, structured logs, Prometheus metrics."""

@@ -1,0 +1,126 @@
+"""Fixtures on the real services: a fresh Postgres database per test (copied from a template the migrations
+built once), a flushed Redis database, the sandbox fakes on ephemeral loopback ports, the services the actors
+use, and an in-process Dramatiq worker. Only third parties are faked, and at the wire."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+
+import dramatiq
+import psycopg
+import pytest
+import redis
+import requests
+from psycopg import sql as pgsql
+
+import actors
+from actors import runtime
+from db.migrate import ensure_database, migrate_up
+from sandbox.runner import Sandbox, start_all
+from settings import Settings
+from workers import scheduler
+from workers.broker import build_broker
+
+PG_ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+TEMPLATE_DB = "pinglass_test_template"
+BROKER_NAMESPACE = "pinglass-test"
+
+
+def _db_url(name: str) -> str:
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="session")
+def template_db() -> str:
+    """A template database with every migration applied, rebuilt once per test session."""
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(pgsql.Identifier(TEMPLATE_DB)))
+    ensure_database(_db_url(TEMPLATE_DB))
+    migrate_up(_db_url(TEMPLATE_DB))
+    return TEMPLATE_DB
+
+
+@pytest.fixture
+def database_url(template_db: str) -> Iterator[str]:
+    """A fresh database for this test, copied from the template (fast: a file copy, no migrations)."""
+    name = f"pinglass_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(pgsql.SQL("CREATE DATABASE {} TEMPLATE {}").format(pgsql.Identifier(name),
+                                                                         pgsql.Identifier(template_db)))
+    yield _db_url(name)
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(pgsql.Identifier(name)))
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(REDIS_TEST_URL)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    """Every fake, once per session, on ephemeral loopback ports (reset before each test that uses it)."""
+    box = start_all(Settings(), {}, ephemeral=True)
+    yield box
+    box.stop()
+
+
+def reset_sandbox(box: Sandbox) -> None:
+    urls = box.settings_overrides()
+    for base in (urls["kie_base_url"], urls["telegram_api_base"], urls["tbank_base_url"].rsplit("/v2", 1)[0]):
+        requests.post(f"{base}/_sandbox/reset", timeout=5).raise_for_status()
+    requests.post(f"{urls['s3_endpoint_url']}/moto-api/reset", timeout=5).raise_for_status()
+
+
+@pytest.fixture
+def settings(database_url: str, sandbox: Sandbox, redis_client: redis.Redis) -> Settings:
+    """Settings of this test: its own database, the test Redis, the sandbox, and fast pipeline timing."""
+    reset_sandbox(sandbox)
+    return Settings(database_url=database_url, redis_url=REDIS_TEST_URL, kie_first_poll_ms=500,
+                    sweep_idle_s=5, job_deadline_s=120, poll_give_up_s=60, **sandbox.settings_overrides())
+
+
+@pytest.fixture(scope="session")
+def broker() -> dramatiq.Broker:
+    """The test broker (Redis db 9, its own namespace), set before the actors are declared."""
+    test_broker = build_broker(Settings(redis_url=REDIS_TEST_URL), namespace=BROKER_NAMESPACE,
+                               manage_services=False)
+    dramatiq.set_broker(test_broker)
+    actors.load()
+    return test_broker
+
+
+@pytest.fixture
+def services(settings: Settings, broker: dramatiq.Broker) -> Iterator[runtime.Services]:
+    built = runtime.build(settings, pool_size=12)
+    built.storage.ensure_bucket()
+    runtime.install(built)
+    yield built
+    runtime.install(None)
+    built.close()
+
+
+@pytest.fixture
+def worker(services: runtime.Services, broker: dramatiq.Broker) -> Iterator[dramatiq.Worker]:
+    """The fleet in-process: a Dramatiq worker consuming the test queues and the scheduler (outbox relay and
+    periodic messages) in a thread; both stopped, and the queues flushed, after the test."""
+    broker.flush_all()
+    running = dramatiq.Worker(broker, worker_threads=8, worker_timeout=100)
+    running.start()
+    stop = threading.Event()
+    thread = threading.Thread(target=scheduler.run, args=(services.settings, stop),
+                              kwargs={"relay_every_s": 0.2}, daemon=True)
+    thread.start()
+    yield running
+    stop.set()
+    thread.join(timeout=10)
+    running.stop(timeout=10_000)
+    broker.flush_all()

@@ -1,0 +1,65 @@
+"""Building test data through our own code paths (db functions, gateways against the sandbox)."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from typing import Any
+
+import requests
+from PIL import Image
+
+from actors.runtime import Services
+from db import generation, payments, users
+from gateways.storage import reference_key
+from rules.catalog import parse_tiers
+
+
+def selfie(seed: int, size: tuple[int, int] = (64, 64)) -> bytes:
+    """A small, distinct JPEG."""
+    image = Image.new("RGB", size, ((seed * 37) % 256, (seed * 91) % 256, (seed * 53) % 256))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def make_user(services: Services, *, telegram_id: int | None = None, referred_by: int | None = None) -> dict[str, Any]:
+    telegram_id = telegram_id or int(uuid.uuid4().int % 10**9) + 10**9
+    with services.pool.connection() as conn:
+        return users.upsert_user(conn, telegram_id=telegram_id, username=f"u{telegram_id}", first_name="Test",
+                                 language_code="ru", referral_code=uuid.uuid4().hex[:8], referred_by=referred_by)
+
+
+def make_avatar(services: Services, user: dict[str, Any], *, references: int = 5) -> dict[str, Any]:
+    """An avatar whose reference photos are really in the sandbox S3."""
+    with services.pool.connection() as conn, conn.transaction():
+        avatar = users.insert_avatar(conn, user_id=user["id"], name="me")
+        for i in range(references):
+            data = selfie(avatar["id"] * 100 + i)
+            key = reference_key(avatar["id"], secret=services.settings.callback_signing_key)
+            services.storage.put(key, data, "image/jpeg")
+            users.insert_reference(conn, avatar_id=avatar["id"], storage_key=key, sha256=uuid.uuid4().hex,
+                                   width=64, height=64, size_bytes=len(data), content_type="image/jpeg")
+    return avatar
+
+
+def make_paid_payment(services: Services, user: dict[str, Any], avatar: dict[str, Any], *, tier: str = "starter",
+                      style_id: str = "business", confirm: bool = True) -> dict[str, Any]:
+    """A payment Init-ed at the T-Bank fake and paid there; with ``confirm`` it is also recorded as confirmed
+    here (what the webhook does), which queues consume_payment through the outbox."""
+    tiers = parse_tiers(services.settings.tiers)
+    order_id = f"t-{uuid.uuid4().hex[:20]}"
+    with services.pool.connection() as conn:
+        payment = payments.insert(conn, user_id=user["id"], avatar_id=avatar["id"], style_id=style_id, tier=tier,
+                                  photo_count=tiers[tier].photos, amount_kopecks=tiers[tier].price_kopecks,
+                                  order_id=order_id, ttl_s=86400)
+    init = services.tbank.init(order_id=order_id, amount=payment["amount_kopecks"], description="PinGlass test",
+                               notification_url="http://127.0.0.1:9/unused")
+    pay_base = services.settings.tbank_base_url.rsplit("/v2", 1)[0]
+    requests.post(f"{pay_base}/pay/{init.payment_id}", json={"outcome": "success"}, timeout=5).raise_for_status()
+    with services.pool.connection() as conn, conn.transaction():
+        payment = payments.set_provider(conn, id=payment["id"], provider_payment_id=init.payment_id,
+                                        payment_url=init.payment_url)
+        if confirm:
+            payment = generation.apply_payment_status(conn, payment=payment, new_status="confirmed")
+    return payment

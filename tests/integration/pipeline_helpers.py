@@ -1,0 +1,50 @@
+"""Waiting for and reading back the outcomes of the pipeline."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import requests
+
+from actors.runtime import Services
+from db import jobs
+
+
+def wait_for_job(services: Services, *, payment_id: int | None = None, job_id: int | None = None,
+                 statuses: tuple[str, ...] = ("delivered", "delivered_partial", "failed"),
+                 timeout_s: float = 90) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    job = None
+    while time.monotonic() < deadline:
+        with services.pool.connection() as conn:
+            job = jobs.get_job(conn, id=job_id) if job_id else jobs.get_job_by_payment(conn, payment_id=payment_id)
+        if job is not None and job["status"] in statuses:
+            return job
+        time.sleep(0.25)
+    raise AssertionError(f"job did not reach {statuses} in {timeout_s}s: {job}")
+
+
+def chat_messages(services: Services, chat_id: int) -> list[dict[str, Any]]:
+    base = services.settings.telegram_api_base
+    response = requests.get(f"{base}/_sandbox/chats/{chat_id}", timeout=5)
+    response.raise_for_status()
+    body = response.json()
+    return body["messages"] if isinstance(body, dict) else body
+
+
+def kie_state(services: Services) -> dict[str, Any]:
+    return requests.get(f"{services.settings.kie_base_url}/_sandbox/state", timeout=5).json()
+
+
+def tbank_state(services: Services) -> dict[str, Any]:
+    base = services.settings.tbank_base_url.rsplit("/v2", 1)[0]
+    return requests.get(f"{base}/_sandbox/state", timeout=5).json()
+
+
+def kie_config(services: Services, **knobs: Any) -> None:
+    requests.post(f"{services.settings.kie_base_url}/_sandbox/config", json=knobs, timeout=5).raise_for_status()
+
+
+def kie_faults(services: Services, rules: list[dict[str, Any]]) -> None:
+    requests.post(f"{services.settings.kie_base_url}/_sandbox/faults", json=rules, timeout=5).raise_for_status()

@@ -1,0 +1,1 @@
+"""Process start-up and the worker's cross-cutting machinery. Nothing in the layers below imports this package."""

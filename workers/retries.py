@@ -1,0 +1,90 @@
+"""Finite, explicit retries and the dead-letter table (replaces Dramatiq's month-long default Retries).
+
+- ``Defer(delay)``: an expected wait; the message runs again after ``delay`` and keeps its retry budget
+  (bounded by MAX_DEFERRALS so nothing waits forever).
+- ``Permanent`` or a provider error that says retrying cannot help: dead-lettered at once.
+- Anything else: exponential backoff up to the actor's ``max_retries`` (default 5), then dead-lettered.
+A dead letter is a row with the payload, error, traceback and attempts, a metric, and an admin alert.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+
+from dramatiq import Broker, Middleware
+from dramatiq.broker import MessageProxy
+
+from actors import runtime
+from actors.flow import Defer, Permanent
+from db import messages
+from gateways.errors import ProviderError
+from rules.backoff import retry_delay_ms
+from telemetry import metrics
+from telemetry.logs import log
+
+logger = logging.getLogger("workers.retries")
+
+DEFAULT_MAX_RETRIES = 5
+DEFAULT_MIN_BACKOFF_MS = 1000
+DEFAULT_MAX_BACKOFF_MS = 60000
+MAX_DEFERRALS = 1000
+
+
+class RetryPolicy(Middleware):
+    @property
+    def actor_options(self) -> set[str]:
+        return {"max_retries", "min_backoff", "max_backoff"}
+
+    def after_process_message(self, broker: Broker, message: MessageProxy, *, result: object = None,
+                              exception: BaseException | None = None) -> None:
+        if exception is None:
+            return
+        actor = broker.get_actor(message.actor_name)
+        if isinstance(exception, Defer):
+            deferrals = message.options.get("deferrals", 0) + 1
+            if deferrals <= MAX_DEFERRALS:
+                message.options["deferrals"] = deferrals
+                metrics.RATE_LIMIT_WAITS.labels(message.actor_name).inc()
+                broker.enqueue(message, delay=exception.delay_ms)
+                return
+        retries = message.options.get("retries", 0)
+        max_retries = actor.options.get("max_retries", DEFAULT_MAX_RETRIES)
+        permanent = isinstance(exception, Permanent) or (
+            isinstance(exception, ProviderError) and not exception.retryable)
+        if not permanent and retries < max_retries and not isinstance(exception, Defer):
+            message.options["retries"] = retries + 1
+            retry_after = exception.retry_after if isinstance(exception, ProviderError) else None
+            delay = retry_delay_ms(retries, min_ms=actor.options.get("min_backoff", DEFAULT_MIN_BACKOFF_MS),
+                                   max_ms=actor.options.get("max_backoff", DEFAULT_MAX_BACKOFF_MS),
+                                   retry_after_s=retry_after)
+            log(logger, "message_retry", level=logging.WARNING, actor=message.actor_name,
+                message_id=message.message_id, retries=retries + 1, delay_ms=delay, error=repr(exception)[:300])
+            broker.enqueue(message, delay=delay)
+            return
+        message.fail()
+        dead_letter(message, exception, attempts=retries + 1)
+
+
+def dead_letter(message: MessageProxy, exception: BaseException, *, attempts: int) -> None:
+    """Record the message in the dead-letter table, count it and alert admins (one transaction)."""
+    metrics.DEAD_LETTERS.labels(message.actor_name).inc()
+    error = f"{type(exception).__name__}: {exception}"
+    tb = "".join(traceback.format_exception(type(exception), exception, exception.__traceback__, limit=30))
+    log(logger, "message_dead_lettered", level=logging.ERROR, actor=message.actor_name,
+        message_id=message.message_id, attempts=attempts, error=error[:300])
+    payload = {"args": list(message.args), "kwargs": dict(message.kwargs),
+               "options": {k: v for k, v in message.options.items() if k in ("correlation_id",)}}
+    try:
+        services = runtime.current()
+        with services.pool.connection() as conn, conn.transaction():
+            letter_id = messages.insert_dead_letter(
+                conn, message_id=message.message_id, actor=message.actor_name, queue_name=message.queue_name,
+                payload=payload, error=error, traceback=tb, attempts=attempts)
+            messages.raise_alert(conn, kind="dead_letter", severity="error",
+                                 message=f"{message.actor_name} gave up after {attempts} attempts: {error[:200]}",
+                                 details={"dead_letter_id": letter_id, "message_id": message.message_id},
+                                 dedup_key=f"dead_letter:{message.message_id}:{message.actor_name}:{attempts}")
+    except Exception as exc:  # noqa: BLE001 — the broker's own dead-letter queue still holds the message
+        log(logger, "dead_letter_write_failed", level=logging.CRITICAL, actor=message.actor_name,
+            message_id=message.message_id, error=repr(exc)[:300])

@@ -1,0 +1,91 @@
+"""The scheduler: exactly one process that relays the outbox and sends the periodic messages.
+
+``python -m workers.scheduler`` runs until SIGTERM/SIGINT. The outbox relay runs here directly (not as a
+message), so rows left behind while Redis was down are published as soon as it is back.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+
+import dramatiq
+
+import actors
+from actors import runtime
+from db import outbox
+from settings import Settings
+from telemetry import logs, metrics
+from telemetry.logs import log
+from workers.broker import build_broker
+from workers.publisher import publish
+
+logger = logging.getLogger("workers.scheduler")
+RELAY_EVERY_S = 1.0
+RELAY_MIN_AGE_S = 1.0  # younger rows are being published by their own unit of work
+
+
+@dataclass
+class Periodic:
+    actor_name: str
+    every_s: float
+    next_at: float = 0.0
+
+
+SCHEDULE = [Periodic("sweep_stuck", 15), Periodic("reconcile_payments", 30), Periodic("clean_up", 3600)]
+
+
+def run(settings: Settings, stop: threading.Event, *, relay_every_s: float = RELAY_EVERY_S) -> None:
+    """Relay the outbox and send periodic messages until ``stop`` is set."""
+    broker = dramatiq.get_broker()
+    services = runtime.current()
+    next_relay = 0.0
+    while not stop.is_set():
+        now = time.monotonic()
+        if now >= next_relay:
+            next_relay = now + relay_every_s
+            relay_once(services, broker)
+        for item in SCHEDULE:
+            if now >= item.next_at:
+                item.next_at = now + item.every_s
+                try:
+                    broker.get_actor(item.actor_name).send()
+                except Exception as exc:  # noqa: BLE001 — Redis down: try again next round
+                    log(logger, "periodic_send_failed", level=logging.WARNING, actor=item.actor_name,
+                        error=type(exc).__name__)
+        stop.wait(0.2)
+
+
+def relay_once(services: runtime.Services, broker: dramatiq.Broker) -> int:
+    try:
+        sent = publish(services.pool, broker, older_than_s=RELAY_MIN_AGE_S, via="relay")
+        with services.pool.connection() as conn:
+            metrics.OUTBOX_BACKLOG.set(outbox.backlog(conn))
+    except Exception as exc:  # noqa: BLE001 — broker or database down: the rows stay, retried next round
+        log(logger, "relay_failed", level=logging.WARNING, error=type(exc).__name__)
+        return 0
+    if sent:
+        log(logger, "outbox_relayed", rows=sent)
+    return sent
+
+
+def main() -> None:
+    settings = Settings.from_env(os.environ)
+    logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
+    dramatiq.set_broker(build_broker(settings, manage_services=False))
+    actors.load()
+    runtime.install(runtime.build(settings, pool_size=3))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    log(logger, "scheduler_started")
+    run(settings, stop)
+    runtime.current().close()
+
+
+if __name__ == "__main__":
+    main()
