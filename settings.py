@@ -26,6 +26,7 @@ class Settings:
     database_url: str = "postgresql://postgres@127.0.0.1:5432/pinglass"
     redis_url: str = "redis://127.0.0.1:6379/0"
     broker: str = "redis"  # "redis" or "rabbitmq"
+    broker_namespace: str = "pinglass"
     rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
     s3_endpoint_url: str = "http://127.0.0.1:9104"

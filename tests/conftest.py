@@ -5,7 +5,9 @@ use, and an in-process Dramatiq worker. Only third parties are faked, and at the
 from __future__ import annotations
 
 import os
+import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -14,13 +16,18 @@ import psycopg
 import pytest
 import redis
 import requests
+from flask import Flask
+from flask.testing import FlaskClient
 from psycopg import sql as pgsql
 
 import actors
 from actors import runtime
 from db.migrate import ensure_database, migrate_up
+from gateways.initdata import sign_init_data
 from sandbox.runner import Sandbox, start_all
+from sandbox.server import serve
 from settings import Settings
+from web import create_app
 from workers import scheduler
 from workers.broker import build_broker
 
@@ -84,8 +91,16 @@ def reset_sandbox(box: Sandbox) -> None:
 def settings(database_url: str, sandbox: Sandbox, redis_client: redis.Redis) -> Settings:
     """Settings of this test: its own database, the test Redis, the sandbox, and fast pipeline timing."""
     reset_sandbox(sandbox)
+    port = free_port()
     return Settings(database_url=database_url, redis_url=REDIS_TEST_URL, kie_first_poll_ms=500,
-                    sweep_idle_s=5, job_deadline_s=120, poll_give_up_s=60, **sandbox.settings_overrides())
+                    sweep_idle_s=5, job_deadline_s=120, poll_give_up_s=60, web_port=port, kie_rate_window_s=2.0,
+                    public_base_url=f"http://127.0.0.1:{port}", **sandbox.settings_overrides())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -124,3 +139,31 @@ def worker(services: runtime.Services, broker: dramatiq.Broker) -> Iterator[dram
     thread.join(timeout=10)
     running.stop(timeout=10_000)
     broker.flush_all()
+
+
+@pytest.fixture
+def app(settings: Settings, services: runtime.Services, broker: dramatiq.Broker) -> Flask:
+    return create_app(settings, services=services, broker=broker)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def live_web(app: Flask, settings: Settings) -> Iterator[str]:
+    """The app served over real HTTP at ``settings.public_base_url`` (the fakes call it back there)."""
+    handle = serve("web", app, port=settings.web_port)
+    yield handle.url
+    handle.stop()
+
+
+def tma_header(settings: Settings, telegram_id: int, *, first_name: str = "Анна", start_param: str | None = None,
+               auth_date: int | None = None) -> dict[str, str]:
+    """The Authorization header a Mini App user would send (initData signed with our bot token)."""
+    extra = {"start_param": start_param} if start_param else None
+    init = sign_init_data({"id": telegram_id, "first_name": first_name, "username": f"user{telegram_id}",
+                           "language_code": "ru"}, settings.telegram_bot_token,
+                          auth_date=auth_date or int(time.time()), extra=extra)
+    return {"Authorization": f"tma {init}"}

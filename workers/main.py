@@ -14,6 +14,6 @@ from workers.broker import build_broker
 
 settings = Settings.from_env(os.environ)
 logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
-broker = build_broker(settings)
+broker = build_broker(settings, namespace=settings.broker_namespace)
 dramatiq.set_broker(broker)
 actors.load()

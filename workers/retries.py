@@ -49,14 +49,14 @@ class RetryPolicy(Middleware):
                 broker.enqueue(message, delay=exception.delay_ms)
                 return
         retries = message.options.get("retries", 0)
-        max_retries = actor.options.get("max_retries", DEFAULT_MAX_RETRIES)
+        max_retries = _option(message, actor, "max_retries", DEFAULT_MAX_RETRIES)
         permanent = isinstance(exception, Permanent) or (
             isinstance(exception, ProviderError) and not exception.retryable)
         if not permanent and retries < max_retries and not isinstance(exception, Defer):
             message.options["retries"] = retries + 1
             retry_after = exception.retry_after if isinstance(exception, ProviderError) else None
-            delay = retry_delay_ms(retries, min_ms=actor.options.get("min_backoff", DEFAULT_MIN_BACKOFF_MS),
-                                   max_ms=actor.options.get("max_backoff", DEFAULT_MAX_BACKOFF_MS),
+            delay = retry_delay_ms(retries, min_ms=_option(message, actor, "min_backoff", DEFAULT_MIN_BACKOFF_MS),
+                                   max_ms=_option(message, actor, "max_backoff", DEFAULT_MAX_BACKOFF_MS),
                                    retry_after_s=retry_after)
             log(logger, "message_retry", level=logging.WARNING, actor=message.actor_name,
                 message_id=message.message_id, retries=retries + 1, delay_ms=delay, error=repr(exception)[:300])
@@ -64,6 +64,11 @@ class RetryPolicy(Middleware):
             return
         message.fail()
         dead_letter(message, exception, attempts=retries + 1)
+
+
+def _option(message: MessageProxy, actor: object, name: str, default: int) -> int:
+    """A per-message option (``send_with_options``) wins over the actor's, which wins over the default."""
+    return message.options.get(name, actor.options.get(name, default))
 
 
 def dead_letter(message: MessageProxy, exception: BaseException, *, attempts: int) -> None:
@@ -81,6 +86,8 @@ def dead_letter(message: MessageProxy, exception: BaseException, *, attempts: in
             letter_id = messages.insert_dead_letter(
                 conn, message_id=message.message_id, actor=message.actor_name, queue_name=message.queue_name,
                 payload=payload, error=error, traceback=tb, attempts=attempts)
+            if message.actor_name == "notify_admin":
+                return  # announcing this one would go through the same broken path again, forever
             messages.raise_alert(conn, kind="dead_letter", severity="error",
                                  message=f"{message.actor_name} gave up after {attempts} attempts: {error[:200]}",
                                  details={"dead_letter_id": letter_id, "message_id": message.message_id},

@@ -76,7 +76,7 @@ def relay_once(services: runtime.Services, broker: dramatiq.Broker) -> int:
 def main() -> None:
     settings = Settings.from_env(os.environ)
     logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
-    dramatiq.set_broker(build_broker(settings, manage_services=False))
+    dramatiq.set_broker(build_broker(settings, namespace=settings.broker_namespace, manage_services=False))
     actors.load()
     runtime.install(runtime.build(settings, pool_size=3))
     stop = threading.Event()

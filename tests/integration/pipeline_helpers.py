@@ -48,3 +48,30 @@ def kie_config(services: Services, **knobs: Any) -> None:
 
 def kie_faults(services: Services, rules: list[dict[str, Any]]) -> None:
     requests.post(f"{services.settings.kie_base_url}/_sandbox/faults", json=rules, timeout=5).raise_for_status()
+
+
+def fast_kie(services: Services, **knobs: Any) -> None:
+    """Compressed time at the Kie fake: quick tasks and the provider's limit over our (short) window."""
+    kie_config(services, latency_ms_min=100, latency_ms_max=300, rate_limit=services.settings.kie_rate_limit,
+               rate_window_s=services.settings.kie_rate_window_s, **knobs)
+
+
+def albums_in_chat(services: Services, chat_id: int) -> list[list[dict[str, Any]]]:
+    """The photo messages of the chat grouped as the user sees them: one list per album or lone photo."""
+    groups: list[list[dict[str, Any]]] = []
+    last_group = object()
+    for message in chat_messages(services, chat_id):
+        if not message.get("photos"):
+            continue
+        group = message.get("media_group_id")
+        if group is not None and group == last_group:
+            groups[-1].append(message)
+        else:
+            groups.append([message])
+        last_group = group
+    return groups
+
+
+def prompts_in_chat(services: Services, chat_id: int) -> list[str]:
+    return [photo.get("prompt") or "" for group in albums_in_chat(services, chat_id) for message in group
+            for photo in message["photos"][-1:]]

@@ -1,28 +1,40 @@
+"""A paid order becomes exactly its tier's photos, stored and delivered as albums (I2, I3)."""
+
 from __future__ import annotations
 
 import pytest
 
 from db import jobs
 from tests.factories import make_avatar, make_paid_payment, make_user
-from tests.integration.pipeline_helpers import chat_messages, kie_config, wait_for_job
+from tests.integration.pipeline_helpers import albums_in_chat, chat_messages, fast_kie, kie_state, wait_for_job
+
+pytestmark = pytest.mark.scenario
 
 
-@pytest.mark.scenario
-def test_starter_purchase_delivers_seven_distinct_photos_in_one_album(services, worker) -> None:
-    kie_config(services, latency_ms_min=100, latency_ms_max=300)
+@pytest.mark.parametrize(("tier", "photos", "album_sizes"), [
+    ("starter", 7, [7]), ("standard", 15, [10, 5]), ("premium", 23, [10, 10, 3])])
+def test_purchase_delivers_its_tier_of_distinct_photos_as_ordered_albums(services, worker, tier, photos,
+                                                                         album_sizes) -> None:
+    fast_kie(services)
     user = make_user(services)
     avatar = make_avatar(services, user)
-    payment = make_paid_payment(services, user, avatar, tier="starter")
+    payment = make_paid_payment(services, user, avatar, tier=tier)
 
     job = wait_for_job(services, payment_id=payment["id"])
 
     assert job["status"] == "delivered"
     with services.pool.connection() as conn:
-        photos = jobs.photos_of_job(conn, job_id=job["id"])
-    assert sorted(p["prompt_index"] for p in photos) == list(range(7))
-    assert len({p["sha256"] for p in photos}) == 7
-    assert all(services.storage.exists(p["storage_key"]) for p in photos)
-    messages = chat_messages(services, user["telegram_id"])
-    albums = [m for m in messages if m.get("photos")]
-    assert len({m.get("media_group_id") for m in albums}) == 1
-    assert sum(len(m["photos"]) for m in albums) == 7
+        stored = jobs.photos_of_job(conn, job_id=job["id"])
+    assert sorted(p["prompt_index"] for p in stored) == list(range(photos))
+    assert len({p["sha256"] for p in stored}) == photos
+    assert all(services.storage.exists(p["storage_key"]) for p in stored)
+
+    albums = albums_in_chat(services, user["telegram_id"])
+    assert [sum(len(m["photos"]) > 0 for m in album) for album in albums] == album_sizes
+    captions = [m.get("caption") for album in albums for m in album if m.get("caption")]
+    assert captions == [f"✨ Ваши {photos} AI-портретов готовы!"]
+    prompts = [m["photos"][-1]["prompt"] for album in albums for m in album]
+    assert [int(p.rsplit("[#", 1)[1].rstrip("]")) for p in prompts] == list(range(1, photos + 1))
+    last = chat_messages(services, user["telegram_id"])[-1]
+    assert last.get("reply_markup") and "inline_keyboard" in last["reply_markup"]
+    assert kie_state(services)["counts"]["rejected_429"] == 0

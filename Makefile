@@ -1,0 +1,51 @@
+# PinGlass fleet. `make run` and `make test` do all the set-up they need on a fresh clone.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test up down status migrate bench chaos lint venv services clean
+
+run: $(STAMP) services migrate  ## the whole fleet in sandbox mode, driving one purchase per tier end to end
+	$(PY) -m scenarios.demo
+
+test: $(STAMP) services  ## set-up, then every test (unit, integration, scenario)
+	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+up: $(STAMP) services migrate  ## start sandbox, web, worker and scheduler in the background
+	$(PY) -m scenarios.fleet up
+
+down:  ## stop every process `make up` started, and nothing else
+	@if [ -x $(PY) ]; then $(PY) -m scenarios.fleet down; else echo "fleet down: nothing to stop"; fi
+
+status:
+	$(PY) -m scenarios.fleet status
+
+migrate: $(STAMP) services
+	$(PY) -m db.migrate up
+
+bench: $(STAMP) services migrate  ## measure; writes bench/results/latest.json and .md
+	$(PY) -m scenarios.bench
+
+chaos: $(STAMP) services migrate  ## kill workers and Redis mid-run; checks every invariant; writes its report
+	$(PY) -m scenarios.chaos
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+services:
+	@bash deploy/ensure-services.sh
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-nodeps.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	# dramatiq-dashboard pins an old Dramatiq (<2); its code works with ours, so it is installed without its
+	# dependency pins, in its own step, after everything else.
+	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
+	@touch $(STAMP)
+
+clean: down
+	rm -rf $(VENV) .run .pytest_cache

@@ -1,0 +1,152 @@
+"""Starting and stopping the fleet's processes (sandbox, web, worker, scheduler) in the background.
+
+Each process gets its own session (so it and its children stop together), a pid file and a log under
+``.run/``. ``stop`` ends exactly the processes recorded there and nothing else.
+Usage: ``python -m scenarios.fleet up|down|status``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN_DIR = ROOT / ".run"
+PY = sys.executable
+
+
+@dataclass(frozen=True)
+class Proc:
+    name: str
+    argv: list[str]
+
+
+def processes(env: Mapping[str, str]) -> list[Proc]:
+    port = env.get("WEB_PORT", "8000")
+    bin_dir = Path(PY).parent
+    return [
+        Proc("sandbox", [PY, "-m", "sandbox"]),
+        Proc("web", [str(bin_dir / "gunicorn"), "web.wsgi:build()", "--bind", f"127.0.0.1:{port}",
+                     "--workers", env.get("WEB_WORKERS", "2"), "--threads", "4", "--timeout", "60",
+                     "--access-logfile", "-"]),
+        Proc("worker", [str(bin_dir / "dramatiq"), "workers.main", "--processes", env.get("WORKER_PROCESSES", "2"),
+                        "--threads", env.get("WORKER_THREADS", "8")]),
+        Proc("scheduler", [PY, "-m", "workers.scheduler"]),
+    ]
+
+
+def start(env: Mapping[str, str], names: list[str] | None = None) -> dict[str, int]:
+    RUN_DIR.mkdir(exist_ok=True)
+    started: dict[str, int] = {}
+    for proc in processes(env):
+        if names and proc.name not in names:
+            continue
+        if _alive(proc.name):
+            raise RuntimeError(f"{proc.name} is already running (pid {_pid(proc.name)}): run `make down` first")
+        log = open(RUN_DIR / f"{proc.name}.log", "ab")  # noqa: SIM115 — the child keeps it open
+        child = subprocess.Popen(proc.argv, cwd=ROOT, env=dict(env), stdout=log, stderr=subprocess.STDOUT,
+                                 start_new_session=True)
+        (RUN_DIR / f"{proc.name}.pid").write_text(str(child.pid))
+        started[proc.name] = child.pid
+        if proc.name == "sandbox":
+            _wait_sandbox(env)
+    return started
+
+
+def stop(names: list[str] | None = None, *, timeout_s: float = 15) -> list[str]:
+    """TERM each recorded process group, KILL what is left after ``timeout_s``; returns the names stopped."""
+    stopped = []
+    order = ["scheduler", "worker", "web", "sandbox"]
+    for name in order:
+        if names and name not in names:
+            continue
+        pid = _pid(name)
+        if pid is None:
+            continue
+        _signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while _group_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _group_alive(pid):
+            _signal_group(pid, signal.SIGKILL)
+        (RUN_DIR / f"{name}.pid").unlink(missing_ok=True)
+        stopped.append(name)
+    return stopped
+
+
+def wait_healthy(base_url: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{base_url}/health", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"the web did not become healthy at {base_url} in {timeout_s} s (see .run/web.log)")
+
+
+def _wait_sandbox(env: Mapping[str, str]) -> None:
+    result = subprocess.run([PY, "-m", "sandbox", "--check", "--timeout", "30"], cwd=ROOT, env=dict(env),
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"the sandbox did not come up (see .run/sandbox.log): {result.stdout}{result.stderr}")
+
+
+def _pid(name: str) -> int | None:
+    path = RUN_DIR / f"{name}.pid"
+    return int(path.read_text()) if path.exists() else None
+
+
+def _alive(name: str) -> bool:
+    pid = _pid(name)
+    return pid is not None and _group_alive(pid)
+
+
+def _group_alive(pid: int) -> bool:
+    try:
+        os.killpg(pid, 0)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def main(argv: list[str]) -> int:
+    command = argv[0] if argv else "status"
+    env = dict(os.environ)
+    port = env.get("WEB_PORT", "8000")
+    if command == "up":
+        pids = start(env)
+        wait_healthy(f"http://127.0.0.1:{port}")
+        print(f"fleet up: {', '.join(f'{n}={p}' for n, p in pids.items())}")
+        print(f"  web        http://127.0.0.1:{port}  (/health, /metrics, /admin, /api/openapi.json)")
+        print("  sandbox    kie http://127.0.0.1:9101  tbank http://127.0.0.1:9102/v2  "
+              "telegram http://127.0.0.1:9103  s3 http://127.0.0.1:9104")
+        print("  logs       .run/*.log      stop with: make down")
+        return 0
+    if command == "down":
+        stopped = stop()
+        print(f"fleet down: stopped {', '.join(stopped) if stopped else 'nothing (none running)'}")
+        return 0
+    for proc in processes(env):
+        print(f"{proc.name:10} {'running pid ' + str(_pid(proc.name)) if _alive(proc.name) else 'stopped'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
