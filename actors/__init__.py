@@ -8,4 +8,4 @@ from __future__ import annotations
 
 
 def load() -> None:
-    from actors import delivery, generation, ops, payments  # noqa: F401 — importing declares the actors
+    from actors import bot, delivery, generation, ops, payments  # noqa: F401 — importing declares the actors

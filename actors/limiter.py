@@ -56,7 +56,12 @@ return '0'
 
 def acquire_kie_key(client: redis.Redis, *, key_count: int, limit: int, window_s: float,
                     namespace: str = "pinglass") -> tuple[int | None, float]:
-    """Take one createTask slot: (key index, 0) when granted, (None, seconds to wait) when every key is full."""
+    """Take one createTask slot: (key index, 0) when granted, (None, seconds to wait) when every key is full.
+
+    A slot is held a little longer than the provider's window: the provider counts arrivals, we count grants,
+    and a request granted early can arrive after one granted later (network, GC, thread scheduling).
+    """
+    window_s = window_s + max(0.3, 0.05 * window_s)
     keys = [f"{namespace}:limit:kie:{i}" for i in range(key_count)]
     index, wait = client.eval(_WINDOW, len(keys), *keys, time.time(), window_s, limit, uuid.uuid4().hex)
     if int(index) >= 0:

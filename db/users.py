@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import secrets
+from typing import Any, Protocol
 
 from psycopg import Connection
 
@@ -28,6 +29,33 @@ def upsert_user(conn: Connection, *, telegram_id: int, username: str | None, fir
     return _one(conn, "users.upsert_user", {
         "telegram_id": telegram_id, "username": username, "first_name": first_name,
         "language_code": language_code, "referral_code": referral_code, "referred_by": referred_by})
+
+
+class TelegramProfile(Protocol):
+    """Who a Telegram user is (a Mini App's initData user, or the sender of a bot update)."""
+
+    id: int
+    username: str | None
+    first_name: str | None
+    language_code: str | None
+
+
+def new_referral_code() -> str:
+    return secrets.token_urlsafe(6).replace("-", "x").replace("_", "y")
+
+
+def register_user(conn: Connection, tg_user: TelegramProfile, *, start_param: str | None = None) -> Row:
+    """The user row for a Telegram user, created on first sight (the Mini App's auth and the bot's /start share
+    it); ``start_param`` ``ref_<code>`` (or a bare code) names who invited them, honoured once and never for
+    oneself."""
+    row = upsert_user(conn, telegram_id=tg_user.id, username=tg_user.username, first_name=tg_user.first_name,
+                      language_code=tg_user.language_code, referral_code=new_referral_code())
+    code = (start_param or "").removeprefix("ref_").strip()
+    if code and row["referred_by"] is None:
+        inviter = get_user_by_referral_code(conn, referral_code=code)
+        if inviter is not None and inviter["id"] != row["id"]:
+            row = set_referrer(conn, id=row["id"], referrer_id=inviter["id"]) or row
+    return row
 
 
 def get_user(conn: Connection, *, id: int) -> Row | None:

@@ -75,3 +75,14 @@ def albums_in_chat(services: Services, chat_id: int) -> list[list[dict[str, Any]
 def prompts_in_chat(services: Services, chat_id: int) -> list[str]:
     return [photo.get("prompt") or "" for group in albums_in_chat(services, chat_id) for message in group
             for photo in message["photos"][-1:]]
+
+
+def wait_until(predicate: Any, *, timeout_s: float = 30, what: str = "condition") -> Any:
+    """Poll ``predicate()`` until it returns something truthy, and return that."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"{what} did not happen in {timeout_s}s")

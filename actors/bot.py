@@ -1,0 +1,161 @@
+"""The Telegram bot, driven by the updates the webhook recorded.
+
+- ``handle_telegram_update(update_id)``: ``/start [ref_<code>]`` registers the user (and who invited them) and
+  answers with a button into the Mini App; ``/status`` answers with the latest order's progress; ``/help``;
+  photos (and images sent as files) become references of the user's draft avatar (``actors.bot_photos``);
+  the bot being blocked or unblocked is recorded. Each update is handled once, however often it is delivered.
+- ``reply_media_group(chat_id, media_group_id)``: the one answer to an album, once all its photos are in.
+- ``send_bot_reply(user_id, chat_id, text, reply_markup)``: every answer goes out here, within our Telegram
+  rate limits; a chat that blocked the bot marks the user blocked and is not retried.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import dramatiq
+
+from actors import bot_texts, runtime
+from actors.bot_photos import Sender, incoming_file, take_photo
+from actors.flow import Defer, Permanent
+from actors.limiter import acquire_telegram
+from actors.unit import effect_once
+from db import bot, outbox, users
+from gateways.telegram import TelegramError, inline_keyboard, web_app_button
+from telemetry.logs import log
+
+logger = logging.getLogger("actors.bot")
+
+ALBUM_QUIET_S = 1.0  # no new photo of the album for this long: it is complete
+ALBUM_MAX_WAIT_S = 60.0  # answer with what arrived even if a photo's handling is stuck (dead-lettered)
+
+
+@dramatiq.actor(queue_name="bot", max_retries=6, min_backoff=1000, max_backoff=30_000)
+def handle_telegram_update(update_id: int) -> None:
+    services = runtime.current()
+    with services.pool.connection() as conn:
+        row = bot.get_update(conn, update_id=update_id)
+    if row is None or row["handled_at"] is not None:
+        return
+    update = row["raw"]
+    message = update.get("message")
+    if isinstance(update.get("my_chat_member"), dict):
+        _membership(update_id, update["my_chat_member"])
+        return
+    if not _usable(message):
+        _ignore(update_id)
+        return
+    sender = Sender.of(message["from"])
+    file = incoming_file(message)
+    if file is not None:
+        take_photo(services, update_id=update_id, message=message, sender=sender, file=file)
+        return
+    _text(update_id, message, sender)
+
+
+def _usable(message: Any) -> bool:
+    return (isinstance(message, dict) and isinstance(message.get("from"), dict)
+            and isinstance(message["from"].get("id"), int) and isinstance(message.get("chat"), dict)
+            and isinstance(message["chat"].get("id"), int))
+
+
+def _text(update_id: int, message: Mapping[str, Any], sender: Sender) -> None:
+    settings = runtime.current().settings
+    chat_id = int(message["chat"]["id"])
+    text = message.get("text") if isinstance(message.get("text"), str) else ""
+    command, _, argument = text.strip().partition(" ")
+    command = command.split("@", 1)[0].lower()  # "/start@PinGlassBot" in groups
+    with effect_once("handle_telegram_update") as conn:
+        if conn is None or not bot.mark_handled(conn, update_id=update_id):
+            return
+        user = users.register_user(conn, sender, start_param=argument.strip() if command == "/start" else None)
+        if user["bot_blocked"]:
+            users.set_bot_blocked(conn, id=user["id"], blocked=False)  # they write to us: not blocked any more
+        markup = None
+        if command == "/start":
+            reply = bot_texts.welcome(sender.first_name)
+            markup = inline_keyboard([web_app_button("Открыть PinGlass", settings.public_url("/app/"))])
+        elif command == "/status":
+            reply = bot_texts.job_status(bot.latest_purchase_job(conn, user_id=user["id"]))
+        elif command == "/help":
+            reply = bot_texts.HELP
+        elif message.get("document") is not None or message.get("video") is not None:
+            reply = bot_texts.not_a_photo()
+        else:
+            reply = bot_texts.UNKNOWN
+        outbox.send(conn, "send_bot_reply", user["id"], chat_id, reply, markup)
+    log(logger, "bot_command", update_id=update_id, command=command if command.startswith("/") else "text",
+        referred=user["referred_by"] is not None)
+
+
+def _membership(update_id: int, change: Mapping[str, Any]) -> None:
+    """The user blocked (``kicked``) or unblocked (``member``) the bot: stop or resume sending to them."""
+    status = (change.get("new_chat_member") or {}).get("status")
+    sender = change.get("from") or {}
+    with effect_once("handle_telegram_update") as conn:
+        if conn is None or not bot.mark_handled(conn, update_id=update_id):
+            return
+        user = users.get_user_by_telegram_id(conn, telegram_id=sender.get("id")) if sender.get("id") else None
+        if user is not None and status in ("kicked", "member"):
+            users.set_bot_blocked(conn, id=user["id"], blocked=status == "kicked")
+            log(logger, "bot_membership", user_id=user["id"], blocked=status == "kicked")
+
+
+def _ignore(update_id: int) -> None:
+    with effect_once("handle_telegram_update") as conn:
+        if conn is not None:
+            bot.mark_handled(conn, update_id=update_id)
+
+
+@dramatiq.actor(queue_name="bot", max_retries=5, min_backoff=500, max_backoff=10_000)
+def reply_media_group(chat_id: int, media_group_id: str) -> None:
+    services = runtime.current()
+    with services.pool.connection() as conn:
+        progress = bot.group_progress(conn, media_group_id=media_group_id)
+    arriving = progress["unhandled"] > 0 or float(progress["quiet_s"] or 0) < ALBUM_QUIET_S
+    if arriving and float(progress["age_s"] or 0) < ALBUM_MAX_WAIT_S:
+        raise Defer(500, "the album is still arriving")
+    with effect_once("reply_media_group") as conn:
+        if conn is None:
+            return
+        claimed = bot.claim_group_reply(conn, chat_id=chat_id, media_group_id=media_group_id)
+        if claimed is None:
+            return  # another reply message of this group already answered
+        total = bot.reference_count(conn, avatar_id=claimed["avatar_id"]) if claimed["avatar_id"] else 0
+        text = bot_texts.references_received(added=claimed["added"], duplicates=claimed["duplicates"],
+                                             rejected=claimed["rejected"], over_limit=claimed["over_limit"],
+                                             total=total)
+        outbox.send(conn, "send_bot_reply", claimed["user_id"], chat_id, text, None)
+    log(logger, "bot_album_answered", chat_id=chat_id, media_group_id=media_group_id, added=claimed["added"],
+        total=total)
+
+
+@dramatiq.actor(queue_name="bot", max_retries=5, min_backoff=1000, max_backoff=30_000)
+def send_bot_reply(user_id: int, chat_id: int, text: str, reply_markup: dict[str, Any] | None = None) -> None:
+    services = runtime.current()
+    settings = services.settings
+    wait_s = acquire_telegram(services.redis, chat_id=chat_id, cost=1, chat_rate=settings.tg_chat_rate,
+                              chat_burst=settings.tg_chat_burst, global_rate=settings.tg_global_rate,
+                              global_burst=settings.tg_global_burst)
+    if wait_s > 0:
+        raise Defer(int(wait_s * 1000) + 50, "telegram flood limit (ours)")
+    # The dedup row commits only with a sent (or blocked) reply: a failed send rolls it back and is retried,
+    # a redelivered message after success finds it and sends nothing twice.
+    with effect_once("send_bot_reply") as conn:
+        if conn is None:
+            return
+        try:
+            services.telegram.send_message(chat_id, text, reply_markup=reply_markup)
+        except TelegramError as err:
+            if err.blocked:
+                users.set_bot_blocked(conn, id=user_id, blocked=True)
+                log(logger, "bot_reply_blocked", user_id=user_id)
+                return
+            if err.retry_after is not None:
+                raise Defer(int(err.retry_after * 1000) + 100, "telegram 429 retry_after") from None
+            if err.retryable:
+                raise
+            raise Permanent(f"telegram refused the reply: {err.message}") from None
+    log(logger, "bot_reply_sent", user_id=user_id)

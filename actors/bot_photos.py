@@ -1,0 +1,164 @@
+"""Photos sent to the bot become reference photos of the user's draft avatar.
+
+One update, one photo: download it from Telegram, normalise it as an upload is (decoded, upright, no metadata),
+put it in our S3, then in one transaction — with the update marked handled — add the reference (deduplicated
+by SHA-256, at most MAX_REFERENCES per avatar) and queue the reply. A lone photo is answered at once; the
+photos of an album (separate updates sharing ``media_group_id``) are counted on their group, and the first
+of them schedules the group's one reply a little later (``reply_media_group``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from actors import bot_texts
+from actors.runtime import Services
+from actors.unit import effect_once, transaction
+from db import bot, outbox, users
+from db.bot import PhotoOutcome
+from db.generation import MAX_REFERENCES
+from gateways.storage import StorageError, reference_key
+from gateways.telegram import TelegramError
+from rules.images import MAX_BYTES, ImageRejected
+from rules.uploads import NormalisedImage, normalise_upload
+from telemetry.logs import log
+
+logger = logging.getLogger("actors.bot")
+
+GROUP_REPLY_DELAY_MS = 1500  # albums arrive as a burst of updates; answer once the burst is over
+DRAFT_NAME = "Фото из Telegram"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+
+
+@dataclass(frozen=True)
+class Sender:
+    """The ``from`` of an update, in the shape ``db.users.register_user`` takes."""
+
+    id: int
+    username: str | None
+    first_name: str | None
+    language_code: str | None
+
+    @classmethod
+    def of(cls, raw: Mapping[str, Any]) -> Sender:
+        return cls(id=int(raw["id"]), username=raw.get("username"), first_name=raw.get("first_name"),
+                   language_code=raw.get("language_code"))
+
+
+@dataclass(frozen=True)
+class IncomingFile:
+    file_id: str
+    file_unique_id: str | None
+    declared_size: int | None
+
+
+def incoming_file(message: Mapping[str, Any]) -> IncomingFile | None:
+    """The photo in a message (its largest size) or an image sent as a file; None for anything else."""
+    photo = message.get("photo")
+    if isinstance(photo, list) and photo and isinstance(photo[-1], dict) and photo[-1].get("file_id"):
+        item = photo[-1]  # sizes come smallest first
+    else:
+        item = message.get("document")
+        if not isinstance(item, dict) or not item.get("file_id"):
+            return None
+        mime = str(item.get("mime_type") or "")
+        name = str(item.get("file_name") or "").lower()
+        if not mime.startswith("image/") and not name.endswith(IMAGE_SUFFIXES):
+            return None
+    size = item.get("file_size")
+    return IncomingFile(file_id=str(item["file_id"]), file_unique_id=item.get("file_unique_id"),
+                        declared_size=size if isinstance(size, int) else None)
+
+
+def take_photo(services: Services, *, update_id: int, message: Mapping[str, Any], sender: Sender,
+               file: IncomingFile) -> None:
+    """Handle one photo update end to end (see the module docstring). Retryable Telegram or storage errors
+    propagate, so the message is retried; an unreadable photo is counted as rejected and answered."""
+    chat_id = int(message["chat"]["id"])
+    group = message.get("media_group_id")
+    with transaction() as conn:
+        user = users.register_user(conn, sender)
+        avatar_id = _draft_avatar(conn, user)
+    image = _download(services, file)
+    key = None
+    if image is not None:
+        key = reference_key(avatar_id, secret=services.settings.callback_signing_key)
+        services.storage.put(key, image.data, image.content_type)
+    kept = False
+    try:
+        with effect_once("handle_telegram_update") as conn:
+            if conn is None or not bot.mark_handled(conn, update_id=update_id):
+                return
+            outcome = _add_reference(conn, user_id=user["id"], avatar_id=avatar_id, image=image, key=key,
+                                     file=file)
+            kept = outcome.added == 1
+            if group is not None:
+                if bot.count_group_photo(conn, chat_id=chat_id, media_group_id=str(group), user_id=user["id"],
+                                         avatar_id=avatar_id, outcome=outcome):
+                    outbox.send(conn, "reply_media_group", chat_id, str(group), delay_ms=GROUP_REPLY_DELAY_MS)
+            else:
+                total = bot.reference_count(conn, avatar_id=avatar_id)
+                outbox.send(conn, "send_bot_reply", user["id"], chat_id,
+                            bot_texts.references_received(total=total, **asdict(outcome)))
+        log(logger, "bot_photo", update_id=update_id, avatar_id=avatar_id, media_group_id=group,
+            added=outcome.added, duplicate=outcome.duplicates, rejected=outcome.rejected,
+            over_limit=outcome.over_limit)
+    finally:
+        if key is not None and not kept:
+            _forget(services, key)  # a duplicate, a 16th photo or a failed transaction leaves no orphan
+
+
+def _draft_avatar(conn: Any, user: Mapping[str, Any]) -> int:
+    """The user's draft avatar (the one the bot adds photos to), created on first need."""
+    locked = bot.lock_user(conn, id=user["id"])
+    if locked["draft_avatar_id"] is not None:
+        avatar = users.get_avatar(conn, id=locked["draft_avatar_id"], user_id=user["id"])
+        if avatar is not None:
+            return avatar["id"]
+    avatar = users.insert_avatar(conn, user_id=user["id"], name=DRAFT_NAME)
+    users.set_draft_avatar(conn, id=user["id"], avatar_id=avatar["id"])
+    return avatar["id"]
+
+
+def _download(services: Services, file: IncomingFile) -> NormalisedImage | None:
+    """The photo's bytes, normalised; None when it is not an acceptable image (too big, not decodable)."""
+    if file.declared_size is not None and file.declared_size > MAX_BYTES:
+        return None
+    try:
+        located = services.telegram.get_file(file.file_id)
+        data = services.telegram.download_file(located.file_path)
+        return normalise_upload(data)
+    except TelegramError as err:
+        if err.retryable:
+            raise
+        log(logger, "bot_photo_unavailable", level=logging.WARNING, code=err.code)
+        return None
+    except ImageRejected as err:
+        log(logger, "bot_photo_rejected", code=err.code)
+        return None
+
+
+def _add_reference(conn: Any, *, user_id: int, avatar_id: int, image: NormalisedImage | None, key: str | None,
+                   file: IncomingFile) -> PhotoOutcome:
+    if image is None or key is None:
+        return PhotoOutcome(rejected=1)
+    # The avatar's row lock orders concurrent photos of one album, so the count below cannot be overtaken.
+    if users.get_avatar(conn, id=avatar_id, user_id=user_id, lock=True) is None:
+        return PhotoOutcome(rejected=1)  # deleted in the Mini App meanwhile
+    if bot.reference_count(conn, avatar_id=avatar_id) >= MAX_REFERENCES:
+        return PhotoOutcome(over_limit=1)
+    added = users.insert_reference(conn, avatar_id=avatar_id, storage_key=key, sha256=image.sha256,
+                                   width=image.width, height=image.height, size_bytes=image.size_bytes,
+                                   content_type=image.content_type, source="telegram",
+                                   telegram_file_unique_id=file.file_unique_id)
+    return PhotoOutcome(added=1) if added is not None else PhotoOutcome(duplicates=1)
+
+
+def _forget(services: Services, key: str) -> None:
+    try:
+        services.storage.delete(key)
+    except StorageError as err:  # an orphaned object costs storage, not correctness
+        log(logger, "bot_photo_orphaned", level=logging.WARNING, key=key, code=err.code)

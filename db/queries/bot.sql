@@ -1,0 +1,60 @@
+-- name: insert_update
+-- Telegram re-sends an update it thinks unanswered: the first copy is recorded, repeats return nothing.
+INSERT INTO telegram_updates (update_id, raw, media_group_id)
+VALUES (%(update_id)s, %(raw)s, %(media_group_id)s)
+ON CONFLICT ON CONSTRAINT telegram_updates_pkey DO NOTHING
+RETURNING update_id;
+
+-- name: get_update
+SELECT * FROM telegram_updates WHERE update_id = %(update_id)s;
+
+-- name: mark_handled
+-- Conditional, so a replayed handler message (a new message id for the same update) does nothing twice.
+UPDATE telegram_updates SET handled_at = now()
+WHERE update_id = %(update_id)s AND handled_at IS NULL
+RETURNING update_id;
+
+-- name: lock_user
+-- Serialises the updates of one user that create a draft avatar, so an album makes one avatar, not ten.
+SELECT * FROM users WHERE id = %(id)s FOR UPDATE;
+
+-- name: reference_count
+SELECT count(*) AS n FROM reference_photos WHERE avatar_id = %(avatar_id)s;
+
+-- name: latest_purchase_job
+SELECT * FROM generation_jobs WHERE user_id = %(user_id)s AND kind = 'purchase' ORDER BY id DESC LIMIT 1;
+
+-- name: ensure_group
+INSERT INTO bot_media_groups (chat_id, media_group_id, user_id, avatar_id)
+VALUES (%(chat_id)s, %(media_group_id)s, %(user_id)s, %(avatar_id)s)
+ON CONFLICT ON CONSTRAINT bot_media_groups_pkey DO NOTHING;
+
+-- name: count_group_photo
+-- The row lock of the subquery orders the album's photos: exactly one of them sees reply_pending false and
+-- schedules the group's reply.
+UPDATE bot_media_groups g
+SET added = g.added + %(added)s, duplicates = g.duplicates + %(duplicates)s, rejected = g.rejected + %(rejected)s,
+    over_limit = g.over_limit + %(over_limit)s, avatar_id = coalesce(%(avatar_id)s, g.avatar_id),
+    reply_pending = true, updated_at = now()
+FROM (SELECT reply_pending AS was_pending FROM bot_media_groups
+      WHERE chat_id = %(chat_id)s AND media_group_id = %(media_group_id)s FOR UPDATE) AS old
+WHERE g.chat_id = %(chat_id)s AND g.media_group_id = %(media_group_id)s
+RETURNING old.was_pending;
+
+-- name: group_progress
+-- How many updates of the album arrived and are not handled yet, and how long ago the newest/oldest arrived.
+SELECT count(*) FILTER (WHERE handled_at IS NULL) AS unhandled,
+       extract(epoch FROM now() - max(received_at)) AS quiet_s,
+       extract(epoch FROM now() - min(received_at)) AS age_s
+FROM telegram_updates WHERE media_group_id = %(media_group_id)s;
+
+-- name: claim_group_reply
+-- Of any number of reply messages for one group, only the one that finds reply_pending answers; it takes the
+-- counters with it, so a straggler's later reply counts only the straggler.
+UPDATE bot_media_groups g
+SET reply_pending = false, added = 0, duplicates = 0, rejected = 0, over_limit = 0, replies = g.replies + 1,
+    replied_at = now(), updated_at = now()
+FROM (SELECT added, duplicates, rejected, over_limit FROM bot_media_groups
+      WHERE chat_id = %(chat_id)s AND media_group_id = %(media_group_id)s AND reply_pending FOR UPDATE) AS old
+WHERE g.chat_id = %(chat_id)s AND g.media_group_id = %(media_group_id)s
+RETURNING g.user_id, g.avatar_id, old.added, old.duplicates, old.rejected, old.over_limit;

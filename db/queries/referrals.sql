@@ -1,0 +1,8 @@
+-- name: stats
+-- Earnings are credited once per payment (UNIQUE referral_earnings.payment_id); nothing is paid out yet, so
+-- the balance is the same sum.
+SELECT (SELECT count(*) FROM users WHERE referred_by = %(user_id)s) AS invited,
+       (SELECT count(DISTINCT referred_user_id) FROM referral_earnings
+        WHERE referrer_user_id = %(user_id)s) AS paying,
+       (SELECT coalesce(sum(amount_kopecks), 0) FROM referral_earnings
+        WHERE referrer_user_id = %(user_id)s) AS earned_kopecks;

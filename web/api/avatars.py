@@ -1,0 +1,101 @@
+"""Avatars: create, list, read, and erase (references and generated photos leave our storage).
+
+An avatar is a named set of 5–15 reference selfies (uploaded through ``references.py``); creating one makes
+it the user's draft, the avatar that photos sent to the bot are added to.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, g, jsonify
+
+from db import galleries, users
+from db.generation import MAX_REFERENCES, MIN_REFERENCES
+from rules.states import JOB_TERMINAL
+from telemetry.logs import log
+from web.api.common import ID, fleet, iso, json_object, not_found, text_field, transaction
+from web.auth import require_user
+from web.errors import ApiError
+
+logger = logging.getLogger("web.api.avatars")
+blueprint = Blueprint("avatars", __name__)
+NAME_MAX = 64  # avatars_name_length
+
+
+def avatar_json(avatar: dict[str, Any]) -> dict[str, Any]:
+    count = int(avatar.get("reference_count") or 0)
+    return {"id": avatar["id"], "name": avatar["name"], "reference_count": count,
+            "min_references": MIN_REFERENCES, "max_references": MAX_REFERENCES,
+            "ready": count >= MIN_REFERENCES, "created_at": iso(avatar["created_at"])}
+
+
+@blueprint.post("/v1/avatars")
+@require_user
+def create_avatar():
+    name = text_field(json_object(), "name").strip()
+    if not 1 <= len(name) <= NAME_MAX:
+        raise ApiError(422, "INVALID_NAME", f"name must be 1..{NAME_MAX} characters")
+    with transaction() as conn:
+        avatar = users.insert_avatar(conn, user_id=g.user["id"], name=name)
+        users.set_draft_avatar(conn, id=g.user["id"], avatar_id=avatar["id"])
+    log(logger, "avatar_created", user_id=g.user["id"], avatar_id=avatar["id"])
+    return jsonify(avatar_json({**avatar, "reference_count": 0})), 201
+
+
+@blueprint.get("/v1/avatars")
+@require_user
+def list_avatars():
+    with transaction() as conn:
+        avatars = users.list_avatars(conn, user_id=g.user["id"])
+    return jsonify({"avatars": [avatar_json(a) for a in avatars]})
+
+
+@blueprint.get(f"/v1/avatars/<{ID}:avatar_id>")
+@require_user
+def get_avatar(avatar_id: int):
+    with transaction() as conn:
+        avatar = users.get_avatar(conn, id=avatar_id, user_id=g.user["id"])
+        if avatar is None:
+            raise not_found("avatar")
+        references = users.references_of_avatar(conn, avatar_id=avatar_id)
+    storage = fleet().services.storage
+    return jsonify({**avatar_json(avatar), "references": [{
+        "id": r["id"], "url": storage.presigned_get(r["storage_key"]), "width": r["width"], "height": r["height"],
+        "size_bytes": r["size_bytes"], "content_type": r["content_type"], "source": r["source"],
+        "created_at": iso(r["created_at"])} for r in references]})
+
+
+@blueprint.delete(f"/v1/avatars/<{ID}:avatar_id>")
+@require_user
+def delete_avatar(avatar_id: int):
+    """Erase the avatar: its reference photos and every photo generated from it leave storage, their rows are
+    deleted (references) or marked deleted (photos, which account for payments), shares are revoked.
+
+    Objects are deleted while the avatar's row is locked and before the rows change, so a failure leaves the
+    avatar in place for a retry rather than rows pointing at nothing or objects nobody can find again.
+    """
+    storage = fleet().services.storage
+    user_id = g.user["id"]
+    with transaction() as conn:
+        if users.get_avatar(conn, id=avatar_id, user_id=user_id, lock=True) is None:
+            raise not_found("avatar")
+        jobs = galleries.jobs_of_avatar(conn, avatar_id=avatar_id)
+        if any(job["status"] not in JOB_TERMINAL for job in jobs):
+            raise ApiError(409, "AVATAR_BUSY", "a generation from this avatar is still running; try when it ends")
+        job_ids = [job["id"] for job in jobs]
+        # Prefixes also catch objects whose rows were never written (an upload that failed half-way).
+        storage.delete_prefix(f"references/{avatar_id}/")
+        for job_id in job_ids:
+            storage.delete_prefix(f"photos/{job_id}/")
+            storage.delete_prefix(f"archives/{job_id}/")
+        references = users.delete_references(conn, avatar_id=avatar_id)
+        photos = galleries.erase_photos_of_jobs(conn, job_ids=job_ids)
+        users.soft_delete_avatar(conn, id=avatar_id, user_id=user_id)
+        if g.user.get("draft_avatar_id") == avatar_id:
+            users.set_draft_avatar(conn, id=user_id, avatar_id=None)
+    log(logger, "avatar_erased", user_id=user_id, avatar_id=avatar_id, references=len(references),
+        photos=len(photos), jobs=len(job_ids))
+    return jsonify({"id": avatar_id, "deleted": True, "references_deleted": len(references),
+                    "photos_deleted": len(photos)})

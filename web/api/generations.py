@@ -1,0 +1,129 @@
+"""Generations: POST /api/v1/generations starts the job a confirmed payment paid for; GET reads its progress.
+
+The start is ``db.generation.start_job`` — the same atomic consume the payment notification's actor races on,
+so of any number of requests (and the actor) exactly one creates the job (I1); the others get 409
+PAYMENT_CONSUMED. With an ``Idempotency-Key`` header the first answer to (user, endpoint, key) is stored in the
+same transaction and replayed for every repeat; the same key with a different body is 422
+IDEMPOTENCY_KEY_REUSED. Answers of every outcome the endpoint reached are stored (201 and the business
+refusals alike), as the same request would otherwise get a different answer later; 400s for a malformed
+request are not, since they never reach the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from typing import Any
+
+from flask import Blueprint, g, jsonify, request
+
+from db import delivery, galleries, idempotency, jobs, users
+from db.generation import StartRefused, start_job
+from telemetry.context import correlation_id
+from telemetry.logs import log
+from web.api.common import ID, fleet, id_field, iso, json_object, not_found, text_field, transaction
+from web.auth import require_user
+from web.errors import ApiError
+
+logger = logging.getLogger("web.api.generations")
+blueprint = Blueprint("generations", __name__)
+
+ENDPOINT = "POST /api/v1/generations"
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII, as every client library sends
+REFUSAL_STATUS = {"PAYMENT_CONSUMED": 409, "PAYMENT_REQUIRED": 402, "NOT_FOUND": 404, "AVATAR_NOT_READY": 422,
+                  "UNKNOWN_STYLE": 422}
+
+
+@blueprint.post("/v1/generations")
+@require_user
+def start_generation():
+    body = json_object()
+    request_ = {"payment_id": id_field(body, "payment_id"), "avatar_id": id_field(body, "avatar_id", required=False),
+                "style_id": text_field(body, "style_id", required=False)}
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+        raise ApiError(400, "INVALID_IDEMPOTENCY_KEY", "Idempotency-Key must be 1..255 printable ASCII characters")
+    user_id = g.user["id"]
+    request_hash = hashlib.sha256(json.dumps(request_, sort_keys=True).encode()).hexdigest()
+
+    with transaction() as conn:
+        if key is not None:
+            earlier = idempotency.claim(conn, user_id=user_id, endpoint=ENDPOINT, key=key, request_hash=request_hash)
+            if earlier is not None:
+                return _replay(earlier, request_hash)
+        status, answer = _start(conn, user_id=user_id, **request_)
+        if key is not None:
+            idempotency.store_response(conn, user_id=user_id, endpoint=ENDPOINT, key=key, status=status,
+                                       body=answer)
+    return jsonify(answer), status
+
+
+def _start(conn: Any, *, user_id: int, payment_id: int, avatar_id: int | None,
+           style_id: str | None) -> tuple[int, dict[str, Any]]:
+    if avatar_id is not None and users.get_avatar(conn, id=avatar_id, user_id=user_id) is None:
+        return 404, _error("NOT_FOUND", "avatar not found")
+    try:
+        # A savepoint: a refusal undoes whatever start_job wrote, while the idempotency row may still commit.
+        with conn.transaction():
+            job = start_job(conn, payment_id=payment_id, user_id=user_id, avatar_id=avatar_id, style_id=style_id,
+                            referral_percent=fleet().settings.referral_percent, correlation_id=correlation_id())
+    except StartRefused as refused:
+        log(logger, "generation_refused", user_id=user_id, payment_id=payment_id, code=refused.code)
+        return REFUSAL_STATUS.get(refused.code, 409), _error(refused.code, refused.message)
+    log(logger, "generation_started", user_id=user_id, payment_id=payment_id, job_id=job["id"])
+    return 201, {"job_id": job["id"], "correlation_id": job["correlation_id"]}
+
+
+def _replay(earlier: dict[str, Any], request_hash: str):
+    if earlier["request_hash"] != request_hash:
+        raise ApiError(422, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used with a different request")
+    if earlier["response_status"] is None:  # cannot happen: the key and its answer commit together
+        raise ApiError(409, "IDEMPOTENCY_KEY_IN_USE", "a request with this Idempotency-Key has not finished")
+    response = jsonify(earlier["response_body"])
+    response.status_code = earlier["response_status"]
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+@blueprint.get(f"/v1/generations/<{ID}:job_id>")
+@require_user
+def get_generation(job_id: int):
+    with transaction() as conn:
+        job = jobs.get_job(conn, id=job_id, user_id=g.user["id"])
+        if job is None:
+            raise not_found("generation")
+        stages = galleries.task_stages(conn, job_id=job_id)
+        chunks = galleries.delivery_counts(conn, job_id=job_id)
+        photos = jobs.photos_of_job(conn, job_id=job_id)
+        refunds = delivery.refunds_of_job(conn, job_id=job_id)
+        children = galleries.children_of_job(conn, job_id=job_id)
+    storage = fleet().services.storage
+    done, failed, total = job["photos_stored"], job["photos_failed"], job["total_photos"]
+    return jsonify({
+        "job_id": job["id"], "kind": job["kind"], "parent_job_id": job["parent_job_id"],
+        "payment_id": job["payment_id"], "avatar_id": job["avatar_id"], "style_id": job["style_id"],
+        "tier": job["tier"], "status": job["status"], "correlation_id": job["correlation_id"],
+        "progress": {"done": done, "failed": failed, "total": total,
+                     "percent": round(100 * (done + failed) / total) if total else 100,
+                     "stages": {"queued": stages["queued"], "submitted": stages["submitted"],
+                                "generating": stages["generating"], "stored": stages["stored"],
+                                "failed": stages["failed"], "delivered_chunks": chunks["sent"],
+                                "chunks": chunks["total"]}},
+        "photos": [{"id": p["id"], "prompt_index": p["prompt_index"], "url": storage.presigned_get(p["storage_key"]),
+                    "width": p["width"], "height": p["height"], "content_type": p["content_type"],
+                    "created_at": iso(p["created_at"])} for p in photos],
+        "refunds": [{"id": r["id"], "amount_kopecks": r["amount_kopecks"], "photos_refunded": r["photos_refunded"],
+                     "status": r["status"], "reason": r["reason"], "created_at": iso(r["created_at"]),
+                     "completed_at": iso(r["completed_at"])} for r in refunds],
+        "regenerations": [{"job_id": c["id"], "status": c["status"], "created_at": iso(c["created_at"])}
+                          for c in children],
+        "regenerations_used": job["regenerations_used"],
+        "timestamps": {"created_at": iso(job["created_at"]), "generating_at": iso(job["generating_at"]),
+                       "delivering_at": iso(job["delivering_at"]), "finished_at": iso(job["finished_at"])},
+    })

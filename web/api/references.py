@@ -1,0 +1,139 @@
+"""POST /api/v1/avatars/<id>/references: reference selfies, multipart, one or more under the field ``files``.
+
+Each file is checked by decoding it (JPEG, PNG or WebP; at most 10 MB and 40 Mpx), turned upright, stripped of
+its metadata and re-encoded (``rules.uploads``). A call is all or nothing (I8): one bad file, or a total past
+15 references, and nothing of the call is stored. The same photo twice is one reference (UNIQUE avatar +
+SHA-256 of the normalised bytes): the answer says which files were duplicates.
+
+Objects go to S3 first, rows second, in one transaction under the avatar's row lock (so two concurrent calls
+cannot both squeeze under the limit); if that transaction fails, the uploaded objects are deleted again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from flask import Blueprint, g, jsonify, request
+from werkzeug.datastructures import FileStorage
+
+from db import users
+from db.generation import MAX_REFERENCES, MIN_REFERENCES
+from gateways.storage import Storage, StorageError, reference_key
+from rules.images import MAX_BYTES, ImageRejected
+from rules.uploads import NormalisedImage, normalise_upload
+from telemetry.logs import log
+from web.api.common import ID, fleet, not_found, transaction
+from web.auth import require_user
+from web.errors import ApiError
+
+logger = logging.getLogger("web.api.references")
+blueprint = Blueprint("references", __name__)
+
+REJECTION_STATUS = {"NOT_AN_IMAGE": 415, "UNSUPPORTED_IMAGE": 415, "IMAGE_TOO_LARGE": 413}
+
+
+@dataclass
+class Upload:
+    index: int
+    filename: str
+    image: NormalisedImage
+    key: str | None = None
+
+
+@blueprint.post(f"/v1/avatars/<{ID}:avatar_id>/references")
+@require_user
+def upload_references(avatar_id: int):
+    user_id = g.user["id"]
+    with transaction() as conn:
+        avatar = users.get_avatar(conn, id=avatar_id, user_id=user_id)
+        if avatar is None:
+            raise not_found("avatar")
+        known = {r["sha256"] for r in users.references_of_avatar(conn, avatar_id=avatar_id)}
+    if request.mimetype != "multipart/form-data":
+        raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "send the photos as multipart/form-data under 'files'")
+    files = request.files.getlist("files")
+    if not files:
+        raise ApiError(400, "NO_FILES", "send one or more photos under the multipart field 'files'")
+    if len(files) > MAX_REFERENCES:  # refused before any decoding work
+        raise _too_many(len(known))
+    uploads = [Upload(i, f.filename or f"file {i + 1}", _normalise(i, f)) for i, f in enumerate(files)]
+
+    fresh, duplicates, seen = [], [], set(known)
+    for upload in uploads:
+        (duplicates if upload.image.sha256 in seen else fresh).append(upload)
+        seen.add(upload.image.sha256)
+    if len(known) + len(fresh) > MAX_REFERENCES:
+        raise _too_many(len(known))
+
+    storage = fleet().services.storage
+    secret = fleet().settings.callback_signing_key
+    try:
+        for upload in fresh:
+            upload.key = reference_key(avatar_id, secret=secret)
+            storage.put(upload.key, upload.image.data, upload.image.content_type)
+        added, late_duplicates, total = _record(avatar_id, user_id, fresh)
+    except BaseException:
+        _forget(storage, [u.key for u in fresh if u.key])
+        raise
+    _forget(storage, [u.key for u in late_duplicates if u.key])
+    duplicates += late_duplicates
+
+    log(logger, "references_uploaded", user_id=user_id, avatar_id=avatar_id, added=len(added),
+        duplicates=len(duplicates), total=total)
+    body = {"avatar_id": avatar_id, "reference_count": total, "ready": total >= MIN_REFERENCES,
+            "added": [{"index": u.index, "filename": u.filename, "reference_id": ref_id, "width": u.image.width,
+                       "height": u.image.height} for u, ref_id in added],
+            "duplicates": [{"index": u.index, "filename": u.filename} for u in sorted(duplicates,
+                                                                                      key=lambda u: u.index)]}
+    return jsonify(body), 201 if added else 200
+
+
+def _normalise(index: int, file: FileStorage) -> NormalisedImage:
+    data = file.stream.read(MAX_BYTES + 1)  # never read more than the limit, whatever the part claims
+    name = file.filename or f"file {index + 1}"
+    try:
+        return normalise_upload(data)
+    except ImageRejected as rejected:
+        raise ApiError(REJECTION_STATUS.get(rejected.code, 422), rejected.code,
+                       f"{name}: {rejected}") from None
+
+
+def _record(avatar_id: int, user_id: int,
+            fresh: list[Upload]) -> tuple[list[tuple[Upload, int]], list[Upload], int]:
+    """Insert the rows under the avatar's lock: (added with their ids, duplicates found only now, new total)."""
+    with transaction() as conn:
+        # The lock serialises concurrent uploads (and the bot) on this avatar, so the count below is exact.
+        if users.get_avatar(conn, id=avatar_id, user_id=user_id, lock=True) is None:
+            raise not_found("avatar")
+        existing = users.references_of_avatar(conn, avatar_id=avatar_id)
+        shas = {r["sha256"] for r in existing}
+        new = [u for u in fresh if u.image.sha256 not in shas]
+        if len(existing) + len(new) > MAX_REFERENCES:
+            raise _too_many(len(existing))
+        added, late = [], [u for u in fresh if u.image.sha256 in shas]
+        for upload in new:
+            row = users.insert_reference(conn, avatar_id=avatar_id, storage_key=upload.key,
+                                         sha256=upload.image.sha256, width=upload.image.width,
+                                         height=upload.image.height, size_bytes=upload.image.size_bytes,
+                                         content_type=upload.image.content_type)
+            if row is None:
+                late.append(upload)
+            else:
+                added.append((upload, row["id"]))
+        return added, late, len(existing) + len(added)
+
+
+def _too_many(existing: int) -> ApiError:
+    return ApiError(409, "TOO_MANY_REFERENCES",
+                    f"an avatar holds at most {MAX_REFERENCES} reference photos ({existing} already)")
+
+
+def _forget(storage: Storage, keys: list[str]) -> None:
+    """Delete objects whose rows were not written; a failure here only leaves an orphan under the avatar's
+    prefix, which erasing the avatar removes."""
+    for key in keys:
+        try:
+            storage.delete(key)
+        except StorageError as exc:
+            log(logger, "reference_orphaned", level=logging.WARNING, key=key, error=exc.code)

@@ -1,0 +1,27 @@
+"""GET /api/v1/referrals/me: the user's invite code and link, who came through it, and what it earned.
+
+Whoever invited a user earns ``referral_percent`` of each of that user's payments, credited once per payment
+when the payment starts its generation. Nothing is paid out yet, so the balance equals the earnings.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify
+
+from db import referrals
+from web.api.common import fleet, transaction
+from web.auth import require_user
+
+blueprint = Blueprint("referrals", __name__)
+
+
+@blueprint.get("/v1/referrals/me")
+@require_user
+def my_referrals():
+    settings = fleet().settings
+    code = g.user["referral_code"]
+    with transaction() as conn:
+        stats = referrals.stats(conn, user_id=g.user["id"])
+    return jsonify({"code": code, "invite_link": f"https://t.me/{settings.telegram_bot_username}?start=ref_{code}",
+                    "percent": settings.referral_percent, "invited": stats["invited"], "paying": stats["paying"],
+                    "earnings_kopecks": stats["earned_kopecks"], "balance_kopecks": stats["earned_kopecks"]})

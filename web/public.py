@@ -1,0 +1,80 @@
+"""Public pages that need no Telegram login:
+
+- ``GET /g/<token>``: a shared gallery (HTML), alive until its link expires or is revoked; 404 after (I6).
+- ``GET /download/<job_id>.zip?exp=&sig=``: the album as a ZIP, for the signed link our Telegram summary
+  message carries (``actors.delivery.summary_buttons``: HMAC of ``"<job_id>:<exp>"`` for purpose ``zip``).
+
+Photos are shown through presigned URLs with a short life; the pages are never cached and never send the token
+onwards in a Referer.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from flask import Blueprint, Response, current_app, request
+from markupsafe import escape
+
+from db import jobs
+from db.galleries import get_live_share
+from rules.signing import verify
+from web.api.albums import token_hash, zip_response
+from web.api.common import ID
+from web.errors import ApiError
+
+blueprint = Blueprint("public", __name__)
+
+GALLERY_URL_TTL_S = 600
+MAX_TOKEN_CHARS = 128
+_DIGITS = re.compile(r"[0-9]{1,12}")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex, nofollow",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; img-src *; style-src 'unsafe-inline'"}
+_STYLE = ("body{font-family:system-ui,sans-serif;margin:0;padding:16px;background:#111;color:#eee}"
+          "h1{font-size:20px;font-weight:600}main{display:grid;grid-template-columns:repeat(auto-fill,"
+          "minmax(220px,1fr));gap:12px}img{width:100%;border-radius:8px;display:block}")
+
+
+@blueprint.get("/g/<token>")
+def gallery(token: str):
+    if len(token) > MAX_TOKEN_CHARS:
+        return _page(404, "Галерея не найдена", "<p>Ссылка неверна, истекла или была отозвана.</p>")
+    fleet = current_app.extensions["pinglass"]
+    with fleet.services.pool.connection() as conn:
+        share = get_live_share(conn, token_hash=token_hash(token))
+        photos = jobs.photos_of_job(conn, job_id=share["job_id"]) if share is not None else []
+    if share is None:
+        return _page(404, "Галерея не найдена", "<p>Ссылка неверна, истекла или была отозвана.</p>")
+    ttl = min(GALLERY_URL_TTL_S, fleet.settings.presign_ttl_s)
+    items = "".join(f'<img src="{escape(fleet.services.storage.presigned_get(p["storage_key"], ttl))}" '
+                    f'alt="Портрет {p["prompt_index"] + 1}" loading="lazy">' for p in photos)
+    expires = share["expires_at"].strftime("%d.%m.%Y %H:%M UTC")
+    return _page(200, "PinGlass — AI-портреты",
+                 f"<p>{len(photos)} портретов · ссылка действует до {escape(expires)}</p><main>{items}</main>")
+
+
+@blueprint.get(f"/download/<{ID}:job_id>.zip")
+def download(job_id: int):
+    fleet = current_app.extensions["pinglass"]
+    exp, sig = request.args.get("exp", ""), request.args.get("sig", "")
+    # Shape first: compare_digest refuses non-ASCII text, and a hostile query string must not make a 500.
+    well_formed = _DIGITS.fullmatch(exp) is not None and _HEX64.fullmatch(sig) is not None
+    if not well_formed or not verify(fleet.settings.callback_signing_key, "zip", f"{job_id}:{exp}", sig):
+        raise ApiError(403, "BAD_SIGNATURE", "this download link is not valid")
+    if int(exp) < time.time():
+        raise ApiError(403, "LINK_EXPIRED", "this download link has expired; open the gallery for a new one")
+    with fleet.services.pool.connection() as conn:
+        job = jobs.get_job(conn, id=job_id)
+        photos = jobs.photos_of_job(conn, job_id=job_id) if job is not None else []
+    if job is None:
+        raise ApiError(404, "NOT_FOUND", "generation not found")
+    return zip_response(fleet.services.storage, job_id, photos)
+
+
+def _page(status: int, title: str, body: str) -> Response:
+    html = (f'<!doctype html><html lang="ru"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>{escape(title)}</title>'
+            f"<style>{_STYLE}</style></head><body><h1>{escape(title)}</h1>{body}</body></html>")
+    return Response(html, status=status, mimetype="text/html", headers=_HEADERS)

@@ -1,0 +1,78 @@
+"""``POST /webhooks/tbank``: T-Bank payment notifications (providers.md §2).
+
+Five steps: verify the Token, check the notification against our record (TerminalKey, OrderId, Amount), store
+the raw event deduplicated on (PaymentId, Status), move the payment monotonically — a newly confirmed payment
+queues ``consume_payment`` through the outbox in the same transaction — and answer exactly ``OK``. A rejected
+notification writes nothing. Redis being down does not matter here: the outbox row waits for the relay.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Response, current_app, request
+
+from db import generation, payments
+from gateways.tbank import InvalidNotification, TBankNotification, parse_notification, verify_notification
+from rules.states import TBANK_TO_PAYMENT
+from telemetry import metrics
+from telemetry.logs import log
+from web.errors import ApiError
+
+logger = logging.getLogger("web.webhooks.tbank")
+
+# On these statuses T-Bank reports the amount of the refund (or of what is left), not the payment's amount.
+REFUND_STATUSES = frozenset({"REFUNDING", "PARTIAL_REFUNDED", "REFUNDED", "REVERSING", "PARTIAL_REVERSED",
+                             "REVERSED"})
+
+
+def receive() -> Response:
+    fleet = current_app.extensions["pinglass"]
+    settings = fleet.settings
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise _refused(400, "INVALID_NOTIFICATION", "the body must be a JSON object")
+    if not verify_notification(body, settings.tbank_password):
+        raise _refused(403, "BAD_TOKEN", "the notification's Token does not verify")
+    try:
+        note = parse_notification(body)
+    except InvalidNotification as err:
+        raise _refused(400, "INVALID_NOTIFICATION", str(err)) from None
+    if note.terminal_key != settings.tbank_terminal_key:
+        raise _refused(422, "TERMINAL_MISMATCH", "the notification is for another terminal")
+
+    with fleet.services.pool.connection() as conn, conn.transaction():
+        payment = payments.get_by_provider_id(conn, provider_payment_id=note.payment_id)
+        _check_against_record(note, payment)
+        fresh = payments.insert_event(conn, provider_payment_id=note.payment_id, status=note.status,
+                                      order_id=note.order_id, amount_kopecks=note.amount, raw=note.raw)
+        moved = None
+        new_status = TBANK_TO_PAYMENT.get(note.status)
+        if fresh and new_status is not None:
+            moved = generation.apply_payment_status(conn, payment=payment, new_status=new_status)
+
+    outcome = "accepted" if fresh else "duplicate"
+    metrics.WEBHOOKS.labels("tbank", outcome).inc()
+    log(logger, "tbank_notification", outcome=outcome, payment_id=payment["id"], provider_payment_id=note.payment_id,
+        tbank_status=note.status, moved_to=moved["status"] if moved else None)
+    # T-Bank counts anything but exactly "OK" as a failed delivery and re-sends it for a day.
+    return Response("OK", status=200, mimetype="text/plain")
+
+
+def _check_against_record(note: TBankNotification, payment: dict[str, Any] | None) -> None:
+    if payment is None:
+        raise _refused(404, "UNKNOWN_PAYMENT", "no payment has this PaymentId")
+    if note.order_id != payment["order_id"]:
+        raise _refused(422, "ORDER_MISMATCH", "OrderId does not match the payment")
+    if note.status in REFUND_STATUSES:
+        if note.amount > payment["amount_kopecks"]:
+            raise _refused(422, "AMOUNT_MISMATCH", "the refund is larger than the payment")
+    elif note.amount != payment["amount_kopecks"]:
+        raise _refused(422, "AMOUNT_MISMATCH", "Amount does not match the payment")
+
+
+def _refused(status: int, code: str, message: str) -> ApiError:
+    metrics.WEBHOOKS.labels("tbank", f"rejected_{status}").inc()
+    log(logger, "tbank_notification_refused", level=logging.WARNING, code=code)
+    return ApiError(status, code, message)

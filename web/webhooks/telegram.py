@@ -1,0 +1,50 @@
+"""``POST /webhooks/telegram``: updates of the bot (providers.md §3).
+
+The secret header is compared in constant time, the update is recorded once per ``update_id`` (Telegram
+re-sends what it thinks unanswered) and handed to the ``handle_telegram_update`` actor; the answer is
+immediate, since Telegram holds back the chat's next updates until this one is answered.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Any
+
+from flask import current_app, jsonify, request
+
+from db import bot, outbox
+from telemetry import metrics
+from telemetry.logs import log
+from web.errors import ApiError
+
+logger = logging.getLogger("web.webhooks.telegram")
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+def receive() -> Any:
+    fleet = current_app.extensions["pinglass"]
+    expected = fleet.settings.telegram_webhook_secret
+    given = request.headers.get(SECRET_HEADER, "")
+    # An unset secret would make every caller "authentic": refuse everything instead.
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        metrics.WEBHOOKS.labels("telegram", "rejected_403").inc()
+        log(logger, "telegram_update_refused", level=logging.WARNING, secret_sent=bool(given))
+        raise ApiError(403, "BAD_SECRET", "the secret token header is missing or wrong")
+    update = request.get_json(silent=True)
+    update_id = update.get("update_id") if isinstance(update, dict) else None
+    if isinstance(update_id, bool) or not isinstance(update_id, int):
+        metrics.WEBHOOKS.labels("telegram", "rejected_400").inc()
+        raise ApiError(400, "INVALID_UPDATE", "the body must be a JSON update with an integer update_id")
+
+    message = update.get("message")
+    group = message.get("media_group_id") if isinstance(message, dict) else None
+    with fleet.services.pool.connection() as conn, conn.transaction():
+        fresh = bot.insert_update(conn, update_id=update_id, raw=update,
+                                  media_group_id=str(group) if group is not None else None)
+        if fresh:
+            outbox.send(conn, "handle_telegram_update", update_id)
+    outcome = "accepted" if fresh else "duplicate"
+    metrics.WEBHOOKS.labels("telegram", outcome).inc()
+    log(logger, "telegram_update", update_id=update_id, outcome=outcome)
+    return jsonify({"ok": True})
