@@ -33,7 +33,8 @@ def create_kie_task(job_id: int) -> None:
     services = runtime.current()
     settings = services.settings
     key_index, wait_s = acquire_kie_key(services.redis, key_count=len(settings.kie_api_keys),
-                                        limit=settings.kie_rate_limit, window_s=settings.kie_rate_window_s)
+                                        limit=settings.kie_rate_limit, window_s=settings.kie_rate_window_s,
+                                        namespace=settings.broker_namespace)
     if key_index is None:
         raise Defer(int(wait_s * 1000) + random.randint(10, 250), "kie rate limit")
     with transaction() as conn:

@@ -39,7 +39,8 @@ def send_chunk(services: Services, *, job_id: int, user: Mapping[str, Any], chun
         return "blocked"
     wait_s = acquire_telegram(services.redis, chat_id=user["telegram_id"], cost=max(1, len(photos)),
                               chat_rate=settings.tg_chat_rate, chat_burst=settings.tg_chat_burst,
-                              global_rate=settings.tg_global_rate, global_burst=settings.tg_global_burst)
+                              global_rate=settings.tg_global_rate, global_burst=settings.tg_global_burst,
+                              namespace=settings.broker_namespace)
     if wait_s > 0:
         raise Defer(int(wait_s * 1000) + 50, "telegram flood limit (ours)")
     with pool.connection() as conn:

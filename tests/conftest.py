@@ -34,11 +34,25 @@ from workers.broker import build_broker
 PG_ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 TEMPLATE_DB = "pinglass_test_template"
-BROKER_NAMESPACE = "pinglass-test"
+# Per pytest process, so parallel sessions on one machine never consume each other's messages or limits.
+BROKER_NAMESPACE = f"pinglass-test-{os.getpid()}"
 
 
 def _db_url(name: str) -> str:
     return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Set the test broker before any test module is collected: a test module that imports an actor would
+    otherwise declare it on Dramatiq's default broker."""
+    if os.environ.get("PINGLASS_TEST_LOGS"):  # JSON logs of the fleet on stderr, for debugging a test
+        from telemetry import logs
+
+        logs.configure("INFO")
+    test_broker = build_broker(Settings(redis_url=REDIS_TEST_URL), namespace=BROKER_NAMESPACE,
+                               manage_services=False)
+    dramatiq.set_broker(test_broker)
+    actors.load()
 
 
 @pytest.fixture(scope="session")
@@ -66,10 +80,15 @@ def database_url(template_db: str) -> Iterator[str]:
 @pytest.fixture
 def redis_client() -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(REDIS_TEST_URL)
-    client.flushdb()
+    _forget_namespace(client)
     yield client
-    client.flushdb()
+    _forget_namespace(client)
     client.close()
+
+
+def _forget_namespace(client: redis.Redis) -> None:
+    for key in client.scan_iter(match=f"{BROKER_NAMESPACE}*", count=1000):
+        client.delete(key)
 
 
 @pytest.fixture(scope="session")
@@ -94,6 +113,7 @@ def settings(database_url: str, sandbox: Sandbox, redis_client: redis.Redis) -> 
     port = free_port()
     return Settings(database_url=database_url, redis_url=REDIS_TEST_URL, kie_first_poll_ms=500,
                     sweep_idle_s=5, job_deadline_s=120, poll_give_up_s=60, web_port=port, kie_rate_window_s=2.0,
+                    broker_namespace=BROKER_NAMESPACE,
                     public_base_url=f"http://127.0.0.1:{port}", **sandbox.settings_overrides())
 
 
@@ -105,12 +125,8 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def broker() -> dramatiq.Broker:
-    """The test broker (Redis db 9, its own namespace), set before the actors are declared."""
-    test_broker = build_broker(Settings(redis_url=REDIS_TEST_URL), namespace=BROKER_NAMESPACE,
-                               manage_services=False)
-    dramatiq.set_broker(test_broker)
-    actors.load()
-    return test_broker
+    """The test broker (Redis db 9, its own namespace), set in pytest_configure before any actor existed."""
+    return dramatiq.get_broker()
 
 
 @pytest.fixture

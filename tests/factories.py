@@ -63,3 +63,16 @@ def make_paid_payment(services: Services, user: dict[str, Any], avatar: dict[str
         if confirm:
             payment = generation.apply_payment_status(conn, payment=payment, new_status="confirmed")
     return payment
+
+
+def settings_env(settings: Any, **extra: str) -> dict[str, str]:
+    """The environment a fleet process needs to run with exactly these Settings."""
+    import dataclasses
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_", "KIE_", "TBANK_"))}
+    for field in dataclasses.fields(settings):
+        value = getattr(settings, field.name)
+        env[field.name.upper()] = ",".join(value) if isinstance(value, tuple) else str(value)
+    env.update(extra)
+    return env

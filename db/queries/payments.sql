@@ -35,11 +35,13 @@ RETURNING *;
 
 -- name: add_refunded
 -- The CHECK payments_refund_within_amount refuses a sum above the amount even if two refunds race.
+-- 'refunded' is allowed too: T-Bank's REFUNDED notification can overtake our own bookkeeping of that refund,
+-- and the kopecks must still be counted (the status never moves back from what the bank said).
 UPDATE payments SET refunded_kopecks = refunded_kopecks + %(amount)s,
-                    status = CASE WHEN refunded_kopecks + %(amount)s >= amount_kopecks THEN 'refunded'
-                                  ELSE 'partially_refunded' END,
+                    status = CASE WHEN status = 'refunded' OR refunded_kopecks + %(amount)s >= amount_kopecks
+                                  THEN 'refunded' ELSE 'partially_refunded' END,
                     updated_at = now()
-WHERE id = %(id)s AND status IN ('confirmed', 'partially_refunded')
+WHERE id = %(id)s AND status IN ('confirmed', 'partially_refunded', 'refunded')
 RETURNING *;
 
 -- name: insert_event

@@ -13,7 +13,7 @@ import logging
 import secrets
 import zipfile
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify
@@ -109,7 +109,7 @@ class _Sink:
 
 def _zip_stream(storage: Storage, job_id: int, photos: list[dict[str, Any]]) -> Iterator[bytes]:
     sink = _Sink()
-    stamp = datetime.now(timezone.utc).timetuple()[:6]
+    stamp = datetime.now(UTC).timetuple()[:6]
     # ZIP_STORED: PNG and JPEG are compressed already; deflating them again costs CPU and saves nothing.
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive_file:  # type: ignore[arg-type]
         for photo in photos:

@@ -35,8 +35,8 @@ def avatar_json(avatar: dict[str, Any]) -> dict[str, Any]:
 @require_user
 def create_avatar():
     name = text_field(json_object(), "name").strip()
-    if not 1 <= len(name) <= NAME_MAX:
-        raise ApiError(422, "INVALID_NAME", f"name must be 1..{NAME_MAX} characters")
+    if not 1 <= len(name) <= NAME_MAX or any(ch < " " or ch == "\x7f" for ch in name):
+        raise ApiError(422, "INVALID_NAME", f"name must be 1..{NAME_MAX} printable characters")
     with transaction() as conn:
         avatar = users.insert_avatar(conn, user_id=g.user["id"], name=name)
         users.set_draft_avatar(conn, id=g.user["id"], avatar_id=avatar["id"])

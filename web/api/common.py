@@ -64,7 +64,8 @@ def id_field(body: dict[str, Any], name: str, *, required: bool = True) -> int |
 
 
 def text_field(body: dict[str, Any], name: str, *, required: bool = True) -> str | None:
-    """A string from ``body``; 400 when missing (if required) or not a string."""
+    """A string from ``body``; 400 when missing (if required), not a string, or not storable text (a NUL or a
+    lone surrogate, which JSON allows and Postgres and UTF-8 do not)."""
     value = body.get(name)
     if value is None and not required:
         return None
@@ -72,7 +73,22 @@ def text_field(body: dict[str, Any], name: str, *, required: bool = True) -> str
         raise ApiError(400, "INVALID_REQUEST", f"{name} is required")
     if not isinstance(value, str):
         raise ApiError(400, "INVALID_REQUEST", f"{name} must be a string")
+    if "\x00" in value or not _encodable(value):
+        raise ApiError(400, "INVALID_REQUEST", f"{name} must be valid UTF-8 text without NUL characters")
     return value
+
+
+def safe_text(value: str, *, limit: int = 255) -> str:
+    """``value`` cut to ``limit`` characters with anything UTF-8 cannot carry replaced (for echoing names)."""
+    return value[:limit].encode("utf-8", "replace").decode("utf-8")
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def iso(value: datetime | None) -> str | None:

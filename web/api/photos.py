@@ -49,5 +49,6 @@ def regenerate(photo_id: int):
         child = start_regeneration(conn, parent=root, prompt_index=photo["prompt_index"])
     log(logger, "regeneration_started", user_id=user_id, photo_id=photo_id, parent_job_id=root["id"],
         job_id=child["id"], used=spent["regenerations_used"], allowance=allowance)
-    return jsonify({"job_id": child["id"], "parent_job_id": root["id"], "regenerations_used": spent["regenerations_used"],
-                    "regenerations_left": allowance - spent["regenerations_used"]}), 202
+    used = spent["regenerations_used"]
+    return jsonify({"job_id": child["id"], "parent_job_id": root["id"], "regenerations_used": used,
+                    "regenerations_left": allowance - used}), 202

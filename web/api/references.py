@@ -23,7 +23,7 @@ from gateways.storage import Storage, StorageError, reference_key
 from rules.images import MAX_BYTES, ImageRejected
 from rules.uploads import NormalisedImage, normalise_upload
 from telemetry.logs import log
-from web.api.common import ID, fleet, not_found, transaction
+from web.api.common import ID, fleet, not_found, safe_text, transaction
 from web.auth import require_user
 from web.errors import ApiError
 
@@ -57,7 +57,7 @@ def upload_references(avatar_id: int):
         raise ApiError(400, "NO_FILES", "send one or more photos under the multipart field 'files'")
     if len(files) > MAX_REFERENCES:  # refused before any decoding work
         raise _too_many(len(known))
-    uploads = [Upload(i, f.filename or f"file {i + 1}", _normalise(i, f)) for i, f in enumerate(files)]
+    uploads = [Upload(i, _filename(i, f), _normalise(i, f)) for i, f in enumerate(files)]
 
     fresh, duplicates, seen = [], [], set(known)
     for upload in uploads:
@@ -91,12 +91,16 @@ def upload_references(avatar_id: int):
 
 def _normalise(index: int, file: FileStorage) -> NormalisedImage:
     data = file.stream.read(MAX_BYTES + 1)  # never read more than the limit, whatever the part claims
-    name = file.filename or f"file {index + 1}"
+    name = _filename(index, file)
     try:
         return normalise_upload(data)
     except ImageRejected as rejected:
         raise ApiError(REJECTION_STATUS.get(rejected.code, 422), rejected.code,
                        f"{name}: {rejected}") from None
+
+
+def _filename(index: int, file: FileStorage) -> str:
+    return safe_text(file.filename or "", limit=128) or f"file {index + 1}"
 
 
 def _record(avatar_id: int, user_id: int,

@@ -1,0 +1,59 @@
+"""Nothing ends silently: a message that exhausts its retries is a dead letter (payload, error, traceback,
+attempts) and an operator's replay processes it (operators' command: python -m workers.replay)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from actors.delivery import notify_admin
+from db import messages
+from tests.factories import settings_env
+from tests.integration.pipeline_helpers import chat_messages, wait_until
+
+pytestmark = pytest.mark.scenario
+
+
+def _telegram_config(services, **knobs) -> None:
+    requests.post(f"{services.settings.telegram_api_base}/_sandbox/config", json=knobs, timeout=5).raise_for_status()
+
+
+def test_exhausted_message_is_dead_lettered_and_processed_by_a_replay(services, worker) -> None:
+    with services.pool.connection() as conn:
+        alert_id = conn.execute(
+            "INSERT INTO admin_alerts (kind, message) VALUES ('test', 'Kie balance is low') RETURNING id"
+        ).fetchone()["id"]
+    _telegram_config(services, server_error_rate=1.0)
+    notify_admin.send_with_options(args=(alert_id,), max_retries=2, min_backoff=50, max_backoff=100)
+
+    def dead_letter():
+        with services.pool.connection() as conn:
+            rows = messages.list_dead_letters(conn)
+        return rows[0] if rows else None
+
+    letter = wait_until(dead_letter, what="the dead letter")
+    with services.pool.connection() as conn:
+        full = messages.get_dead_letter(conn, id=letter["id"])
+        alert = messages.get_alert(conn, id=alert_id)
+    assert (full["actor"], full["attempts"], full["payload"]["args"]) == ("notify_admin", 3, [alert_id])
+    assert "TelegramError" in full["error"] and "Traceback" in full["traceback"]
+    assert alert["sent_at"] is None
+
+    _telegram_config(services, server_error_rate=0.0)
+    replay = subprocess.run([sys.executable, "-m", "workers.replay", str(letter["id"])],
+                            env=settings_env(services.settings), capture_output=True, text=True, timeout=60)
+    assert replay.returncode == 0 and "queued as" in replay.stdout, replay.stderr
+
+    def alert_sent():
+        with services.pool.connection() as conn:
+            return messages.get_alert(conn, id=alert_id)["sent_at"]
+
+    wait_until(alert_sent, what="the replayed notification")
+    admin_chat = chat_messages(services, services.settings.admin_telegram_chat_id)
+    assert [m["text"] for m in admin_chat] == ["⚠️ [error] test: Kie balance is low"]
+    with services.pool.connection() as conn:
+        assert messages.get_dead_letter(conn, id=letter["id"])["replayed_at"] is not None
+        assert messages.replay_dead_letter(conn, id=letter["id"]) is None  # a second replay does nothing

@@ -1,0 +1,125 @@
+"""The admin JSON endpoints (``/admin/api/...``), and the summary the dashboard page shows too."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from dramatiq.errors import ActorNotFound
+from flask import current_app, jsonify, request
+
+from db import admin, messages
+from rules.states import JOB_MOVES
+from web.admin.queues import queue_sizes_or_error
+from web.errors import ApiError
+
+MAX_LIMIT = 500
+
+
+def summary_data(conn: Any, broker: Any) -> dict[str, Any]:
+    """Everything the dashboard's tiles show, as plain JSON values."""
+    queues, queues_error = queue_sizes_or_error(broker)
+    return {"jobs": admin.job_counts(conn), "payments": admin.payment_counts(conn), "money": admin.money(conn),
+            "outbox": admin.outbox_backlog(conn), "dead_letters_open": admin.open_dead_letters(conn),
+            "alerts_unsent": admin.unsent_alerts(conn), "queues": queues, "queues_error": queues_error}
+
+
+def job_view(row: Mapping[str, Any]) -> dict[str, Any]:
+    view = plain(row)
+    view["progress"] = round((row["photos_stored"] + row["photos_failed"]) / max(1, row["total_photos"]), 3)
+    return view
+
+
+def plain(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A database row as JSON values: timestamps in ISO 8601, numerics as numbers."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        elif isinstance(value, Decimal):
+            value = round(float(value), 3)
+        out[key] = value
+    return out
+
+
+def limit_arg(default: int = 50) -> int:
+    raw = request.args.get("limit")
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise ApiError(400, "INVALID_LIMIT", f"limit must be 1..{MAX_LIMIT}")
+    return int(raw)
+
+
+def _fleet() -> Any:
+    return current_app.extensions["pinglass"]
+
+
+def summary() -> Any:
+    fleet = _fleet()
+    with fleet.services.pool.connection() as conn:
+        return jsonify(summary_data(conn, fleet.broker))
+
+
+def jobs() -> Any:
+    status = request.args.get("status") or None
+    if status is not None and status not in JOB_MOVES:
+        raise ApiError(400, "INVALID_STATUS", f"status must be one of {', '.join(JOB_MOVES)}")
+    limit = limit_arg()
+    with _fleet().services.pool.connection() as conn:
+        rows = admin.recent_jobs(conn, status=status, limit=limit)
+    return jsonify({"jobs": [job_view(row) for row in rows]})
+
+
+def dead_letters() -> Any:
+    open_only = request.args.get("all") not in ("1", "true", "yes")
+    limit = limit_arg(100)
+    with _fleet().services.pool.connection() as conn:
+        rows = messages.list_dead_letters(conn, open_only=open_only, limit=limit)
+    return jsonify({"dead_letters": [plain(row) for row in rows]})
+
+
+def replay(letter_id: int) -> dict[str, Any]:
+    """Queue a dead letter's message again (a new message id, published after the request); ApiError 404 when
+    there is no such letter, 409 when it was replayed already or names an actor this fleet does not have."""
+    fleet = _fleet()
+    try:
+        with fleet.services.pool.connection() as conn, conn.transaction():
+            letter = messages.get_dead_letter(conn, id=letter_id)
+            if letter is None:
+                raise ApiError(404, "NOT_FOUND", "no such dead letter")
+            if letter["replayed_at"] is not None:
+                raise ApiError(409, "ALREADY_REPLAYED", "this dead letter was replayed already")
+            try:
+                # an unknown actor's outbox row could never be published and would stall the relay behind it
+                fleet.broker.get_actor(letter["actor"])
+            except ActorNotFound:
+                raise ApiError(409, "UNKNOWN_ACTOR", f"no actor named {letter['actor']!r} in this fleet") from None
+            new_id = messages.replay_dead_letter(conn, id=letter_id)
+            if new_id is None:
+                raise ApiError(409, "ALREADY_REPLAYED", "this dead letter was replayed already")
+    except RuntimeError:
+        # two operators at once: the loser's transaction (and its outbox row) rolled back
+        raise ApiError(409, "ALREADY_REPLAYED", "this dead letter was replayed already") from None
+    return {"id": letter_id, "actor": letter["actor"], "replay_message_id": new_id}
+
+
+def replay_json(letter_id: int) -> Any:
+    return jsonify(replay(letter_id))
+
+
+def alerts() -> Any:
+    limit = limit_arg(100)
+    with _fleet().services.pool.connection() as conn:
+        rows = messages.list_alerts(conn, limit=limit)
+    return jsonify({"alerts": [plain(row) for row in rows]})
+
+
+def register(blueprint: Any) -> None:
+    blueprint.add_url_rule("/api/summary", "api_summary", summary, methods=["GET"])
+    blueprint.add_url_rule("/api/jobs", "api_jobs", jobs, methods=["GET"])
+    blueprint.add_url_rule("/api/dead-letters", "api_dead_letters", dead_letters, methods=["GET"])
+    blueprint.add_url_rule("/api/dead-letters/<int:letter_id>/replay", "api_replay", replay_json, methods=["POST"])
+    blueprint.add_url_rule("/api/alerts", "api_alerts", alerts, methods=["GET"])

@@ -1,0 +1,45 @@
+"""The admin dashboard page (``GET /admin``) and its Replay buttons (a form POST, answered by a redirect)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import current_app, redirect, render_template, request
+
+from db import admin, messages
+from web.admin.api import job_view, plain, replay, summary_data
+from web.errors import ApiError
+
+RECENT_JOBS = 25
+RECENT_ALERTS = 20
+
+
+def dashboard() -> Any:
+    fleet = current_app.extensions["pinglass"]
+    with fleet.services.pool.connection() as conn:
+        summary = summary_data(conn, fleet.broker)
+        jobs = [job_view(row) for row in admin.recent_jobs(conn, limit=RECENT_JOBS)]
+        letters = [plain(row) for row in messages.list_dead_letters(conn, open_only=True, limit=50)]
+        alerts = [plain(row) for row in messages.list_alerts(conn, limit=RECENT_ALERTS)]
+    return render_template("admin/dashboard.html", summary=summary, jobs=jobs, letters=letters, alerts=alerts,
+                           notice=request.args.get("notice"), rubles=_rubles)
+
+
+def replay_form(letter_id: int) -> Any:
+    try:
+        result = replay(letter_id)
+        notice = f"Dead letter {letter_id} ({result['actor']}) queued again"
+    except ApiError as err:
+        notice = f"Dead letter {letter_id}: {err.message}"
+    return redirect("/admin?" + urlencode({"notice": notice}), code=303)
+
+
+def _rubles(kopecks: int) -> str:
+    return f"{kopecks / 100:,.2f} ₽".replace(",", " ")
+
+
+def register(blueprint: Any) -> None:
+    blueprint.add_url_rule("", "dashboard", dashboard, methods=["GET"])
+    blueprint.add_url_rule("/", "dashboard_slash", dashboard, methods=["GET"])
+    blueprint.add_url_rule("/dead-letters/<int:letter_id>/replay", "replay_form", replay_form, methods=["POST"])
