@@ -20,7 +20,7 @@ from db import jobs
 from db.galleries import get_live_share
 from rules.signing import verify
 from web.api.albums import token_hash, zip_response
-from web.api.common import ID
+from web.api.common import ID, check_path_ids
 from web.errors import ApiError
 
 blueprint = Blueprint("public", __name__)
@@ -57,6 +57,7 @@ def gallery(token: str):
 
 @blueprint.get(f"/download/<{ID}:job_id>.zip")
 def download(job_id: int):
+    check_path_ids({"job_id": job_id})
     fleet = current_app.extensions["pinglass"]
     exp, sig = request.args.get("exp", ""), request.args.get("sig", "")
     # Shape first: compare_digest refuses non-ASCII text, and a hostile query string must not make a 500.

@@ -19,6 +19,7 @@ from gateways.storage import StorageError
 from telemetry.logs import log
 from web import ratelimit
 from web.api import albums, avatars, catalog, generations, openapi, payments, photos, references, referrals
+from web.api.common import check_path_ids
 from web.errors import ApiError, error_response
 
 logger = logging.getLogger("web.api")
@@ -38,6 +39,11 @@ def register_extras(app: Flask) -> None:
     fleet = app.extensions["pinglass"]
     app.extensions[payments.EXTENSION_KEY] = payments.init_client(fleet.settings)
     app.config.setdefault(RATE_LIMIT_CONFIG, ratelimit.Limit())
+
+
+@blueprint.before_request
+def _check_path_ids() -> None:
+    check_path_ids(request.view_args)
 
 
 @blueprint.before_request

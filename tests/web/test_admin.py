@@ -1,0 +1,198 @@
+"""The admin surface over HTTP: only the admin token's holder gets in; the dashboard and its JSON tell the truth
+about jobs, payments, money, alerts and queues; a dead letter replayed from here is processed by the worker."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from db import generation, messages, outbox
+from tests.factories import make_avatar, make_paid_payment, make_user
+from tests.integration.pipeline_helpers import chat_messages
+from web import create_app
+from web.admin.guard import COOKIE
+from workers.publisher import publish
+
+
+@pytest.fixture
+def admin(settings) -> dict[str, str]:
+    return {"Authorization": f"Bearer {settings.admin_token}"}
+
+
+def letters(services) -> list[dict[str, Any]]:
+    with services.pool.connection() as conn:
+        return conn.execute("SELECT * FROM dead_letters ORDER BY id").fetchall()
+
+
+def wait_until(predicate, timeout_s: float = 10) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("condition not reached in time")
+
+
+@pytest.mark.parametrize("path", ["/admin", "/admin/api/summary", "/admin/api/jobs", "/admin/api/dead-letters",
+                                  "/admin/api/alerts", "/admin/dramatiq/"])
+def test_admin_pages_need_the_admin_token(client, path) -> None:
+    nothing = client.get(path)
+    wrong = client.get(path, headers={"Authorization": "Bearer not-the-token"})
+    wrong_query = client.get(path + "?token=not-the-token")
+
+    assert nothing.status_code == 401 and nothing.get_json()["error"]["code"] == "ADMIN_AUTH_REQUIRED"
+    assert wrong.status_code == 403 and wrong.get_json()["error"]["code"] == "ADMIN_FORBIDDEN"
+    assert wrong_query.status_code == 403
+
+
+def test_replay_needs_the_admin_token(client, services) -> None:
+    response = client.post("/admin/api/dead-letters/1/replay")
+    assert response.status_code == 401
+
+
+def test_token_in_the_address_once_sets_an_httponly_session_cookie(client, settings) -> None:
+    login = client.get(f"/admin?token={settings.admin_token}")
+
+    assert login.status_code == 303 and login.headers["Location"] == "/admin"
+    cookie = login.headers["Set-Cookie"]
+    assert cookie.startswith(f"{COOKIE}=") and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert settings.admin_token not in cookie
+    page = client.get("/admin")
+    assert page.status_code == 200 and "PinGlass admin" in page.get_data(as_text=True)
+
+    client.set_cookie(COOKIE, "forged", path="/admin")
+    assert client.get("/admin/api/summary").status_code == 403
+
+
+def test_cross_site_post_with_the_cookie_is_refused(client, services, settings) -> None:
+    client.get(f"/admin?token={settings.admin_token}")
+
+    response = client.post("/admin/api/dead-letters/1/replay", headers={"Origin": "https://evil.example"})
+
+    assert response.status_code == 403
+
+
+def test_admin_is_off_without_a_configured_token(services, settings, broker) -> None:
+    client = create_app(settings.with_overrides(admin_token=""), services=services, broker=broker).test_client()
+
+    response = client.get("/admin/api/summary", headers={"Authorization": "Bearer "})
+
+    assert response.status_code == 403 and response.get_json()["error"]["code"] == "ADMIN_DISABLED"
+
+
+def test_summary_counts_jobs_payments_money_and_backlogs(client, services, settings, admin) -> None:
+    inviter = make_user(services)
+    user = make_user(services, referred_by=inviter["id"])
+    payment = make_paid_payment(services, user, make_avatar(services, user), tier="standard")
+    with services.pool.connection() as conn, conn.transaction():
+        generation.start_job(conn, payment_id=payment["id"], referral_percent=settings.referral_percent)
+        messages.raise_alert(conn, kind="test", message="something to look at")
+
+    body = client.get("/admin/api/summary", headers=admin).get_json()
+
+    assert body["jobs"]["queued"] == 1 and body["jobs"]["delivered"] == 0
+    assert body["payments"]["confirmed"] == {"count": 1, "amount_kopecks": 99900}
+    assert body["money"] == {"paid_kopecks": 99900, "refunded_kopecks": 0, "referral_kopecks": 9990,
+                             "net_kopecks": 89910}
+    assert body["outbox"]["backlog"] >= 1 and body["alerts_unsent"] == 1 and body["dead_letters_open"] == 0
+    assert {"kie", "payments", "bot"} <= {q["name"] for q in body["queues"]}
+
+
+def test_jobs_lists_progress_and_filters_by_status(client, services, settings, admin) -> None:
+    user = make_user(services)
+    payment = make_paid_payment(services, user, make_avatar(services, user))
+    with services.pool.connection() as conn, conn.transaction():
+        job = generation.start_job(conn, payment_id=payment["id"], referral_percent=10)
+        conn.execute("UPDATE generation_jobs SET photos_stored = 3, photos_failed = 1 WHERE id = %s", (job["id"],))
+
+    listed = client.get("/admin/api/jobs?status=queued", headers=admin).get_json()["jobs"]
+    none = client.get("/admin/api/jobs?status=delivered", headers=admin).get_json()["jobs"]
+    bad = client.get("/admin/api/jobs?status=lost", headers=admin)
+    bad_limit = client.get("/admin/api/jobs?limit=0", headers=admin)
+
+    assert [(j["id"], j["progress"], j["total_photos"]) for j in listed] == [(job["id"], round(4 / 7, 3), 7)]
+    assert none == []
+    assert bad.status_code == 400 and bad.get_json()["error"]["code"] == "INVALID_STATUS"
+    assert bad_limit.status_code == 400
+    page = client.get("/admin", headers=admin).get_data(as_text=True)
+    assert f'id="job-{job["id"]}"' in page and "3/7, 1 failed" in page
+
+
+def test_alerts_are_listed_newest_first(client, services, admin) -> None:
+    with services.pool.connection() as conn, conn.transaction():
+        messages.raise_alert(conn, kind="first", message="one", severity="warning")
+        messages.raise_alert(conn, kind="second", message="two", severity="critical")
+
+    alerts = client.get("/admin/api/alerts", headers=admin).get_json()["alerts"]
+
+    assert [(a["kind"], a["severity"]) for a in alerts] == [("second", "critical"), ("first", "warning")]
+
+
+def test_a_dead_letter_replayed_from_the_admin_api_is_processed_by_the_worker(client, services, worker,
+                                                                               admin) -> None:
+    user = make_user(services)
+    with services.pool.connection() as conn, conn.transaction():
+        letter_id = messages.insert_dead_letter(
+            conn, message_id="lost-message-1", actor="send_bot_reply", queue_name="bot",
+            payload={"args": [user["id"], user["telegram_id"], "Ваш ответ наконец дошёл", None], "kwargs": {}},
+            error="TelegramError: 502", traceback=None, attempts=6)
+
+    listed = client.get("/admin/api/dead-letters", headers=admin).get_json()["dead_letters"]
+    response = client.post(f"/admin/api/dead-letters/{letter_id}/replay", headers=admin)
+    again = client.post(f"/admin/api/dead-letters/{letter_id}/replay", headers=admin)
+    missing = client.post("/admin/api/dead-letters/999999/replay", headers=admin)
+
+    assert [entry["id"] for entry in listed] == [letter_id]
+    assert response.status_code == 200
+    assert response.get_json()["replay_message_id"] != "lost-message-1"
+    assert again.status_code == 409 and again.get_json()["error"]["code"] == "ALREADY_REPLAYED"
+    assert missing.status_code == 404
+    texts = wait_until(lambda: [m["text"] for m in chat_messages(services, user["telegram_id"])])
+    assert texts == ["Ваш ответ наконец дошёл"]
+    assert client.get("/admin/api/dead-letters", headers=admin).get_json()["dead_letters"] == []
+
+
+def test_a_real_dead_letter_shows_up_and_its_replay_runs_again(client, services, worker, admin) -> None:
+    user = make_user(services)
+    with services.pool.connection() as conn, conn.transaction():
+        # Telegram refuses an empty text for good: the reply is dead-lettered at once, not retried.
+        outbox.send(conn, "send_bot_reply", user["id"], user["telegram_id"], " ", None)
+    publish(services.pool, worker.broker, older_than_s=0)
+
+    [letter] = wait_until(lambda: letters(services))
+    assert letter["actor"] == "send_bot_reply" and "Permanent" in letter["error"]
+    page = client.get("/admin", headers=admin).get_data(as_text=True)
+    assert f'action="/admin/dead-letters/{letter["id"]}/replay"' in page
+
+    replayed = client.post(f"/admin/dead-letters/{letter['id']}/replay", headers=admin)
+
+    assert replayed.status_code == 303 and replayed.headers["Location"].startswith("/admin?notice=")
+    second = wait_until(lambda: [row for row in letters(services) if row["id"] != letter["id"]])
+    assert second[0]["message_id"] == letters(services)[0]["replay_message_id"]
+
+
+def test_replaying_an_actor_this_fleet_does_not_have_is_refused(client, services, admin) -> None:
+    with services.pool.connection() as conn, conn.transaction():
+        letter_id = messages.insert_dead_letter(conn, message_id="m-gone", actor="renamed_long_ago",
+                                                queue_name="old", payload={"args": []}, error="x",
+                                                traceback=None, attempts=1)
+
+    response = client.post(f"/admin/api/dead-letters/{letter_id}/replay", headers=admin)
+
+    assert response.status_code == 409 and response.get_json()["error"]["code"] == "UNKNOWN_ACTOR"
+    assert letters(services)[0]["replayed_at"] is None
+
+
+def test_dramatiq_dashboard_is_mounted_behind_the_guard(client, broker, admin) -> None:
+    broker.get_actor("send_bot_reply").send_with_options(args=(1, 1, "later", None), delay=60_000)
+
+    page = client.get("/admin/dramatiq/", headers=admin)
+    queue = client.get("/admin/dramatiq/queues/bot/delayed", headers=admin)
+
+    assert page.status_code == 200 and "bot" in page.get_data(as_text=True)
+    assert queue.status_code == 200 and "send_bot_reply" in queue.get_data(as_text=True)
+    summary = client.get("/admin/api/summary", headers=admin).get_json()
+    assert [q["delayed"] for q in summary["queues"] if q["name"] == "bot"] == [1]
