@@ -60,6 +60,11 @@ def jobs_of_avatar(conn: Connection, *, avatar_id: int) -> list[Row]:
     return _all(conn, "galleries.jobs_of_avatar", {"avatar_id": avatar_id})
 
 
+def paid_unstarted_payments(conn: Connection, *, avatar_id: int) -> int:
+    """Payments for this avatar that are authorized or confirmed but have not started their job yet."""
+    return _one(conn, "galleries.paid_unstarted_payments_of_avatar", {"avatar_id": avatar_id})["n"]
+
+
 def erase_photos_of_jobs(conn: Connection, *, job_ids: list[int]) -> list[str]:
     """Mark the jobs' photos deleted and revoke their shares; returns the photos' storage keys."""
     if not job_ids:

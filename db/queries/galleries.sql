@@ -46,3 +46,8 @@ RETURNING storage_key;
 -- name: revoke_shares_of_jobs
 UPDATE shared_galleries SET revoked_at = now()
 WHERE job_id = ANY(%(job_ids)s) AND revoked_at IS NULL;
+
+-- name: paid_unstarted_payments_of_avatar
+-- Money taken (or about to be) for this avatar, with no job yet: erasing now would turn it into a refund.
+SELECT count(*) AS n FROM payments
+WHERE avatar_id = %(avatar_id)s AND consumed = false AND status IN ('authorized', 'confirmed');

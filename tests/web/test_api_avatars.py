@@ -100,3 +100,12 @@ def test_an_avatar_with_a_running_generation_cannot_be_erased(client, settings, 
     assert response.status_code == 409
     assert response.get_json()["error"]["code"] == "AVATAR_BUSY"
     assert len(object_keys(settings, f"references/{avatar['id']}/")) == 5
+
+
+def test_an_avatar_with_a_paid_but_unstarted_generation_cannot_be_erased(client, settings, services) -> None:
+    user = make_user(services)
+    avatar = make_avatar(services, user, references=5)
+    confirmed_payment(services, user, avatar)
+    response = client.delete(f"/api/v1/avatars/{avatar['id']}", headers=auth(settings, user))
+    assert response.status_code == 409
+    assert response.get_json()["error"]["code"] == "AVATAR_BUSY"

@@ -82,8 +82,10 @@ def delete_avatar(avatar_id: int):
         if users.get_avatar(conn, id=avatar_id, user_id=user_id, lock=True) is None:
             raise not_found("avatar")
         jobs = galleries.jobs_of_avatar(conn, avatar_id=avatar_id)
-        if any(job["status"] not in JOB_TERMINAL for job in jobs):
-            raise ApiError(409, "AVATAR_BUSY", "a generation from this avatar is still running; try when it ends")
+        running = any(job["status"] not in JOB_TERMINAL for job in jobs)
+        if running or galleries.paid_unstarted_payments(conn, avatar_id=avatar_id):
+            raise ApiError(409, "AVATAR_BUSY", "a generation from this avatar is paid for or still running; "
+                                               "try when it ends")
         job_ids = [job["id"] for job in jobs]
         # Prefixes also catch objects whose rows were never written (an upload that failed half-way).
         storage.delete_prefix(f"references/{avatar_id}/")

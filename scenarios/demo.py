@@ -1,0 +1,195 @@
+"""``make run``: the whole fleet in sandbox mode, driving one real purchase per tier over HTTP only.
+
+As the Mini App and a person would: a user with signed initData creates an avatar, uploads selfies, checks
+out, completes the T-Bank payment page, watches live progress, and receives albums in the sandbox Telegram
+chat. Prints a summary; stops everything it started unless KEEP_RUNNING=1. The last line is ``run: ok ...``
+(exit 0) or ``run: FAILED ...`` (exit 1).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+import requests
+from PIL import Image, ImageDraw
+
+from gateways.initdata import sign_init_data
+from gateways.telegram import TelegramClient
+from scenarios import fleet
+from settings import Settings
+
+TIERS = (("starter", 7, [7]), ("standard", 15, [10, 5]), ("premium", 23, [10, 10, 3]))
+JOB_TIMEOUT_S = 240
+
+
+@dataclass
+class Purchase:
+    tier: str
+    photos: int
+    albums_expected: list[int]
+    telegram_id: int
+    job_id: int | None = None
+    status: str = "starting"
+    progress: str = ""
+    stages: dict[str, float] = field(default_factory=dict)
+    albums: list[int] = field(default_factory=list)
+    gallery_url: str = ""
+    error: str = ""
+
+
+def selfie(seed: int) -> bytes:
+    image = Image.new("RGB", (480, 640), ((seed * 47) % 200 + 30, (seed * 89) % 200 + 30, (seed * 31) % 200 + 30))
+    ImageDraw.Draw(image).ellipse((140, 160, 340, 420), fill=(235, 200, 170))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+class MiniApp:
+    """What the Telegram Mini App does, over HTTP, as one user."""
+
+    def __init__(self, base: str, settings: Settings, telegram_id: int) -> None:
+        self.base = base
+        init = sign_init_data({"id": telegram_id, "first_name": "Demo", "username": f"demo{telegram_id}",
+                               "language_code": "ru"}, settings.telegram_bot_token, auth_date=int(time.time()))
+        self.http = requests.Session()
+        self.http.headers["Authorization"] = f"tma {init}"
+
+    def call(self, method: str, path: str, expect: tuple[int, ...] = (200, 201), **kwargs) -> dict:
+        response = self.http.request(method, f"{self.base}{path}", timeout=30, **kwargs)
+        if response.status_code not in expect:
+            raise RuntimeError(f"{method} {path} → {response.status_code} {response.text[:300]}")
+        return response.json()
+
+
+def buy(base: str, settings: Settings, purchase: Purchase) -> None:
+    started = time.monotonic()
+    app = MiniApp(base, settings, purchase.telegram_id)
+    try:
+        catalog = app.call("GET", "/api/v1/catalog")
+        style = catalog["styles"][0]["id"]
+        avatar = app.call("POST", "/api/v1/avatars", json={"name": f"Демо {purchase.tier}"})
+        files = [("files", (f"selfie{i}.jpg", selfie(purchase.telegram_id + i), "image/jpeg")) for i in range(6)]
+        app.call("POST", f"/api/v1/avatars/{avatar['id']}/references", files=files)
+        payment = app.call("POST", "/api/v1/payments", json={"avatar_id": avatar["id"], "style_id": style,
+                                                             "tier": purchase.tier})
+        purchase.status = "paying"
+        page = requests.get(payment["payment_url"], timeout=10)  # the person opens the payment page ...
+        page.raise_for_status()
+        requests.post(payment["payment_url"], json={"outcome": "success"}, timeout=10).raise_for_status()  # ... pays
+        purchase.stages["paid"] = time.monotonic() - started
+        deadline = time.monotonic() + JOB_TIMEOUT_S
+        while purchase.job_id is None and time.monotonic() < deadline:
+            purchase.job_id = app.call("GET", f"/api/v1/payments/{payment['payment_id']}")["job_id"]
+            time.sleep(0.3)
+        if purchase.job_id is None:
+            raise RuntimeError("the payment never started a job")
+        purchase.stages["job_started"] = time.monotonic() - started
+        while time.monotonic() < deadline:
+            job = app.call("GET", f"/api/v1/generations/{purchase.job_id}")
+            progress = job["progress"]
+            purchase.status = job["status"]
+            purchase.progress = f"{progress['done']}/{progress['total']}"
+            if job["status"] == "delivering" and "generated" not in purchase.stages:
+                purchase.stages["generated"] = time.monotonic() - started
+            if job["status"] in ("delivered", "delivered_partial", "failed"):
+                purchase.stages.setdefault("generated", time.monotonic() - started)
+                purchase.stages["delivered"] = time.monotonic() - started
+                break
+            time.sleep(0.5)
+        else:
+            raise RuntimeError(f"the job did not finish in {JOB_TIMEOUT_S} s (at {purchase.progress})")
+        purchase.gallery_url = app.call("POST", f"/api/v1/generations/{purchase.job_id}/share")["url"]
+    except Exception as exc:  # noqa: BLE001 — reported in the summary and the exit code
+        purchase.error = str(exc)
+
+
+def albums_in_chat(api_base: str, chat_id: int) -> list[int]:
+    messages = requests.get(f"{api_base}/_sandbox/chats/{chat_id}", timeout=10).json()["messages"]
+    sizes: list[int] = []
+    last_group = object()
+    for message in messages:
+        if not message.get("photos"):
+            continue
+        group = message.get("media_group_id")
+        if group is not None and group == last_group:
+            sizes[-1] += 1
+        else:
+            sizes.append(1)
+        last_group = group
+    return sizes
+
+
+def bar(purchase: Purchase, width: int = 23) -> str:
+    done = int(purchase.progress.split("/")[0]) if purchase.progress else 0
+    filled = round(width * done / purchase.photos)
+    return f"{purchase.tier:9} [{'█' * filled}{'·' * (width - filled)}] {purchase.progress or '0/' + str(purchase.photos):>6} {purchase.status}"
+
+
+def main() -> int:
+    env = dict(os.environ)
+    settings = Settings.from_env(env)
+    base = f"http://127.0.0.1:{settings.web_port}"
+    keep = env.get("KEEP_RUNNING") == "1"
+    started = time.monotonic()
+    print(f"run: starting the fleet (sandbox, web, worker, scheduler) — logs in {fleet.RUN_DIR}/")
+    try:
+        fleet.start(env)
+        fleet.wait_healthy(base)
+        TelegramClient(settings.telegram_api_base, settings.telegram_bot_token).set_webhook(
+            settings.public_url("/webhooks/telegram"), settings.telegram_webhook_secret)
+        print(f"run: fleet up in {time.monotonic() - started:.1f} s; buying one album of each tier")
+        seed = int(time.time()) % 100000 * 10
+        purchases = [Purchase(tier, photos, albums, telegram_id=700_000_000 + seed + i)
+                     for i, (tier, photos, albums) in enumerate(TIERS)]
+        threads = [threading.Thread(target=buy, args=(base, settings, p), daemon=True) for p in purchases]
+        for thread in threads:
+            thread.start()
+        while any(thread.is_alive() for thread in threads):
+            print("   " + "   |   ".join(bar(p) for p in purchases), flush=True)
+            time.sleep(2)
+        for purchase in purchases:
+            if not purchase.error:
+                purchase.albums = albums_in_chat(settings.telegram_api_base, purchase.telegram_id)
+        return summarise(purchases, settings, base, time.monotonic() - started, keep)
+    except Exception as exc:  # noqa: BLE001
+        print(f"run: FAILED — {exc}")
+        return 1
+    finally:
+        if not keep:
+            stopped = fleet.stop()
+            print(f"run: stopped {', '.join(stopped)}")
+        else:
+            print("run: fleet left running (KEEP_RUNNING=1); stop it with `make down`")
+
+
+def summarise(purchases: list[Purchase], settings: Settings, base: str, elapsed: float, keep: bool) -> int:
+    print("\n tier      job  status      photos  albums        paid  started  generated  delivered  gallery")
+    failures = []
+    for p in purchases:
+        s = p.stages
+        print(f" {p.tier:9} {p.job_id or '-':>4}  {p.status:10} {sum(p.albums):>3}/{p.photos:<3} "
+              f"{str(p.albums):13} {s.get('paid', 0):5.1f}s {s.get('job_started', 0):6.1f}s {s.get('generated', 0):8.1f}s "
+              f"{s.get('delivered', 0):8.1f}s  {p.gallery_url}")
+        if p.error:
+            failures.append(f"{p.tier}: {p.error}")
+        elif p.status != "delivered" or p.albums != p.albums_expected:
+            failures.append(f"{p.tier}: status {p.status}, albums {p.albums} (expected {p.albums_expected})")
+    print(f"\n dashboard: {base}/admin?token=<ADMIN_TOKEN>   metrics: {base}/metrics   "
+          f"chat records: {settings.telegram_api_base}/_sandbox/chats/<telegram id>")
+    if failures:
+        print("run: FAILED — " + "; ".join(failures))
+        return 1
+    total = sum(sum(p.albums) for p in purchases)
+    print(f"run: ok — 3 purchases, {total} photos in {sum(len(p.albums) for p in purchases)} albums, "
+          f"{elapsed:.0f} s end to end")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
