@@ -92,6 +92,8 @@ def take_photo(services: Services, *, update_id: int, message: Mapping[str, Any]
         with effect_once("handle_telegram_update") as conn:
             if conn is None or not bot.mark_handled(conn, update_id=update_id):
                 return
+            if user["bot_blocked"]:
+                users.set_bot_blocked(conn, id=user["id"], blocked=False)  # they write to us: not blocked any more
             outcome = _add_reference(conn, user_id=user["id"], avatar_id=avatar_id, image=image, key=key,
                                      file=file)
             kept = outcome.added == 1

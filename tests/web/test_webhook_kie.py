@@ -50,6 +50,7 @@ def test_signed_callback_queues_one_poll_of_that_task_and_trusts_nothing_else(cl
     "/webhooks/kie?task=42",  # no signature
     "/webhooks/kie?sig=abc",  # no task
     "/webhooks/kie?task=4x2&sig=abc",  # not our id
+    "/webhooks/kie?task=%C2%B2&sig=abc",  # a digit, but not an ASCII one
 ])
 def test_forged_or_missing_signature_is_refused_and_changes_nothing(client, services, target) -> None:
     response = client.post(target, json=CALLBACK_BODY)

@@ -60,7 +60,7 @@ def test_duplicate_update_id_is_handled_once(client, services, headers) -> None:
     assert handler_messages(services) == [[1003]]
 
 
-@pytest.mark.parametrize("body", [update("1004"), update(True), {"message": {}}, [1, 2], "nope"])
+@pytest.mark.parametrize("body", [update("1004"), update(True), update(2**64), {"message": {}}, [1, 2], "nope"])
 def test_update_without_an_integer_update_id_is_400(client, services, headers, body) -> None:
     response = client.post("/webhooks/telegram", json=body, headers=headers)
 

@@ -48,7 +48,7 @@ def limit_arg(default: int = 50) -> int:
     raw = request.args.get("limit")
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
         raise ApiError(400, "INVALID_LIMIT", f"limit must be 1..{MAX_LIMIT}")
     return int(raw)
 

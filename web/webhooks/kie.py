@@ -26,7 +26,7 @@ def receive() -> Any:
     fleet = current_app.extensions["pinglass"]
     settings = fleet.settings
     task = request.args.get("task", "")
-    if not task.isdigit() or not verify(settings.callback_signing_key, "kie-callback", int(task),
+    if not (task.isascii() and task.isdigit()) or not verify(settings.callback_signing_key, "kie-callback", int(task),
                                         request.args.get("sig", "")):
         raise _refused("the callback URL's signature does not verify")
     if settings.kie_webhook_key and not _kie_signed(settings.kie_webhook_key):
