@@ -128,7 +128,8 @@ def albums_in_chat(api_base: str, chat_id: int) -> list[int]:
 def bar(purchase: Purchase, width: int = 23) -> str:
     done = int(purchase.progress.split("/")[0]) if purchase.progress else 0
     filled = round(width * done / purchase.photos)
-    return f"{purchase.tier:9} [{'█' * filled}{'·' * (width - filled)}] {purchase.progress or '0/' + str(purchase.photos):>6} {purchase.status}"
+    progress = purchase.progress or f"0/{purchase.photos}"
+    return f"{purchase.tier:9} [{'█' * filled}{'·' * (width - filled)}] {progress:>6} {purchase.status}"
 
 
 def main() -> int:
@@ -174,8 +175,8 @@ def summarise(purchases: list[Purchase], settings: Settings, base: str, elapsed:
     for p in purchases:
         s = p.stages
         print(f" {p.tier:9} {p.job_id or '-':>4}  {p.status:10} {sum(p.albums):>3}/{p.photos:<3} "
-              f"{str(p.albums):13} {s.get('paid', 0):5.1f}s {s.get('job_started', 0):6.1f}s {s.get('generated', 0):8.1f}s "
-              f"{s.get('delivered', 0):8.1f}s  {p.gallery_url}")
+              f"{str(p.albums):13} {s.get('paid', 0):5.1f}s {s.get('job_started', 0):6.1f}s "
+              f"{s.get('generated', 0):8.1f}s {s.get('delivered', 0):8.1f}s  {p.gallery_url}")
         if p.error:
             failures.append(f"{p.tier}: {p.error}")
         elif p.status != "delivered" or p.albums != p.albums_expected:

@@ -37,6 +37,13 @@ def upload(client: FlaskClient, headers: dict[str, str], avatar_id: int, files: 
                        content_type="multipart/form-data")
 
 
+def start_generation(client: FlaskClient, headers: dict[str, str], payment_id: int) -> int:
+    """Start the payment's generation through the API; the new job's id."""
+    response = client.post("/api/v1/generations", headers=headers, json={"payment_id": payment_id})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["job_id"]
+
+
 def object_keys(settings: Settings, prefix: str) -> list[str]:
     """What the bucket really holds under ``prefix`` (listed through the S3 API, not our rows)."""
     client = boto3.client("s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region,

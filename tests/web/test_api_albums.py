@@ -8,7 +8,7 @@ import zipfile
 
 from db import jobs
 from tests.factories import make_avatar, make_user
-from tests.web.api_helpers import auth, confirmed_payment, make_delivered_job
+from tests.web.api_helpers import auth, confirmed_payment, make_delivered_job, start_generation
 
 
 def test_archive_of_a_delivered_starter_job_has_its_seven_photos(client, settings, services) -> None:
@@ -32,7 +32,7 @@ def test_archive_of_a_job_without_photos_is_409_and_of_someone_elses_404(client,
     avatar = make_avatar(services, user)
     payment = confirmed_payment(services, user, avatar)
     headers = auth(settings, user)
-    job_id = client.post("/api/v1/generations", headers=headers, json={"payment_id": payment["id"]}).get_json()["job_id"]
+    job_id = start_generation(client, headers, payment["id"])
     empty = client.get(f"/api/v1/generations/{job_id}/archive.zip", headers=headers)
     assert empty.status_code == 409 and empty.get_json()["error"]["code"] == "NO_PHOTOS"
     done = make_delivered_job(services, user, avatar)
@@ -89,7 +89,7 @@ def test_sharing_needs_photos_and_ones_own_job(client, settings, services) -> No
     avatar = make_avatar(services, user)
     headers = auth(settings, user)
     payment = confirmed_payment(services, user, avatar)
-    job_id = client.post("/api/v1/generations", headers=headers, json={"payment_id": payment["id"]}).get_json()["job_id"]
+    job_id = start_generation(client, headers, payment["id"])
     empty = client.post(f"/api/v1/generations/{job_id}/share", headers=headers)
     assert empty.status_code == 409 and empty.get_json()["error"]["code"] == "NO_PHOTOS"
     done = make_delivered_job(services, user, avatar)

@@ -10,7 +10,7 @@ import requests
 
 from db import jobs
 from tests.factories import make_avatar, make_user
-from tests.web.api_helpers import auth, confirmed_payment, make_delivered_job
+from tests.web.api_helpers import auth, confirmed_payment, make_delivered_job, start_generation
 
 
 def _jobs_of(services, payment_id: int) -> list[dict]:
@@ -161,7 +161,7 @@ def test_progress_of_a_fresh_generation_is_all_queued(client, settings, services
     user = make_user(services)
     payment = confirmed_payment(services, user, make_avatar(services, user), tier="standard")
     headers = auth(settings, user)
-    job_id = client.post("/api/v1/generations", headers=headers, json={"payment_id": payment["id"]}).get_json()["job_id"]
+    job_id = start_generation(client, headers, payment["id"])
 
     body = client.get(f"/api/v1/generations/{job_id}", headers=headers).get_json()
 

@@ -3,7 +3,8 @@
 Every ``/api/v1`` view is wrapped in ``web.auth.require_user`` (``Authorization: tma <initData>``). Before any
 view runs, a request whose initData is valid takes a token from its user's bucket (``web.ratelimit``), so a
 flood is refused before it reaches the database; invalid initData is left to ``require_user``'s 401.
-Storage and database outages answer 503 with the one JSON error shape, never a bare 500.
+Every id in a path is bounded to what a bigint can hold (404 beyond), and storage or database outages answer 503
+with the one JSON error shape and a Retry-After.
 """
 
 from __future__ import annotations
