@@ -1,0 +1,592 @@
+"""``make chaos``: the fleet under faults, then every invariant checked from the database and the fakes.
+
+``run(ChaosConfig())`` builds a fresh database (drop, create, migrate) and a throwaway Redis on a free port,
+starts sandbox + web + scheduler with ``scenarios.fleet`` (in a run directory of its own) and two worker
+process groups of its own, switches faults on at the fakes, drives purchases over HTTP as the Mini App and the
+payer would, and plays a timeline of faults while they run (SIGKILL a worker group, stop Redis, SIGKILL the
+web, ...). It then waits, bounded, until every paid job is terminal, checks the invariants
+(``scenarios.chaos_checks``), writes ``chaos-latest.md`` and ``.json`` to ``report_dir`` and returns a
+ChaosResult. Everything it started is stopped in a ``finally``; of the shared services it touches only its own
+database. Everything listens on 127.0.0.1. ``python -m scenarios.chaos`` exits 0 only if every check passed;
+its last line is ``chaos: ok ...`` or ``chaos: FAILED ...``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import redis
+import requests
+from psycopg import sql as pgsql
+
+from db.migrate import ensure_database, migrate_up
+from gateways.initdata import sign_init_data
+from gateways.telegram import TelegramClient
+from rules.backoff import MAX_TASK_ATTEMPTS
+from rules.catalog import parse_tiers
+from scenarios import chaos_checks, fleet
+from scenarios.chaos_checks import Check
+from scenarios.demo import MiniApp, albums_in_chat, selfie
+from settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+FLEET = ["sandbox", "web", "scheduler"]
+PAY_WAIT_S = 180.0  # the longest a buyer waits for the timeline event it pays on
+BUSY_WAIT_S = 20.0  # a worker group is SIGKILLed once it holds work (or after this long)
+DOOMED_SLOT = 14  # prompt index whose every attempt fails at Kie (only tiers with more photos have it)
+QUIET_S = 3.0  # after the last job ends: refund notifications and late acknowledgements land
+# A read-only audit query (the checks' own live in chaos_checks): how many of the paid jobs have ended.
+SETTLE_SQL = ("SELECT count(*) FILTER (WHERE status IN ('delivered', 'delivered_partial', 'failed')) AS done, "
+              "coalesce(sum(photos_stored), 0) AS stored FROM generation_jobs WHERE payment_id = ANY(%(ids)s)")
+
+
+@dataclass(frozen=True)
+class Buyer:
+    """One purchase: the tier, the buyer (by index) whose invite link brought this one, and the timeline event
+    on which this one pays (None: at once)."""
+
+    tier: str
+    invited_by: int | None = None
+    pay_on: str | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """``at_s`` seconds after the purchases start: ``action`` (one of ``Faults.ACTIONS``) on ``target``."""
+
+    at_s: float
+    action: str
+    target: str = ""
+
+
+DEFAULT_BUYERS = (Buyer("starter"), Buyer("standard"), Buyer("premium"), Buyer("starter", invited_by=0),
+                  Buyer("standard", invited_by=0), Buyer("premium"), Buyer("starter", pay_on="redis_down"),
+                  Buyer("standard", invited_by=2, pay_on="redis_down"))
+DEFAULT_TIMELINE = (Step(12, "kill_worker", "a"), Step(17, "start_worker", "a"), Step(30, "stop_redis"),
+                    Step(38, "start_redis"), Step(48, "kill_web"), Step(58, "kill_worker", "b"),
+                    Step(63, "start_worker", "b"))
+
+
+@dataclass(frozen=True)
+class ChaosConfig:
+    """What to buy, which faults when, and where everything listens."""
+
+    buyers: tuple[Buyer, ...] = DEFAULT_BUYERS
+    timeline: tuple[Step, ...] = DEFAULT_TIMELINE
+    web_port: int = 8300
+    sandbox_ports: tuple[int, int, int, int] = (9301, 9302, 9303, 9304)  # kie, tbank, telegram, s3
+    redis_port: int = 0  # 0: any free port
+    database: str = "pinglass_chaos"
+    namespace: str = "pinglass-chaos"
+    sweep_idle_s: int = 10
+    kie_latency_ms: tuple[int, int] = (4000, 15000)  # how long Kie takes per portrait: work stays in flight
+    settle_timeout_s: float = 300.0
+    report_dir: Path | None = ROOT / "bench" / "results"
+    run_dir: Path = ROOT / ".run" / "chaos"
+    keep_database: bool = True  # left for a post-mortem; the next run drops it first
+
+    def __post_init__(self) -> None:
+        announced = {Faults.ANNOUNCES[s.action] for s in self.timeline if s.action in Faults.ANNOUNCES}
+        for step in self.timeline:
+            if step.action not in Faults.ACTIONS:
+                raise ValueError(f"unknown action {step.action!r}; known: {sorted(Faults.ACTIONS)}")
+            if step.action.endswith("_worker") and step.target not in WorkerGroup.NAMES:
+                raise ValueError(f"{step.action} needs a target among {WorkerGroup.NAMES}")
+        for index, buyer in enumerate(self.buyers):
+            if buyer.pay_on is not None and buyer.pay_on not in announced:
+                raise ValueError(f"buyer {index} pays on {buyer.pay_on!r}, which the timeline never announces")
+            if buyer.invited_by is not None and not 0 <= buyer.invited_by < index:
+                raise ValueError(f"buyer {index} must be invited by an earlier buyer")
+
+
+@dataclass
+class Order:
+    """One buyer's purchase as it went; ``error`` is set when the person could not complete it."""
+
+    index: int
+    buyer: Buyer
+    telegram_id: int
+    start_param: str | None = None
+    payment_id: int | None = None
+    provider_payment_id: str | None = None
+    paid_at: float | None = None
+    error: str = ""
+
+
+@dataclass
+class ChaosResult:
+    checks: list[Check]
+    windows: dict[str, Any]
+    timeline: list[dict[str, Any]]
+    orders: list[dict[str, Any]]
+    elapsed_s: float
+    faults: dict[str, Any]
+    report: Path | None = None
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+
+class ThrowawayRedis:
+    """A redis-server of this run's own on 127.0.0.1, without persistence: stopping it loses every queued
+    message, as a crashed Redis would. The shared Redis on 6379 is never touched."""
+
+    def __init__(self, port: int, run_dir: Path) -> None:
+        self.port, self.log_path, self.proc = port, run_dir / "redis.log", None
+        self.data_dir = tempfile.mkdtemp(prefix="pinglass-chaos-redis-")
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed")
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                          "--appendonly", "no", "--dir", self.data_dir], stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        client, deadline = redis.Redis(port=self.port, socket_timeout=1), time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"redis-server did not answer on port {self.port}") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            end_group(self.proc)
+            self.proc = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+class WorkerGroup:
+    """One ``dramatiq workers.main --processes 1 --threads 8`` process group of this run's own, so it can be
+    SIGKILLed whole. ``broker_ids`` are its Dramatiq worker ids: Redis files its unacked messages under them."""
+
+    NAMES = ("a", "b")
+
+    def __init__(self, name: str, env: dict[str, str], run_dir: Path) -> None:
+        self.name, self.env, self.log_path = name, env, run_dir / f"worker-{name}.log"
+        self.proc: subprocess.Popen | None = None
+        self.broker_ids: set[str] = set()
+
+    def start(self, queue: redis.Redis, namespace: str) -> None:
+        """Start the group and learn its worker ids from the heartbeats (bounded: 30 s)."""
+        key = f"{namespace}:__heartbeats__"
+        before = set(queue.zrange(key, 0, -1))
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([str(BIN / "dramatiq"), "workers.main", "--processes", "1", "--threads",
+                                          "8"], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        self.broker_ids, deadline = set(), time.monotonic() + 30
+        while not self.broker_ids and time.monotonic() < deadline:
+            time.sleep(0.2)
+            self.broker_ids = {m.decode() for m in set(queue.zrange(key, 0, -1)) - before}
+        if not self.broker_ids:
+            raise RuntimeError(f"worker group {self.name} did not start (see {self.log_path})")
+
+    def ack_keys(self, queue: redis.Redis, namespace: str) -> list[bytes]:
+        return [k for wid in self.broker_ids for k in queue.scan_iter(f"{namespace}:__acks__.{wid}.*")]
+
+    def in_flight(self, queue: redis.Redis, namespace: str) -> list[str]:
+        """Ids of the messages the group holds unacknowledged (running, or delayed in its memory)."""
+        return sorted({m.decode() for key in self.ack_keys(queue, namespace) for m in queue.smembers(key)})
+
+    def kill(self) -> None:
+        end_group(self.proc, signal.SIGKILL)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            end_group(self.proc)
+
+
+def end_group(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout_s: float = 20) -> None:
+    """Signal the process group that ``proc`` leads and reap it; SIGKILL what is left after ``timeout_s``."""
+    try:
+        os.killpg(proc.pid, sig)
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    except ProcessLookupError:
+        proc.wait()
+
+
+class Faults:
+    """Plays the timeline. Each action is done, stamped and announced (``happened``) for buyers who pay on it;
+    SIGKILLs record the messages the group held and when Redis gave them back; Redis's outage is stamped."""
+
+    ACTIONS = frozenset({"kill_worker", "start_worker", "stop_redis", "start_redis", "kill_web"})
+    ANNOUNCES = {"stop_redis": "redis_down", "start_redis": "redis_up", "kill_web": "web_restarted"}
+
+    def __init__(self, settings: Settings, env: dict[str, str], redis_server: ThrowawayRedis,
+                 workers: dict[str, WorkerGroup], run_dir: Path, say: Callable[[str], None]) -> None:
+        self.settings, self.env, self.redis_server, self.workers = settings, env, redis_server, workers
+        self.run_dir, self.say, self.t0 = run_dir, say, time.monotonic()
+        self.queue = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        self.happened = {event: threading.Event() for event in self.ANNOUNCES.values()}
+        self.log: list[dict[str, Any]] = []
+        self.kills: list[dict[str, Any]] = []
+        self.outage: dict[str, float] = {}
+        self.web_restart_s: float | None = None
+
+    def play(self, t0: float, timeline: tuple[Step, ...]) -> None:
+        self.t0 = t0
+        for step in sorted(timeline, key=lambda s: s.at_s):
+            time.sleep(max(0.0, t0 + step.at_s - time.monotonic()))
+            detail = getattr(self, step.action)(step.target)
+            entry = {"t_s": round(time.monotonic() - t0, 1), "action": step.action, "target": step.target,
+                     "detail": detail}
+            self.log.append(entry)
+            self.say(f"chaos: t={entry['t_s']:5.1f}s {step.action} {step.target} — {detail}")
+            if step.action in self.ANNOUNCES:
+                self.happened[self.ANNOUNCES[step.action]].set()
+
+    def kill_worker(self, target: str) -> str:
+        group, namespace, waited = self.workers[target], self.settings.broker_namespace, time.monotonic()
+        while not group.in_flight(self.queue, namespace) and time.monotonic() - waited < BUSY_WAIT_S:
+            time.sleep(0.1)
+        in_flight, at, waited = group.in_flight(self.queue, namespace), time.time(), time.monotonic() - waited
+        group.kill()
+        kill = {"target": target, "at": at, "t_s": round(time.monotonic() - self.t0, 1), "in_flight": in_flight}
+        self.kills.append(kill)
+        threading.Thread(target=self._watch_requeue, args=(kill, group), daemon=True).start()
+        return f"SIGKILL to its process group ({waited:.1f} s waiting for it to hold work): {len(in_flight)} unacked"
+
+    def _watch_requeue(self, kill: dict[str, Any], group: WorkerGroup) -> None:
+        """Stamp when Redis handed the dead group's messages back (its ack sets emptied), bounded at 120 s."""
+        deadline = time.monotonic() + 120
+        try:
+            while group.ack_keys(self.queue, self.settings.broker_namespace) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            kill["requeued_after_s"] = round(time.time() - kill["at"], 1) if kill["in_flight"] else None
+        except redis.RedisError:
+            kill["requeued_after_s"] = None  # Redis went down first: the messages went with it
+
+    def start_worker(self, target: str) -> str:
+        self.workers[target].start(self.queue, self.settings.broker_namespace)
+        return f"started (pid {self.workers[target].proc.pid})"
+
+    def stop_redis(self, _: str) -> str:
+        self.outage["down_at"] = time.time()
+        self.redis_server.stop()
+        return "SIGTERM; every queued and delayed message is lost with it"
+
+    def start_redis(self, _: str) -> str:
+        self.redis_server.start()
+        self.outage["up_at"] = time.time()
+        return f"back, empty, after {self.outage['up_at'] - self.outage.get('down_at', 0):.1f} s"
+
+    def kill_web(self, _: str) -> str:
+        pid, started = int((self.run_dir / "web.pid").read_text()), time.monotonic()
+        os.killpg(pid, signal.SIGKILL)
+        with reap([pid]):
+            while fleet._group_alive(pid) and time.monotonic() - started < 10:
+                time.sleep(0.05)
+        fleet.start(self.env, ["web"])
+        fleet.wait_healthy(self.settings.public_base_url)
+        self.web_restart_s = round(time.monotonic() - started, 1)
+        return f"SIGKILL to gunicorn's group; restarted with scenarios.fleet, healthy after {self.web_restart_s} s"
+
+
+@contextmanager
+def reap(pids: list[int]) -> Iterator[None]:
+    """While the body runs, collect the exit status of these children (processes scenarios.fleet started and
+    forgot): until reaped, a dead process still counts as running to fleet.stop and fleet.start."""
+    done = threading.Event()
+
+    def collect() -> None:
+        left = set(pids)
+        while left and not done.wait(0.05):
+            for pid in list(left):
+                try:
+                    if os.waitpid(pid, os.WNOHANG)[0]:
+                        left.discard(pid)
+                except ChildProcessError:
+                    left.discard(pid)
+
+    thread = threading.Thread(target=collect, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+def chaos_settings(cfg: ChaosConfig, redis_port: int) -> Settings:
+    """The fleet's Settings for this run: its own database, Redis, namespace and ports; shortened timing."""
+    base = Settings.from_env(os.environ)
+    kie, tbank, telegram, s3 = (f"http://127.0.0.1:{port}" for port in cfg.sandbox_ports)
+    return base.with_overrides(
+        database_url=base.database_url.rsplit("/", 1)[0] + "/" + cfg.database, broker="redis",
+        redis_url=f"redis://127.0.0.1:{redis_port}/0", broker_namespace=cfg.namespace, kie_base_url=kie,
+        tbank_base_url=f"{tbank}/v2", telegram_api_base=telegram, s3_endpoint_url=s3, web_port=cfg.web_port,
+        public_base_url=f"http://127.0.0.1:{cfg.web_port}", sweep_idle_s=cfg.sweep_idle_s, job_deadline_s=240,
+        kie_first_poll_ms=1000, kie_rate_limit=20, kie_rate_window_s=3.0)
+
+
+def fleet_env(settings: Settings) -> dict[str, str]:
+    """The environment of every chaos process: exactly these Settings whatever the caller's environment says,
+    the fakes' start knobs (Kie's window compressed like ours), and the rest of the caller's environment."""
+    fields = dataclasses.fields(settings)
+    names = {f.name.upper() for f in fields}
+    env = {k: v for k, v in os.environ.items() if k not in names and not k.startswith("SANDBOX_")}
+    for f in fields:
+        value = getattr(settings, f.name)
+        env[f.name.upper()] = ",".join(value) if isinstance(value, tuple) else str(value)
+    env.update(SANDBOX_KIE_RATE_LIMIT=str(settings.kie_rate_limit), WEB_WORKERS="2", PYTHONUNBUFFERED="1",
+               SANDBOX_KIE_RATE_WINDOW_S=str(settings.kie_rate_window_s), LOG_LEVEL=env.get("LOG_LEVEL", "INFO"))
+    return env
+
+
+def switch_faults_on(settings: Settings, cfg: ChaosConfig) -> dict[str, Any]:
+    """Faults at the fakes (knobs: the docstrings of sandbox/kie.py, tbank.py, telegram.py); returns them."""
+    photos = {tier.id: tier.photos for tier in parse_tiers(settings.tiers).values()}
+    doomed = MAX_TASK_ATTEMPTS * sum(1 for b in cfg.buyers if photos[b.tier] > DOOMED_SLOT)
+    rules = [{"kind": "500", "times": 3}, {"kind": "455", "times": 3}]
+    if doomed:
+        rules.append({"kind": "fail", "times": doomed, "prompt_contains": f"[#{DOOMED_SLOT + 1}]"})
+    faults = {
+        "kie": {"fail_rate": 0.15, "callback_duplicate_rate": 0.3, "callback_drop_rate": 0.3,
+                "latency_ms_min": cfg.kie_latency_ms[0], "latency_ms_max": cfg.kie_latency_ms[1]},
+        # A few 5xx on createTask, and every attempt at one photo slot fails: the jobs that have that slot end
+        # delivered_partial and must be refunded for it (the tiers without it must not be).
+        "kie_rules": rules,
+        "tbank": {"notify_duplicates": 2, "notify_seed": 0},  # each notification twice, in random order
+        # Answers lost after the message was recorded (the measured duplicate-send window); a smaller chat burst
+        # at the fake than ours makes Telegram itself answer 429 now and then.
+        "telegram": {"lost_answer_rate": 0.05, "chat_burst": 12}}
+    tbank = settings.tbank_base_url.rsplit("/v2", 1)[0]
+    for url, body in ((f"{settings.kie_base_url}/_sandbox/config", faults["kie"]),
+                      (f"{settings.kie_base_url}/_sandbox/faults", faults["kie_rules"]),
+                      (f"{tbank}/_sandbox/config", faults["tbank"]),
+                      (f"{settings.telegram_api_base}/_sandbox/config", faults["telegram"])):
+        requests.post(url, json=body, timeout=10).raise_for_status()
+    return faults
+
+
+class ChaosApp(MiniApp):
+    """The demo's Mini App user — arriving through an invite link when ``start_param`` is given — who simply
+    tries again while the web is down; any HTTP answer outside ``expect`` is still an error."""
+
+    RETRY_S = 30.0
+
+    def __init__(self, base: str, settings: Settings, telegram_id: int, start_param: str | None = None) -> None:
+        super().__init__(base, settings, telegram_id)
+        if start_param:
+            user = {"id": telegram_id, "first_name": "Demo", "username": f"demo{telegram_id}", "language_code": "ru"}
+            init = sign_init_data(user, settings.telegram_bot_token, auth_date=int(time.time()),
+                                  extra={"start_param": start_param})
+            self.http.headers["Authorization"] = f"tma {init}"
+
+    def call(self, method: str, path: str, expect: tuple[int, ...] = (200, 201), **kwargs: Any) -> dict:
+        deadline = time.monotonic() + self.RETRY_S
+        while True:
+            try:
+                return super().call(method, path, expect, **kwargs)
+            except requests.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+
+def make_orders(cfg: ChaosConfig, base: str, settings: Settings) -> list[Order]:
+    """One order per buyer; inviters register first so the invited can arrive through their links."""
+    first_id = 800_000_000 + int(time.time()) % 100_000 * 100
+    orders = [Order(i, buyer, first_id + i) for i, buyer in enumerate(cfg.buyers)]
+    for order in orders:
+        if order.buyer.invited_by is not None:
+            inviter = orders[order.buyer.invited_by]
+            code = ChaosApp(base, settings, inviter.telegram_id).call("GET", "/api/v1/referrals/me")["code"]
+            order.start_param = f"ref_{code}"
+    return orders
+
+
+def place_order(base: str, settings: Settings, order: Order, happened: dict[str, threading.Event]) -> None:
+    """As the person would: an avatar with six selfies, checkout, then — once the buyer's timeline event has
+    happened — pay on the T-Bank page. Any failure is kept on the order, never raised."""
+    try:
+        app = ChaosApp(base, settings, order.telegram_id, order.start_param)
+        styles = app.call("GET", "/api/v1/catalog")["styles"]
+        avatar = app.call("POST", "/api/v1/avatars", json={"name": f"Chaos {order.index}"})
+        files = [("files", (f"selfie{i}.jpg", selfie(order.telegram_id + i), "image/jpeg")) for i in range(6)]
+        app.call("POST", f"/api/v1/avatars/{avatar['id']}/references", files=files)
+        payment = app.call("POST", "/api/v1/payments", json={
+            "avatar_id": avatar["id"], "style_id": styles[order.index % len(styles)]["id"], "tier": order.buyer.tier})
+        order.payment_id, order.provider_payment_id = payment["payment_id"], payment["provider_payment_id"]
+        if order.buyer.pay_on and not happened[order.buyer.pay_on].wait(PAY_WAIT_S):
+            raise RuntimeError(f"{order.buyer.pay_on} never happened")
+        requests.get(payment["payment_url"], timeout=10).raise_for_status()
+        requests.post(payment["payment_url"], json={"outcome": "success"}, timeout=10).raise_for_status()
+        order.paid_at = time.time()
+    except Exception as exc:  # noqa: BLE001 — reported by the purchases check
+        order.error = f"{type(exc).__name__}: {exc}"[:300]
+
+
+def settle(settings: Settings, orders: list[Order], timeout_s: float, say: Callable[[str], None]) -> bool:
+    """Wait until every order the bank took money for has a terminal job here (False when time ran out)."""
+    paid = [o.payment_id for o in orders if o.paid_at is not None]
+    deadline, next_say = time.monotonic() + timeout_s, 0.0
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        while True:
+            done, stored = conn.execute(SETTLE_SQL, {"ids": paid}).fetchone()
+            if done == len(paid):
+                time.sleep(QUIET_S)
+                return True
+            if time.monotonic() > deadline:
+                return False
+            if time.monotonic() >= next_say:
+                say(f"chaos: waiting — {done}/{len(paid)} paid jobs terminal, {stored} photos stored")
+                next_say = time.monotonic() + 10
+            time.sleep(1)
+
+
+def run(cfg: ChaosConfig | None = None, say: Callable[[str], None] = print) -> ChaosResult:
+    """The whole chaos run (see the module docstring); raises only when the fleet cannot be set up."""
+    cfg = cfg or ChaosConfig()
+    started = time.monotonic()
+    cfg.run_dir.mkdir(parents=True, exist_ok=True)
+    redis_server = ThrowawayRedis(cfg.redis_port or free_port(), cfg.run_dir)
+    settings = chaos_settings(cfg, redis_server.port)
+    env, base = fleet_env(settings), settings.public_base_url
+    workers = {name: WorkerGroup(name, env, cfg.run_dir) for name in WorkerGroup.NAMES}
+    faults = Faults(settings, env, redis_server, workers, cfg.run_dir, say)
+    watch = chaos_checks.StatusWatch(settings.database_url)
+    with own_fleet_dir(cfg.run_dir):
+        try:
+            fresh_database(settings.database_url)
+            redis_server.start()
+            fleet.start(env, FLEET)
+            fleet.wait_healthy(base)
+            TelegramClient(settings.telegram_api_base, settings.telegram_bot_token).set_webhook(
+                settings.public_url("/webhooks/telegram"), settings.telegram_webhook_secret)
+            faults_on = switch_faults_on(settings, cfg)
+            for group in workers.values():
+                group.start(faults.queue, settings.broker_namespace)
+            say(f"chaos: fleet up in {time.monotonic() - started:.1f} s (web {base}, Redis :{redis_server.port}, "
+                f"database {cfg.database}, logs {cfg.run_dir}); {len(cfg.buyers)} purchases, "
+                f"{len(cfg.timeline)} faults on the timeline")
+            orders = make_orders(cfg, base, settings)
+            watch.start()
+            buyers = [threading.Thread(target=place_order, args=(base, settings, o, faults.happened), daemon=True)
+                      for o in orders]
+            for thread in buyers:
+                thread.start()
+            faults.play(time.monotonic(), cfg.timeline)
+            for thread in buyers:
+                thread.join(timeout=PAY_WAIT_S)
+            settled = settle(settings, orders, cfg.settle_timeout_s, say)
+            evidence = chaos_checks.gather(settings, orders=[dataclasses.asdict(o) for o in orders],
+                                           observed=watch.seen, kills=faults.kills, outage=faults.outage or None)
+            checks, windows = chaos_checks.evaluate(evidence)
+            checks.insert(0, chaos_checks.check_purchases(evidence, settled, cfg.settle_timeout_s, windows))
+            windows["albums"] = {o.telegram_id: albums_in_chat(settings.telegram_api_base, o.telegram_id)
+                                 for o in orders}
+        finally:
+            watch.done.set()
+            stop_everything(workers, redis_server, say)
+            if not cfg.keep_database:
+                drop_database(settings.database_url)
+    windows["web_restart_s"] = faults.web_restart_s
+    result = ChaosResult(checks, windows, faults.log, [dataclasses.asdict(o) for o in orders],
+                         round(time.monotonic() - started, 1), faults_on)
+    if cfg.report_dir is not None:
+        result.report = chaos_checks.write_report(cfg.report_dir, result, config=dataclasses.asdict(cfg))
+    return result
+
+
+def stop_everything(workers: dict[str, WorkerGroup], redis_server: ThrowawayRedis,
+                    say: Callable[[str], None]) -> None:
+    """Stop exactly what this run started: its worker groups, its fleet processes, its Redis."""
+    for group in workers.values():
+        group.stop()
+    pids = [pid for name in FLEET if (pid := fleet._pid(name)) is not None]
+    with reap(pids):  # the fleet's processes are our children: reaped, they stop counting as alive
+        stopped = fleet.stop(FLEET)
+    redis_server.close()
+    say(f"chaos: stopped worker groups {', '.join(workers)}, {', '.join(stopped) or 'no fleet process'}, Redis")
+
+
+@contextmanager
+def own_fleet_dir(path: Path) -> Iterator[None]:
+    """scenarios.fleet keeps its pid files in one module-level directory (.run/) shared with `make up`, `make
+    run` and `make bench`; pointing it elsewhere for this run keeps either side from stopping the other's
+    processes. (Asked for instead: a ``run_dir`` parameter of fleet.start/stop.)"""
+    previous = fleet.RUN_DIR
+    fleet.RUN_DIR = path
+    try:
+        yield
+    finally:
+        fleet.RUN_DIR = previous
+
+
+def _admin_url(database_url: str) -> tuple[str, str]:
+    server, name = database_url.rsplit("/", 1)
+    return server + "/postgres", name
+
+
+def fresh_database(database_url: str) -> None:
+    """Drop and recreate this run's own database, then apply every migration."""
+    drop_database(database_url)
+    ensure_database(database_url)
+    migrate_up(database_url)
+
+
+def drop_database(database_url: str) -> None:
+    admin, name = _admin_url(database_url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(pgsql.Identifier(name)))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def main() -> int:
+    try:
+        result = run()
+    except KeyboardInterrupt:
+        print("chaos: FAILED — interrupted (everything it started was stopped)")
+        return 130
+    except Exception as exc:  # noqa: BLE001 — the fleet could not be set up; the message says why
+        print(f"chaos: FAILED — {type(exc).__name__}: {exc}")
+        return 1
+    for line in chaos_checks.summary_lines(result):
+        print(line)
+    failed = [c.name.split(" ")[0] for c in result.checks if not c.passed]
+    photos = sum(sum(sizes) for sizes in result.windows["albums"].values())
+    if failed:
+        print(f"chaos: FAILED — {', '.join(failed)} (report {result.report}); {result.elapsed_s:.0f} s")
+        return 1
+    print(f"chaos: ok — {len(result.orders)} purchases, {len(result.checks)} checks passed, {photos} photos in the "
+          f"chats, {result.elapsed_s:.0f} s (report {result.report})")
+    return 0
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a TERM stops the run like Ctrl-C: cleanly
+    sys.exit(main())

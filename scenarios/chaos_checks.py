@@ -1,0 +1,454 @@
+"""The chaos run's verdict: every invariant (I1–I5, I7) checked from the database and the fakes' own records,
+and the windows the design admits (ARCHITECTURE, "Exactly-once effects") measured rather than hidden.
+
+``gather`` reads everything once (read-only); ``evaluate`` turns that evidence into PASS/FAIL checks with
+numbers and a dict of measured windows. A measured window is never a failure by itself: an orphan Kie task
+(the createTask intent window) or a duplicate Telegram send (a lost answer) is counted and reported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import statistics
+import threading
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import requests
+from psycopg.rows import dict_row
+
+from rules.states import TBANK_TO_PAYMENT
+from settings import Settings
+
+# This module is an audit tool: the SQL below only reads, and lives here rather than in db/queries because no
+# part of the product needs it.
+AUDIT_SQL = {
+    "payments": "SELECT p.*, u.telegram_id, u.referred_by FROM payments p JOIN users u ON u.id = p.user_id "
+                "ORDER BY p.id",
+    "events": "SELECT provider_payment_id, status FROM payment_events",
+    "jobs": "SELECT *, extract(epoch FROM created_at) AS created_epoch, "
+            "extract(epoch FROM finished_at - created_at) AS duration_s FROM generation_jobs ORDER BY id",
+    "tasks": "SELECT id, job_id, prompt_index, attempt, status, kie_task_id FROM generation_tasks",
+    "photos": "SELECT id, job_id, prompt_index, storage_key, sha256 FROM generated_photos",
+    "refunds": "SELECT * FROM refunds",
+    "referrals": "SELECT * FROM referral_earnings",
+    "dead_letters": "SELECT id, actor, message_id, error, attempts, created_at FROM dead_letters ORDER BY id",
+}
+PAYMENT_STATUS_SQL = "SELECT id, status FROM payments"
+PROCESSED_SQL = ("SELECT message_id, actor, extract(epoch FROM processed_at) AS at FROM processed_messages "
+                 "WHERE message_id = ANY(%(ids)s)")
+OUTBOX_ACTORS_SQL = "SELECT message_id, actor_name FROM outbox WHERE message_id = ANY(%(ids)s)"
+# Rows that were waiting for the broker when Redis came back, and when the last of them was published.
+OUTBOX_DRAIN_SQL = ("SELECT count(*) AS waiting, count(*) FILTER (WHERE published_at IS NULL) AS unpublished, "
+                    "extract(epoch FROM max(published_at)) AS last_published FROM outbox "
+                    "WHERE created_at < to_timestamp(%(up)s) "
+                    "AND (published_at IS NULL OR published_at >= to_timestamp(%(up)s))")
+
+PAID_AT_BANK = frozenset({"CONFIRMED", "PARTIAL_REFUNDED", "REFUNDED"})
+PAYMENT_RANK = {"new": 0, "authorized": 1, "confirmed": 2, "partially_refunded": 3, "refunded": 4,
+                "canceled": 2, "expired": 2, "rejected": 2}
+OPEN_JOB = frozenset({"queued", "generating", "delivering"})
+LIVE_TASK = frozenset({"pending", "submitting", "submitted", "succeeded"})
+ENDED_TASK = frozenset({"failed", "given_up"})
+
+
+@dataclass
+class Check:
+    name: str
+    passed: bool
+    summary: str
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Evidence:
+    """Everything the checks read: database rows, the fakes' records, and what the run itself observed."""
+
+    db: dict[str, list[dict[str, Any]]]
+    kie: dict[str, Any]
+    bank: dict[str, Any]
+    telegram: dict[str, Any]
+    s3_keys: set[str]
+    orders: list[dict[str, Any]]
+    observed: dict[int, list[str]]
+    kills: list[dict[str, Any]]
+    outage: dict[str, float] | None
+    referral_percent: int
+    processed: list[dict[str, Any]] = field(default_factory=list)
+    kill_actors: dict[str, str] = field(default_factory=dict)
+    drain: dict[str, Any] | None = None
+
+
+def gather(settings: Settings, *, orders: list[dict[str, Any]], observed: dict[int, list[str]],
+           kills: list[dict[str, Any]], outage: dict[str, float] | None) -> Evidence:
+    """Read the database and the fakes' control APIs (GET only) into one Evidence."""
+    with psycopg.connect(settings.database_url, autocommit=True, row_factory=dict_row) as conn:
+        db = {name: conn.execute(query).fetchall() for name, query in AUDIT_SQL.items()}
+        in_flight = sorted({mid for kill in kills for mid in kill["in_flight"]})
+        processed = conn.execute(PROCESSED_SQL, {"ids": in_flight}).fetchall()
+        actors = {r["message_id"]: r["actor_name"] for r in conn.execute(OUTBOX_ACTORS_SQL, {"ids": in_flight})}
+        drain = conn.execute(OUTBOX_DRAIN_SQL, {"up": outage["up_at"]}).fetchone() if outage else None
+    s3 = _get(settings.s3_endpoint_url, "/_sandbox/state")["buckets"].get(settings.s3_bucket, [])
+    return Evidence(db=db, kie=_get(settings.kie_base_url, "/_sandbox/state"),
+                    bank=_get(settings.tbank_base_url.rsplit("/v2", 1)[0], "/_sandbox/state"),
+                    telegram=_get(settings.telegram_api_base, "/_sandbox/state"), s3_keys={o["key"] for o in s3},
+                    orders=orders, observed=observed, kills=kills, outage=outage,
+                    referral_percent=settings.referral_percent, processed=processed, kill_actors=actors,
+                    drain=drain)
+
+
+def _get(base: str, path: str) -> dict[str, Any]:
+    response = requests.get(base.rstrip("/") + path, timeout=30)
+    response.raise_for_status()
+    return response.json()
+
+
+def evaluate(ev: Evidence) -> tuple[list[Check], dict[str, Any]]:
+    """The checks (in report order) and the measured windows."""
+    windows: dict[str, Any] = {}
+    checks = [check_i1(ev), check_i2(ev, windows), check_i3(ev, windows), check_i4(ev, windows), check_i5(ev),
+              check_i7(ev), check_dead_letters(ev)]
+    windows["redelivery"] = redelivery(ev)
+    windows["outbox_drain"] = outbox_drain(ev)
+    return checks, windows
+
+
+def _check(name: str, problems: list[str], summary: str) -> Check:
+    return Check(name, not problems, summary, problems[:25])
+
+
+def _bank_payments(ev: Evidence) -> dict[str, dict[str, Any]]:
+    return {p["payment_id"]: p for p in ev.bank["payments"]}
+
+
+def _paid_payments(ev: Evidence) -> list[dict[str, Any]]:
+    """Our payment rows that the bank says were paid (whatever we think of them)."""
+    bank = _bank_payments(ev)
+    return [p for p in ev.db["payments"]
+            if p["provider_payment_id"] in bank and bank[p["provider_payment_id"]]["status"] in PAID_AT_BANK]
+
+
+def check_i1(ev: Evidence) -> Check:
+    per_payment = Counter(j["payment_id"] for j in ev.db["jobs"] if j["payment_id"] is not None)
+    problems = [f"payment {pid} has {n} jobs" for pid, n in per_payment.items() if n > 1]
+    return _check("I1 at most one job per payment", problems,
+                  f"{len(_paid_payments(ev))} paid payments, {sum(per_payment.values())} jobs, "
+                  f"at most {max(per_payment.values(), default=0)} per payment")
+
+
+def _chat_photos(ev: Evidence) -> dict[int, list[str]]:
+    """sha256 of every photo each chat received, one entry per message (an album is one message per photo)."""
+    chats: dict[int, list[str]] = {}
+    for chat_id, messages in ev.telegram["chats"].items():
+        chats[int(chat_id)] = [m["photos"][-1]["sha256"] for m in messages if m.get("photos")]
+    return chats
+
+
+def check_i2(ev: Evidence, windows: dict[str, Any]) -> Check:
+    photos = defaultdict(list)
+    for photo in ev.db["photos"]:
+        photos[photo["job_id"]].append(photo)
+    refunded = Counter()
+    for refund in ev.db["refunds"]:
+        if refund["status"] == "succeeded" and refund["job_id"] is not None:
+            refunded[refund["job_id"]] += refund["photos_refunded"]
+    chats, users = _chat_photos(ev), {p["user_id"]: p["telegram_id"] for p in ev.db["payments"]}
+    problems, totals = [], Counter()
+    for job in ev.db["jobs"]:
+        jid, mine = job["id"], photos[job["id"]]
+        totals.update(ordered=job["total_photos"], stored=job["photos_stored"], failed=job["photos_failed"])
+        if job["photos_stored"] + job["photos_failed"] != job["total_photos"]:
+            problems.append(f"job {jid}: stored {job['photos_stored']} + failed {job['photos_failed']} "
+                            f"!= total {job['total_photos']}")
+        if len(mine) != job["photos_stored"]:
+            problems.append(f"job {jid}: {len(mine)} photo rows but photos_stored {job['photos_stored']}")
+        doubled = [i for i, n in Counter(p["prompt_index"] for p in mine).items() if n > 1]
+        if doubled:
+            problems.append(f"job {jid}: duplicate prompt indexes {doubled}")
+        in_chat = chats.get(users[job["user_id"]], [])
+        ours = {p["sha256"] for p in mine}
+        seen = set(in_chat)
+        totals.update(chat=len(in_chat), distinct=len(seen & ours), duplicates=len(in_chat) - len(seen))
+        if ours - seen:
+            problems.append(f"job {jid}: {len(ours - seen)} stored photos never reached the chat")
+        if seen - ours:
+            problems.append(f"job {jid}: {len(seen - ours)} photos in the chat that are not this job's")
+        owed = job["total_photos"] - job["photos_stored"] if job["status"] == "failed" else job["photos_failed"]
+        totals.update(owed=owed, refunded=refunded[jid])
+        if job["status"] in ("delivered", "delivered_partial", "failed") and refunded[jid] != owed:
+            problems.append(f"job {jid}: {owed} photos missing but {refunded[jid]} refunded")
+    lost = [e for e in ev.telegram["errors"] if e["status"] == 502]
+    texts = Counter((m.get("text"), chat) for chat, ms in ev.telegram["chats"].items() for m in ms if m.get("text"))
+    windows["telegram"] = {"duplicate_photos": totals["duplicates"], "lost_answers": len(lost),
+                           "duplicate_texts": sum(n - 1 for n in texts.values()),
+                           "rate_limited_429": len(ev.telegram["rejections"])}
+    return _check("I2 exact photos per job, none doubled, refund iff missing", problems,
+                  f"{len(ev.db['jobs'])} jobs: {totals['ordered']} ordered = {totals['stored']} stored + "
+                  f"{totals['failed']} failed; chats hold {totals['chat']} photos = {totals['distinct']} distinct "
+                  f"+ {totals['duplicates']} duplicate sends; {totals['refunded']}/{totals['owed']} missing "
+                  f"photos refunded")
+
+
+def check_i3(ev: Evidence, windows: dict[str, Any]) -> Check:
+    ours = {t["kie_task_id"]: t for t in ev.db["tasks"] if t["kie_task_id"]}
+    problems, counts = [], Counter()
+    for task in ev.kie["tasks"]:
+        mine = ours.get(task["task_id"])
+        if mine is None:
+            counts["orphan_" + task["state"]] += 1
+        elif task["state"] == "success":
+            counts["stored" if mine["status"] == "stored" else "ended" if mine["status"] in ENDED_TASK else "open"] += 1
+            if mine["status"] not in ENDED_TASK | {"stored"}:
+                problems.append(f"Kie task {task['task_id']} succeeded but our task {mine['id']} is {mine['status']}")
+    missing = [p["storage_key"] for p in ev.db["photos"] if p["storage_key"] not in ev.s3_keys]
+    problems += [f"photo object missing in S3: {key}" for key in missing]
+    orphans = sum(n for kind, n in counts.items() if kind.startswith("orphan_"))
+    windows["kie"] = {"tasks_at_kie": len(ev.kie["tasks"]), "orphan_tasks": orphans,
+                      "orphan_succeeded": counts["orphan_success"], "counts": ev.kie["counts"]}
+    succeeded = sum(1 for t in ev.kie["tasks"] if t["state"] == "success")
+    return _check("I3 every photo Kie made is stored or its task failed", problems,
+                  f"{succeeded} Kie successes: {counts['stored']} stored, {counts['ended']} marked failed/given up, "
+                  f"{counts['orphan_success']} orphans never recorded (createTask window; {orphans} orphan tasks "
+                  f"in all); {len(ev.db['photos']) - len(missing)}/{len(ev.db['photos'])} photo objects in S3")
+
+
+def check_i4(ev: Evidence, windows: dict[str, Any]) -> Check:
+    jobs = {j["payment_id"]: j for j in ev.db["jobs"] if j["payment_id"] is not None}
+    problems = []
+    for payment in _paid_payments(ev):
+        job = jobs.get(payment["id"])
+        if PAYMENT_RANK.get(payment["status"], 0) < PAYMENT_RANK["confirmed"]:
+            problems.append(f"payment {payment['id']} paid at the bank but {payment['status']} here")
+        if job is None:
+            problems.append(f"payment {payment['id']} paid but has no job")
+    open_jobs = [j for j in ev.db["jobs"] if j["status"] in OPEN_JOB]
+    problems += [f"job {j['id']} still {j['status']}" for j in open_jobs]
+    ended = {j["id"] for j in ev.db["jobs"] if j["status"] not in OPEN_JOB}
+    live = [t for t in ev.db["tasks"] if t["job_id"] in ended and t["status"] in LIVE_TASK]
+    problems += [f"task {t['id']} of finished job {t['job_id']} still {t['status']}" for t in live]
+    durations = [float(j["duration_s"]) for j in ev.db["jobs"] if j["duration_s"] is not None]
+    windows["job_duration_s"] = {"max": round(max(durations, default=0), 1),
+                                 "median": round(statistics.median(durations), 1) if durations else 0}
+    statuses = Counter(j["status"] for j in ev.db["jobs"])
+    return _check("I4 every paid job terminal, none left open", problems,
+                  f"{len(_paid_payments(ev))} paid, job statuses {dict(statuses)}, {len(live)} live tasks of "
+                  f"finished jobs; longest job {windows['job_duration_s']['max']} s")
+
+
+def check_i5(ev: Evidence) -> Check:
+    bank, problems = _bank_payments(ev), []
+    events = defaultdict(list)
+    for event in ev.db["events"]:
+        events[event["provider_payment_id"]].append(event["status"])
+    for pid, seen in ev.observed.items():
+        ranks = [PAYMENT_RANK[s] for s in seen]
+        if any(later < earlier for earlier, later in zip(ranks, ranks[1:], strict=False)):
+            problems.append(f"payment {pid} moved backwards: {' → '.join(seen)}")
+    for payment in ev.db["payments"]:
+        mine, provider = payment["status"], payment["provider_payment_id"]
+        reached = [TBANK_TO_PAYMENT[s] for s in events[provider] if s in TBANK_TO_PAYMENT]
+        if reached and PAYMENT_RANK[mine] < max(PAYMENT_RANK[s] for s in reached):
+            problems.append(f"payment {payment['id']} is {mine} behind its events {events[provider]}")
+        at_bank = bank.get(provider, {}).get("status")
+        if at_bank in TBANK_TO_PAYMENT and TBANK_TO_PAYMENT[at_bank] != mine:
+            problems.append(f"payment {payment['id']} is {mine} here but {at_bank} at the bank")
+    notes = ev.bank["notifications"]
+    delivered, gave_up = sum(1 for n in notes if n["delivered"]), sum(1 for n in notes if n["gave_up"])
+    return _check("I5 payment states never move backwards, match the bank", problems,
+                  f"{len(ev.observed)} payments watched; the bank sent {len(notes)} notifications (copies "
+                  f"included: {delivered} answered OK, {gave_up} given up), {len(ev.db['events'])} distinct "
+                  f"events recorded; {len(ev.db['payments'])} payments compared with the bank's record")
+
+
+def check_i7(ev: Evidence) -> Check:
+    bank, problems = _bank_payments(ev), []
+    ours = defaultdict(int)
+    for refund in ev.db["refunds"]:
+        if refund["status"] == "succeeded":
+            ours[refund["payment_id"]] += refund["amount_kopecks"]
+    credits = defaultdict(list)
+    for credit in ev.db["referrals"]:
+        credits[credit["payment_id"]].append(credit)
+    started = {j["payment_id"] for j in ev.db["jobs"]}
+    paid_sum = refunded_sum = bank_sum = 0
+    for payment in ev.db["payments"]:
+        pid, amount = payment["id"], payment["amount_kopecks"]
+        at_bank = bank.get(payment["provider_payment_id"], {"refunds": []})
+        bank_refunds = [r["amount"] for r in at_bank["refunds"] if r["status"] != "CANCELED"]
+        keys = Counter(r["external_request_id"] for r in at_bank["refunds"])
+        paid_sum += amount if pid in started else 0
+        refunded_sum, bank_sum = refunded_sum + payment["refunded_kopecks"], bank_sum + sum(bank_refunds)
+        if payment["refunded_kopecks"] > amount or ours[pid] > amount:
+            problems.append(f"payment {pid}: refunded {payment['refunded_kopecks']} of {amount}")
+        if not ours[pid] == payment["refunded_kopecks"] == sum(bank_refunds):
+            problems.append(f"payment {pid}: our refunds {ours[pid]}, recorded {payment['refunded_kopecks']}, "
+                            f"bank {sum(bank_refunds)}")
+        problems += [f"payment {pid}: ExternalRequestId {k} refunded {n} times" for k, n in keys.items() if n > 1]
+        expected = 1 if payment["referred_by"] is not None and pid in started else 0
+        if len(credits[pid]) != expected:
+            problems.append(f"payment {pid}: {len(credits[pid])} referral credits, expected {expected}")
+        for credit in credits[pid]:
+            if credit["amount_kopecks"] != amount * ev.referral_percent // 100:
+                problems.append(f"payment {pid}: referral credit {credit['amount_kopecks']} is not "
+                                f"{ev.referral_percent}% of {amount}")
+    return _check("I7 money: refunds within paid, equal to the bank's, one referral credit", problems,
+                  f"paid {paid_sum / 100:.2f} ₽; refunded {refunded_sum / 100:.2f} ₽ here, {bank_sum / 100:.2f} ₽ "
+                  f"at the bank, in {sum(1 for r in ev.db['refunds'] if r['status'] == 'succeeded')} refunds; "
+                  f"{len(ev.db['referrals'])} referral credits")
+
+
+def check_dead_letters(ev: Evidence) -> Check:
+    letters = ev.db["dead_letters"]
+    problems = [f"#{d['id']} {d['actor']} after {d['attempts']} attempts: {d['error'][:160]}" for d in letters]
+    return _check("Dead letters (expected 0)", problems, f"{len(letters)} dead letters")
+
+
+def redelivery(ev: Evidence) -> list[dict[str, Any]]:
+    """Per SIGKILL: the messages the killed group held, when Redis gave them back (observed), and when their
+    redelivered copies were processed (processed_messages timestamps, for actors that keep a dedup row)."""
+    processed = {r["message_id"]: float(r["at"]) for r in ev.processed}
+    result = []
+    for kill in ev.kills:
+        after = sorted(processed[m] - kill["at"] for m in kill["in_flight"] if processed.get(m, 0) > kill["at"])
+        before = sum(1 for m in kill["in_flight"] if 0 < processed.get(m, 0) <= kill["at"])
+        actors = Counter(ev.kill_actors.get(m, "periodic/other") for m in kill["in_flight"])
+        result.append({"target": kill["target"], "t_s": kill["t_s"], "in_flight": len(kill["in_flight"]),
+                       "by_actor": dict(actors), "requeued_after_s": kill.get("requeued_after_s"),
+                       "reprocessed": len(after), "effect_committed_before_kill": before,
+                       "reprocessed_after_s": {"min": round(after[0], 1), "median": round(statistics.median(after), 1),
+                                               "max": round(after[-1], 1)} if after else None})
+    return result
+
+
+def outbox_drain(ev: Evidence) -> dict[str, Any] | None:
+    """Rows the outbox held for the broker when Redis came back, and how long the relay took to publish them."""
+    if ev.outage is None or ev.drain is None:
+        return None
+    last = ev.drain["last_published"]
+    return {"outage_s": round(ev.outage["up_at"] - ev.outage["down_at"], 1), "waiting": ev.drain["waiting"],
+            "unpublished": ev.drain["unpublished"],
+            "drained_after_s": round(float(last) - ev.outage["up_at"], 1) if last is not None else 0.0}
+
+
+def check_purchases(ev: Evidence, settled: bool, timeout_s: float, windows: dict[str, Any]) -> Check:
+    """The scenario itself happened: every buyer paid over HTTP, those paying on Redis's outage paid inside it,
+    and every paid job ended within the bound."""
+    problems = [f"buyer {o['index']} ({o['buyer']['tier']}): {o['error']}" for o in ev.orders if o["error"]]
+    if not settled:
+        problems.append(f"not every paid job was terminal {timeout_s:.0f} s after the timeline")
+    started = {j["payment_id"]: float(j["created_epoch"]) for j in ev.db["jobs"]}
+    during = [o for o in ev.orders if o["buyer"]["pay_on"] == "redis_down" and o["paid_at"]]
+    for order in during:
+        if ev.outage is None or not ev.outage["down_at"] <= order["paid_at"] <= ev.outage.get("up_at", 0):
+            problems.append(f"buyer {order['index']} did not pay during the Redis outage")
+    if ev.outage and "up_at" in ev.outage:
+        windows["paid_during_outage"] = [
+            {"buyer": o["index"], "job_started_after_redis_back_s":
+                round(started[o["payment_id"]] - ev.outage["up_at"], 1) if o["payment_id"] in started else None}
+            for o in during]
+    paid = sum(1 for o in ev.orders if o["paid_at"])
+    invited = sum(1 for o in ev.orders if o["buyer"]["invited_by"] is not None)
+    return _check("Purchases driven over HTTP, paid jobs ended in time", problems,
+                  f"{paid}/{len(ev.orders)} paid ({len(during)} while Redis was down, {invited} through invite "
+                  f"links); every paid job terminal: {'yes' if settled else 'NO'}")
+
+
+class StatusWatch(threading.Thread):
+    """Samples every payment's status twice a second (read-only), so a move backwards is seen even if a later
+    event moved the payment forward again before the end."""
+
+    def __init__(self, database_url: str) -> None:
+        super().__init__(name="chaos-status-watch", daemon=True)
+        self.database_url, self.done = database_url, threading.Event()
+        self.seen: dict[int, list[str]] = {}
+
+    def run(self) -> None:
+        conn = None
+        while not self.done.wait(0.5):
+            try:
+                if conn is None or conn.closed:
+                    conn = psycopg.connect(self.database_url, autocommit=True)
+                for payment_id, status in conn.execute(PAYMENT_STATUS_SQL).fetchall():
+                    seen = self.seen.setdefault(payment_id, [])
+                    if not seen or seen[-1] != status:
+                        seen.append(status)
+            except psycopg.Error:
+                conn = None
+        if conn is not None:
+            conn.close()
+
+
+def window_lines(windows: dict[str, Any]) -> list[str]:
+    """The measured windows in words, one line each."""
+    kie, tg, lines = windows.get("kie", {}), windows.get("telegram", {}), []
+    lines.append(f"orphan Kie tasks (createTask intent window): {kie.get('orphan_tasks')} of {kie.get('tasks_at_kie')} "
+                 f"tasks at Kie, {kie.get('orphan_succeeded')} of them succeeded")
+    lines.append(f"duplicate Telegram sends (answer lost after the send): {tg.get('duplicate_photos')} photos, "
+                 f"{tg.get('duplicate_texts')} texts, from {tg.get('lost_answers')} lost answers; "
+                 f"{tg.get('rate_limited_429')} 429s from Telegram")
+    for kill in windows.get("redelivery", []):
+        timing = kill["reprocessed_after_s"]
+        lines.append(f"SIGKILL worker {kill['target']} at t={kill['t_s']} s: {kill['in_flight']} unacked messages "
+                     f"{kill['by_actor']}; Redis requeued them after {kill['requeued_after_s']} s; "
+                     f"{kill['reprocessed']} reprocessed after " + (
+                         f"{timing['min']}/{timing['median']}/{timing['max']} s (min/median/max)" if timing else "-")
+                     + f"; {kill['effect_committed_before_kill']} had committed their effect before the kill")
+    drain = windows.get("outbox_drain")
+    if drain:
+        lines.append(f"Redis outage {drain['outage_s']} s: {drain['waiting']} outbox rows waiting when it came back, "
+                     f"all published {drain['drained_after_s']} s later ({drain['unpublished']} still unpublished)")
+    for paid in windows.get("paid_during_outage", []):
+        lines.append(f"buyer {paid['buyer']} paid while Redis was down: job started "
+                     f"{paid['job_started_after_redis_back_s']} s after Redis came back")
+    if windows.get("web_restart_s") is not None:
+        lines.append(f"web SIGKILLed: healthy again after {windows['web_restart_s']} s")
+    duration = windows.get("job_duration_s", {})
+    lines.append(f"job duration: median {duration.get('median')} s, max {duration.get('max')} s")
+    return lines
+
+
+def summary_lines(result: Any) -> list[str]:
+    """What the run prints: one PASS/FAIL line per check (with its first problems), then the windows."""
+    lines = []
+    for check in result.checks:
+        lines.append(f"chaos: {'PASS' if check.passed else 'FAIL'}  {check.name} — {check.summary}")
+        lines += [f"         ! {problem}" for problem in check.problems[:8]]
+    lines += [f"chaos: measured — {line}" for line in window_lines(result.windows)]
+    return lines
+
+
+def write_report(report_dir: Path, result: Any, *, config: dict[str, Any]) -> Path:
+    """``chaos-latest.md`` and ``chaos-latest.json`` in ``report_dir``; returns the Markdown file's path."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    verdict = "PASS" if result.passed else "FAIL"
+    data = {"verdict": verdict, "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "elapsed_s": result.elapsed_s, "config": config, "faults": result.faults, "timeline": result.timeline,
+            "checks": [dataclasses.asdict(c) for c in result.checks], "windows": result.windows,
+            "orders": result.orders}
+    (report_dir / "chaos-latest.json").write_text(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+    md = [f"# Chaos run: {verdict}", "",
+          f"{data['finished_at']} · {len(result.orders)} purchases · {len(result.timeline)} faults on the timeline "
+          f"· {result.elapsed_s:.0f} s in all.", "", "Faults at the fakes throughout the run:", "",
+          *[f"- {fake}: `{json.dumps(knobs, ensure_ascii=False)}`" for fake, knobs in result.faults.items()], "",
+          "## Timeline", "", "| t (s) | fault | detail |", "|---:|---|---|"]
+    md += [f"| {e['t_s']} | {e['action']} {e['target']} | {e['detail']} |" for e in result.timeline]
+    md += ["", "## Checks", "", "| check | result | numbers |", "|---|---|---|"]
+    md += [f"| {c.name} | {'PASS' if c.passed else '**FAIL**'} | {c.summary} |" for c in result.checks]
+    for check in (c for c in result.checks if c.problems):
+        md += ["", f"**{check.name}**:", *[f"- {problem}" for problem in check.problems]]
+    md += ["", "## Measured windows", "", *[f"- {line}" for line in window_lines(result.windows)], "",
+           "## Purchases", "", "| # | tier | invited by | pays on | payment | albums in the chat | error |",
+           "|---:|---|---|---|---:|---|---|"]
+    albums = result.windows.get("albums", {})
+    for o in result.orders:
+        invited = "" if o["buyer"]["invited_by"] is None else o["buyer"]["invited_by"]
+        md.append(f"| {o['index']} | {o['buyer']['tier']} | {invited} | {o['buyer']['pay_on'] or ''} | "
+                  f"{o['payment_id'] or ''} | {albums.get(o['telegram_id'], [])} | {o['error']} |")
+    path = report_dir / "chaos-latest.md"
+    path.write_text("\n".join(md) + "\n")
+    return path

@@ -1,0 +1,52 @@
+"""Delivery keeps to Telegram's limits (429 → wait exactly retry_after) and survives a user who blocked the
+bot (delivery stops, the gallery keeps the photos, the job still ends)."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from db import delivery, jobs, users
+from tests.factories import make_avatar, make_paid_payment, make_user
+from tests.integration.pipeline_helpers import albums_in_chat, fast_kie, wait_for_job
+
+pytestmark = pytest.mark.scenario
+
+
+def _telegram(services, path: str, body: dict) -> dict:
+    response = requests.post(f"{services.settings.telegram_api_base}/_sandbox/{path}", json=body, timeout=5)
+    response.raise_for_status()
+    return response.json()
+
+
+def test_telegram_429s_are_waited_out_and_every_album_still_arrives_once(services, worker) -> None:
+    fast_kie(services)
+    # Telegram is stricter than our limiter expects: a chat takes 12 items at once, then 1 per second.
+    _telegram(services, "config", {"chat_burst": 12, "chat_rate_per_s": 4})
+    user = make_user(services)
+    payment = make_paid_payment(services, user, make_avatar(services, user), tier="premium")
+
+    job = wait_for_job(services, payment_id=payment["id"])
+
+    assert job["status"] == "delivered"
+    assert [len(album) for album in albums_in_chat(services, user["telegram_id"])] == [10, 10, 3]
+    state = requests.get(f"{services.settings.telegram_api_base}/_sandbox/state", timeout=5).json()
+    assert len(state["rejections"]) >= 1, "the fake never answered 429: the test proves nothing"
+
+
+def test_user_who_blocked_the_bot_gets_nothing_sent_but_the_job_ends_with_its_gallery(services, worker) -> None:
+    fast_kie(services)
+    user = make_user(services)
+    _telegram(services, "blocked", {"chat_id": user["telegram_id"], "blocked": True})
+    payment = make_paid_payment(services, user, make_avatar(services, user), tier="standard")
+
+    job = wait_for_job(services, payment_id=payment["id"])
+
+    assert job["status"] == "delivered"
+    with services.pool.connection() as conn:
+        photos = jobs.photos_of_job(conn, job_id=job["id"])
+        chunks = delivery.chunks_of_job(conn, job_id=job["id"])
+        blocked = users.get_user(conn, id=user["id"])["bot_blocked"]
+    assert len(photos) == 15 and all(services.storage.exists(p["storage_key"]) for p in photos)
+    assert {c["status"] for c in chunks} == {"blocked"} and blocked
+    assert albums_in_chat(services, user["telegram_id"]) == []

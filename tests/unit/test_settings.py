@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import pytest
+
+from settings import Settings, SettingsError
+
+
+def test_defaults_are_the_local_sandbox() -> None:
+    settings = Settings.from_env({})
+    assert settings.kie_base_url.startswith("http://127.0.0.1:")
+    assert settings.tbank_base_url.endswith("/v2")
+    assert settings.kie_api_keys == ("sandbox-kie-key-1",)
+
+
+def test_values_are_parsed_by_type() -> None:
+    settings = Settings.from_env({"KIE_API_KEYS": "a, b ,c", "WEB_PORT": "8123", "KIE_RATE_WINDOW_S": "2.5",
+                                  "BROKER": "rabbitmq"})
+    assert settings.kie_api_keys == ("a", "b", "c")
+    assert (settings.web_port, settings.kie_rate_window_s, settings.broker) == (8123, 2.5, "rabbitmq")
+
+
+@pytest.mark.parametrize(("env", "named"), [({"WEB_PORT": "eighty"}, "WEB_PORT"),
+                                            ({"KIE_API_KEYS": " , "}, "KIE_API_KEYS"),
+                                            ({"BROKER": "kafka"}, "BROKER"),
+                                            ({"DATABASE_URL": "not a url"}, "DATABASE_URL")])
+def test_a_bad_value_fails_loudly_naming_the_variable_not_the_value(env: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(env)
+    assert named in str(caught.value)
+    assert list(env.values())[0] not in str(caught.value)
+
+
+def test_secrets_never_appear_in_repr() -> None:
+    settings = Settings(tbank_password="hunter2-terminal", telegram_bot_token="1:SECRET", admin_token="adm1n")
+    text = repr(settings)
+    assert "hunter2-terminal" not in text and "1:SECRET" not in text and "adm1n" not in text
+
+
+def test_settings_are_frozen() -> None:
+    with pytest.raises(AttributeError):
+        Settings().web_port = 1  # type: ignore[misc]
