@@ -8,6 +8,7 @@ Usage: ``python -m scenarios.fleet up|down|status``.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -45,6 +46,12 @@ def processes(env: Mapping[str, str]) -> list[Proc]:
 
 def start(env: Mapping[str, str], names: list[str] | None = None) -> dict[str, int]:
     RUN_DIR.mkdir(exist_ok=True)
+    env = dict(env)
+    if not names:  # a fresh fleet: one metrics directory shared by web and workers, so /metrics shows all
+        metrics_dir = RUN_DIR / f"metrics-{env.get('WEB_PORT', '8000')}"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir()
+        env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
     started: dict[str, int] = {}
     for proc in processes(env):
         if names and proc.name not in names:

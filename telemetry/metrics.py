@@ -18,4 +18,5 @@ JOBS_FINISHED = Counter("pinglass_jobs_finished_total", "Generation jobs that re
 PHOTOS_STORED = Counter("pinglass_photos_stored_total", "Generated photos stored in our storage")
 REFUNDS = Counter("pinglass_refunds_total", "Refunds made", ["kind"])
 WEBHOOKS = Counter("pinglass_webhooks_total", "Webhooks received", ["provider", "outcome"])
-OUTBOX_BACKLOG = Gauge("pinglass_outbox_backlog", "Outbox rows not yet published (set by the relay)")
+OUTBOX_BACKLOG = Gauge("pinglass_outbox_backlog", "Outbox rows not yet published (set by the relay)",
+                       multiprocess_mode="livemax")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 from flask import Blueprint, Response, current_app, jsonify
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
 blueprint = Blueprint("health", __name__)
 
@@ -29,4 +31,10 @@ def health():
 
 @blueprint.get("/metrics")
 def metrics():
+    """This process's metrics; in multiprocess mode (PROMETHEUS_MULTIPROC_DIR shared by the web and the
+    workers of a machine, as `make up` sets it) the sum over every process, workers included."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
     return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
