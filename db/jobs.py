@@ -7,27 +7,18 @@ from typing import Any
 from psycopg import Connection
 
 from db.errors import translated
-from db.queries import sql
+from db.queries import fetch_all, fetch_one, sql
 from rules.states import JOB_MOVES, sources_of
 
 Row = dict[str, Any]
 
-
-def _one(conn: Connection, name: str, params: dict[str, Any]) -> Row | None:
-    with translated():
-        return conn.execute(sql(name), params).fetchone()
-
-
-def _all(conn: Connection, name: str, params: dict[str, Any]) -> list[Row]:
-    with translated():
-        return conn.execute(sql(name), params).fetchall()
 
 
 def insert_job(conn: Connection, *, payment_id: int | None, user_id: int, avatar_id: int, style_id: str, tier: str,
                total_photos: int, correlation_id: str, kind: str = "purchase",
                parent_job_id: int | None = None) -> Row | None:
     """The new job, or None when the payment already has one (UNIQUE payment_id)."""
-    return _one(conn, "jobs.insert_job", {
+    return fetch_one(conn, "jobs.insert_job", {
         "payment_id": payment_id, "parent_job_id": parent_job_id, "kind": kind, "user_id": user_id,
         "avatar_id": avatar_id, "style_id": style_id, "tier": tier, "total_photos": total_photos,
         "correlation_id": correlation_id})
@@ -35,25 +26,25 @@ def insert_job(conn: Connection, *, payment_id: int | None, user_id: int, avatar
 
 def get_job(conn: Connection, *, id: int, user_id: int | None = None) -> Row | None:
     if user_id is not None:
-        return _one(conn, "jobs.get_job_for_user", {"id": id, "user_id": user_id})
-    return _one(conn, "jobs.get_job", {"id": id})
+        return fetch_one(conn, "jobs.get_job_for_user", {"id": id, "user_id": user_id})
+    return fetch_one(conn, "jobs.get_job", {"id": id})
 
 
 def get_job_by_payment(conn: Connection, *, payment_id: int) -> Row | None:
-    return _one(conn, "jobs.get_job_by_payment", {"payment_id": payment_id})
+    return fetch_one(conn, "jobs.get_job_by_payment", {"payment_id": payment_id})
 
 
 def move_job(conn: Connection, *, id: int, new: str) -> Row | None:
     """Move the job along its state machine; None if another worker already moved it (or the move is illegal)."""
-    return _one(conn, "jobs.move_job", {"id": id, "new": new, "expected": sources_of(JOB_MOVES, new)})
+    return fetch_one(conn, "jobs.move_job", {"id": id, "new": new, "expected": sources_of(JOB_MOVES, new)})
 
 
 def add_progress(conn: Connection, *, id: int, stored: int = 0, failed: int = 0) -> Row:
-    return _one(conn, "jobs.add_progress", {"id": id, "stored": stored, "failed": failed})
+    return fetch_one(conn, "jobs.add_progress", {"id": id, "stored": stored, "failed": failed})
 
 
 def use_regeneration(conn: Connection, *, id: int, allowance: int) -> Row | None:
-    return _one(conn, "jobs.use_regeneration", {"id": id, "allowance": allowance})
+    return fetch_one(conn, "jobs.use_regeneration", {"id": id, "allowance": allowance})
 
 
 def touch_job(conn: Connection, *, id: int) -> None:
@@ -62,64 +53,64 @@ def touch_job(conn: Connection, *, id: int) -> None:
 
 
 def insert_task(conn: Connection, *, job_id: int, prompt_index: int, attempt: int, prompt: str) -> Row | None:
-    return _one(conn, "jobs.insert_task", {"job_id": job_id, "prompt_index": prompt_index, "attempt": attempt,
+    return fetch_one(conn, "jobs.insert_task", {"job_id": job_id, "prompt_index": prompt_index, "attempt": attempt,
                                            "prompt": prompt})
 
 
 def get_task(conn: Connection, *, id: int) -> Row | None:
-    return _one(conn, "jobs.get_task", {"id": id})
+    return fetch_one(conn, "jobs.get_task", {"id": id})
 
 
 def get_task_by_kie_id(conn: Connection, *, kie_task_id: str) -> Row | None:
-    return _one(conn, "jobs.get_task_by_kie_id", {"kie_task_id": kie_task_id})
+    return fetch_one(conn, "jobs.get_task_by_kie_id", {"kie_task_id": kie_task_id})
 
 
 def claim_fair_task(conn: Connection, *, api_key_index: int) -> Row | None:
-    return _one(conn, "jobs.claim_fair_task", {"api_key_index": api_key_index})
+    return fetch_one(conn, "jobs.claim_fair_task", {"api_key_index": api_key_index})
 
 
 def move_task(conn: Connection, *, id: int, expected: list[str], new: str, kie_task_id: str | None = None,
               result_url: str | None = None, fail_code: str | None = None, fail_msg: str | None = None) -> Row | None:
-    return _one(conn, "jobs.move_task", {
+    return fetch_one(conn, "jobs.move_task", {
         "id": id, "expected": expected, "new": new, "kie_task_id": kie_task_id, "result_url": result_url,
         "fail_code": fail_code, "fail_msg": (fail_msg or None) and fail_msg[:500]})
 
 
 def bump_poll(conn: Connection, *, id: int, expected: int) -> Row | None:
-    return _one(conn, "jobs.bump_poll", {"id": id, "expected": expected})
+    return fetch_one(conn, "jobs.bump_poll", {"id": id, "expected": expected})
 
 
 def tasks_of_job(conn: Connection, *, job_id: int) -> list[Row]:
-    return _all(conn, "jobs.tasks_of_job", {"job_id": job_id})
+    return fetch_all(conn, "jobs.tasks_of_job", {"job_id": job_id})
 
 
 def insert_photo(conn: Connection, *, job_id: int, prompt_index: int, task_id: int, storage_key: str, sha256: str,
                  width: int, height: int, size_bytes: int, content_type: str) -> Row | None:
     """The new photo row, or None when this prompt slot of the job already has its photo."""
-    return _one(conn, "jobs.insert_photo", {
+    return fetch_one(conn, "jobs.insert_photo", {
         "job_id": job_id, "prompt_index": prompt_index, "task_id": task_id, "storage_key": storage_key,
         "sha256": sha256, "width": width, "height": height, "size_bytes": size_bytes, "content_type": content_type})
 
 
 def photos_of_job(conn: Connection, *, job_id: int) -> list[Row]:
-    return _all(conn, "jobs.photos_of_job", {"job_id": job_id})
+    return fetch_all(conn, "jobs.photos_of_job", {"job_id": job_id})
 
 
 def get_photo(conn: Connection, *, id: int) -> Row | None:
-    return _one(conn, "jobs.get_photo", {"id": id})
+    return fetch_one(conn, "jobs.get_photo", {"id": id})
 
 
 def stuck_tasks(conn: Connection, *, statuses: list[str], idle_s: float, limit: int = 200) -> list[Row]:
-    return _all(conn, "jobs.stuck_tasks", {"statuses": statuses, "idle_s": idle_s, "limit": limit})
+    return fetch_all(conn, "jobs.stuck_tasks", {"statuses": statuses, "idle_s": idle_s, "limit": limit})
 
 
 def stale_jobs(conn: Connection, *, statuses: list[str], idle_s: float, limit: int = 100) -> list[Row]:
-    return _all(conn, "jobs.stale_jobs", {"statuses": statuses, "idle_s": idle_s, "limit": limit})
+    return fetch_all(conn, "jobs.stale_jobs", {"statuses": statuses, "idle_s": idle_s, "limit": limit})
 
 
 def overdue_jobs(conn: Connection, *, deadline_s: float, limit: int = 50) -> list[Row]:
-    return _all(conn, "jobs.overdue_jobs", {"deadline_s": deadline_s, "limit": limit})
+    return fetch_all(conn, "jobs.overdue_jobs", {"deadline_s": deadline_s, "limit": limit})
 
 
 def live_tasks_of_job(conn: Connection, *, job_id: int) -> list[Row]:
-    return _all(conn, "jobs.live_tasks_of_job", {"job_id": job_id})
+    return fetch_all(conn, "jobs.live_tasks_of_job", {"job_id": job_id})

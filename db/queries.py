@@ -9,13 +9,18 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
+from typing import Any
+
+from psycopg import Connection
+
+from db.errors import translated
 
 QUERY_DIR = Path(__file__).with_name("queries")
 _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 
 
 @functools.cache
-def _all() -> dict[str, str]:
+def _load() -> dict[str, str]:
     queries: dict[str, str] = {}
     for path in sorted(QUERY_DIR.glob("*.sql")):
         parts = _NAME.split(path.read_text(encoding="utf-8"))
@@ -29,4 +34,22 @@ def _all() -> dict[str, str]:
 
 def sql(name: str) -> str:
     """The text of query ``<file>.<name>``; KeyError names a missing query."""
-    return _all()[name]
+    return _load()[name]
+
+
+def fetch_one(conn: Connection, name: str, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """Run named query ``name`` and return its first row (None when there is none)."""
+    with translated():
+        return conn.execute(sql(name), params or {}).fetchone()
+
+
+def fetch_all(conn: Connection, name: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Run named query ``name`` and return every row."""
+    with translated():
+        return conn.execute(sql(name), params or {}).fetchall()
+
+
+def execute(conn: Connection, name: str, params: dict[str, Any] | None = None) -> int:
+    """Run named statement ``name``; returns the number of rows it touched."""
+    with translated():
+        return conn.execute(sql(name), params or {}).rowcount

@@ -8,25 +8,16 @@ from typing import Any, Protocol
 from psycopg import Connection
 
 from db.errors import translated
-from db.queries import sql
+from db.queries import fetch_all, fetch_one, sql
 
 Row = dict[str, Any]
 
-
-def _one(conn: Connection, name: str, params: dict[str, Any]) -> Row | None:
-    with translated():
-        return conn.execute(sql(name), params).fetchone()
-
-
-def _all(conn: Connection, name: str, params: dict[str, Any]) -> list[Row]:
-    with translated():
-        return conn.execute(sql(name), params).fetchall()
 
 
 def upsert_user(conn: Connection, *, telegram_id: int, username: str | None, first_name: str | None,
                 language_code: str | None, referral_code: str, referred_by: int | None = None) -> Row:
     """Register the Telegram user or refresh their profile; ``referral_code`` is used only for a new row."""
-    return _one(conn, "users.upsert_user", {
+    return fetch_one(conn, "users.upsert_user", {
         "telegram_id": telegram_id, "username": username, "first_name": first_name,
         "language_code": language_code, "referral_code": referral_code, "referred_by": referred_by})
 
@@ -59,19 +50,19 @@ def register_user(conn: Connection, tg_user: TelegramProfile, *, start_param: st
 
 
 def get_user(conn: Connection, *, id: int) -> Row | None:
-    return _one(conn, "users.get_user", {"id": id})
+    return fetch_one(conn, "users.get_user", {"id": id})
 
 
 def get_user_by_telegram_id(conn: Connection, *, telegram_id: int) -> Row | None:
-    return _one(conn, "users.get_user_by_telegram_id", {"telegram_id": telegram_id})
+    return fetch_one(conn, "users.get_user_by_telegram_id", {"telegram_id": telegram_id})
 
 
 def get_user_by_referral_code(conn: Connection, *, referral_code: str) -> Row | None:
-    return _one(conn, "users.get_user_by_referral_code", {"referral_code": referral_code})
+    return fetch_one(conn, "users.get_user_by_referral_code", {"referral_code": referral_code})
 
 
 def set_referrer(conn: Connection, *, id: int, referrer_id: int) -> Row | None:
-    return _one(conn, "users.set_referrer", {"id": id, "referrer_id": referrer_id})
+    return fetch_one(conn, "users.set_referrer", {"id": id, "referrer_id": referrer_id})
 
 
 def set_bot_blocked(conn: Connection, *, id: int, blocked: bool) -> None:
@@ -85,38 +76,38 @@ def set_draft_avatar(conn: Connection, *, id: int, avatar_id: int | None) -> Non
 
 
 def insert_avatar(conn: Connection, *, user_id: int, name: str) -> Row:
-    return _one(conn, "users.insert_avatar", {"user_id": user_id, "name": name})
+    return fetch_one(conn, "users.insert_avatar", {"user_id": user_id, "name": name})
 
 
 def get_avatar(conn: Connection, *, id: int, user_id: int, lock: bool = False) -> Row | None:
     """The user's live avatar (with ``reference_count``), or None — someone else's id reads as missing."""
     if lock:
-        return _one(conn, "users.lock_avatar", {"id": id, "user_id": user_id})
-    return _one(conn, "users.get_avatar", {"id": id, "user_id": user_id})
+        return fetch_one(conn, "users.lock_avatar", {"id": id, "user_id": user_id})
+    return fetch_one(conn, "users.get_avatar", {"id": id, "user_id": user_id})
 
 
 def list_avatars(conn: Connection, *, user_id: int) -> list[Row]:
-    return _all(conn, "users.list_avatars", {"user_id": user_id})
+    return fetch_all(conn, "users.list_avatars", {"user_id": user_id})
 
 
 def soft_delete_avatar(conn: Connection, *, id: int, user_id: int) -> Row | None:
-    return _one(conn, "users.soft_delete_avatar", {"id": id, "user_id": user_id})
+    return fetch_one(conn, "users.soft_delete_avatar", {"id": id, "user_id": user_id})
 
 
 def insert_reference(conn: Connection, *, avatar_id: int, storage_key: str, sha256: str, width: int, height: int,
                      size_bytes: int, content_type: str, source: str = "upload",
                      telegram_file_unique_id: str | None = None) -> Row | None:
     """The new reference, or None when the avatar already has this exact photo (same SHA-256)."""
-    return _one(conn, "users.insert_reference", {
+    return fetch_one(conn, "users.insert_reference", {
         "avatar_id": avatar_id, "storage_key": storage_key, "sha256": sha256, "width": width, "height": height,
         "size_bytes": size_bytes, "content_type": content_type, "source": source,
         "telegram_file_unique_id": telegram_file_unique_id})
 
 
 def references_of_avatar(conn: Connection, *, avatar_id: int) -> list[Row]:
-    return _all(conn, "users.references_of_avatar", {"avatar_id": avatar_id})
+    return fetch_all(conn, "users.references_of_avatar", {"avatar_id": avatar_id})
 
 
 def delete_references(conn: Connection, *, avatar_id: int) -> list[str]:
     """Delete the avatar's reference rows; returns their storage keys for the caller to erase."""
-    return [row["storage_key"] for row in _all(conn, "users.delete_references", {"avatar_id": avatar_id})]
+    return [row["storage_key"] for row in fetch_all(conn, "users.delete_references", {"avatar_id": avatar_id})]
