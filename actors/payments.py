@@ -12,6 +12,7 @@ from actors.delivery import send_refund_notice
 from actors.refunds import settle_refund
 from actors.unit import effect_once
 from db import generation, jobs, users
+from telemetry.context import correlation_id
 from telemetry.logs import log
 
 logger = logging.getLogger("actors.payments")
@@ -24,7 +25,8 @@ def consume_payment(payment_id: int) -> None:
         if conn is None:
             return
         try:
-            job = generation.start_job(conn, payment_id=payment_id, referral_percent=settings.referral_percent)
+            job = generation.start_job(conn, payment_id=payment_id, referral_percent=settings.referral_percent,
+                                       correlation_id=correlation_id())
         except generation.StartRefused as refused:
             # Already consumed (the user's own "generate" won the race) or not confirmed: nothing to do.
             log(logger, "consume_skipped", payment_id=payment_id, code=refused.code)

@@ -28,9 +28,12 @@ def settle_refund(services: Services, job: dict[str, Any]) -> dict[str, Any] | N
         payment = payments.get(conn, id=job["payment_id"])
         amount = prorated_refund(payment["amount_kopecks"], job["total_photos"], missing,
                                  already_refunded=payment["refunded_kopecks"])
-        refund = delivery.insert_refund(conn, payment_id=payment["id"], job_id=job["id"], amount_kopecks=max(1, amount),
+        key = f"pinglass-job-{job['id']}-missing"
+        if amount <= 0:  # already refunded in full (e.g. by an operator): nothing is owed, but a row may exist
+            return delivery.get_refund_by_key(conn, external_request_id=key)
+        refund = delivery.insert_refund(conn, payment_id=payment["id"], job_id=job["id"], amount_kopecks=amount,
                                         photos_refunded=missing, reason="missing_photos",
-                                        external_request_id=f"pinglass-job-{job['id']}-missing")
+                                        external_request_id=key)
     if refund["status"] != "pending":
         return refund
     try:

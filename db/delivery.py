@@ -61,3 +61,9 @@ def finish_refund(conn: Connection, *, id: int, status: str, provider_status: st
 def refunds_of_job(conn: Connection, *, job_id: int) -> list[Row]:
     with translated():
         return conn.execute(sql("delivery.refunds_of_job"), {"job_id": job_id}).fetchall()
+
+
+def get_refund_by_key(conn: Connection, *, external_request_id: str) -> Row | None:
+    with translated():
+        return conn.execute(sql("delivery.get_refund_by_key"),
+                            {"external_request_id": external_request_id}).fetchone()

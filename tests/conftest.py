@@ -33,7 +33,7 @@ from workers.broker import build_broker
 
 PG_ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
-TEMPLATE_DB = "pinglass_test_template"
+TEMPLATE_DB = f"pinglass_test_template_{os.getpid()}"  # per pytest process, like the namespace below
 # Per pytest process, so parallel sessions on one machine never consume each other's messages or limits.
 BROKER_NAMESPACE = f"pinglass-test-{os.getpid()}"
 
@@ -56,13 +56,25 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def template_db() -> str:
-    """A template database with every migration applied, rebuilt once per test session."""
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(pgsql.Identifier(TEMPLATE_DB)))
+def template_db() -> Iterator[str]:
+    """A template database with every migration applied, built once per test session and dropped after."""
+    _drop_stale_test_databases()
     ensure_database(_db_url(TEMPLATE_DB))
     migrate_up(_db_url(TEMPLATE_DB))
-    return TEMPLATE_DB
+    yield TEMPLATE_DB
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(pgsql.Identifier(TEMPLATE_DB)))
+
+
+def _drop_stale_test_databases() -> None:
+    """Test databases left by a killed session (its pid is gone) are dropped; live sessions' are kept."""
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        names = [r[0] for r in conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'pinglass_test_template_%'")]
+        for name in names:
+            pid = int(name.rsplit("_", 1)[1])
+            if pid != os.getpid() and not os.path.exists(f"/proc/{pid}"):
+                conn.execute(pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(pgsql.Identifier(name)))
 
 
 @pytest.fixture
