@@ -6,55 +6,49 @@ from typing import Any
 
 from psycopg import Connection
 
-from db.errors import translated
-from db.queries import sql
+from db.queries import fetch_all, fetch_one
 from rules.states import JOB_MOVES, PAYMENT_MOVES
 
 Row = dict[str, Any]
 
 
-def _all(conn: Connection, name: str, params: dict[str, Any] | None = None) -> list[Row]:
-    with translated():
-        return conn.execute(sql(name), params or {}).fetchall()
-
-
 def job_counts(conn: Connection) -> dict[str, int]:
     """Jobs per status, every status present (zero when none)."""
     counts = {status: 0 for status in JOB_MOVES}
-    counts.update({row["status"]: int(row["n"]) for row in _all(conn, "admin.job_counts")})
+    counts.update({row["status"]: int(row["n"]) for row in fetch_all(conn, "admin.job_counts")})
     return counts
 
 
 def payment_counts(conn: Connection) -> dict[str, dict[str, int]]:
     """Payments per status: ``{"count", "amount_kopecks"}``, every status present."""
     counts = {status: {"count": 0, "amount_kopecks": 0} for status in PAYMENT_MOVES}
-    for row in _all(conn, "admin.payment_counts"):
+    for row in fetch_all(conn, "admin.payment_counts"):
         counts[row["status"]] = {"count": int(row["n"]), "amount_kopecks": int(row["amount_kopecks"])}
     return counts
 
 
 def money(conn: Connection) -> dict[str, int]:
     """Kopecks paid (charged), refunded and credited to referrers, and what stays with us."""
-    row = _all(conn, "admin.money")[0]
+    row = fetch_one(conn, "admin.money")
     paid, refunded, referral = (int(row[k]) for k in ("paid_kopecks", "refunded_kopecks", "referral_kopecks"))
     return {"paid_kopecks": paid, "refunded_kopecks": refunded, "referral_kopecks": referral,
             "net_kopecks": paid - refunded - referral}
 
 
 def recent_jobs(conn: Connection, *, status: str | None = None, limit: int = 50) -> list[Row]:
-    return _all(conn, "admin.recent_jobs", {"status": status, "limit": limit})
+    return fetch_all(conn, "admin.recent_jobs", {"status": status, "limit": limit})
 
 
 def open_dead_letters(conn: Connection) -> int:
-    return int(_all(conn, "admin.open_dead_letters")[0]["n"])
+    return int(fetch_one(conn, "admin.open_dead_letters")["n"])
 
 
 def unsent_alerts(conn: Connection) -> int:
-    return int(_all(conn, "admin.unsent_alerts")[0]["n"])
+    return int(fetch_one(conn, "admin.unsent_alerts")["n"])
 
 
 def outbox_backlog(conn: Connection) -> dict[str, Any]:
     """Unpublished outbox rows and the age in seconds of the oldest (None when there are none)."""
-    row = _all(conn, "admin.outbox_backlog")[0]
+    row = fetch_one(conn, "admin.outbox_backlog")
     oldest = row["oldest_s"]
     return {"backlog": int(row["n"]), "oldest_s": round(float(oldest), 1) if oldest is not None else None}

@@ -8,42 +8,35 @@ from typing import Any
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
-from db.errors import translated
-from db.queries import sql
+from db.queries import execute, fetch_one
 
 Row = dict[str, Any]
 
-
-def _one(conn: Connection, name: str, params: dict[str, Any]) -> Row | None:
-    with translated():
-        return conn.execute(sql(name), params).fetchone()
-
-
 def insert_update(conn: Connection, *, update_id: int, raw: dict[str, Any], media_group_id: str | None) -> bool:
     """Record an update from the webhook; False when this update_id was already recorded (a re-send)."""
-    return _one(conn, "bot.insert_update", {"update_id": update_id, "raw": Jsonb(raw),
+    return fetch_one(conn, "bot.insert_update", {"update_id": update_id, "raw": Jsonb(raw),
                                             "media_group_id": media_group_id}) is not None
 
 
 def get_update(conn: Connection, *, update_id: int) -> Row | None:
-    return _one(conn, "bot.get_update", {"update_id": update_id})
+    return fetch_one(conn, "bot.get_update", {"update_id": update_id})
 
 
 def mark_handled(conn: Connection, *, update_id: int) -> bool:
     """Mark the update handled; False when it already was (the caller then changes nothing)."""
-    return _one(conn, "bot.mark_handled", {"update_id": update_id}) is not None
+    return fetch_one(conn, "bot.mark_handled", {"update_id": update_id}) is not None
 
 
 def lock_user(conn: Connection, *, id: int) -> Row | None:
-    return _one(conn, "bot.lock_user", {"id": id})
+    return fetch_one(conn, "bot.lock_user", {"id": id})
 
 
 def reference_count(conn: Connection, *, avatar_id: int) -> int:
-    return _one(conn, "bot.reference_count", {"avatar_id": avatar_id})["n"]
+    return fetch_one(conn, "bot.reference_count", {"avatar_id": avatar_id})["n"]
 
 
 def latest_purchase_job(conn: Connection, *, user_id: int) -> Row | None:
-    return _one(conn, "bot.latest_purchase_job", {"user_id": user_id})
+    return fetch_one(conn, "bot.latest_purchase_job", {"user_id": user_id})
 
 
 @dataclass(frozen=True)
@@ -61,9 +54,8 @@ def count_group_photo(conn: Connection, *, chat_id: int, media_group_id: str, us
     """Add one photo's outcome to its album's counters; True when this photo must schedule the album's reply
     (no reply was pending), False when a scheduled reply will count it too."""
     key = {"chat_id": chat_id, "media_group_id": media_group_id}
-    with translated():
-        conn.execute(sql("bot.ensure_group"), {**key, "user_id": user_id, "avatar_id": avatar_id})
-    row = _one(conn, "bot.count_group_photo", {
+    execute(conn, "bot.ensure_group", {**key, "user_id": user_id, "avatar_id": avatar_id})
+    row = fetch_one(conn, "bot.count_group_photo", {
         **key, "avatar_id": avatar_id, "added": outcome.added, "duplicates": outcome.duplicates,
         "rejected": outcome.rejected, "over_limit": outcome.over_limit})
     return not row["was_pending"]
@@ -71,9 +63,9 @@ def count_group_photo(conn: Connection, *, chat_id: int, media_group_id: str, us
 
 def group_progress(conn: Connection, *, media_group_id: str) -> Row:
     """``unhandled`` updates of the album, seconds since its newest (``quiet_s``) and oldest (``age_s``) arrived."""
-    return _one(conn, "bot.group_progress", {"media_group_id": media_group_id})
+    return fetch_one(conn, "bot.group_progress", {"media_group_id": media_group_id})
 
 
 def claim_group_reply(conn: Connection, *, chat_id: int, media_group_id: str) -> Row | None:
     """Take the album's counters for its reply; None when no reply is pending (another message answered)."""
-    return _one(conn, "bot.claim_group_reply", {"chat_id": chat_id, "media_group_id": media_group_id})
+    return fetch_one(conn, "bot.claim_group_reply", {"chat_id": chat_id, "media_group_id": media_group_id})

@@ -14,6 +14,7 @@ its last line is ``chaos: ok ...`` or ``chaos: FAILED ...``.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import signal
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,6 +38,7 @@ from psycopg import sql as pgsql
 
 from db.migrate import ensure_database, migrate_up
 from gateways.initdata import sign_init_data
+from gateways.tbank import make_token
 from gateways.telegram import TelegramClient
 from rules.backoff import MAX_TASK_ATTEMPTS
 from rules.catalog import parse_tiers
@@ -125,6 +128,8 @@ class Order:
     start_param: str | None = None
     payment_id: int | None = None
     provider_payment_id: str | None = None
+    order_id: str = ""
+    amount_kopecks: int = 0
     paid_at: float | None = None
     error: str = ""
 
@@ -181,44 +186,68 @@ class ThrowawayRedis:
 
 
 class WorkerGroup:
-    """One ``dramatiq workers.main --processes 1 --threads 8`` process group of this run's own, so it can be
-    SIGKILLed whole. ``broker_ids`` are its Dramatiq worker ids: Redis files its unacked messages under them."""
+    """One ``dramatiq workers.main --processes 1 --threads 8`` process group of this run's own, so that it can
+    be SIGKILLed whole."""
 
     NAMES = ("a", "b")
 
     def __init__(self, name: str, env: dict[str, str], run_dir: Path) -> None:
         self.name, self.env, self.log_path = name, env, run_dir / f"worker-{name}.log"
         self.proc: subprocess.Popen | None = None
-        self.broker_ids: set[str] = set()
 
-    def start(self, queue: redis.Redis, namespace: str) -> None:
-        """Start the group and learn its worker ids from the heartbeats (bounded: 30 s)."""
-        key = f"{namespace}:__heartbeats__"
-        before = set(queue.zrange(key, 0, -1))
+    def start(self) -> None:
+        """Start the group and wait (bounded: 30 s) until its worker process says it is ready."""
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen([str(BIN / "dramatiq"), "workers.main", "--processes", "1", "--threads",
                                           "8"], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                          start_new_session=True)
-        self.broker_ids, deadline = set(), time.monotonic() + 30
-        while not self.broker_ids and time.monotonic() < deadline:
+        deadline = time.monotonic() + 30
+        while b"ready for action" not in self.log_path.read_bytes()[offset:]:
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError(f"worker group {self.name} did not start (see {self.log_path})")
             time.sleep(0.2)
-            self.broker_ids = {m.decode() for m in set(queue.zrange(key, 0, -1)) - before}
-        if not self.broker_ids:
-            raise RuntimeError(f"worker group {self.name} did not start (see {self.log_path})")
 
-    def ack_keys(self, queue: redis.Redis, namespace: str) -> list[bytes]:
-        return [k for wid in self.broker_ids for k in queue.scan_iter(f"{namespace}:__acks__.{wid}.*")]
-
-    def in_flight(self, queue: redis.Redis, namespace: str) -> list[str]:
-        """Ids of the messages the group holds unacknowledged (running, or delayed in its memory)."""
-        return sorted({m.decode() for key in self.ack_keys(queue, namespace) for m in queue.smembers(key)})
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
 
     def kill(self) -> None:
         end_group(self.proc, signal.SIGKILL)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
+        if self.running:
             end_group(self.proc)
+
+
+class Unacked:
+    """What Dramatiq's Redis broker holds unacknowledged per worker id (its ack sets) and the workers'
+    heartbeats. A live worker fetches, and so beats, at least once a second."""
+
+    def __init__(self, queue: redis.Redis, namespace: str) -> None:
+        self.queue, self.namespace = queue, namespace
+
+    def beats(self) -> dict[bytes, float]:
+        return dict(self.queue.zrange(f"{self.namespace}:__heartbeats__", 0, -1, withscores=True))
+
+    def keys(self, worker: bytes) -> list[bytes]:
+        return list(self.queue.scan_iter(f"{self.namespace}:__acks__.".encode() + worker + b".*"))
+
+    def held(self, *, live_only: bool = False) -> dict[bytes, list[dict[str, str]]]:
+        """Per worker id holding any: its unacked messages (running, prefetched, or delayed in its memory);
+        ``live_only``: of workers that beat in the last two seconds."""
+        held: dict[bytes, list[dict[str, str]]] = {}
+        for worker, beat in self.beats().items():
+            if live_only and beat < time.time() * 1000 - 2000:
+                continue
+            for key in self.keys(worker):
+                queue_name = key.decode().split(f".{worker.decode()}.", 1)[1]
+                for raw in self.queue.hmget(f"{self.namespace}:{queue_name}.msgs", list(self.queue.smembers(key))):
+                    if raw:  # None: acknowledged meanwhile
+                        message = json.loads(raw)
+                        held.setdefault(worker, []).append({"message_id": message["message_id"],
+                                                            "actor": message["actor_name"]})
+        return held
 
 
 def end_group(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout_s: float = 20) -> None:
@@ -244,7 +273,9 @@ class Faults:
                  workers: dict[str, WorkerGroup], run_dir: Path, say: Callable[[str], None]) -> None:
         self.settings, self.env, self.redis_server, self.workers = settings, env, redis_server, workers
         self.run_dir, self.say, self.t0 = run_dir, say, time.monotonic()
-        self.queue = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        self.unacked = Unacked(redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2),
+                               settings.broker_namespace)
+        self.watchers: list[threading.Thread] = []
         self.happened = {event: threading.Event() for event in self.ANNOUNCES.values()}
         self.log: list[dict[str, Any]] = []
         self.kills: list[dict[str, Any]] = []
@@ -264,28 +295,41 @@ class Faults:
                 self.happened[self.ANNOUNCES[step.action]].set()
 
     def kill_worker(self, target: str) -> str:
-        group, namespace, waited = self.workers[target], self.settings.broker_namespace, time.monotonic()
-        while not group.in_flight(self.queue, namespace) and time.monotonic() - waited < BUSY_WAIT_S:
+        """SIGKILL the group once every running group holds work (bounded); which of the held messages were the
+        dead group's is learnt in the background, from whose heartbeat stopped."""
+        waited, running = time.monotonic(), sum(1 for g in self.workers.values() if g.running)
+        while len(self.unacked.held(live_only=True)) < running and time.monotonic() - waited < BUSY_WAIT_S:
             time.sleep(0.1)
-        in_flight, at, waited = group.in_flight(self.queue, namespace), time.time(), time.monotonic() - waited
-        group.kill()
-        kill = {"target": target, "at": at, "t_s": round(time.monotonic() - self.t0, 1), "in_flight": in_flight}
+        held, beats = self.unacked.held(), self.unacked.beats()
+        at, waited = time.time(), time.monotonic() - waited
+        self.workers[target].kill()
+        kill = {"target": target, "at": at, "t_s": round(time.monotonic() - self.t0, 1), "in_flight": [],
+                "by_actor": {}, "requeued_after_s": None}
         self.kills.append(kill)
-        threading.Thread(target=self._watch_requeue, args=(kill, group), daemon=True).start()
-        return f"SIGKILL to its process group ({waited:.1f} s waiting for it to hold work): {len(in_flight)} unacked"
+        watcher = threading.Thread(target=self._watch_requeue, args=(kill, held, beats), daemon=True)
+        watcher.start()
+        self.watchers.append(watcher)
+        return f"SIGKILL to its process group ({waited:.1f} s waiting until every group held work)"
 
-    def _watch_requeue(self, kill: dict[str, Any], group: WorkerGroup) -> None:
-        """Stamp when Redis handed the dead group's messages back (its ack sets emptied), bounded at 120 s."""
+    def _watch_requeue(self, kill: dict[str, Any], held: dict[bytes, list[dict[str, str]]],
+                       beats: dict[bytes, float]) -> None:
+        """Fill in the dead group's unacked messages, and when Redis handed them back (bounded: 120 s)."""
         deadline = time.monotonic() + 120
         try:
-            while group.ack_keys(self.queue, self.settings.broker_namespace) and time.monotonic() < deadline:
+            time.sleep(3)
+            now = self.unacked.beats()
+            dead = [worker for worker in held if now.get(worker) == beats.get(worker)]
+            messages = [message for worker in dead for message in held[worker]]
+            kill["in_flight"] = [m["message_id"] for m in messages]
+            kill["by_actor"] = dict(Counter(m["actor"] for m in messages))
+            while any(self.unacked.keys(w) for w in dead) and time.monotonic() < deadline:
                 time.sleep(0.2)
-            kill["requeued_after_s"] = round(time.time() - kill["at"], 1) if kill["in_flight"] else None
+            kill["requeued_after_s"] = round(time.time() - kill["at"], 1) if messages else None
         except redis.RedisError:
-            kill["requeued_after_s"] = None  # Redis went down first: the messages went with it
+            pass  # Redis went down first: what the dead group held went with it
 
     def start_worker(self, target: str) -> str:
-        self.workers[target].start(self.queue, self.settings.broker_namespace)
+        self.workers[target].start()
         return f"started (pid {self.workers[target].proc.pid})"
 
     def stop_redis(self, _: str) -> str:
@@ -377,7 +421,7 @@ def switch_faults_on(settings: Settings, cfg: ChaosConfig) -> dict[str, Any]:
         "tbank": {"notify_duplicates": 2, "notify_seed": 0},  # each notification twice, in random order
         # Answers lost after the message was recorded (the measured duplicate-send window); a smaller chat burst
         # at the fake than ours makes Telegram itself answer 429 now and then.
-        "telegram": {"lost_answer_rate": 0.05, "chat_burst": 12}}
+        "telegram": {"lost_answer_rate": 0.08, "chat_burst": 12}}
     tbank = settings.tbank_base_url.rsplit("/v2", 1)[0]
     for url, body in ((f"{settings.kie_base_url}/_sandbox/config", faults["kie"]),
                       (f"{settings.kie_base_url}/_sandbox/faults", faults["kie_rules"]),
@@ -436,6 +480,7 @@ def place_order(base: str, settings: Settings, order: Order, happened: dict[str,
         payment = app.call("POST", "/api/v1/payments", json={
             "avatar_id": avatar["id"], "style_id": styles[order.index % len(styles)]["id"], "tier": order.buyer.tier})
         order.payment_id, order.provider_payment_id = payment["payment_id"], payment["provider_payment_id"]
+        order.order_id, order.amount_kopecks = payment["order_id"], payment["amount_kopecks"]
         if order.buyer.pay_on and not happened[order.buyer.pay_on].wait(PAY_WAIT_S):
             raise RuntimeError(f"{order.buyer.pay_on} never happened")
         requests.get(payment["payment_url"], timeout=10).raise_for_status()
@@ -443,6 +488,17 @@ def place_order(base: str, settings: Settings, order: Order, happened: dict[str,
         order.paid_at = time.time()
     except Exception as exc:  # noqa: BLE001 — reported by the purchases check
         order.error = f"{type(exc).__name__}: {exc}"[:300]
+
+
+def forge_notification(settings: Settings, order: Order) -> dict[str, Any]:
+    """I5's probe: a REFUNDED notification for a paid payment, signed with the wrong password. Our answer must
+    refuse it, and the payment must not move (the checks compare it with the bank afterwards)."""
+    body: dict[str, Any] = {"TerminalKey": settings.tbank_terminal_key, "OrderId": order.order_id,
+                            "Success": True, "Status": "REFUNDED", "PaymentId": int(order.provider_payment_id or 0),
+                            "ErrorCode": "0", "Amount": order.amount_kopecks}
+    body["Token"] = make_token(body, "not-" + settings.tbank_password)
+    answer = requests.post(settings.public_url("/webhooks/tbank"), json=body, timeout=10)
+    return {"payment_id": order.payment_id, "http_status": answer.status_code}
 
 
 def settle(settings: Settings, orders: list[Order], timeout_s: float, say: Callable[[str], None]) -> bool:
@@ -468,6 +524,8 @@ def run(cfg: ChaosConfig | None = None, say: Callable[[str], None] = print) -> C
     cfg = cfg or ChaosConfig()
     started = time.monotonic()
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
+    for old_log in cfg.run_dir.glob("*.log"):
+        old_log.unlink()
     redis_server = ThrowawayRedis(cfg.redis_port or free_port(), cfg.run_dir)
     settings = chaos_settings(cfg, redis_server.port)
     env, base = fleet_env(settings), settings.public_base_url
@@ -475,7 +533,12 @@ def run(cfg: ChaosConfig | None = None, say: Callable[[str], None] = print) -> C
     faults = Faults(settings, env, redis_server, workers, cfg.run_dir, say)
     watch = chaos_checks.StatusWatch(settings.database_url)
     with own_fleet_dir(cfg.run_dir):
+        left_over = {name: fleet._pid(name) for name in FLEET}
         try:
+            for name, pid in left_over.items():
+                if pid is not None and fleet._group_alive(pid):
+                    raise RuntimeError(f"an earlier chaos run left {name} running (process group {pid}, pid files "
+                                       f"in {cfg.run_dir}): stop it first, e.g. kill -- -{pid}")
             fresh_database(settings.database_url)
             redis_server.start()
             fleet.start(env, FLEET)
@@ -484,7 +547,7 @@ def run(cfg: ChaosConfig | None = None, say: Callable[[str], None] = print) -> C
                 settings.public_url("/webhooks/telegram"), settings.telegram_webhook_secret)
             faults_on = switch_faults_on(settings, cfg)
             for group in workers.values():
-                group.start(faults.queue, settings.broker_namespace)
+                group.start()
             say(f"chaos: fleet up in {time.monotonic() - started:.1f} s (web {base}, Redis :{redis_server.port}, "
                 f"database {cfg.database}, logs {cfg.run_dir}); {len(cfg.buyers)} purchases, "
                 f"{len(cfg.timeline)} faults on the timeline")
@@ -498,15 +561,21 @@ def run(cfg: ChaosConfig | None = None, say: Callable[[str], None] = print) -> C
             for thread in buyers:
                 thread.join(timeout=PAY_WAIT_S)
             settled = settle(settings, orders, cfg.settle_timeout_s, say)
+            for watcher in faults.watchers:
+                watcher.join(timeout=120)
+            paid = [o for o in orders if o.paid_at is not None]
+            forged = forge_notification(settings, paid[0]) if paid else None
             evidence = chaos_checks.gather(settings, orders=[dataclasses.asdict(o) for o in orders],
-                                           observed=watch.seen, kills=faults.kills, outage=faults.outage or None)
+                                           observed=watch.seen, kills=faults.kills, outage=faults.outage or None,
+                                           forged=forged)
             checks, windows = chaos_checks.evaluate(evidence)
             checks.insert(0, chaos_checks.check_purchases(evidence, settled, cfg.settle_timeout_s, windows))
             windows["albums"] = {o.telegram_id: albums_in_chat(settings.telegram_api_base, o.telegram_id)
                                  for o in orders}
         finally:
             watch.done.set()
-            stop_everything(workers, redis_server, say)
+            ours = [name for name in FLEET if fleet._pid(name) not in (None, left_over[name])]
+            stop_everything(workers, ours, redis_server, say)
             if not cfg.keep_database:
                 drop_database(settings.database_url)
     windows["web_restart_s"] = faults.web_restart_s
@@ -517,14 +586,14 @@ def run(cfg: ChaosConfig | None = None, say: Callable[[str], None] = print) -> C
     return result
 
 
-def stop_everything(workers: dict[str, WorkerGroup], redis_server: ThrowawayRedis,
+def stop_everything(workers: dict[str, WorkerGroup], fleet_names: list[str], redis_server: ThrowawayRedis,
                     say: Callable[[str], None]) -> None:
-    """Stop exactly what this run started: its worker groups, its fleet processes, its Redis."""
+    """Stop exactly what this run started: its worker groups, the fleet processes it started, its Redis."""
     for group in workers.values():
         group.stop()
-    pids = [pid for name in FLEET if (pid := fleet._pid(name)) is not None]
+    pids = [pid for name in fleet_names if (pid := fleet._pid(name)) is not None]
     with reap(pids):  # the fleet's processes are our children: reaped, they stop counting as alive
-        stopped = fleet.stop(FLEET)
+        stopped = fleet.stop(fleet_names) if fleet_names else []
     redis_server.close()
     say(f"chaos: stopped worker groups {', '.join(workers)}, {', '.join(stopped) or 'no fleet process'}, Redis")
 
@@ -561,9 +630,19 @@ def drop_database(database_url: str) -> None:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct loopback ports that were free a moment ago."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def main() -> int:

@@ -22,6 +22,7 @@ import psycopg
 import requests
 from psycopg.rows import dict_row
 
+from gateways.tbank import TBankClient
 from rules.states import TBANK_TO_PAYMENT
 from settings import Settings
 
@@ -42,7 +43,6 @@ AUDIT_SQL = {
 PAYMENT_STATUS_SQL = "SELECT id, status FROM payments"
 PROCESSED_SQL = ("SELECT message_id, actor, extract(epoch FROM processed_at) AS at FROM processed_messages "
                  "WHERE message_id = ANY(%(ids)s)")
-OUTBOX_ACTORS_SQL = "SELECT message_id, actor_name FROM outbox WHERE message_id = ANY(%(ids)s)"
 # Rows that were waiting for the broker when Redis came back, and when the last of them was published.
 OUTBOX_DRAIN_SQL = ("SELECT count(*) AS waiting, count(*) FILTER (WHERE published_at IS NULL) AS unpublished, "
                     "extract(epoch FROM max(published_at)) AS last_published FROM outbox "
@@ -80,25 +80,31 @@ class Evidence:
     outage: dict[str, float] | None
     referral_percent: int
     processed: list[dict[str, Any]] = field(default_factory=list)
-    kill_actors: dict[str, str] = field(default_factory=dict)
+    bank_states: dict[str, str] = field(default_factory=dict)  # PaymentId → status, from GetState
+    forged: dict[str, Any] | None = None  # the answer to a notification with a wrong Token
     drain: dict[str, Any] | None = None
 
 
 def gather(settings: Settings, *, orders: list[dict[str, Any]], observed: dict[int, list[str]],
-           kills: list[dict[str, Any]], outage: dict[str, float] | None) -> Evidence:
-    """Read the database and the fakes' control APIs (GET only) into one Evidence."""
+           kills: list[dict[str, Any]], outage: dict[str, float] | None,
+           forged: dict[str, Any] | None = None) -> Evidence:
+    """Read the database, T-Bank's GetState for every payment, and the fakes' records (GET only) into one
+    Evidence."""
     with psycopg.connect(settings.database_url, autocommit=True, row_factory=dict_row) as conn:
         db = {name: conn.execute(query).fetchall() for name, query in AUDIT_SQL.items()}
         in_flight = sorted({mid for kill in kills for mid in kill["in_flight"]})
         processed = conn.execute(PROCESSED_SQL, {"ids": in_flight}).fetchall()
-        actors = {r["message_id"]: r["actor_name"] for r in conn.execute(OUTBOX_ACTORS_SQL, {"ids": in_flight})}
         drain = conn.execute(OUTBOX_DRAIN_SQL, {"up": outage["up_at"]}).fetchone() if outage else None
     s3 = _get(settings.s3_endpoint_url, "/_sandbox/state")["buckets"].get(settings.s3_bucket, [])
+    tbank = TBankClient.from_settings(settings)
+    states = {p["provider_payment_id"]: tbank.get_state(p["provider_payment_id"]).status
+              for p in db["payments"] if p["provider_payment_id"]}
     return Evidence(db=db, kie=_get(settings.kie_base_url, "/_sandbox/state"),
                     bank=_get(settings.tbank_base_url.rsplit("/v2", 1)[0], "/_sandbox/state"),
                     telegram=_get(settings.telegram_api_base, "/_sandbox/state"), s3_keys={o["key"] for o in s3},
                     orders=orders, observed=observed, kills=kills, outage=outage,
-                    referral_percent=settings.referral_percent, processed=processed, kill_actors=actors,
+                    referral_percent=settings.referral_percent, processed=processed, bank_states=states,
+                    forged=forged,
                     drain=drain)
 
 
@@ -241,7 +247,7 @@ def check_i4(ev: Evidence, windows: dict[str, Any]) -> Check:
 
 
 def check_i5(ev: Evidence) -> Check:
-    bank, problems = _bank_payments(ev), []
+    problems: list[str] = []
     events = defaultdict(list)
     for event in ev.db["events"]:
         events[event["provider_payment_id"]].append(event["status"])
@@ -254,15 +260,18 @@ def check_i5(ev: Evidence) -> Check:
         reached = [TBANK_TO_PAYMENT[s] for s in events[provider] if s in TBANK_TO_PAYMENT]
         if reached and PAYMENT_RANK[mine] < max(PAYMENT_RANK[s] for s in reached):
             problems.append(f"payment {payment['id']} is {mine} behind its events {events[provider]}")
-        at_bank = bank.get(provider, {}).get("status")
+        at_bank = ev.bank_states.get(provider)
         if at_bank in TBANK_TO_PAYMENT and TBANK_TO_PAYMENT[at_bank] != mine:
-            problems.append(f"payment {payment['id']} is {mine} here but {at_bank} at the bank")
+            problems.append(f"payment {payment['id']} is {mine} here but {at_bank} by GetState")
+    if ev.forged is not None and not 400 <= ev.forged["http_status"] < 500:
+        problems.append(f"a REFUNDED notification with a wrong Token was answered {ev.forged['http_status']}")
     notes = ev.bank["notifications"]
     delivered, gave_up = sum(1 for n in notes if n["delivered"]), sum(1 for n in notes if n["gave_up"])
     return _check("I5 payment states never move backwards, match the bank", problems,
                   f"{len(ev.observed)} payments watched; the bank sent {len(notes)} notifications (copies "
                   f"included: {delivered} answered OK, {gave_up} given up), {len(ev.db['events'])} distinct "
-                  f"events recorded; {len(ev.db['payments'])} payments compared with the bank's record")
+                  f"events recorded; {len(ev.bank_states)} payments compared with GetState; a forged notification "
+                  f"answered {ev.forged['http_status'] if ev.forged else '-'}")
 
 
 def check_i7(ev: Evidence) -> Check:
@@ -296,9 +305,12 @@ def check_i7(ev: Evidence) -> Check:
             if credit["amount_kopecks"] != amount * ev.referral_percent // 100:
                 problems.append(f"payment {pid}: referral credit {credit['amount_kopecks']} is not "
                                 f"{ev.referral_percent}% of {amount}")
+    cancels = Counter(r["body"].get("ExternalRequestId") for r in ev.bank["requests"]
+                      if r["method"] == "Cancel" and isinstance(r["body"], dict))
     return _check("I7 money: refunds within paid, equal to the bank's, one referral credit", problems,
                   f"paid {paid_sum / 100:.2f} ₽; refunded {refunded_sum / 100:.2f} ₽ here, {bank_sum / 100:.2f} ₽ "
-                  f"at the bank, in {sum(1 for r in ev.db['refunds'] if r['status'] == 'succeeded')} refunds; "
+                  f"at the bank, in {sum(1 for r in ev.db['refunds'] if r['status'] == 'succeeded')} refunds "
+                  f"(Cancel called {sum(cancels.values())} times for {len(cancels)} ExternalRequestIds); "
                   f"{len(ev.db['referrals'])} referral credits")
 
 
@@ -316,10 +328,10 @@ def redelivery(ev: Evidence) -> list[dict[str, Any]]:
     for kill in ev.kills:
         after = sorted(processed[m] - kill["at"] for m in kill["in_flight"] if processed.get(m, 0) > kill["at"])
         before = sum(1 for m in kill["in_flight"] if 0 < processed.get(m, 0) <= kill["at"])
-        actors = Counter(ev.kill_actors.get(m, "periodic/other") for m in kill["in_flight"])
         result.append({"target": kill["target"], "t_s": kill["t_s"], "in_flight": len(kill["in_flight"]),
-                       "by_actor": dict(actors), "requeued_after_s": kill.get("requeued_after_s"),
+                       "by_actor": kill["by_actor"], "requeued_after_s": kill.get("requeued_after_s"),
                        "reprocessed": len(after), "effect_committed_before_kill": before,
+                       "no_dedup_row": len(kill["in_flight"]) - len(after) - before,
                        "reprocessed_after_s": {"min": round(after[0], 1), "median": round(statistics.median(after), 1),
                                                "max": round(after[-1], 1)} if after else None})
     return result
@@ -397,7 +409,8 @@ def window_lines(windows: dict[str, Any]) -> list[str]:
                      f"{kill['by_actor']}; Redis requeued them after {kill['requeued_after_s']} s; "
                      f"{kill['reprocessed']} reprocessed after " + (
                          f"{timing['min']}/{timing['median']}/{timing['max']} s (min/median/max)" if timing else "-")
-                     + f"; {kill['effect_committed_before_kill']} had committed their effect before the kill")
+                     + f"; {kill['effect_committed_before_kill']} had committed their effect before the kill, "
+                     f"{kill['no_dedup_row']} left no dedup row (nothing left to do, or an actor without one)")
     drain = windows.get("outbox_drain")
     if drain:
         lines.append(f"Redis outage {drain['outage_s']} s: {drain['waiting']} outbox rows waiting when it came back, "
@@ -435,7 +448,8 @@ def write_report(report_dir: Path, result: Any, *, config: dict[str, Any]) -> Pa
           f"{data['finished_at']} · {len(result.orders)} purchases · {len(result.timeline)} faults on the timeline "
           f"· {result.elapsed_s:.0f} s in all.", "", "Faults at the fakes throughout the run:", "",
           *[f"- {fake}: `{json.dumps(knobs, ensure_ascii=False)}`" for fake, knobs in result.faults.items()], "",
-          "## Timeline", "", "| t (s) | fault | detail |", "|---:|---|---|"]
+          "## Timeline", "", "t: seconds after the purchases started.", "",
+          "| t (s) | fault | detail |", "|---:|---|---|"]
     md += [f"| {e['t_s']} | {e['action']} {e['target']} | {e['detail']} |" for e in result.timeline]
     md += ["", "## Checks", "", "| check | result | numbers |", "|---|---|---|"]
     md += [f"| {c.name} | {'PASS' if c.passed else '**FAIL**'} | {c.summary} |" for c in result.checks]
