@@ -9,7 +9,7 @@ import dramatiq
 
 from actors import runtime
 from actors.unit import transaction
-from db import generation, jobs, messages, outbox, payments
+from db import bot, generation, jobs, messages, outbox, payments
 from gateways.tbank import TBankError
 from rules.states import TBANK_TO_PAYMENT
 from telemetry.logs import log
@@ -86,4 +86,5 @@ def clean_up() -> None:
     with transaction() as conn:
         removed = messages.purge_processed(conn, older_than_s=7 * 24 * 3600)
         purged = outbox.purge_published(conn, older_than_s=24 * 3600)
-    log(logger, "clean_up", processed_removed=removed, outbox_removed=purged)
+        updates = bot.purge_old(conn, older_than_s=3 * 24 * 3600)
+    log(logger, "clean_up", processed_removed=removed, outbox_removed=purged, bot_rows_removed=updates)

@@ -69,3 +69,9 @@ def group_progress(conn: Connection, *, media_group_id: str) -> Row:
 def claim_group_reply(conn: Connection, *, chat_id: int, media_group_id: str) -> Row | None:
     """Take the album's counters for its reply; None when no reply is pending (another message answered)."""
     return fetch_one(conn, "bot.claim_group_reply", {"chat_id": chat_id, "media_group_id": media_group_id})
+
+
+def purge_old(conn: Connection, *, older_than_s: float) -> int:
+    """Forget handled updates and answered album groups older than ``older_than_s``; returns rows removed."""
+    params = {"older_than_s": older_than_s}
+    return execute(conn, "bot.purge_handled_updates", params) + execute(conn, "bot.purge_media_groups", params)

@@ -58,3 +58,10 @@ FROM (SELECT added, duplicates, rejected, over_limit FROM bot_media_groups
       WHERE chat_id = %(chat_id)s AND media_group_id = %(media_group_id)s AND reply_pending FOR UPDATE) AS old
 WHERE g.chat_id = %(chat_id)s AND g.media_group_id = %(media_group_id)s
 RETURNING g.user_id, g.avatar_id, old.added, old.duplicates, old.rejected, old.over_limit;
+
+-- name: purge_handled_updates
+-- Telegram re-sends an unanswered update for at most a day; older handled ones can no longer come back.
+DELETE FROM telegram_updates WHERE handled_at < now() - make_interval(secs => %(older_than_s)s);
+
+-- name: purge_media_groups
+DELETE FROM bot_media_groups WHERE reply_pending = false AND updated_at < now() - make_interval(secs => %(older_than_s)s);
