@@ -81,9 +81,9 @@ class Step:
 DEFAULT_BUYERS = (Buyer("starter"), Buyer("standard"), Buyer("premium"), Buyer("starter", invited_by=0),
                   Buyer("standard", invited_by=0), Buyer("premium"), Buyer("starter", pay_on="redis_down"),
                   Buyer("standard", invited_by=2, pay_on="redis_down"))
-DEFAULT_TIMELINE = (Step(12, "kill_worker", "a"), Step(17, "start_worker", "a"), Step(30, "stop_redis"),
-                    Step(38, "start_redis"), Step(48, "kill_web"), Step(58, "kill_worker", "b"),
-                    Step(63, "start_worker", "b"))
+DEFAULT_TIMELINE = (Step(12, "kill_worker", "a"), Step(17, "start_worker", "a"), Step(28, "stop_redis"),
+                    Step(36, "start_redis"), Step(42, "kill_web"), Step(48, "kill_worker", "b"),
+                    Step(53, "start_worker", "b"))
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,12 @@ class ChaosConfig:
                 raise ValueError(f"unknown action {step.action!r}; known: {sorted(Faults.ACTIONS)}")
             if step.action.endswith("_worker") and step.target not in WorkerGroup.NAMES:
                 raise ValueError(f"{step.action} needs a target among {WorkerGroup.NAMES}")
+        ordered = sorted(self.timeline, key=lambda s: s.at_s)
+        for subject in ("redis", *WorkerGroup.NAMES):
+            moves = [s.action.split("_")[0] for s in ordered
+                     if s.action.endswith("_redis" if subject == "redis" else "_worker") and s.target in ("", subject)]
+            if any((move == "start") != (i % 2 == 1) for i, move in enumerate(moves)):
+                raise ValueError(f"the timeline must stop {subject} before each start, and start it before each stop")
         for index, buyer in enumerate(self.buyers):
             if buyer.pay_on is not None and buyer.pay_on not in announced:
                 raise ValueError(f"buyer {index} pays on {buyer.pay_on!r}, which the timeline never announces")
@@ -165,6 +171,7 @@ class ThrowawayRedis:
             self.proc = subprocess.Popen([binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                                           "--appendonly", "no", "--dir", self.data_dir], stdout=log,
                                          stderr=subprocess.STDOUT, start_new_session=True)
+        (self.log_path.parent / "redis.pid").write_text(str(self.proc.pid))
         client, deadline = redis.Redis(port=self.port, socket_timeout=1), time.monotonic() + 10
         while True:
             try:
@@ -202,6 +209,7 @@ class WorkerGroup:
             self.proc = subprocess.Popen([str(BIN / "dramatiq"), "workers.main", "--processes", "1", "--threads",
                                           "8"], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                          start_new_session=True)
+        self.log_path.with_suffix(".pid").write_text(str(self.proc.pid))
         deadline = time.monotonic() + 30
         while b"ready for action" not in self.log_path.read_bytes()[offset:]:
             if time.monotonic() > deadline or self.proc.poll() is not None:
@@ -233,16 +241,13 @@ class Unacked:
     def keys(self, worker: bytes) -> list[bytes]:
         return list(self.queue.scan_iter(f"{self.namespace}:__acks__.".encode() + worker + b".*"))
 
-    def held(self, *, live_only: bool = False) -> dict[bytes, list[dict[str, str]]]:
-        """Per worker id holding any: its unacked messages (running, prefetched, or delayed in its memory);
-        ``live_only``: of workers that beat in the last two seconds."""
+    def held(self) -> dict[bytes, list[dict[str, str]]]:
+        """Per worker id holding any: its unacked messages (running, prefetched, or delayed in its memory)."""
         held: dict[bytes, list[dict[str, str]]] = {}
-        for worker, beat in self.beats().items():
-            if live_only and beat < time.time() * 1000 - 2000:
-                continue
+        for worker in self.beats():
             for key in self.keys(worker):
-                queue_name = key.decode().split(f".{worker.decode()}.", 1)[1]
-                for raw in self.queue.hmget(f"{self.namespace}:{queue_name}.msgs", list(self.queue.smembers(key))):
+                queue_name, ids = key.decode().split(f".{worker.decode()}.", 1)[1], list(self.queue.smembers(key))
+                for raw in self.queue.hmget(f"{self.namespace}:{queue_name}.msgs", ids) if ids else []:
                     if raw:  # None: acknowledged meanwhile
                         message = json.loads(raw)
                         held.setdefault(worker, []).append({"message_id": message["message_id"],
@@ -298,9 +303,12 @@ class Faults:
         """SIGKILL the group once every running group holds work (bounded); which of the held messages were the
         dead group's is learnt in the background, from whose heartbeat stopped."""
         waited, running = time.monotonic(), sum(1 for g in self.workers.values() if g.running)
-        while len(self.unacked.held(live_only=True)) < running and time.monotonic() - waited < BUSY_WAIT_S:
+        while True:
+            beats, held = self.unacked.beats(), self.unacked.held()
+            live = [w for w in held if beats.get(w, 0) > time.time() * 1000 - 2000]
+            if len(live) >= running or time.monotonic() - waited > BUSY_WAIT_S:
+                break
             time.sleep(0.1)
-        held, beats = self.unacked.held(), self.unacked.beats()
         at, waited = time.time(), time.monotonic() - waited
         self.workers[target].kill()
         kill = {"target": target, "at": at, "t_s": round(time.monotonic() - self.t0, 1), "in_flight": [],
@@ -343,6 +351,8 @@ class Faults:
         return f"back, empty, after {self.outage['up_at'] - self.outage.get('down_at', 0):.1f} s"
 
     def kill_web(self, _: str) -> str:
+        """SIGKILL gunicorn's whole group, then start it again with scenarios.fleet (needs Redis up: the web
+        counts as healthy only with it)."""
         pid, started = int((self.run_dir / "web.pid").read_text()), time.monotonic()
         os.killpg(pid, signal.SIGKILL)
         with reap([pid]):
@@ -524,8 +534,6 @@ def run(cfg: ChaosConfig | None = None, say: Callable[[str], None] = print) -> C
     cfg = cfg or ChaosConfig()
     started = time.monotonic()
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
-    for old_log in cfg.run_dir.glob("*.log"):
-        old_log.unlink()
     redis_server = ThrowawayRedis(cfg.redis_port or free_port(), cfg.run_dir)
     settings = chaos_settings(cfg, redis_server.port)
     env, base = fleet_env(settings), settings.public_base_url
@@ -533,12 +541,14 @@ def run(cfg: ChaosConfig | None = None, say: Callable[[str], None] = print) -> C
     faults = Faults(settings, env, redis_server, workers, cfg.run_dir, say)
     watch = chaos_checks.StatusWatch(settings.database_url)
     with own_fleet_dir(cfg.run_dir):
-        left_over = {name: fleet._pid(name) for name in FLEET}
+        left_over = {name: fleet._pid(name) for name in [*FLEET, "redis", "worker-a", "worker-b"]}
         try:
             for name, pid in left_over.items():
                 if pid is not None and fleet._group_alive(pid):
                     raise RuntimeError(f"an earlier chaos run left {name} running (process group {pid}, pid files "
                                        f"in {cfg.run_dir}): stop it first, e.g. kill -- -{pid}")
+            for old_log in cfg.run_dir.glob("*.log"):
+                old_log.unlink()
             fresh_database(settings.database_url)
             redis_server.start()
             fleet.start(env, FLEET)

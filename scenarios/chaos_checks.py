@@ -404,13 +404,15 @@ def window_lines(windows: dict[str, Any]) -> list[str]:
                  f"{tg.get('duplicate_texts')} texts, from {tg.get('lost_answers')} lost answers; "
                  f"{tg.get('rate_limited_429')} 429s from Telegram")
     for kill in windows.get("redelivery", []):
-        timing = kill["reprocessed_after_s"]
-        lines.append(f"SIGKILL worker {kill['target']} at t={kill['t_s']} s: {kill['in_flight']} unacked messages "
-                     f"{kill['by_actor']}; Redis requeued them after {kill['requeued_after_s']} s; "
-                     f"{kill['reprocessed']} reprocessed after " + (
-                         f"{timing['min']}/{timing['median']}/{timing['max']} s (min/median/max)" if timing else "-")
-                     + f"; {kill['effect_committed_before_kill']} had committed their effect before the kill, "
-                     f"{kill['no_dedup_row']} left no dedup row (nothing left to do, or an actor without one)")
+        timing, requeued = kill["reprocessed_after_s"], kill["requeued_after_s"]
+        lines.append(
+            f"SIGKILL worker {kill['target']} at t={kill['t_s']} s: it held {kill['in_flight']} unacked messages "
+            f"{kill['by_actor']}; " + (f"Redis requeued them after {requeued} s; " if requeued is not None else
+                                       "nothing was requeued (it held nothing, or Redis lost it first); ")
+            + f"{kill['reprocessed']} reprocessed after "
+            + (f"{timing['min']}/{timing['median']}/{timing['max']} s (min/median/max)" if timing else "-")
+            + f"; {kill['effect_committed_before_kill']} had committed their effect before the kill, "
+            f"{kill['no_dedup_row']} left no dedup row (nothing left to do, or an actor without one)")
     drain = windows.get("outbox_drain")
     if drain:
         lines.append(f"Redis outage {drain['outage_s']} s: {drain['waiting']} outbox rows waiting when it came back, "
