@@ -176,6 +176,7 @@ class ThrowawayRedis:
         while True:
             try:
                 client.ping()
+                client.close()
                 return
             except redis.ConnectionError:
                 if time.monotonic() > deadline:
@@ -314,14 +315,16 @@ class Faults:
         kill = {"target": target, "at": at, "t_s": round(time.monotonic() - self.t0, 1), "in_flight": [],
                 "by_actor": {}, "requeued_after_s": None}
         self.kills.append(kill)
-        watcher = threading.Thread(target=self._watch_requeue, args=(kill, held, beats), daemon=True)
+        watcher = threading.Thread(target=self._watch_requeue, args=(kill, {w: held[w] for w in live}, beats),
+                                   daemon=True)
         watcher.start()
         self.watchers.append(watcher)
         return f"SIGKILL to its process group ({waited:.1f} s waiting until every group held work)"
 
     def _watch_requeue(self, kill: dict[str, Any], held: dict[bytes, list[dict[str, str]]],
                        beats: dict[bytes, float]) -> None:
-        """Fill in the dead group's unacked messages, and when Redis handed them back (bounded: 120 s)."""
+        """Fill in the dead group's unacked messages — ``held`` by the workers live at the kill whose heartbeat
+        then stopped — and when Redis handed them back (bounded: 120 s)."""
         deadline = time.monotonic() + 120
         try:
             time.sleep(3)
@@ -578,8 +581,7 @@ def run(cfg: ChaosConfig | None = None, say: Callable[[str], None] = print) -> C
             evidence = chaos_checks.gather(settings, orders=[dataclasses.asdict(o) for o in orders],
                                            observed=watch.seen, kills=faults.kills, outage=faults.outage or None,
                                            forged=forged)
-            checks, windows = chaos_checks.evaluate(evidence)
-            checks.insert(0, chaos_checks.check_purchases(evidence, settled, cfg.settle_timeout_s, windows))
+            checks, windows = chaos_checks.evaluate(evidence, settled=settled, settle_timeout_s=cfg.settle_timeout_s)
             windows["albums"] = {o.telegram_id: albums_in_chat(settings.telegram_api_base, o.telegram_id)
                                  for o in orders}
         finally:

@@ -23,6 +23,7 @@ import requests
 from psycopg.rows import dict_row
 
 from gateways.tbank import TBankClient
+from rules.money import prorated_refund
 from rules.states import TBANK_TO_PAYMENT
 from settings import Settings
 
@@ -39,6 +40,7 @@ AUDIT_SQL = {
     "refunds": "SELECT * FROM refunds",
     "referrals": "SELECT * FROM referral_earnings",
     "dead_letters": "SELECT id, actor, message_id, error, attempts, created_at FROM dead_letters ORDER BY id",
+    "alerts": "SELECT kind, count(*) AS n FROM admin_alerts GROUP BY kind ORDER BY kind",
 }
 PAYMENT_STATUS_SQL = "SELECT id, status FROM payments"
 PROCESSED_SQL = ("SELECT message_id, actor, extract(epoch FROM processed_at) AS at FROM processed_messages "
@@ -59,6 +61,8 @@ ENDED_TASK = frozenset({"failed", "given_up"})
 
 @dataclass
 class Check:
+    """One invariant's verdict: ``summary`` carries the numbers, ``problems`` the first offending records."""
+
     name: str
     passed: bool
     summary: str
@@ -104,8 +108,7 @@ def gather(settings: Settings, *, orders: list[dict[str, Any]], observed: dict[i
                     telegram=_get(settings.telegram_api_base, "/_sandbox/state"), s3_keys={o["key"] for o in s3},
                     orders=orders, observed=observed, kills=kills, outage=outage,
                     referral_percent=settings.referral_percent, processed=processed, bank_states=states,
-                    forged=forged,
-                    drain=drain)
+                    forged=forged, drain=drain)
 
 
 def _get(base: str, path: str) -> dict[str, Any]:
@@ -114,11 +117,11 @@ def _get(base: str, path: str) -> dict[str, Any]:
     return response.json()
 
 
-def evaluate(ev: Evidence) -> tuple[list[Check], dict[str, Any]]:
-    """The checks (in report order) and the measured windows."""
+def evaluate(ev: Evidence, *, settled: bool, settle_timeout_s: float) -> tuple[list[Check], dict[str, Any]]:
+    """The checks (in report order) and the measured windows; ``settled``: every paid job ended in time."""
     windows: dict[str, Any] = {}
-    checks = [check_i1(ev), check_i2(ev, windows), check_i3(ev, windows), check_i4(ev, windows), check_i5(ev),
-              check_i7(ev), check_dead_letters(ev)]
+    checks = [check_purchases(ev, settled, settle_timeout_s, windows), check_i1(ev), check_i2(ev, windows),
+              check_i3(ev, windows), check_i4(ev, windows), check_i5(ev), check_i7(ev), check_dead_letters(ev)]
     windows["redelivery"] = redelivery(ev)
     windows["outbox_drain"] = outbox_drain(ev)
     return checks, windows
@@ -184,7 +187,7 @@ def check_i2(ev: Evidence, windows: dict[str, Any]) -> Check:
             problems.append(f"job {jid}: {len(ours - seen)} stored photos never reached the chat")
         if seen - ours:
             problems.append(f"job {jid}: {len(seen - ours)} photos in the chat that are not this job's")
-        owed = job["total_photos"] - job["photos_stored"] if job["status"] == "failed" else job["photos_failed"]
+        owed = _owed(job)
         totals.update(owed=owed, refunded=refunded[jid])
         if job["status"] in ("delivered", "delivered_partial", "failed") and refunded[jid] != owed:
             problems.append(f"job {jid}: {owed} photos missing but {refunded[jid]} refunded")
@@ -198,6 +201,11 @@ def check_i2(ev: Evidence, windows: dict[str, Any]) -> Check:
                   f"{totals['failed']} failed; chats hold {totals['chat']} photos = {totals['distinct']} distinct "
                   f"+ {totals['duplicates']} duplicate sends; {totals['refunded']}/{totals['owed']} missing "
                   f"photos refunded")
+
+
+def _owed(job: dict[str, Any]) -> int:
+    """Photos a job must refund: what it could not make (everything it lacks, when it failed outright)."""
+    return job["total_photos"] - job["photos_stored"] if job["status"] == "failed" else job["photos_failed"]
 
 
 def check_i3(ev: Evidence, windows: dict[str, Any]) -> Check:
@@ -241,9 +249,10 @@ def check_i4(ev: Evidence, windows: dict[str, Any]) -> Check:
     windows["job_duration_s"] = {"max": round(max(durations, default=0), 1),
                                  "median": round(statistics.median(durations), 1) if durations else 0}
     statuses = Counter(j["status"] for j in ev.db["jobs"])
+    alerts = {a["kind"]: a["n"] for a in ev.db["alerts"]}
     return _check("I4 every paid job terminal, none left open", problems,
                   f"{len(_paid_payments(ev))} paid, job statuses {dict(statuses)}, {len(live)} live tasks of "
-                  f"finished jobs; longest job {windows['job_duration_s']['max']} s")
+                  f"finished jobs; longest job {windows['job_duration_s']['max']} s; admin alerts {alerts or 'none'}")
 
 
 def check_i5(ev: Evidence) -> Check:
@@ -283,8 +292,8 @@ def check_i7(ev: Evidence) -> Check:
     credits = defaultdict(list)
     for credit in ev.db["referrals"]:
         credits[credit["payment_id"]].append(credit)
-    started = {j["payment_id"] for j in ev.db["jobs"]}
-    paid_sum = refunded_sum = bank_sum = 0
+    jobs = {j["payment_id"]: j for j in ev.db["jobs"] if j["payment_id"] is not None}
+    started, paid_sum, refunded_sum, bank_sum = set(jobs), 0, 0, 0
     for payment in ev.db["payments"]:
         pid, amount = payment["id"], payment["amount_kopecks"]
         at_bank = bank.get(payment["provider_payment_id"], {"refunds": []})
@@ -298,6 +307,11 @@ def check_i7(ev: Evidence) -> Check:
             problems.append(f"payment {pid}: our refunds {ours[pid]}, recorded {payment['refunded_kopecks']}, "
                             f"bank {sum(bank_refunds)}")
         problems += [f"payment {pid}: ExternalRequestId {k} refunded {n} times" for k, n in keys.items() if n > 1]
+        job = jobs.get(pid)
+        owed = _owed(job) if job is not None and job["status"] not in OPEN_JOB else 0
+        if owed and ours[pid] != prorated_refund(amount, job["total_photos"], owed):
+            problems.append(f"payment {pid}: refunded {ours[pid]} for {owed} of {job['total_photos']} photos, "
+                            f"expected {prorated_refund(amount, job['total_photos'], owed)}")
         expected = 1 if payment["referred_by"] is not None and pid in started else 0
         if len(credits[pid]) != expected:
             problems.append(f"payment {pid}: {len(credits[pid])} referral credits, expected {expected}")

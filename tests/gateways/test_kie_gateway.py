@@ -1,147 +1,22 @@
-"""The Kie.ai gateway against the Kie.ai fake on loopback: wire format, error classification, the fake's quirks."""
+"""The Kie.ai gateway against the Kie.ai fake on loopback: the success path, and every error and its classification."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import io
 import json
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
-from flask import Flask, Response, request
+from flask import Flask, Response
 from PIL import Image
 
-from gateways.kie import KieClient, KieError, KieTaskInfo, parse_task_info, verify_webhook_signature
-from sandbox.kie import KieFakeConfig, config_from_env, create_app
-from sandbox.server import ServerHandle, serve
-
-MODEL = "google/nano-banana-edit"
-WEBHOOK_KEY = "test-webhook-key"
-
-
-@dataclass
-class Peer:
-    """Our side of the wire for the fake to talk to: reference images and a callback receiver."""
-
-    handle: ServerHandle | None = None
-    callbacks: list[dict[str, Any]] = field(default_factory=list)
-    answers: list[int] = field(default_factory=list)  # statuses for the next callbacks, then 200
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def url(self) -> str:
-        assert self.handle is not None
-        return self.handle.url
-
-    def ref(self, name: str) -> str:
-        return f"{self.url}/ref/{name}"
-
-
-def _peer_app(peer: Peer) -> Flask:
-    app = Flask("kie-test-peer")
-    buffer = io.BytesIO()
-    Image.new("RGB", (8, 8), (200, 10, 10)).save(buffer, "PNG")
-    png = buffer.getvalue()
-
-    @app.get("/ref/selfie.png")
-    def selfie() -> Response:
-        return Response(png, mimetype="image/png")
-
-    @app.get("/ref/notes.txt")
-    def notes() -> Response:
-        return Response("not an image", mimetype="text/plain")
-
-    @app.post("/callback")
-    def callback() -> Response:
-        with peer.lock:
-            status = peer.answers.pop(0) if peer.answers else 200
-            peer.callbacks.append({"headers": dict(request.headers), "body": request.get_json(), "answer": status})
-        return Response("ok", status=status)
-
-    return app
-
-
-@pytest.fixture(scope="module")
-def kie_server() -> Iterator[ServerHandle]:
-    config = KieFakeConfig(latency_ms_min=10, latency_ms_max=40, record_info_rate_limit=0, callback_retry_ms=10)
-    handle = serve("kie", create_app(config), port=0)
-    yield handle
-    handle.stop()
-
-
-@pytest.fixture(scope="module")
-def peer_server() -> Iterator[Peer]:
-    peer = Peer()
-    peer.handle = serve("kie-peer", _peer_app(peer), port=0)
-    yield peer
-    peer.handle.stop()
-
-
-@dataclass
-class Kie:
-    url: str
-    client: KieClient
-    peer: Peer
-
-    def control(self, path: str, body: Any = None) -> Any:
-        response = requests.post(f"{self.url}/_sandbox/{path}", json=body, timeout=5)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def configure(self, **knobs: Any) -> None:
-        self.control("config", knobs)
-
-    def state(self) -> dict[str, Any]:
-        return requests.get(f"{self.url}/_sandbox/state", timeout=5).json()
-
-    def create(self, key: str = "key-a", prompt: str = "a portrait in a red scarf", **kwargs: Any) -> str:
-        kwargs.setdefault("image_urls", [self.peer.ref("selfie.png")])
-        kwargs.setdefault("callback_url", None)
-        return self.client.create_task(api_key=key, prompt=prompt, **kwargs)
-
-    def wait_terminal(self, task_id: str, key: str = "key-a") -> KieTaskInfo:
-        return wait_for(lambda: _terminal(self.client.record_info(api_key=key, task_id=task_id)))
-
-
-@pytest.fixture
-def kie(kie_server: ServerHandle, peer_server: Peer) -> Iterator[Kie]:
-    client = KieClient(kie_server.url, MODEL)
-    harness = Kie(kie_server.url, client, peer_server)
-    harness.control("reset")
-    with peer_server.lock:
-        peer_server.callbacks.clear()
-        peer_server.answers.clear()
-    yield harness
-    client.close()
-
-
-def wait_for(probe: Callable[[], Any], timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.02)
-
-
-def _terminal(info: KieTaskInfo) -> KieTaskInfo | None:
-    return info if info.is_terminal else None
-
-
-def _raises(call: Callable[[], Any]) -> KieError:
-    with pytest.raises(KieError) as caught:
-        call()
-    return caught.value
-
+from gateways.kie import KieClient, KieTaskInfo, parse_task_info
+from sandbox.server import serve
+from tests.gateways.kie_harness import MODEL, Kie, raises
 
 # --- success path -----------------------------------------------------------------------------------------------
 
@@ -211,7 +86,7 @@ def test_parse_task_info_tolerates_missing_fields_and_reads_callback_envelopes()
     envelope = parse_task_info({"code": 501, "msg": "failed", "data": {"taskId": "t3", "failCode": 500,
                                                                         "failMsg": "boom", "resultJson": None}})
     assert envelope.failed and envelope.fail_code == "500" and envelope.fail_msg == "boom"
-    assert _raises(lambda: parse_task_info({"state": "success"})).retryable is False
+    assert raises(lambda: parse_task_info({"state": "success"})).retryable is False
 
 
 def test_credit_returns_the_balance_and_each_task_costs_one(kie: Kie) -> None:
@@ -227,7 +102,7 @@ def test_api_key_is_never_logged(kie: Kie, caplog: pytest.LogCaptureFixture) -> 
     with caplog.at_level(logging.DEBUG):
         task_id = kie.create(key=secret)
         kie.wait_terminal(task_id, key=secret)
-        _raises(lambda: kie.client.record_info(api_key=secret, task_id="nope"))
+        raises(lambda: kie.client.record_info(api_key=secret, task_id="nope"))
 
     assert any(getattr(r, "event", "") == "kie_task_created" for r in caplog.records)
     assert all(secret not in repr(vars(record)) for record in caplog.records)
@@ -281,14 +156,14 @@ def test_error_classification_follows_the_envelope_code(scripted: dict[str, Any]
     scripted.update(body=body if isinstance(body, str) else json.dumps(body), status=status, headers=headers)
     client = KieClient(scripted["url"], MODEL)
 
-    err = _raises(lambda: client.credit(api_key="k"))
+    err = raises(lambda: client.credit(api_key="k"))
 
     assert (err.code, err.retryable, err.retry_after, err.http_status) == (code, retryable, retry_after, status)
     assert err.out_of_credits is False
 
 
 def test_transport_failure_is_retryable() -> None:
-    err = _raises(lambda: KieClient("http://127.0.0.1:9", MODEL).credit(api_key="k"))
+    err = raises(lambda: KieClient("http://127.0.0.1:9", MODEL).credit(api_key="k"))
 
     assert err.retryable and err.code is None
 
@@ -296,7 +171,7 @@ def test_transport_failure_is_retryable() -> None:
 def test_unknown_key_is_401_permanent(kie: Kie) -> None:
     kie.configure(api_keys=["key-a"])
 
-    err = _raises(lambda: kie.create(key="key-stranger"))
+    err = raises(lambda: kie.create(key="key-stranger"))
 
     assert err.code == 401 and not err.retryable and err.http_status == 200
     assert kie.state()["counts"]["rejected_401"] == 1 and kie.state()["tasks"] == []
@@ -305,7 +180,7 @@ def test_unknown_key_is_401_permanent(kie: Kie) -> None:
 def test_mirrored_http_status_is_classified_the_same(kie: Kie) -> None:
     kie.configure(api_keys=["key-a"], mirror_http_status=True)
 
-    err = _raises(lambda: kie.create(key="key-stranger"))
+    err = raises(lambda: kie.create(key="key-stranger"))
 
     assert err.code == 401 and err.http_status == 401 and not err.retryable
 
@@ -315,7 +190,7 @@ def test_out_of_credits_is_402_flagged_and_permanent(kie: Kie) -> None:
     kie.create(key="key-poor")
     kie.create(key="key-poor")
 
-    err = _raises(lambda: kie.create(key="key-poor"))
+    err = raises(lambda: kie.create(key="key-poor"))
 
     assert err.code == 402 and err.out_of_credits and not err.retryable
     assert kie.client.credit(api_key="key-poor") == 0.0 and kie.state()["counts"]["created"] == 2
@@ -324,7 +199,7 @@ def test_out_of_credits_is_402_flagged_and_permanent(kie: Kie) -> None:
 @pytest.mark.parametrize("prompt, urls", [("p", []), ("p", ["http://127.0.0.1:1/x.png"] * 11),
                                           ("p" * 5001, ["http://127.0.0.1:1/x.png"]), ("   ", ["u"])])
 def test_invalid_input_is_refused_locally_with_422_and_nothing_sent(kie: Kie, prompt: str, urls: list[str]) -> None:
-    err = _raises(lambda: kie.create(prompt=prompt, image_urls=urls))
+    err = raises(lambda: kie.create(prompt=prompt, image_urls=urls))
 
     assert err.code == 422 and not err.retryable and err.http_status is None
     assert kie.state()["counts"]["create_calls"] == 0
@@ -347,8 +222,8 @@ def test_fake_rejects_invalid_create_with_422_inside_http_200(kie: Kie, body: di
 def test_record_info_of_unknown_or_foreign_task_is_422_permanent(kie: Kie) -> None:
     task_id = kie.create(key="key-owner")
 
-    foreign = _raises(lambda: kie.client.record_info(api_key="key-other", task_id=task_id))
-    unknown = _raises(lambda: kie.client.record_info(api_key="key-owner", task_id="no-such-task"))
+    foreign = raises(lambda: kie.client.record_info(api_key="key-other", task_id=task_id))
+    unknown = raises(lambda: kie.client.record_info(api_key="key-owner", task_id="no-such-task"))
 
     for err in (foreign, unknown):
         assert err.code == 422 and not err.retryable and "recordInfo is null" in err.message
@@ -359,7 +234,7 @@ def test_create_task_over_limit_is_rejected_with_429_and_dropped(kie: Kie) -> No
     kie.configure(rate_limit=3, rate_window_s=10)
     created = [kie.create(key="key-busy") for _ in range(3)]
 
-    err = _raises(lambda: kie.create(key="key-busy", prompt="the fourth"))
+    err = raises(lambda: kie.create(key="key-busy", prompt="the fourth"))
 
     assert err.code == 429 and err.retryable and err.retry_after is None
     state = kie.state()
@@ -373,7 +248,7 @@ def test_rate_window_slides_and_can_name_a_retry_after(kie: Kie) -> None:
     kie.configure(rate_limit=1, rate_window_s=0.3, retry_after_hint=True)
     kie.create(key="key-busy")
 
-    err = _raises(lambda: kie.create(key="key-busy"))
+    err = raises(lambda: kie.create(key="key-busy"))
 
     assert err.code == 429 and err.retry_after is not None and 0 < err.retry_after <= 1
     time.sleep(0.35)
@@ -386,7 +261,7 @@ def test_record_info_over_its_limit_is_429_retryable(kie: Kie) -> None:
     kie.client.record_info(api_key="key-a", task_id=task_id)
     kie.client.record_info(api_key="key-a", task_id=task_id)
 
-    err = _raises(lambda: kie.client.record_info(api_key="key-a", task_id=task_id))
+    err = raises(lambda: kie.client.record_info(api_key="key-a", task_id=task_id))
 
     assert err.code == 429 and err.retryable and kie.state()["counts"]["record_info_429"] == 1
 
@@ -394,7 +269,7 @@ def test_record_info_over_its_limit_is_429_retryable(kie: Kie) -> None:
 def test_maintenance_455_rule_hits_the_first_matching_calls_then_behaves(kie: Kie) -> None:
     kie.control("faults", [{"prompt_contains": "castle", "times": 2, "kind": "455"}])
 
-    errors = [_raises(lambda: kie.create(prompt="a castle at dusk")) for _ in range(2)]
+    errors = [raises(lambda: kie.create(prompt="a castle at dusk")) for _ in range(2)]
     other = kie.create(prompt="a beach")
     third = kie.create(prompt="a castle at dusk")
 
@@ -407,7 +282,7 @@ def test_maintenance_455_rule_hits_the_first_matching_calls_then_behaves(kie: Ki
 def test_server_error_500_is_retryable(kie: Kie) -> None:
     kie.configure(error_500_rate=1.0)
 
-    err = _raises(lambda: kie.create())
+    err = raises(lambda: kie.create())
 
     assert err.code == 500 and err.retryable and err.http_status == 500
     assert kie.state()["counts"]["created"] == 0
@@ -416,7 +291,7 @@ def test_server_error_500_is_retryable(kie: Kie) -> None:
 def test_error_code_inside_http_200_is_classified_by_the_envelope(kie: Kie) -> None:
     kie.control("faults", [{"prompt_contains": "", "times": 1, "kind": "http200_500"}])
 
-    err = _raises(lambda: kie.create())
+    err = raises(lambda: kie.create())
 
     assert err.http_status == 200 and err.code == 500 and err.retryable
 
@@ -425,7 +300,7 @@ def test_http200_error_rate_also_hits_record_info(kie: Kie) -> None:
     task_id = kie.create()
     kie.configure(http200_error_rate=1.0)
 
-    err = _raises(lambda: kie.client.record_info(api_key="key-a", task_id=task_id))
+    err = raises(lambda: kie.client.record_info(api_key="key-a", task_id=task_id))
 
     assert err.http_status == 200 and err.code == 500 and err.retryable
 
@@ -433,7 +308,7 @@ def test_http200_error_rate_also_hits_record_info(kie: Kie) -> None:
 def test_non_json_502_page_is_retryable(kie: Kie) -> None:
     kie.control("faults", {"prompt_contains": "gw", "times": 1, "kind": "html_502"})
 
-    err = _raises(lambda: kie.create(prompt="gw trouble"))
+    err = raises(lambda: kie.create(prompt="gw trouble"))
 
     assert err.retryable and err.http_status == 502 and err.code is None
 
@@ -481,110 +356,3 @@ def test_result_url_stops_working_after_its_ttl(kie: Kie) -> None:
     assert requests.get(url.replace("/files/", "/files/x"), timeout=5).status_code == 404
 
 
-# --- callbacks --------------------------------------------------------------------------------------------------
-
-def test_signed_callback_is_delivered_and_verifies(kie: Kie) -> None:
-    kie.configure(webhook_key=WEBHOOK_KEY)
-    task_id = kie.create(callback_url=f"{kie.peer.url}/callback?job=7")
-
-    delivered = wait_for(lambda: list(kie.peer.callbacks))[0]
-
-    info = parse_task_info(delivered["body"])
-    assert delivered["body"]["code"] == 200 and info.task_id == task_id and info.succeeded and info.result_urls
-    headers = delivered["headers"]
-    assert verify_webhook_signature(WEBHOOK_KEY, task_id, headers["X-Webhook-Timestamp"],
-                                    headers["X-Webhook-Signature"])
-    assert not verify_webhook_signature("another-key", task_id, headers["X-Webhook-Timestamp"],
-                                        headers["X-Webhook-Signature"])
-    attempts = wait_for(lambda: kie.state()["callbacks"])
-    assert attempts[0]["outcome"] == "delivered" and attempts[0]["signed"] and attempts[0]["status"] == 200
-
-
-def test_failed_task_callback_has_code_501_and_fail_fields(kie: Kie) -> None:
-    task_id = kie.create(image_urls=[kie.peer.ref("gone.png")], callback_url=f"{kie.peer.url}/callback")
-
-    body = wait_for(lambda: list(kie.peer.callbacks))[0]["body"]
-
-    info = parse_task_info(body)
-    assert body["code"] == 501 and info.task_id == task_id and info.failed and info.fail_code == "422"
-    assert "X-Webhook-Signature" not in wait_for(lambda: list(kie.peer.callbacks))[0]["headers"]
-
-
-def test_callback_is_retried_until_answered_200(kie: Kie) -> None:
-    kie.peer.answers.extend([500, 503])
-    task_id = kie.create(callback_url=f"{kie.peer.url}/callback")
-
-    wait_for(lambda: len(kie.peer.callbacks) == 3)
-
-    attempts = [c for c in kie.state()["callbacks"] if c["task_id"] == task_id]
-    assert [(a["attempt"], a["status"], a["outcome"]) for a in attempts] == [
-        (1, 500, "failed"), (2, 503, "failed"), (3, 200, "delivered")]
-
-
-def test_callback_duplicate_rate_delivers_the_same_task_twice(kie: Kie) -> None:
-    kie.configure(callback_duplicate_rate=1.0)
-    task_id = kie.create(callback_url=f"{kie.peer.url}/callback")
-
-    wait_for(lambda: len(kie.peer.callbacks) == 2)
-
-    assert [parse_task_info(c["body"]).task_id for c in kie.peer.callbacks] == [task_id, task_id]
-    assert kie.state()["counts"]["callbacks_sent"] == 2
-
-
-def test_callback_drop_rate_sends_nothing_but_polling_still_works(kie: Kie) -> None:
-    kie.configure(callback_drop_rate=1.0)
-    task_id = kie.create(callback_url=f"{kie.peer.url}/callback")
-
-    assert kie.wait_terminal(task_id).succeeded
-    wait_for(lambda: kie.state()["counts"]["callbacks_dropped"] == 1)
-
-    assert kie.peer.callbacks == [] and kie.state()["callbacks"][0]["outcome"] == "dropped"
-
-
-# --- webhook signatures -----------------------------------------------------------------------------------------
-
-def _signature(key: str, task_id: str, timestamp: str) -> str:
-    return base64.b64encode(hmac.new(key.encode(), f"{task_id}.{timestamp}".encode(), hashlib.sha256).digest()).decode()
-
-
-def test_verify_webhook_signature_accepts_good_and_rejects_forged_or_stale() -> None:
-    now = 1_800_000_000.0
-    ts = str(int(now) - 10)
-    good = _signature("k", "task-1", ts)
-
-    assert verify_webhook_signature("k", "task-1", ts, good, now=now)
-    assert not verify_webhook_signature("k", "task-2", ts, good, now=now)  # signature of another task
-    assert not verify_webhook_signature("k", "task-1", str(int(ts) + 1), good, now=now)  # timestamp altered
-    assert not verify_webhook_signature("k", "task-1", ts, _signature("forger", "task-1", ts), now=now)
-    assert not verify_webhook_signature("k", "task-1", ts, "not base64 !!", now=now)
-    assert not verify_webhook_signature("k", "task-1", "soon", good, now=now)
-    stale = str(int(now) - 301)
-    assert not verify_webhook_signature("k", "task-1", stale, _signature("k", "task-1", stale), now=now)
-    assert not verify_webhook_signature("", "task-1", ts, _signature("", "task-1", ts), now=now)
-
-
-# --- the fake's control surface ---------------------------------------------------------------------------------
-
-def test_config_from_env_reads_sandbox_kie_knobs() -> None:
-    config = config_from_env({"SANDBOX_KIE_RATE_LIMIT": "5", "SANDBOX_KIE_RATE_WINDOW_S": "2.5",
-                              "SANDBOX_KIE_LATENCY_MS_MIN": "1", "SANDBOX_KIE_LATENCY_MS_MAX": "2",
-                              "SANDBOX_KIE_FAIL_RATE": "0.25", "SANDBOX_KIE_API_KEYS": "a, b",
-                              "SANDBOX_KIE_MIRROR_HTTP_STATUS": "true", "OTHER": "x"})
-
-    assert (config.rate_limit, config.rate_window_s, config.latency_ms_max, config.fail_rate) == (5, 2.5, 2, 0.25)
-    assert config.api_keys == ("a", "b") and config.mirror_http_status is True
-    with pytest.raises(ValueError, match="SANDBOX_KIE_FAIL_RATE"):
-        config_from_env({"SANDBOX_KIE_FAIL_RATE": "often"})
-
-
-def test_control_config_rejects_unknown_or_bad_knobs_and_reset_restores_start(kie: Kie) -> None:
-    assert requests.post(f"{kie.url}/_sandbox/config", json={"nope": 1}, timeout=5).status_code == 400
-    assert requests.post(f"{kie.url}/_sandbox/config", json={"fail_rate": 2}, timeout=5).status_code == 400
-    assert requests.post(f"{kie.url}/_sandbox/faults", json=[{"kind": "boom"}], timeout=5).status_code == 400
-    kie.configure(rate_limit=1)
-    kie.create()
-
-    kie.control("reset")
-
-    state = kie.state()
-    assert state["config"]["rate_limit"] == 20 and state["tasks"] == [] and state["counts"]["created"] == 0
