@@ -117,6 +117,8 @@ class ChaosConfig:
                      if s.action.endswith("_redis" if subject == "redis" else "_worker") and s.target in ("", subject)]
             if any((move == "start") != (i % 2 == 1) for i, move in enumerate(moves)):
                 raise ValueError(f"the timeline must stop {subject} before each start, and start it before each stop")
+            if subject == "redis" and len(moves) % 2:
+                raise ValueError("the timeline must start Redis again after stopping it")
         for index, buyer in enumerate(self.buyers):
             if buyer.pay_on is not None and buyer.pay_on not in announced:
                 raise ValueError(f"buyer {index} pays on {buyer.pay_on!r}, which the timeline never announces")
@@ -142,6 +144,8 @@ class Order:
 
 @dataclass
 class ChaosResult:
+    """The verdict (``checks``), the measured windows, what happened when, and each order as it went."""
+
     checks: list[Check]
     windows: dict[str, Any]
     timeline: list[dict[str, Any]]
@@ -312,6 +316,8 @@ class Faults:
             time.sleep(0.1)
         at, waited = time.time(), time.monotonic() - waited
         self.workers[target].kill()
+        time.sleep(0.2)  # a command the dead group sent just before the kill still lands
+        beats = self.unacked.beats()  # the dead group's last beats; the living beat again within a second
         kill = {"target": target, "at": at, "t_s": round(time.monotonic() - self.t0, 1), "in_flight": [],
                 "by_actor": {}, "requeued_after_s": None}
         self.kills.append(kill)
@@ -428,7 +434,7 @@ def switch_faults_on(settings: Settings, cfg: ChaosConfig) -> dict[str, Any]:
     faults = {
         "kie": {"fail_rate": 0.15, "callback_duplicate_rate": 0.3, "callback_drop_rate": 0.3,
                 "latency_ms_min": cfg.kie_latency_ms[0], "latency_ms_max": cfg.kie_latency_ms[1]},
-        # A few 5xx on createTask, and every attempt at one photo slot fails: the jobs that have that slot end
+        # A few 500s and 455s on createTask, and every attempt at one photo slot fails: the jobs that have that slot end
         # delivered_partial and must be refunded for it (the tiers without it must not be).
         "kie_rules": rules,
         "tbank": {"notify_duplicates": 2, "notify_seed": 0},  # each notification twice, in random order
@@ -552,6 +558,10 @@ def run(cfg: ChaosConfig | None = None, say: Callable[[str], None] = print) -> C
                                        f"in {cfg.run_dir}): stop it first, e.g. kill -- -{pid}")
             for old_log in cfg.run_dir.glob("*.log"):
                 old_log.unlink()
+            # As `make up` runs it: web and workers share one metrics directory, so /metrics shows them all.
+            shutil.rmtree(cfg.run_dir / "metrics", ignore_errors=True)
+            (cfg.run_dir / "metrics").mkdir()
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(cfg.run_dir / "metrics")
             fresh_database(settings.database_url)
             redis_server.start()
             fleet.start(env, FLEET)
@@ -571,8 +581,9 @@ def run(cfg: ChaosConfig | None = None, say: Callable[[str], None] = print) -> C
             for thread in buyers:
                 thread.start()
             faults.play(time.monotonic(), cfg.timeline)
+            deadline = time.monotonic() + PAY_WAIT_S
             for thread in buyers:
-                thread.join(timeout=PAY_WAIT_S)
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
             settled = settle(settings, orders, cfg.settle_timeout_s, say)
             for watcher in faults.watchers:
                 watcher.join(timeout=120)
@@ -663,15 +674,15 @@ def main() -> int:
     except KeyboardInterrupt:
         print("chaos: FAILED — interrupted (everything it started was stopped)")
         return 130
-    except Exception as exc:  # noqa: BLE001 — the fleet could not be set up; the message says why
+    except Exception as exc:  # noqa: BLE001 — the run could not finish (set-up, a fault, a fake); say why
         print(f"chaos: FAILED — {type(exc).__name__}: {exc}")
         return 1
     for line in chaos_checks.summary_lines(result):
         print(line)
-    failed = [c.name.split(" ")[0] for c in result.checks if not c.passed]
+    failed = [c.name for c in result.checks if not c.passed]
     photos = sum(sum(sizes) for sizes in result.windows["albums"].values())
     if failed:
-        print(f"chaos: FAILED — {', '.join(failed)} (report {result.report}); {result.elapsed_s:.0f} s")
+        print(f"chaos: FAILED — {'; '.join(failed)} — {result.elapsed_s:.0f} s (report {result.report})")
         return 1
     print(f"chaos: ok — {len(result.orders)} purchases, {len(result.checks)} checks passed, {photos} photos in the "
           f"chats, {result.elapsed_s:.0f} s (report {result.report})")
@@ -679,5 +690,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a TERM stops the run like Ctrl-C: cleanly
+    # Ctrl-C (even where a shell started us with it ignored) and TERM both end the run cleanly, in its finally.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     sys.exit(main())

@@ -35,7 +35,7 @@ AUDIT_SQL = {
     "events": "SELECT provider_payment_id, status FROM payment_events",
     "jobs": "SELECT *, extract(epoch FROM created_at) AS created_epoch, "
             "extract(epoch FROM finished_at - created_at) AS duration_s FROM generation_jobs ORDER BY id",
-    "tasks": "SELECT id, job_id, prompt_index, attempt, status, kie_task_id FROM generation_tasks",
+    "tasks": "SELECT id, job_id, prompt_index, attempt, status, kie_task_id, fail_code FROM generation_tasks",
     "photos": "SELECT id, job_id, prompt_index, storage_key, sha256 FROM generated_photos",
     "refunds": "SELECT * FROM refunds",
     "referrals": "SELECT * FROM referral_earnings",
@@ -191,6 +191,10 @@ def check_i2(ev: Evidence, windows: dict[str, Any]) -> Check:
         totals.update(owed=owed, refunded=refunded[jid])
         if job["status"] in ("delivered", "delivered_partial", "failed") and refunded[jid] != owed:
             problems.append(f"job {jid}: {owed} photos missing but {refunded[jid]} refunded")
+    stored_slots = {(p["job_id"], p["prompt_index"]) for p in ev.db["photos"]}
+    last = {(t["job_id"], t["prompt_index"]): t for t in sorted(ev.db["tasks"], key=lambda t: t["attempt"])}
+    windows["missing_by_cause"] = dict(Counter(f"{t['status']}:{t['fail_code']}" for slot, t in last.items()
+                                               if slot not in stored_slots))
     lost = [e for e in ev.telegram["errors"] if e["status"] == 502]
     texts = Counter((m.get("text"), chat) for chat, ms in ev.telegram["chats"].items() for m in ms if m.get("text"))
     windows["telegram"] = {"duplicate_photos": totals["duplicates"], "lost_answers": len(lost),
@@ -436,6 +440,8 @@ def window_lines(windows: dict[str, Any]) -> list[str]:
                      f"{paid['job_started_after_redis_back_s']} s after Redis came back")
     if windows.get("web_restart_s") is not None:
         lines.append(f"web SIGKILLed: healthy again after {windows['web_restart_s']} s")
+    lines.append(f"photos not made, by the last attempt's outcome: {windows.get('missing_by_cause') or 'none'} "
+                 f"(the injected faults say '500': Kie's failed generations)")
     duration = windows.get("job_duration_s", {})
     lines.append(f"job duration: median {duration.get('median')} s, max {duration.get('max')} s")
     return lines

@@ -1,20 +1,23 @@
-"""The chaos run, small and bounded (under two minutes): three purchases — one through an invite link, one paid
-while Redis is down — with a worker group SIGKILLed while it holds work and Redis stopped and restarted empty.
-Every invariant check of ``scenarios.chaos`` must pass (I1–I5, I7, no dead letters)."""
+"""The chaos run. The scenario test is small and bounded (under two minutes): three purchases — one through an
+invite link, one paid while Redis is down — with a worker group SIGKILLed while it holds work and Redis stopped
+and restarted empty; every invariant check of ``scenarios.chaos`` must pass (I1–I5, I7, no dead letters).
+The fast tests feed the checks evidence with one defect each, so a PASS is known to mean something."""
 
 from __future__ import annotations
 
+import copy
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from scenarios import chaos_checks
 from scenarios.chaos import Buyer, ChaosConfig, Step, free_ports, run
+from scenarios.chaos_checks import Evidence, evaluate
 
-pytestmark = pytest.mark.scenario
 
-
+@pytest.mark.scenario
 def test_killed_worker_and_lost_redis_mid_purchase_break_no_invariant(tmp_path: Path) -> None:
     tag = uuid.uuid4().hex[:8]
     web_port, *sandbox_ports = free_ports(5)
@@ -36,3 +39,96 @@ def test_killed_worker_and_lost_redis_mid_purchase_break_no_invariant(tmp_path: 
     assert killed["in_flight"] > 0, "the SIGKILL hit a worker group holding nothing: it proves nothing"
     assert result.windows["outbox_drain"]["unpublished"] == 0
     assert (tmp_path / "chaos-latest.md").exists() and (tmp_path / "chaos-latest.json").exists()
+
+
+def _evidence() -> Evidence:
+    """A clean run in miniature: one Starter job (7 photos), slot 6 failed three times and refunded 1/7."""
+    photos = [{"id": i, "job_id": 10, "prompt_index": i, "storage_key": f"k{i}", "sha256": f"s{i}"} for i in range(6)]
+    tasks = [{"id": i, "job_id": 10, "prompt_index": i, "attempt": 1, "status": "stored", "kie_task_id": f"t{i}",
+              "fail_code": None} for i in range(6)]
+    tasks += [{"id": 6 + a, "job_id": 10, "prompt_index": 6, "attempt": a, "status": "failed", "kie_task_id": f"f{a}",
+               "fail_code": "500"} for a in (1, 2, 3)]
+    db = {
+        "payments": [{"id": 1, "user_id": 5, "telegram_id": 777, "referred_by": 4, "status": "partially_refunded",
+                      "amount_kopecks": 49900, "refunded_kopecks": 7128, "provider_payment_id": "7000000001"}],
+        "events": [{"provider_payment_id": "7000000001", "status": s} for s in ("AUTHORIZED", "CONFIRMED",
+                                                                               "PARTIAL_REFUNDED")],
+        "jobs": [{"id": 10, "payment_id": 1, "user_id": 5, "total_photos": 7, "photos_stored": 6, "photos_failed": 1,
+                  "status": "delivered_partial", "created_epoch": 100.0, "duration_s": 30.0}],
+        "tasks": tasks, "photos": photos, "alerts": [], "dead_letters": [],
+        "refunds": [{"payment_id": 1, "job_id": 10, "amount_kopecks": 7128, "photos_refunded": 1,
+                     "status": "succeeded"}],
+        "referrals": [{"payment_id": 1, "amount_kopecks": 4990}],
+    }
+    kie = {"tasks": [{"task_id": f"t{i}", "state": "success"} for i in range(6)]
+           + [{"task_id": f"f{a}", "state": "fail"} for a in (1, 2, 3)], "counts": {}}
+    refund = {"external_request_id": "job-10", "amount": 7128, "status": "PARTIAL_REFUNDED"}
+    bank = {"payments": [{"payment_id": "7000000001", "status": "PARTIAL_REFUNDED", "refunds": [refund]}],
+            "notifications": [], "requests": []}
+    chat = [{"photos": [{"sha256": f"s{i}"}]} for i in range(6)] + [{"text": "gallery"}]
+    return Evidence(db=db, kie=kie, bank=bank, telegram={"chats": {"777": chat}, "errors": [], "rejections": []},
+                    s3_keys={f"k{i}" for i in range(6)}, orders=[], observed={1: ["new", "confirmed",
+                                                                                  "partially_refunded"]},
+                    kills=[], outage=None, referral_percent=10, bank_states={"7000000001": "PARTIAL_REFUNDED"},
+                    forged={"payment_id": 1, "http_status": 403})
+
+
+def _failing(evidence: Evidence) -> set[str]:
+    checks, _ = evaluate(evidence, settled=True, settle_timeout_s=60)
+    return {check.name.split(" ")[0] for check in checks if not check.passed}
+
+
+def test_the_checks_pass_a_clean_run() -> None:
+    assert _failing(_evidence()) == set()
+
+
+@pytest.mark.parametrize(("defect", "caught_by"), [
+    ("second job for the payment", "I1"),
+    ("a prompt slot stored twice", "I2"),
+    ("a photo never delivered", "I2"),
+    ("no refund for the failed slot", "I2"),
+    ("a Kie success left open", "I3"),
+    ("a photo object missing", "I3"),
+    ("a job left generating", "I4"),
+    ("a payment moved backwards", "I5"),
+    ("a forged notification accepted", "I5"),
+    ("the bank refunded another sum", "I7"),
+    ("a referral credited twice", "I7"),
+    ("a dead letter", "Dead"),
+])
+def test_each_defect_is_caught_by_its_check(defect: str, caught_by: str) -> None:
+    evidence = copy.deepcopy(_evidence())
+    db: dict[str, Any] = evidence.db
+    if defect == "second job for the payment":
+        db["jobs"].append({**db["jobs"][0], "id": 11, "photos_stored": 0, "photos_failed": 7, "status": "failed"})
+    elif defect == "a prompt slot stored twice":
+        db["photos"].append({**db["photos"][0], "id": 99, "sha256": "s0"})
+    elif defect == "a photo never delivered":
+        evidence.telegram["chats"]["777"].pop(0)
+    elif defect == "no refund for the failed slot":
+        db["refunds"].clear()
+    elif defect == "a Kie success left open":
+        db["tasks"][0]["status"] = "submitted"
+    elif defect == "a photo object missing":
+        evidence.s3_keys.discard("k3")
+    elif defect == "a job left generating":
+        db["jobs"][0]["status"] = "generating"
+    elif defect == "a payment moved backwards":
+        evidence.observed[1] = ["new", "partially_refunded", "confirmed", "partially_refunded"]
+    elif defect == "a forged notification accepted":
+        evidence.forged = {"payment_id": 1, "http_status": 200}
+    elif defect == "the bank refunded another sum":
+        evidence.bank["payments"][0]["refunds"][0]["amount"] = 9000
+    elif defect == "a referral credited twice":
+        db["referrals"].append({"payment_id": 1, "amount_kopecks": 4990})
+    elif defect == "a dead letter":
+        db["dead_letters"].append({"id": 1, "actor": "store_photo", "attempts": 7, "error": "boom"})
+    assert caught_by in _failing(evidence)
+
+
+def test_a_duplicate_send_is_measured_not_failed() -> None:
+    evidence = _evidence()
+    evidence.telegram["chats"]["777"].append({"photos": [{"sha256": "s2"}]})
+    checks, windows = evaluate(evidence, settled=True, settle_timeout_s=60)
+    assert all(check.passed for check in checks)
+    assert windows["telegram"]["duplicate_photos"] == 1
