@@ -44,11 +44,12 @@ def processes(env: Mapping[str, str]) -> list[Proc]:
     ]
 
 
-def start(env: Mapping[str, str], names: list[str] | None = None) -> dict[str, int]:
-    RUN_DIR.mkdir(exist_ok=True)
+def start(env: Mapping[str, str], names: list[str] | None = None, *, run_dir: Path = RUN_DIR) -> dict[str, int]:
+    """Start the fleet's processes (or only ``names``) with ``env``; pid files and logs go to ``run_dir``."""
+    run_dir.mkdir(exist_ok=True)
     env = dict(env)
     if not names:  # a fresh fleet: one metrics directory shared by web and workers, so /metrics shows all
-        metrics_dir = RUN_DIR / f"metrics-{env.get('WEB_PORT', '8000')}"
+        metrics_dir = run_dir / f"metrics-{env.get('WEB_PORT', '8000')}"
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir()
         env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
@@ -56,35 +57,38 @@ def start(env: Mapping[str, str], names: list[str] | None = None) -> dict[str, i
     for proc in processes(env):
         if names and proc.name not in names:
             continue
-        if _alive(proc.name):
-            raise RuntimeError(f"{proc.name} is already running (pid {_pid(proc.name)}): run `make down` first")
-        log = open(RUN_DIR / f"{proc.name}.log", "ab")  # noqa: SIM115 — the child keeps it open
+        if alive(proc.name, run_dir=run_dir):
+            raise RuntimeError(f"{proc.name} is already running (pid {pid_of(proc.name, run_dir=run_dir)}): "
+                               "run `make down` first")
+        log = open(run_dir / f"{proc.name}.log", "ab")  # noqa: SIM115 — the child keeps it open
         child = subprocess.Popen(proc.argv, cwd=ROOT, env=dict(env), stdout=log, stderr=subprocess.STDOUT,
                                  start_new_session=True)
-        (RUN_DIR / f"{proc.name}.pid").write_text(str(child.pid))
+        (run_dir / f"{proc.name}.pid").write_text(str(child.pid))
         started[proc.name] = child.pid
         if proc.name == "sandbox":
             _wait_sandbox(env)
     return started
 
 
-def stop(names: list[str] | None = None, *, timeout_s: float = 15) -> list[str]:
+def stop(names: list[str] | None = None, *, timeout_s: float = 15, run_dir: Path = RUN_DIR) -> list[str]:
     """TERM each recorded process group, KILL what is left after ``timeout_s``; returns the names stopped."""
     stopped = []
     order = ["scheduler", "worker", "web", "sandbox"]
     for name in order:
         if names and name not in names:
             continue
-        pid = _pid(name)
+        pid = pid_of(name, run_dir=run_dir)
         if pid is None:
             continue
         _signal_group(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
-        while _group_alive(pid) and time.monotonic() < deadline:
+        while group_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        if _group_alive(pid):
+        if group_alive(pid):
             _signal_group(pid, signal.SIGKILL)
-        (RUN_DIR / f"{name}.pid").unlink(missing_ok=True)
+            while group_alive(pid) and time.monotonic() < deadline + 5:
+                time.sleep(0.1)
+        (run_dir / f"{name}.pid").unlink(missing_ok=True)
         stopped.append(name)
     return stopped
 
@@ -108,17 +112,23 @@ def _wait_sandbox(env: Mapping[str, str]) -> None:
         raise RuntimeError(f"the sandbox did not come up (see .run/sandbox.log): {result.stdout}{result.stderr}")
 
 
-def _pid(name: str) -> int | None:
-    path = RUN_DIR / f"{name}.pid"
+def pid_of(name: str, *, run_dir: Path = RUN_DIR) -> int | None:
+    path = run_dir / f"{name}.pid"
     return int(path.read_text()) if path.exists() else None
 
 
-def _alive(name: str) -> bool:
-    pid = _pid(name)
-    return pid is not None and _group_alive(pid)
+def alive(name: str, *, run_dir: Path = RUN_DIR) -> bool:
+    pid = pid_of(name, run_dir=run_dir)
+    return pid is not None and group_alive(pid)
 
 
-def _group_alive(pid: int) -> bool:
+def group_alive(pid: int) -> bool:
+    """Whether any process of the group led by ``pid`` is still running. A leader that is our own child and
+    has exited is reaped here first: a zombie still answers signals, and would look alive for ever."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass  # not our child (started by an earlier `make up`): nothing to reap
     try:
         os.killpg(pid, 0)
         return True
@@ -151,7 +161,7 @@ def main(argv: list[str]) -> int:
         print(f"fleet down: stopped {', '.join(stopped) if stopped else 'nothing (none running)'}")
         return 0
     for proc in processes(env):
-        print(f"{proc.name:10} {'running pid ' + str(_pid(proc.name)) if _alive(proc.name) else 'stopped'}")
+        print(f"{proc.name:10} {'running pid ' + str(pid_of(proc.name)) if alive(proc.name) else 'stopped'}")
     return 0
 
 
