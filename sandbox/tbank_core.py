@@ -27,7 +27,10 @@ PAID_STATUSES = frozenset({"AUTHORIZED", "CONFIRMED", "PARTIAL_REFUNDED", "REFUN
 PAYABLE_STATUSES = frozenset({"NEW", "FORM_SHOWED"})
 # Statuses a notification reports as a failure (Success false).
 FAILURE_STATUSES = frozenset({"REJECTED", "AUTH_FAIL", "DEADLINE_EXPIRED", "CANCELED"})
-FIRST_PAYMENT_ID = 7_000_000_001  # ten digits, like the real ones
+def first_payment_id() -> int:
+    """Ids start from the clock (milliseconds, 13 digits; the real ones are up to 20), so a restarted fake never
+    hands out an id our database already holds from an earlier run."""
+    return int(time.time() * 1000)
 CARD = {"CardId": 322264, "Pan": "430000******0777", "ExpDate": "1230"}  # the sandbox's one test card
 
 
@@ -121,7 +124,7 @@ class TBankBank:
         self.config = config
         self._notifier = notifier
         self._lock = threading.RLock()
-        self._ids = itertools.count(FIRST_PAYMENT_ID)  # never reset, so ids stay unique across resets
+        self._ids = itertools.count(first_payment_id())  # never reset, so ids stay unique across resets
         self.payments: dict[str, Payment] = {}
         self.requests: list[dict[str, Any]] = []
 

@@ -168,7 +168,8 @@ class FakeTelegramState:
             self.webhook: dict[str, Any] | None = None
             self.updates: list[dict[str, Any]] = []
             self.deliveries: list[dict[str, Any]] = []
-            self.last_update_id = 10_000_000
+            # from the clock, so a restarted fake never repeats an update_id our webhook has already deduplicated
+            self.last_update_id = max(getattr(self, "last_update_id", 0), int(time.time() * 1000) % 10**12)
             self.last_group_id = 13_000_000_000_000_000
             self._restart_limits()
 
