@@ -60,6 +60,7 @@ def reconcile_payments() -> None:
     """Payments T-Bank never told us about: ask GetState; expire the ones past their link's life."""
     services = runtime.current()
     with services.pool.connection() as conn:
+        payments.expire_unsent(conn)
         open_payments = payments.list_open(conn, idle_s=60)
     for payment in open_payments:
         try:

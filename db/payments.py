@@ -8,7 +8,7 @@ from psycopg import Connection
 from psycopg.types.json import Jsonb
 
 from db.errors import translated
-from db.queries import sql
+from db.queries import execute, sql
 from rules.states import PAYMENT_MOVES, sources_of
 
 Row = dict[str, Any]
@@ -88,3 +88,8 @@ def insert_referral(conn: Connection, *, payment_id: int, referrer_user_id: int,
         return conn.execute(sql("payments.insert_referral"), {
             "payment_id": payment_id, "referrer_user_id": referrer_user_id,
             "referred_user_id": referred_user_id, "amount_kopecks": amount_kopecks}).fetchone() is not None
+
+
+def expire_unsent(conn: Connection) -> int:
+    """Expire checkouts that never got a payment link and are past their life; returns how many."""
+    return execute(conn, "payments.expire_unsent")

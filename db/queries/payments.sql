@@ -68,3 +68,8 @@ INSERT INTO referral_earnings (payment_id, referrer_user_id, referred_user_id, a
 VALUES (%(payment_id)s, %(referrer_user_id)s, %(referred_user_id)s, %(amount_kopecks)s)
 ON CONFLICT ON CONSTRAINT referral_earnings_payment_key DO NOTHING
 RETURNING id;
+
+-- name: expire_unsent
+-- Checkouts whose T-Bank Init never succeeded have no link to pay: once past their life they are expired.
+UPDATE payments SET status = 'expired', updated_at = now()
+WHERE status = 'new' AND provider_payment_id IS NULL AND expires_at < now();

@@ -26,3 +26,23 @@ def test_clean_up_removes_only_what_is_old_enough(services) -> None:
     assert processed == ["new"]
     assert outbox == ["o-new", "o-unpublished"]  # never drop a message that was not sent
     assert updates == [2, 3]
+
+
+def test_reconcile_expires_checkouts_that_never_got_a_payment_link(services) -> None:
+    from actors.ops import reconcile_payments
+    from tests.factories import make_avatar, make_user
+
+    user = make_user(services)
+    avatar = make_avatar(services, user, references=0)
+    with services.pool.connection() as conn:
+        for order, ttl in (("stale", -1), ("fresh", 3600)):
+            conn.execute("INSERT INTO payments (user_id, avatar_id, style_id, tier, photo_count, amount_kopecks, "
+                         "order_id, expires_at) VALUES (%s, %s, 'business', 'starter', 7, 49900, %s, "
+                         "now() + make_interval(secs => %s))", (user["id"], avatar["id"], order, ttl))
+
+    reconcile_payments.fn()
+
+    with services.pool.connection() as conn:
+        rows = conn.execute("SELECT order_id, status FROM payments").fetchall()
+    statuses = {row["order_id"]: row["status"] for row in rows}
+    assert statuses == {"stale": "expired", "fresh": "new"}
