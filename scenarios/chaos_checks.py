@@ -1,55 +1,22 @@
-"""The chaos run's verdict: every invariant (I1–I5, I7) checked from the database and the fakes' own records,
-and the windows the design admits (ARCHITECTURE, "Exactly-once effects") measured rather than hidden.
+"""The chaos run's verdict: every invariant (I1–I5, I7) checked from the evidence ``scenarios.chaos_evidence``
+gathered (the database and the fakes' own records), and the windows the design admits (ARCHITECTURE,
+"Exactly-once effects") measured rather than hidden.
 
-``gather`` reads everything once (read-only); ``evaluate`` turns that evidence into PASS/FAIL checks with
-numbers and a dict of measured windows. A measured window is never a failure by itself: an orphan Kie task
-(the createTask intent window) or a duplicate Telegram send (a lost answer) is counted and reported.
+``evaluate`` turns that evidence into PASS/FAIL checks with numbers and a dict of measured windows. A measured
+window is never a failure by itself: an orphan Kie task (the createTask intent window) or a duplicate Telegram
+send (a lost answer) is counted and reported.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import statistics
-import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import psycopg
-import requests
-from psycopg.rows import dict_row
-
-from gateways.tbank import TBankClient
 from rules.money import prorated_refund
 from rules.states import TBANK_TO_PAYMENT
-from settings import Settings
-
-# This module is an audit tool: the SQL below only reads, and lives here rather than in db/queries because no
-# part of the product needs it.
-AUDIT_SQL = {
-    "payments": "SELECT p.*, u.telegram_id, u.referred_by FROM payments p JOIN users u ON u.id = p.user_id "
-                "ORDER BY p.id",
-    "events": "SELECT provider_payment_id, status FROM payment_events",
-    "jobs": "SELECT *, extract(epoch FROM created_at) AS created_epoch, "
-            "extract(epoch FROM finished_at - created_at) AS duration_s FROM generation_jobs ORDER BY id",
-    "tasks": "SELECT id, job_id, prompt_index, attempt, status, kie_task_id, fail_code FROM generation_tasks",
-    "photos": "SELECT id, job_id, prompt_index, storage_key, sha256 FROM generated_photos",
-    "refunds": "SELECT * FROM refunds",
-    "referrals": "SELECT * FROM referral_earnings",
-    "dead_letters": "SELECT id, actor, message_id, error, attempts, created_at FROM dead_letters ORDER BY id",
-    "alerts": "SELECT kind, count(*) AS n FROM admin_alerts GROUP BY kind ORDER BY kind",
-}
-PAYMENT_STATUS_SQL = "SELECT id, status FROM payments"
-PROCESSED_SQL = ("SELECT message_id, actor, extract(epoch FROM processed_at) AS at FROM processed_messages "
-                 "WHERE message_id = ANY(%(ids)s)")
-# Rows that were waiting for the broker when Redis came back, and when the last of them was published.
-OUTBOX_DRAIN_SQL = ("SELECT count(*) AS waiting, count(*) FILTER (WHERE published_at IS NULL) AS unpublished, "
-                    "extract(epoch FROM max(published_at)) AS last_published FROM outbox "
-                    "WHERE created_at < to_timestamp(%(up)s) "
-                    "AND (published_at IS NULL OR published_at >= to_timestamp(%(up)s))")
+from scenarios.chaos_evidence import Evidence
 
 PAID_AT_BANK = frozenset({"CONFIRMED", "PARTIAL_REFUNDED", "REFUNDED"})
 PAYMENT_RANK = {"new": 0, "authorized": 1, "confirmed": 2, "partially_refunded": 3, "refunded": 4,
@@ -67,54 +34,6 @@ class Check:
     passed: bool
     summary: str
     problems: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Evidence:
-    """Everything the checks read: database rows, the fakes' records, and what the run itself observed."""
-
-    db: dict[str, list[dict[str, Any]]]
-    kie: dict[str, Any]
-    bank: dict[str, Any]
-    telegram: dict[str, Any]
-    s3_keys: set[str]
-    orders: list[dict[str, Any]]
-    observed: dict[int, list[str]]
-    kills: list[dict[str, Any]]
-    outage: dict[str, float] | None
-    referral_percent: int
-    processed: list[dict[str, Any]] = field(default_factory=list)
-    bank_states: dict[str, str] = field(default_factory=dict)  # PaymentId → status, from GetState
-    forged: dict[str, Any] | None = None  # the answer to a notification with a wrong Token
-    drain: dict[str, Any] | None = None
-
-
-def gather(settings: Settings, *, orders: list[dict[str, Any]], observed: dict[int, list[str]],
-           kills: list[dict[str, Any]], outage: dict[str, float] | None,
-           forged: dict[str, Any] | None = None) -> Evidence:
-    """Read the database, T-Bank's GetState for every payment, and the fakes' records (GET only) into one
-    Evidence."""
-    with psycopg.connect(settings.database_url, autocommit=True, row_factory=dict_row) as conn:
-        db = {name: conn.execute(query).fetchall() for name, query in AUDIT_SQL.items()}
-        in_flight = sorted({mid for kill in kills for mid in kill["in_flight"]})
-        processed = conn.execute(PROCESSED_SQL, {"ids": in_flight}).fetchall()
-        drain = conn.execute(OUTBOX_DRAIN_SQL, {"up": outage["up_at"]}).fetchone() if outage else None
-    s3 = _get(settings.s3_endpoint_url, "/_sandbox/state")["buckets"].get(settings.s3_bucket, [])
-    tbank = TBankClient.from_settings(settings)
-    states = {p["provider_payment_id"]: tbank.get_state(p["provider_payment_id"]).status
-              for p in db["payments"] if p["provider_payment_id"]}
-    return Evidence(db=db, kie=_get(settings.kie_base_url, "/_sandbox/state"),
-                    bank=_get(settings.tbank_base_url.rsplit("/v2", 1)[0], "/_sandbox/state"),
-                    telegram=_get(settings.telegram_api_base, "/_sandbox/state"), s3_keys={o["key"] for o in s3},
-                    orders=orders, observed=observed, kills=kills, outage=outage,
-                    referral_percent=settings.referral_percent, processed=processed, bank_states=states,
-                    forged=forged, drain=drain)
-
-
-def _get(base: str, path: str) -> dict[str, Any]:
-    response = requests.get(base.rstrip("/") + path, timeout=30)
-    response.raise_for_status()
-    return response.json()
 
 
 def evaluate(ev: Evidence, *, settled: bool, settle_timeout_s: float) -> tuple[list[Check], dict[str, Any]]:
@@ -386,105 +305,3 @@ def check_purchases(ev: Evidence, settled: bool, timeout_s: float, windows: dict
     return _check("Purchases driven over HTTP, paid jobs ended in time", problems,
                   f"{paid}/{len(ev.orders)} paid ({len(during)} while Redis was down, {invited} through invite "
                   f"links); every paid job terminal: {'yes' if settled else 'NO'}")
-
-
-class StatusWatch(threading.Thread):
-    """Samples every payment's status twice a second (read-only), so a move backwards is seen even if a later
-    event moved the payment forward again before the end."""
-
-    def __init__(self, database_url: str) -> None:
-        super().__init__(name="chaos-status-watch", daemon=True)
-        self.database_url, self.done = database_url, threading.Event()
-        self.seen: dict[int, list[str]] = {}
-
-    def run(self) -> None:
-        conn = None
-        while not self.done.wait(0.5):
-            try:
-                if conn is None or conn.closed:
-                    conn = psycopg.connect(self.database_url, autocommit=True)
-                for payment_id, status in conn.execute(PAYMENT_STATUS_SQL).fetchall():
-                    seen = self.seen.setdefault(payment_id, [])
-                    if not seen or seen[-1] != status:
-                        seen.append(status)
-            except psycopg.Error:
-                conn = None
-        if conn is not None:
-            conn.close()
-
-
-def window_lines(windows: dict[str, Any]) -> list[str]:
-    """The measured windows in words, one line each."""
-    kie, tg, lines = windows.get("kie", {}), windows.get("telegram", {}), []
-    lines.append(f"orphan Kie tasks (createTask intent window): {kie.get('orphan_tasks')} of {kie.get('tasks_at_kie')} "
-                 f"tasks at Kie, {kie.get('orphan_succeeded')} of them succeeded")
-    lines.append(f"duplicate Telegram sends (answer lost after the send): {tg.get('duplicate_photos')} photos, "
-                 f"{tg.get('duplicate_texts')} texts, from {tg.get('lost_answers')} lost answers; "
-                 f"{tg.get('rate_limited_429')} 429s from Telegram")
-    for kill in windows.get("redelivery", []):
-        timing, requeued = kill["reprocessed_after_s"], kill["requeued_after_s"]
-        lines.append(
-            f"SIGKILL worker {kill['target']} at t={kill['t_s']} s: it held {kill['in_flight']} unacked messages "
-            f"{kill['by_actor']}; " + (f"Redis requeued them after {requeued} s; " if requeued is not None else
-                                       "nothing was requeued (it held nothing, or Redis lost it first); ")
-            + f"{kill['reprocessed']} reprocessed after "
-            + (f"{timing['min']}/{timing['median']}/{timing['max']} s (min/median/max)" if timing else "-")
-            + f"; {kill['effect_committed_before_kill']} had committed their effect before the kill, "
-            f"{kill['no_dedup_row']} left no dedup row (nothing left to do, or an actor without one)")
-    drain = windows.get("outbox_drain")
-    if drain:
-        lines.append(f"Redis outage {drain['outage_s']} s: {drain['waiting']} outbox rows waiting when it came back, "
-                     f"all published {drain['drained_after_s']} s later ({drain['unpublished']} still unpublished)")
-    for paid in windows.get("paid_during_outage", []):
-        lines.append(f"buyer {paid['buyer']} paid while Redis was down: job started "
-                     f"{paid['job_started_after_redis_back_s']} s after Redis came back")
-    if windows.get("web_restart_s") is not None:
-        lines.append(f"web SIGKILLed: healthy again after {windows['web_restart_s']} s")
-    lines.append(f"photos not made, by the last attempt's outcome: {windows.get('missing_by_cause') or 'none'} "
-                 f"(the injected faults say '500': Kie's failed generations)")
-    duration = windows.get("job_duration_s", {})
-    lines.append(f"job duration: median {duration.get('median')} s, max {duration.get('max')} s")
-    return lines
-
-
-def summary_lines(result: Any) -> list[str]:
-    """What the run prints: one PASS/FAIL line per check (with its first problems), then the windows."""
-    lines = []
-    for check in result.checks:
-        lines.append(f"chaos: {'PASS' if check.passed else 'FAIL'}  {check.name} — {check.summary}")
-        lines += [f"         ! {problem}" for problem in check.problems[:8]]
-    lines += [f"chaos: measured — {line}" for line in window_lines(result.windows)]
-    return lines
-
-
-def write_report(report_dir: Path, result: Any, *, config: dict[str, Any]) -> Path:
-    """``chaos-latest.md`` and ``chaos-latest.json`` in ``report_dir``; returns the Markdown file's path."""
-    report_dir.mkdir(parents=True, exist_ok=True)
-    verdict = "PASS" if result.passed else "FAIL"
-    data = {"verdict": verdict, "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "elapsed_s": result.elapsed_s, "config": config, "faults": result.faults, "timeline": result.timeline,
-            "checks": [dataclasses.asdict(c) for c in result.checks], "windows": result.windows,
-            "orders": result.orders}
-    (report_dir / "chaos-latest.json").write_text(json.dumps(data, indent=2, default=str, ensure_ascii=False))
-    md = [f"# Chaos run: {verdict}", "",
-          f"{data['finished_at']} · {len(result.orders)} purchases · {len(result.timeline)} faults on the timeline "
-          f"· {result.elapsed_s:.0f} s in all.", "", "Faults at the fakes throughout the run:", "",
-          *[f"- {fake}: `{json.dumps(knobs, ensure_ascii=False)}`" for fake, knobs in result.faults.items()], "",
-          "## Timeline", "", "t: seconds after the purchases started.", "",
-          "| t (s) | fault | detail |", "|---:|---|---|"]
-    md += [f"| {e['t_s']} | {e['action']} {e['target']} | {e['detail']} |" for e in result.timeline]
-    md += ["", "## Checks", "", "| check | result | numbers |", "|---|---|---|"]
-    md += [f"| {c.name} | {'PASS' if c.passed else '**FAIL**'} | {c.summary} |" for c in result.checks]
-    for check in (c for c in result.checks if c.problems):
-        md += ["", f"**{check.name}**:", *[f"- {problem}" for problem in check.problems]]
-    md += ["", "## Measured windows", "", *[f"- {line}" for line in window_lines(result.windows)], "",
-           "## Purchases", "", "| # | tier | invited by | pays on | payment | albums in the chat | error |",
-           "|---:|---|---|---|---:|---|---|"]
-    albums = result.windows.get("albums", {})
-    for o in result.orders:
-        invited = "" if o["buyer"]["invited_by"] is None else o["buyer"]["invited_by"]
-        md.append(f"| {o['index']} | {o['buyer']['tier']} | {invited} | {o['buyer']['pay_on'] or ''} | "
-                  f"{o['payment_id'] or ''} | {albums.get(o['telegram_id'], [])} | {o['error']} |")
-    path = report_dir / "chaos-latest.md"
-    path.write_text("\n".join(md) + "\n")
-    return path

@@ -12,9 +12,12 @@ from typing import Any
 
 import pytest
 
-from scenarios import chaos_checks
-from scenarios.chaos import Buyer, ChaosConfig, Step, free_ports, run
-from scenarios.chaos_checks import Evidence, evaluate
+from scenarios import chaos_report
+from scenarios.chaos import ChaosConfig, free_ports, run
+from scenarios.chaos_buyers import Buyer
+from scenarios.chaos_checks import evaluate
+from scenarios.chaos_evidence import Evidence
+from scenarios.chaos_faults import Step
 
 
 @pytest.mark.scenario
@@ -31,7 +34,7 @@ def test_killed_worker_and_lost_redis_mid_purchase_break_no_invariant(tmp_path: 
 
     result = run(config)
 
-    for line in chaos_checks.summary_lines(result):
+    for line in chaos_report.summary_lines(result):
         print(line)
     failed = {check.name: check.problems for check in result.checks if not check.passed}
     assert not failed, failed

@@ -1,0 +1,116 @@
+"""The chaos run's buyers: each ``Buyer`` becomes an ``Order`` that a person drives over HTTP as the Mini App
+user and the payer would (some arriving through another buyer's invite link, some paying only once a fault on
+the timeline has happened), plus I5's probe, a forged T-Bank notification.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from gateways.initdata import sign_init_data
+from gateways.tbank import make_token
+from scenarios.demo import MiniApp, selfie
+from settings import Settings
+
+PAY_WAIT_S = 180.0  # the longest a buyer waits for the timeline event it pays on
+
+
+@dataclass(frozen=True)
+class Buyer:
+    """One purchase: the tier, the buyer (by index) whose invite link brought this one, and the timeline event
+    on which this one pays (None: at once)."""
+
+    tier: str
+    invited_by: int | None = None
+    pay_on: str | None = None
+
+
+@dataclass
+class Order:
+    """One buyer's purchase as it went; ``error`` is set when the person could not complete it."""
+
+    index: int
+    buyer: Buyer
+    telegram_id: int
+    start_param: str | None = None
+    payment_id: int | None = None
+    provider_payment_id: str | None = None
+    order_id: str = ""
+    amount_kopecks: int = 0
+    paid_at: float | None = None
+    error: str = ""
+
+
+class ChaosApp(MiniApp):
+    """The demo's Mini App user — arriving through an invite link when ``start_param`` is given — who simply
+    tries again while the web is down; any HTTP answer outside ``expect`` is still an error."""
+
+    RETRY_S = 30.0
+
+    def __init__(self, base: str, settings: Settings, telegram_id: int, start_param: str | None = None) -> None:
+        super().__init__(base, settings, telegram_id)
+        if start_param:
+            user = {"id": telegram_id, "first_name": "Demo", "username": f"demo{telegram_id}", "language_code": "ru"}
+            init = sign_init_data(user, settings.telegram_bot_token, auth_date=int(time.time()),
+                                  extra={"start_param": start_param})
+            self.http.headers["Authorization"] = f"tma {init}"
+
+    def call(self, method: str, path: str, expect: tuple[int, ...] = (200, 201), **kwargs: Any) -> dict:
+        deadline = time.monotonic() + self.RETRY_S
+        while True:
+            try:
+                return super().call(method, path, expect, **kwargs)
+            except requests.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+
+def make_orders(buyers: tuple[Buyer, ...], base: str, settings: Settings) -> list[Order]:
+    """One order per buyer; inviters register first so the invited can arrive through their links."""
+    first_id = 800_000_000 + int(time.time()) % 100_000 * 100
+    orders = [Order(i, buyer, first_id + i) for i, buyer in enumerate(buyers)]
+    for order in orders:
+        if order.buyer.invited_by is not None:
+            inviter = orders[order.buyer.invited_by]
+            code = ChaosApp(base, settings, inviter.telegram_id).call("GET", "/api/v1/referrals/me")["code"]
+            order.start_param = f"ref_{code}"
+    return orders
+
+
+def place_order(base: str, settings: Settings, order: Order, happened: dict[str, threading.Event]) -> None:
+    """As the person would: an avatar with six selfies, checkout, then — once the buyer's timeline event has
+    happened — pay on the T-Bank page. Any failure is kept on the order, never raised."""
+    try:
+        app = ChaosApp(base, settings, order.telegram_id, order.start_param)
+        styles = app.call("GET", "/api/v1/catalog")["styles"]
+        avatar = app.call("POST", "/api/v1/avatars", json={"name": f"Chaos {order.index}"})
+        files = [("files", (f"selfie{i}.jpg", selfie(order.telegram_id + i), "image/jpeg")) for i in range(6)]
+        app.call("POST", f"/api/v1/avatars/{avatar['id']}/references", files=files)
+        payment = app.call("POST", "/api/v1/payments", json={
+            "avatar_id": avatar["id"], "style_id": styles[order.index % len(styles)]["id"], "tier": order.buyer.tier})
+        order.payment_id, order.provider_payment_id = payment["payment_id"], payment["provider_payment_id"]
+        order.order_id, order.amount_kopecks = payment["order_id"], payment["amount_kopecks"]
+        if order.buyer.pay_on and not happened[order.buyer.pay_on].wait(PAY_WAIT_S):
+            raise RuntimeError(f"{order.buyer.pay_on} never happened")
+        requests.get(payment["payment_url"], timeout=10).raise_for_status()
+        requests.post(payment["payment_url"], json={"outcome": "success"}, timeout=10).raise_for_status()
+        order.paid_at = time.time()
+    except Exception as exc:  # noqa: BLE001 — reported by the purchases check
+        order.error = f"{type(exc).__name__}: {exc}"[:300]
+
+
+def forge_notification(settings: Settings, order: Order) -> dict[str, Any]:
+    """I5's probe: a REFUNDED notification for a paid payment, signed with the wrong password. Our answer must
+    refuse it, and the payment must not move (the checks compare it with the bank afterwards)."""
+    body: dict[str, Any] = {"TerminalKey": settings.tbank_terminal_key, "OrderId": order.order_id,
+                            "Success": True, "Status": "REFUNDED", "PaymentId": int(order.provider_payment_id or 0),
+                            "ErrorCode": "0", "Amount": order.amount_kopecks}
+    body["Token"] = make_token(body, "not-" + settings.tbank_password)
+    answer = requests.post(settings.public_url("/webhooks/tbank"), json=body, timeout=10)
+    return {"payment_id": order.payment_id, "http_status": answer.status_code}

@@ -1,0 +1,88 @@
+"""The chaos run's report: the lines it prints (one PASS/FAIL line per check, then the measured windows) and
+``chaos-latest.md`` / ``chaos-latest.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+
+def window_lines(windows: dict[str, Any]) -> list[str]:
+    """The measured windows in words, one line each."""
+    kie, tg, lines = windows.get("kie", {}), windows.get("telegram", {}), []
+    lines.append(f"orphan Kie tasks (createTask intent window): {kie.get('orphan_tasks')} of {kie.get('tasks_at_kie')} "
+                 f"tasks at Kie, {kie.get('orphan_succeeded')} of them succeeded")
+    lines.append(f"duplicate Telegram sends (answer lost after the send): {tg.get('duplicate_photos')} photos, "
+                 f"{tg.get('duplicate_texts')} texts, from {tg.get('lost_answers')} lost answers; "
+                 f"{tg.get('rate_limited_429')} 429s from Telegram")
+    for kill in windows.get("redelivery", []):
+        timing, requeued = kill["reprocessed_after_s"], kill["requeued_after_s"]
+        lines.append(
+            f"SIGKILL worker {kill['target']} at t={kill['t_s']} s: it held {kill['in_flight']} unacked messages "
+            f"{kill['by_actor']}; " + (f"Redis requeued them after {requeued} s; " if requeued is not None else
+                                       "nothing was requeued (it held nothing, or Redis lost it first); ")
+            + f"{kill['reprocessed']} reprocessed after "
+            + (f"{timing['min']}/{timing['median']}/{timing['max']} s (min/median/max)" if timing else "-")
+            + f"; {kill['effect_committed_before_kill']} had committed their effect before the kill, "
+            f"{kill['no_dedup_row']} left no dedup row (nothing left to do, or an actor without one)")
+    drain = windows.get("outbox_drain")
+    if drain:
+        lines.append(f"Redis outage {drain['outage_s']} s: {drain['waiting']} outbox rows waiting when it came back, "
+                     f"all published {drain['drained_after_s']} s later ({drain['unpublished']} still unpublished)")
+    for paid in windows.get("paid_during_outage", []):
+        lines.append(f"buyer {paid['buyer']} paid while Redis was down: job started "
+                     f"{paid['job_started_after_redis_back_s']} s after Redis came back")
+    if windows.get("web_restart_s") is not None:
+        lines.append(f"web SIGKILLed: healthy again after {windows['web_restart_s']} s")
+    lines.append(f"photos not made, by the last attempt's outcome: {windows.get('missing_by_cause') or 'none'} "
+                 f"(the injected faults say '500': Kie's failed generations)")
+    duration = windows.get("job_duration_s", {})
+    lines.append(f"job duration: median {duration.get('median')} s, max {duration.get('max')} s")
+    return lines
+
+
+def summary_lines(result: Any) -> list[str]:
+    """What the run prints: one PASS/FAIL line per check (with its first problems), then the windows."""
+    lines = []
+    for check in result.checks:
+        lines.append(f"chaos: {'PASS' if check.passed else 'FAIL'}  {check.name} — {check.summary}")
+        lines += [f"         ! {problem}" for problem in check.problems[:8]]
+    lines += [f"chaos: measured — {line}" for line in window_lines(result.windows)]
+    return lines
+
+
+def write_report(report_dir: Path, result: Any, *, config: dict[str, Any]) -> Path:
+    """``chaos-latest.md`` and ``chaos-latest.json`` in ``report_dir``; returns the Markdown file's path."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    verdict = "PASS" if result.passed else "FAIL"
+    data = {"verdict": verdict, "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "elapsed_s": result.elapsed_s, "config": config, "faults": result.faults, "timeline": result.timeline,
+            "checks": [dataclasses.asdict(c) for c in result.checks], "windows": result.windows,
+            "orders": result.orders}
+    (report_dir / "chaos-latest.json").write_text(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+    md = [f"# Chaos run: {verdict}", "",
+          f"{data['finished_at']} · {len(result.orders)} purchases · {len(result.timeline)} faults on the timeline "
+          f"· {result.elapsed_s:.0f} s in all.", "", "Faults at the fakes throughout the run:", "",
+          *[f"- {fake}: `{json.dumps(knobs, ensure_ascii=False)}`" for fake, knobs in result.faults.items()], "",
+          "## Timeline", "", "t: seconds after the purchases started.", "",
+          "| t (s) | fault | detail |", "|---:|---|---|"]
+    md += [f"| {e['t_s']} | {e['action']} {e['target']} | {e['detail']} |" for e in result.timeline]
+    md += ["", "## Checks", "", "| check | result | numbers |", "|---|---|---|"]
+    md += [f"| {c.name} | {'PASS' if c.passed else '**FAIL**'} | {c.summary} |" for c in result.checks]
+    for check in (c for c in result.checks if c.problems):
+        md += ["", f"**{check.name}**:", *[f"- {problem}" for problem in check.problems]]
+    md += ["", "## Measured windows", "", *[f"- {line}" for line in window_lines(result.windows)], "",
+           "## Purchases", "", "| # | tier | invited by | pays on | payment | albums in the chat | error |",
+           "|---:|---|---|---|---:|---|---|"]
+    albums = result.windows.get("albums", {})
+    for o in result.orders:
+        invited = "" if o["buyer"]["invited_by"] is None else o["buyer"]["invited_by"]
+        md.append(f"| {o['index']} | {o['buyer']['tier']} | {invited} | {o['buyer']['pay_on'] or ''} | "
+                  f"{o['payment_id'] or ''} | {albums.get(o['telegram_id'], [])} | {o['error']} |")
+    path = report_dir / "chaos-latest.md"
+    path.write_text("\n".join(md) + "\n")
+    return path
