@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+import random
+
+from rules.backoff import poll_delay_ms, retry_delay_ms
+
+
+def test_polling_is_fast_at_first_then_slower_and_capped() -> None:
+    random.seed(7)
+    delays = [poll_delay_ms(n) for n in range(12)]
+    assert 1800 <= delays[0] <= 2200
+    assert all(later >= earlier * 0.8 for earlier, later in zip(delays, delays[1:], strict=False))
+    assert max(delays) <= 33000 and delays[-1] >= 27000
+
+
+def test_retry_backoff_grows_and_a_providers_retry_after_wins() -> None:
+    random.seed(3)
+    assert all(retry_delay_ms(0, min_ms=1000, max_ms=60000) <= 1000 for _ in range(50))
+    assert all(retry_delay_ms(5, min_ms=1000, max_ms=60000) >= 16000 for _ in range(50))
+    assert all(retry_delay_ms(30, min_ms=1000, max_ms=60000) <= 60000 for _ in range(50))
+    assert 7000 <= retry_delay_ms(0, min_ms=1000, max_ms=60000, retry_after_s=7) <= 7250
