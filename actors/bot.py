@@ -30,6 +30,7 @@ logger = logging.getLogger("actors.bot")
 
 ALBUM_QUIET_S = 1.0  # no new photo of the album for this long: it is complete
 ALBUM_MAX_WAIT_S = 60.0  # answer with what arrived even if a photo's handling is stuck (dead-lettered)
+CHAT_ORDER_WINDOW_S = 120.0  # an earlier update still unhandled after this no longer holds its chat back
 
 
 @dramatiq.actor(queue_name="bot", max_retries=6, min_backoff=1000, max_backoff=30_000)
@@ -47,6 +48,13 @@ def handle_telegram_update(update_id: int) -> None:
     if not _usable(message):
         _ignore(update_id)
         return
+    with services.pool.connection() as conn:
+        earlier = bot.earlier_unhandled_in_chat(conn, chat_id=message["chat"]["id"], update_id=update_id,
+                                                window_s=CHAT_ORDER_WINDOW_S)
+    if earlier is not None:
+        # Workers take updates in parallel; a user's "/start ref_A" then "/start ref_B", or a photo then
+        # "/status", must be handled in the order they were sent.
+        raise Defer(250, f"update {earlier} of this chat first")
     sender = Sender.of(message["from"])
     file = incoming_file(message)
     if file is not None:

@@ -12,6 +12,7 @@ from db.queries import execute, fetch_one
 
 Row = dict[str, Any]
 
+
 def insert_update(conn: Connection, *, update_id: int, raw: dict[str, Any], media_group_id: str | None) -> bool:
     """Record an update from the webhook; False when this update_id was already recorded (a re-send)."""
     return fetch_one(conn, "bot.insert_update", {"update_id": update_id, "raw": Jsonb(raw),
@@ -20,6 +21,13 @@ def insert_update(conn: Connection, *, update_id: int, raw: dict[str, Any], medi
 
 def get_update(conn: Connection, *, update_id: int) -> Row | None:
     return fetch_one(conn, "bot.get_update", {"update_id": update_id})
+
+
+def earlier_unhandled_in_chat(conn: Connection, *, chat_id: int, update_id: int, window_s: float) -> int | None:
+    """The id of an earlier update of this chat that is not handled yet (received within ``window_s``)."""
+    row = fetch_one(conn, "bot.earlier_unhandled_in_chat",
+                    {"chat_id": str(chat_id), "update_id": update_id, "window_s": window_s})
+    return row["update_id"] if row else None
 
 
 def mark_handled(conn: Connection, *, update_id: int) -> bool:

@@ -65,3 +65,12 @@ DELETE FROM telegram_updates WHERE handled_at < now() - make_interval(secs => %(
 
 -- name: purge_media_groups
 DELETE FROM bot_media_groups WHERE reply_pending = false AND updated_at < now() - make_interval(secs => %(older_than_s)s);
+
+-- name: earlier_unhandled_in_chat
+-- An earlier update of the same chat not handled yet (within a bounded window, so one stuck update cannot
+-- hold its chat for ever).
+SELECT update_id FROM telegram_updates
+WHERE raw #>> '{message,chat,id}' = %(chat_id)s AND update_id < %(update_id)s AND handled_at IS NULL
+  AND received_at > now() - make_interval(secs => %(window_s)s)
+ORDER BY update_id
+LIMIT 1;

@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS telegram_updates_unhandled_chat_idx;
