@@ -146,7 +146,8 @@ def send_bot_reply(user_id: int, chat_id: int, text: str, reply_markup: dict[str
     settings = services.settings
     wait_s = acquire_telegram(services.redis, chat_id=chat_id, cost=1, chat_rate=settings.tg_chat_rate,
                               chat_burst=settings.tg_chat_burst, global_rate=settings.tg_global_rate,
-                              global_burst=settings.tg_global_burst)
+                              global_burst=settings.tg_global_burst,
+                              namespace=settings.broker_namespace)
     if wait_s > 0:
         raise Defer(int(wait_s * 1000) + 50, "telegram flood limit (ours)")
     # The dedup row commits only with a sent (or blocked) reply: a failed send rolls it back and is retried,

@@ -36,7 +36,9 @@ def create_kie_task(job_id: int) -> None:
                                         limit=settings.kie_rate_limit, window_s=settings.kie_rate_window_s,
                                         namespace=settings.broker_namespace)
     if key_index is None:
-        raise Defer(int(wait_s * 1000) + random.randint(10, 250), "kie rate limit")
+        # Up to a second of jitter spreads the waiting tokens, so a long backlog costs each only a few
+        # hundred deferrals and slots are still taken within ~1 s of freeing up.
+        raise Defer(int(wait_s * 1000) + random.randint(10, 1000), "kie rate limit")
     with transaction() as conn:
         task = jobs.claim_fair_task(conn, api_key_index=key_index)  # intent: 'submitting', before the call
         if task is None:

@@ -12,8 +12,11 @@ import uuid
 
 import redis
 
+# Time comes from Redis itself (TIME), not from the calling worker, so machines with skewed clocks share one
+# timeline.
 _WINDOW = """
-local now = tonumber(ARGV[1]); local window = tonumber(ARGV[2]); local limit = tonumber(ARGV[3])
+local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local window = tonumber(ARGV[2]); local limit = tonumber(ARGV[3])
 local best_wait = -1
 for i, key in ipairs(KEYS) do
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
@@ -31,13 +34,14 @@ return {-1, tostring(best_wait)}
 """
 
 _BUCKETS = """
-local now = tonumber(ARGV[1]); local n = #KEYS; local waits = {}
+local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local n = #KEYS; local waits = {}
 local max_wait = 0
 for i = 1, n do
   local rate = tonumber(ARGV[2 * i]); local burst = tonumber(ARGV[2 * i + 1]); local cost = tonumber(ARGV[2 * n + 2])
   local state = redis.call('HMGET', KEYS[i], 'tokens', 'ts')
   local tokens = tonumber(state[1]) or burst; local ts = tonumber(state[2]) or now
-  tokens = math.min(burst, tokens + (now - ts) * rate)
+  tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
   if tokens < cost then
     local wait = (cost - tokens) / rate
     if wait > max_wait then max_wait = wait end

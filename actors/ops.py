@@ -72,7 +72,8 @@ def reconcile_payments() -> None:
         with transaction() as conn:
             if new_status is not None and state.amount == payment["amount_kopecks"]:
                 generation.apply_payment_status(conn, payment=payment, new_status=new_status)
-            elif new_status is None and payment["status"] == "new" and _expired(conn, payment["id"]):
+            elif state.status in ("NEW", "FORM_SHOWED") and _expired(conn, payment["id"]):
+                # only a payment nobody is paying: one in 3-DS or authorizing may still complete
                 payments.move_status(conn, id=payment["id"], new="expired")
 
 

@@ -36,13 +36,15 @@ def consume_payment(payment_id: int) -> None:
 
 @dramatiq.actor(queue_name="payments", max_retries=10, min_backoff=1000, max_backoff=60_000)
 def refund_job(job_id: int) -> None:
-    """Refund what a finished or unstartable job owes (idempotent: one refund per job, keyed at T-Bank)."""
+    """Refund what a finished or unstartable job owes (idempotent: one refund per job, keyed at T-Bank). Sent
+    for a job that could not start, and by operators (`python -m workers.replay refund JOB`) to retry a refund
+    the bank refused."""
     services = runtime.current()
     with services.pool.connection() as conn:
         job = jobs.get_job(conn, id=job_id)
         user = users.get_user(conn, id=job["user_id"]) if job is not None else None
     if job is None:
         return
-    refund = settle_refund(services, job)
+    refund = settle_refund(services, job, retry_refused=True)
     if refund is not None and refund["status"] == "succeeded":
         send_refund_notice(services, job=job, user=user, refund=refund)

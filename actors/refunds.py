@@ -17,8 +17,10 @@ from telemetry.logs import log
 logger = logging.getLogger("actors.refunds")
 
 
-def settle_refund(services: Services, job: dict[str, Any]) -> dict[str, Any] | None:
-    """Refund the photos ``job`` could not make (all of them when it failed to start); None when it owes none."""
+def settle_refund(services: Services, job: dict[str, Any], *, retry_refused: bool = False) -> dict[str, Any] | None:
+    """Refund the photos ``job`` could not make (all of them when it failed to start); None when it owes none.
+
+    A refund the bank refused stays refused (and alerted) unless ``retry_refused`` — an operator's retry."""
     if job["payment_id"] is None:
         return None
     missing = job["total_photos"] - job["photos_stored"] if job["status"] == "failed" else job["photos_failed"]
@@ -34,6 +36,9 @@ def settle_refund(services: Services, job: dict[str, Any]) -> dict[str, Any] | N
         refund = delivery.insert_refund(conn, payment_id=payment["id"], job_id=job["id"], amount_kopecks=amount,
                                         photos_refunded=missing, reason="missing_photos",
                                         external_request_id=key)
+    if refund["status"] == "failed" and retry_refused:
+        with services.pool.connection() as conn:
+            refund = delivery.reopen_refund(conn, id=refund["id"]) or refund
     if refund["status"] != "pending":
         return refund
     try:

@@ -67,3 +67,8 @@ def get_refund_by_key(conn: Connection, *, external_request_id: str) -> Row | No
     with translated():
         return conn.execute(sql("delivery.get_refund_by_key"),
                             {"external_request_id": external_request_id}).fetchone()
+
+
+def reopen_refund(conn: Connection, *, id: int) -> Row | None:
+    with translated():
+        return conn.execute(sql("delivery.reopen_refund"), {"id": id}).fetchone()

@@ -63,11 +63,11 @@ def start_job(conn: Connection, *, payment_id: int, referral_percent: int, user_
     if job is None:
         raise StartRefused("PAYMENT_CONSUMED", "this payment has already started a generation")
 
-    _credit_referrer(conn, payment=payment, percent=referral_percent)
-    if not avatar_ready:
+    if not avatar_ready:  # refunded in full: nobody earns a referral share of it
         failed = jobs.move_job(conn, id=job["id"], new="failed")
         outbox.send(conn, "refund_job", job["id"])
         return failed
+    _credit_referrer(conn, payment=payment, percent=referral_percent)
     for index in range(job["total_photos"]):
         jobs.insert_task(conn, job_id=job["id"], prompt_index=index, attempt=1, prompt=prompt_for(style, index))
         outbox.send(conn, "create_kie_task", job["id"])

@@ -5,6 +5,7 @@ Call ``build_broker(settings)`` and ``dramatiq.set_broker`` before any actor mod
 
 from __future__ import annotations
 
+import redis
 from dramatiq import Broker
 from dramatiq.middleware import AgeLimit, CurrentMessage, ShutdownNotifications, TimeLimit
 
@@ -29,5 +30,8 @@ def build_broker(settings: Settings, *, namespace: str = "pinglass", manage_serv
         return RabbitmqBroker(url=settings.rabbitmq_url, middleware=middleware)
     from dramatiq.brokers.redis import RedisBroker
 
-    return RedisBroker(url=settings.redis_url, namespace=namespace, middleware=middleware,
+    # Socket timeouts: a Redis that stops answering (rather than refusing) must fail a publish fast, so the
+    # web's answer and the relay never hang on it; the outbox keeps the message meanwhile.
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=3)
+    return RedisBroker(client=client, namespace=namespace, middleware=middleware,
                        heartbeat_timeout=HEARTBEAT_TIMEOUT_MS, maintenance_chance=MAINTENANCE_CHANCE)

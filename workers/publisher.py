@@ -7,6 +7,7 @@ import time
 
 import dramatiq
 from dramatiq import Broker
+from dramatiq.errors import ActorNotFound
 from psycopg_pool import ConnectionPool
 
 from db import outbox
@@ -32,17 +33,25 @@ def publish(pool: ConnectionPool, broker: Broker, *, ids: list[int] | None = Non
         if not rows:
             return 0
         now = time.time()
+        sent: list[int] = []
         for row in rows:
-            actor = broker.get_actor(row["actor_name"])
+            try:
+                actor = broker.get_actor(row["actor_name"])
+            except ActorNotFound:
+                # e.g. rows of an actor a deploy removed: skipped (and logged), never blocking the rows behind
+                log(logger, "outbox_unknown_actor", level=logging.ERROR, row_id=row["id"], actor=row["actor_name"])
+                continue
             options = {"correlation_id": row["correlation_id"]} if row["correlation_id"] else {}
             message = dramatiq.Message(queue_name=actor.queue_name, actor_name=row["actor_name"],
                                        args=tuple(row["args"]), kwargs=row["kwargs"], options=options,
                                        message_id=row["message_id"])
             remaining_ms = int(row["delay_ms"] - (now - float(row["created_epoch"])) * 1000)
             broker.enqueue(message, delay=remaining_ms if remaining_ms > 0 else None)
-        outbox.mark_published(conn, ids=[row["id"] for row in rows])
-    metrics.OUTBOX_PUBLISHED.labels(via).inc(len(rows))
-    return len(rows)
+            sent.append(row["id"])
+        if sent:
+            outbox.mark_published(conn, ids=sent)
+    metrics.OUTBOX_PUBLISHED.labels(via).inc(len(sent))
+    return len(sent)
 
 
 def publish_quietly(pool: ConnectionPool, broker: Broker, ids: list[int], *, via: str) -> None:

@@ -1,4 +1,5 @@
-"""Operators' command for dead letters: ``python -m workers.replay list`` / ``python -m workers.replay ID``.
+"""Operators' command for dead letters: ``python -m workers.replay list`` / ``python -m workers.replay ID…``,
+and ``python -m workers.replay refund JOB_ID`` to retry the refund a job owes (e.g. one the bank refused).
 
 A replay queues the message again through the outbox (a new message id) and marks the letter replayed."""
 
@@ -7,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 
-from db import messages
+from db import messages, outbox
 from db.pool import open_pool
 from settings import Settings
 
@@ -21,6 +22,11 @@ def main(argv: list[str]) -> int:
                 for row in messages.list_dead_letters(conn, open_only=True):
                     print(f"{row['id']}\t{row['actor']}\t{row['attempts']}\t{row['created_at']:%Y-%m-%d %H:%M}"
                           f"\t{row['error'][:100]}")
+            return 0
+        if argv[0] == "refund":
+            with pool.connection() as conn, conn.transaction():
+                queued = [outbox.send(conn, "refund_job", int(job_id)) for job_id in argv[1:]]
+            print(f"refund: queued {len(queued)} refund_job message(s)")
             return 0
         for raw in argv:
             with pool.connection() as conn, conn.transaction():

@@ -28,7 +28,7 @@ logger = logging.getLogger("workers.retries")
 DEFAULT_MAX_RETRIES = 5
 DEFAULT_MIN_BACKOFF_MS = 1000
 DEFAULT_MAX_BACKOFF_MS = 60000
-MAX_DEFERRALS = 1000
+MAX_DEFERRALS = 5000  # a token may wait out a long provider backlog; jobs are bounded by their deadline anyway
 
 
 class RetryPolicy(Middleware):

@@ -40,3 +40,8 @@ RETURNING *;
 
 -- name: refunds_of_job
 SELECT * FROM refunds WHERE job_id = %(job_id)s ORDER BY id;
+
+-- name: reopen_refund
+-- An operator's retry of a refund the bank refused: same ExternalRequestId, so the bank still pays it once.
+UPDATE refunds SET status = 'pending', last_error = NULL WHERE id = %(id)s AND status = 'failed'
+RETURNING *;

@@ -71,7 +71,8 @@ def test_photo_failing_three_times_is_refunded_pro_rata_and_the_user_told(servic
 
 def test_job_whose_avatar_lost_its_references_is_refunded_in_full(services, worker) -> None:
     fast_kie(services)
-    user = make_user(services)
+    inviter = make_user(services)
+    user = make_user(services, referred_by=inviter["id"])
     avatar = make_avatar(services, user)
     with services.pool.connection() as conn:
         users.delete_references(conn, avatar_id=avatar["id"])
@@ -89,3 +90,5 @@ def test_job_whose_avatar_lost_its_references_is_refunded_in_full(services, work
     paid = wait_until(refunded, what="the full refund")
     assert paid["refunded_kopecks"] == 49900 and paid["status"] == "refunded"
     assert [r["amount"] for r in _refunds_at_bank(services, payment["provider_payment_id"])] == [49900]
+    with services.pool.connection() as conn:  # refunded in full: the inviter earns nothing from it
+        assert conn.execute("SELECT count(*) AS n FROM referral_earnings").fetchone()["n"] == 0

@@ -248,3 +248,16 @@ def test_notification_is_answered_ok_while_redis_is_down_and_published_when_back
     queued = redis.Redis(port=throwaway_redis["port"]).hvals("pinglass-down:payments.msgs")
     assert [dramatiq.Message.decode(data).message_id for data in queued] == [row["message_id"]]
     down_broker.close()
+
+
+def test_money_taken_for_a_payment_we_had_expired_alerts_the_admins(client, services, settings, unpaid) -> None:
+    with services.pool.connection() as conn:
+        payments.move_status(conn, id=unpaid["id"], new="expired")
+
+    response = client.post("/webhooks/tbank", json=notification(settings, unpaid, "CONFIRMED"))
+
+    assert response.status_code == 200 and response.data == b"OK"
+    assert status_of(services, unpaid) == "expired" and consume_messages(services, unpaid) == []
+    alerts = rows(services, "SELECT kind, severity, details FROM admin_alerts")
+    assert [(a["kind"], a["severity"], a["details"]["payment_id"]) for a in alerts] == [
+        ("payment_after_close", "critical", unpaid["id"])]

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Response, current_app, request
 
-from db import generation, payments
+from db import generation, messages, payments
 from gateways.tbank import InvalidNotification, TBankNotification, parse_notification, verify_notification
 from rules.states import TBANK_TO_PAYMENT
 from telemetry import metrics
@@ -51,6 +51,14 @@ def receive() -> Response:
         new_status = TBANK_TO_PAYMENT.get(note.status)
         if fresh and new_status is not None:
             moved = generation.apply_payment_status(conn, payment=payment, new_status=new_status)
+            if moved is None and new_status in ("authorized", "confirmed") and \
+                    payment["status"] in ("expired", "canceled", "rejected"):
+                # money taken for a payment we had closed: no job will start, so a person must act
+                messages.raise_alert(conn, kind="payment_after_close", severity="critical",
+                                     message=f"payment {payment['id']} is {note.status} at T-Bank but was "
+                                             f"{payment['status']} here: refund or start it by hand",
+                                     details={"payment_id": payment["id"]},
+                                     dedup_key=f"payment_after_close:{payment['id']}:{note.status}")
 
     outcome = "accepted" if fresh else "duplicate"
     metrics.WEBHOOKS.labels("tbank", outcome).inc()
