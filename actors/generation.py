@@ -32,6 +32,9 @@ def create_kie_task(job_id: int) -> None:
     token finds nothing pending and does nothing, and a small order is not stuck behind large ones."""
     services = runtime.current()
     settings = services.settings
+    with services.pool.connection() as conn:
+        if not jobs.any_pending_task(conn):
+            return  # a spare token: nothing to submit, so no rate-limit slot is spent on it
     key_index, wait_s = acquire_kie_key(services.redis, key_count=len(settings.kie_api_keys),
                                         limit=settings.kie_rate_limit, window_s=settings.kie_rate_window_s,
                                         namespace=settings.broker_namespace)

@@ -23,8 +23,9 @@ def sweep_stuck() -> None:
     settings = runtime.current().settings
     idle = settings.sweep_idle_s
     with transaction() as conn:
-        # Pending: a token was lost (dead-lettered). Extra tokens are harmless: a spare one finds nothing.
-        for task in jobs.stuck_tasks(conn, statuses=["pending"], idle_s=idle):
+        # Pending: a token was lost (dead-lettered, alerted). Under a provider backlog every pending task looks
+        # idle, so only long-idle ones are re-tokened; a spare token finds nothing pending and takes no slot.
+        for task in jobs.stuck_tasks(conn, statuses=["pending"], idle_s=idle * 10):
             jobs.move_task(conn, id=task["id"], expected=["pending"], new="pending")
             outbox.send(conn, "create_kie_task", task["job_id"])
         # Submitting: a worker died between recording the intent and the result. The provider may have made

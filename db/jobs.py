@@ -114,3 +114,7 @@ def overdue_jobs(conn: Connection, *, deadline_s: float, limit: int = 50) -> lis
 
 def live_tasks_of_job(conn: Connection, *, job_id: int) -> list[Row]:
     return fetch_all(conn, "jobs.live_tasks_of_job", {"job_id": job_id})
+
+
+def any_pending_task(conn: Connection) -> bool:
+    return fetch_one(conn, "jobs.any_pending_task")["found"]

@@ -127,3 +127,6 @@ ORDER BY id LIMIT %(limit)s;
 SELECT * FROM generation_tasks
 WHERE job_id = %(job_id)s AND status IN ('pending', 'submitting', 'submitted', 'succeeded')
 ORDER BY id;
+
+-- name: any_pending_task
+SELECT EXISTS (SELECT 1 FROM generation_tasks WHERE status = 'pending') AS found;
