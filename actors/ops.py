@@ -23,9 +23,10 @@ def sweep_stuck() -> None:
     settings = runtime.current().settings
     idle = settings.sweep_idle_s
     with transaction() as conn:
-        # Pending: a token was lost (dead-lettered, alerted). Under a provider backlog every pending task looks
-        # idle, so only long-idle ones are re-tokened; a spare token finds nothing pending and takes no slot.
-        for task in jobs.stuck_tasks(conn, statuses=["pending"], idle_s=idle * 10):
+        # Pending: a token was lost (dead-lettered, or Redis came back empty). Under a provider backlog every task looks
+        # idle, so only long-idle ones are re-tokened (each at most once per 3 idle periods, as the re-token
+        # touches it); a spare token finds nothing pending and spends no slot.
+        for task in jobs.stuck_tasks(conn, statuses=["pending"], idle_s=idle * 3):
             jobs.move_task(conn, id=task["id"], expected=["pending"], new="pending")
             outbox.send(conn, "create_kie_task", task["job_id"])
         # Submitting: a worker died between recording the intent and the result. The provider may have made
