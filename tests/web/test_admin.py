@@ -3,14 +3,13 @@ about jobs, payments, money, alerts and queues; a dead letter replayed from here
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
 
 from db import generation, messages, outbox
 from tests.factories import make_avatar, make_paid_payment, make_user
-from tests.integration.pipeline_helpers import chat_messages
+from tests.integration.pipeline_helpers import chat_messages, wait_until
 from web import create_app
 from web.admin.guard import COOKIE
 from workers.publisher import publish
@@ -24,16 +23,6 @@ def admin(settings) -> dict[str, str]:
 def letters(services) -> list[dict[str, Any]]:
     with services.pool.connection() as conn:
         return conn.execute("SELECT * FROM dead_letters ORDER BY id").fetchall()
-
-
-def wait_until(predicate, timeout_s: float = 10) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not reached in time")
 
 
 @pytest.mark.parametrize("path", ["/admin", "/admin/api/summary", "/admin/api/jobs", "/admin/api/dead-letters",
