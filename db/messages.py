@@ -8,45 +8,37 @@ from psycopg import Connection
 from psycopg.types.json import Jsonb
 
 from db import outbox
-from db.errors import translated
-from db.queries import sql
+from db.queries import execute, fetch_all, fetch_one
 
 
 def claim_message(conn: Connection, *, message_id: str, actor: str) -> bool:
     """True the first time (message, actor) is seen in a committed transaction; False for a redelivery."""
-    with translated():
-        return conn.execute(sql("messages.claim_message"), {"message_id": message_id, "actor": actor}).fetchone() \
+    return fetch_one(conn, "messages.claim_message", {"message_id": message_id, "actor": actor}) \
             is not None
 
 
 def purge_processed(conn: Connection, *, older_than_s: float) -> int:
-    with translated():
-        return conn.execute(sql("messages.purge_processed"), {"older_than_s": older_than_s}).rowcount
+    return execute(conn, "messages.purge_processed", {"older_than_s": older_than_s})
 
 
 def insert_dead_letter(conn: Connection, *, message_id: str, actor: str, queue_name: str, payload: dict[str, Any],
                        error: str, traceback: str | None, attempts: int) -> int:
-    with translated():
-        return conn.execute(sql("messages.insert_dead_letter"), {
-            "message_id": message_id, "actor": actor, "queue_name": queue_name, "payload": Jsonb(payload),
-            "error": error[:4000], "traceback": traceback, "attempts": attempts,
-        }).fetchone()["id"]
+    return fetch_one(conn, "messages.insert_dead_letter", {
+        "message_id": message_id, "actor": actor, "queue_name": queue_name, "payload": Jsonb(payload),
+        "error": error[:4000], "traceback": traceback, "attempts": attempts,
+    })["id"]
 
 
 def get_dead_letter(conn: Connection, *, id: int) -> dict[str, Any] | None:
-    with translated():
-        return conn.execute(sql("messages.get_dead_letter"), {"id": id}).fetchone()
+    return fetch_one(conn, "messages.get_dead_letter", {"id": id})
 
 
 def list_dead_letters(conn: Connection, *, open_only: bool = True, limit: int = 100) -> list[dict[str, Any]]:
-    with translated():
-        return conn.execute(sql("messages.list_dead_letters"), {"open_only": open_only, "limit": limit}).fetchall()
+    return fetch_all(conn, "messages.list_dead_letters", {"open_only": open_only, "limit": limit})
 
 
 def mark_replayed(conn: Connection, *, id: int, replay_message_id: str) -> bool:
-    with translated():
-        return conn.execute(sql("messages.mark_replayed"),
-                            {"id": id, "replay_message_id": replay_message_id}).fetchone() is not None
+    return fetch_one(conn, "messages.mark_replayed", {"id": id, "replay_message_id": replay_message_id}) is not None
 
 
 def raise_alert(conn: Connection, *, kind: str, message: str, severity: str = "error",
@@ -55,11 +47,9 @@ def raise_alert(conn: Connection, *, kind: str, message: str, severity: str = "e
 
     With a ``dedup_key`` the same alert is raised once (None is returned for the repeats).
     """
-    with translated():
-        row = conn.execute(sql("messages.insert_alert"), {
-            "kind": kind, "severity": severity, "message": message, "details": Jsonb(details or {}),
-            "dedup_key": dedup_key,
-        }).fetchone()
+    row = fetch_one(conn, "messages.insert_alert", {
+        "kind": kind, "severity": severity, "message": message, "details": Jsonb(details or {}),
+        "dedup_key": dedup_key})
     if row is None:
         return None
     outbox.send(conn, "notify_admin", row["id"])
@@ -67,18 +57,15 @@ def raise_alert(conn: Connection, *, kind: str, message: str, severity: str = "e
 
 
 def get_alert(conn: Connection, *, id: int) -> dict[str, Any] | None:
-    with translated():
-        return conn.execute(sql("messages.get_alert"), {"id": id}).fetchone()
+    return fetch_one(conn, "messages.get_alert", {"id": id})
 
 
 def mark_alert_sent(conn: Connection, *, id: int) -> bool:
-    with translated():
-        return conn.execute(sql("messages.mark_alert_sent"), {"id": id}).fetchone() is not None
+    return fetch_one(conn, "messages.mark_alert_sent", {"id": id}) is not None
 
 
 def list_alerts(conn: Connection, *, limit: int = 100) -> list[dict[str, Any]]:
-    with translated():
-        return conn.execute(sql("messages.list_alerts"), {"limit": limit}).fetchall()
+    return fetch_all(conn, "messages.list_alerts", {"limit": limit})
 
 
 def replay_dead_letter(conn: Connection, *, id: int) -> str | None:

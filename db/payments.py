@@ -7,8 +7,7 @@ from typing import Any
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
-from db.errors import translated
-from db.queries import execute, sql
+from db.queries import execute, fetch_all, fetch_one
 from rules.states import PAYMENT_MOVES, sources_of
 
 Row = dict[str, Any]
@@ -16,78 +15,65 @@ Row = dict[str, Any]
 
 def insert(conn: Connection, *, user_id: int, avatar_id: int, style_id: str, tier: str, photo_count: int,
            amount_kopecks: int, order_id: str, ttl_s: int) -> Row:
-    with translated():
-        return conn.execute(sql("payments.insert"), {
-            "user_id": user_id, "avatar_id": avatar_id, "style_id": style_id, "tier": tier,
-            "photo_count": photo_count, "amount_kopecks": amount_kopecks, "order_id": order_id, "ttl_s": ttl_s,
-        }).fetchone()
+    return fetch_one(conn, "payments.insert", {
+        "user_id": user_id, "avatar_id": avatar_id, "style_id": style_id, "tier": tier,
+        "photo_count": photo_count, "amount_kopecks": amount_kopecks, "order_id": order_id, "ttl_s": ttl_s,
+    })
 
 
 def set_provider(conn: Connection, *, id: int, provider_payment_id: str, payment_url: str) -> Row | None:
-    with translated():
-        return conn.execute(sql("payments.set_provider"), {
-            "id": id, "provider_payment_id": provider_payment_id, "payment_url": payment_url}).fetchone()
+    return fetch_one(conn, "payments.set_provider", {
+        "id": id, "provider_payment_id": provider_payment_id, "payment_url": payment_url})
 
 
 def get(conn: Connection, *, id: int, user_id: int | None = None, lock: bool = False) -> Row | None:
-    with translated():
-        if lock:
-            return conn.execute(sql("payments.lock"), {"id": id}).fetchone()
-        if user_id is not None:
-            return conn.execute(sql("payments.get_for_user"), {"id": id, "user_id": user_id}).fetchone()
-        return conn.execute(sql("payments.get"), {"id": id}).fetchone()
+    if lock:
+        return fetch_one(conn, "payments.lock", {"id": id})
+    if user_id is not None:
+        return fetch_one(conn, "payments.get_for_user", {"id": id, "user_id": user_id})
+    return fetch_one(conn, "payments.get", {"id": id})
 
 
 def get_by_provider_id(conn: Connection, *, provider_payment_id: str) -> Row | None:
-    with translated():
-        return conn.execute(sql("payments.get_by_provider_id"),
-                            {"provider_payment_id": provider_payment_id}).fetchone()
+    return fetch_one(conn, "payments.get_by_provider_id", {"provider_payment_id": provider_payment_id})
 
 
 def move_status(conn: Connection, *, id: int, new: str) -> Row | None:
     """Move to ``new`` if the state machine allows it from the current status; None when it does not."""
-    with translated():
-        return conn.execute(sql("payments.move_status"),
-                            {"id": id, "new": new, "expected": sources_of(PAYMENT_MOVES, new)}).fetchone()
+    return fetch_one(conn, "payments.move_status", {"id": id, "new": new, "expected": sources_of(PAYMENT_MOVES, new)})
 
 
 def consume(conn: Connection, *, id: int) -> Row | None:
     """Flip the consumed flag of a confirmed payment; None if it was already consumed or is not confirmed."""
-    with translated():
-        return conn.execute(sql("payments.consume"), {"id": id}).fetchone()
+    return fetch_one(conn, "payments.consume", {"id": id})
 
 
 def add_refunded(conn: Connection, *, id: int, amount: int) -> Row | None:
-    with translated():
-        return conn.execute(sql("payments.add_refunded"), {"id": id, "amount": amount}).fetchone()
+    return fetch_one(conn, "payments.add_refunded", {"id": id, "amount": amount})
 
 
 def insert_event(conn: Connection, *, provider_payment_id: str, status: str, order_id: str, amount_kopecks: int,
                  raw: dict[str, Any]) -> bool:
     """Store a provider notification; False when this (PaymentId, Status) was already recorded."""
-    with translated():
-        return conn.execute(sql("payments.insert_event"), {
-            "provider_payment_id": provider_payment_id, "status": status, "order_id": order_id,
-            "amount_kopecks": amount_kopecks, "raw": Jsonb(raw)}).fetchone() is not None
+    return fetch_one(conn, "payments.insert_event", {
+        "provider_payment_id": provider_payment_id, "status": status, "order_id": order_id,
+        "amount_kopecks": amount_kopecks, "raw": Jsonb(raw)}) is not None
 
 
 def list_open(conn: Connection, *, idle_s: float, limit: int = 100) -> list[Row]:
-    with translated():
-        return conn.execute(sql("payments.list_open"), {"idle_s": idle_s, "limit": limit}).fetchall()
+    return fetch_all(conn, "payments.list_open", {"idle_s": idle_s, "limit": limit})
 
 
 def confirmed_unconsumed(conn: Connection, *, idle_s: float, limit: int = 100) -> list[int]:
-    with translated():
-        rows = conn.execute(sql("payments.confirmed_unconsumed"), {"idle_s": idle_s, "limit": limit}).fetchall()
+    rows = fetch_all(conn, "payments.confirmed_unconsumed", {"idle_s": idle_s, "limit": limit})
     return [row["id"] for row in rows]
 
 
 def insert_referral(conn: Connection, *, payment_id: int, referrer_user_id: int, referred_user_id: int,
                     amount_kopecks: int) -> bool:
-    with translated():
-        return conn.execute(sql("payments.insert_referral"), {
-            "payment_id": payment_id, "referrer_user_id": referrer_user_id,
-            "referred_user_id": referred_user_id, "amount_kopecks": amount_kopecks}).fetchone() is not None
+    return fetch_one(conn, "payments.insert_referral", {
+        "payment_id": payment_id, "referrer_user_id": referrer_user_id,
+        "referred_user_id": referred_user_id, "amount_kopecks": amount_kopecks}) is not None
 
 
 def expire_unsent(conn: Connection) -> int:

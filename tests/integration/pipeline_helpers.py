@@ -42,6 +42,14 @@ def tbank_state(services: Services) -> dict[str, Any]:
     return requests.get(f"{base}/_sandbox/state", timeout=5).json()
 
 
+def refunds_at_bank(services: Services, provider_payment_id: str) -> list[dict[str, Any]]:
+    """The refunds the T-Bank fake recorded for one payment (asserting the fake knows the payment)."""
+    found = [p for p in tbank_state(services)["payments"]
+             if str(p.get("payment_id", p.get("PaymentId"))) == provider_payment_id]
+    assert found, "the T-Bank fake does not know the payment"
+    return found[0].get("refunds", [])
+
+
 def kie_config(services: Services, **knobs: Any) -> None:
     requests.post(f"{services.settings.kie_base_url}/_sandbox/config", json=knobs, timeout=5).raise_for_status()
 

@@ -15,7 +15,7 @@ from tests.integration.pipeline_helpers import (
     chat_messages,
     fast_kie,
     kie_faults,
-    tbank_state,
+    refunds_at_bank,
     wait_for_job,
 )
 
@@ -58,9 +58,7 @@ def test_every_message_delivered_twice_changes_nothing(services, worker, databas
     assert len(photos) == 6 and len({p["prompt_index"] for p in photos}) == 6
     assert [len(album) for album in albums_in_chat(services, user["telegram_id"])] == [6]
     assert [r["amount_kopecks"] for r in refunds] == [49900 // 7]
-    bank = [p for p in tbank_state(services)["payments"]
-            if str(p.get("payment_id", p.get("PaymentId"))) == payment["provider_payment_id"]][0]
-    assert [r["amount"] for r in bank["refunds"]] == [49900 // 7]
+    assert [r["amount"] for r in refunds_at_bank(services, payment["provider_payment_id"])] == [49900 // 7]
     assert [c["amount_kopecks"] for c in credits] == [4990]
     assert sorted(c["kind"] for c in chunks) == ["album", "notice", "summary"]
     texts = [m.get("text") for m in chat_messages(services, user["telegram_id"]) if m.get("text")]

@@ -12,19 +12,12 @@ from tests.integration.pipeline_helpers import (
     chat_messages,
     fast_kie,
     kie_faults,
-    tbank_state,
+    refunds_at_bank,
     wait_for_job,
     wait_until,
 )
 
 pytestmark = pytest.mark.scenario
-
-
-def _refunds_at_bank(services, provider_payment_id: str) -> list[dict]:
-    state = tbank_state(services)
-    found = [p for p in state["payments"] if str(p.get("payment_id", p.get("PaymentId"))) == provider_payment_id]
-    assert found, "the T-Bank fake does not know the payment"
-    return found[0].get("refunds", [])
 
 
 def test_photo_failing_twice_then_succeeding_still_gives_all_photos(services, worker) -> None:
@@ -62,7 +55,7 @@ def test_photo_failing_three_times_is_refunded_pro_rata_and_the_user_told(servic
         paid = payments.get(conn, id=payment["id"])
     assert [(r["amount_kopecks"], r["status"], r["photos_refunded"]) for r in refunds] == [(expected, "succeeded", 1)]
     assert paid["refunded_kopecks"] == expected and paid["status"] == "partially_refunded"
-    at_bank = _refunds_at_bank(services, payment["provider_payment_id"])
+    at_bank = refunds_at_bank(services, payment["provider_payment_id"])
     assert [r["amount"] for r in at_bank] == [expected]
     assert sum(len(a) for a in albums_in_chat(services, user["telegram_id"])) == 22
     texts = [m.get("text") or "" for m in chat_messages(services, user["telegram_id"])]
@@ -89,6 +82,6 @@ def test_job_whose_avatar_lost_its_references_is_refunded_in_full(services, work
 
     paid = wait_until(refunded, what="the full refund")
     assert paid["refunded_kopecks"] == 49900 and paid["status"] == "refunded"
-    assert [r["amount"] for r in _refunds_at_bank(services, payment["provider_payment_id"])] == [49900]
+    assert [r["amount"] for r in refunds_at_bank(services, payment["provider_payment_id"])] == [49900]
     with services.pool.connection() as conn:  # refunded in full: the inviter earns nothing from it
         assert conn.execute("SELECT count(*) AS n FROM referral_earnings").fetchone()["n"] == 0
