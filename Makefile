@@ -4,12 +4,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test up down status migrate bench chaos lint venv services clean
+.PHONY: run test up down status migrate bench chaos lint venv services browser clean
 
 run: $(STAMP) services migrate  ## the whole fleet in sandbox mode, driving one purchase per tier end to end
 	$(PY) -m scenarios.demo
 
-test: $(STAMP) services  ## set-up, then every test (unit, integration, scenario)
+test: $(STAMP) services browser  ## set-up, then every test (unit, integration, scenario)
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 up: $(STAMP) services migrate  ## start sandbox, web, worker and scheduler in the background
@@ -35,6 +35,9 @@ lint: $(STAMP)
 
 services:
 	@bash deploy/ensure-services.sh
+
+browser:  ## Debian's chromium and fonts for the Mini App's browser tests
+	@bash deploy/ensure-browser.sh
 
 venv: $(STAMP)
 

@@ -23,6 +23,8 @@ def _secret() -> object:
 
 @dataclass(frozen=True)
 class Settings:
+    # Development mode: the fakes of the providers, the Mini App's development login. Never on in production.
+    sandbox_mode: bool = False
     database_url: str = "postgresql://postgres@127.0.0.1:5432/pinglass"
     redis_url: str = "redis://127.0.0.1:6379/0"
     broker: str = "redis"  # "redis" or "rabbitmq"
@@ -107,6 +109,10 @@ class Settings:
 def _parse(var: str, type_name: object, raw: str) -> object:
     kind = str(type_name)
     try:
+        if kind == "bool":
+            if raw.strip().lower() not in ("1", "0", "true", "false", "yes", "no"):
+                raise ValueError
+            return raw.strip().lower() in ("1", "true", "yes")
         if kind == "int":
             return int(raw)
         if kind == "float":
