@@ -77,12 +77,18 @@ class Settings:
     tiers: str = "starter:7:49900,standard:15:99900,premium:23:149900"
     referral_percent: int = 10
     regenerate_percent: int = 10
+    # Personal data: selfies are erased this many days after their avatar's last order (or its creation),
+    # portraits this many days after their job finished (usecases/privacy.py).
+    selfie_retention_days: int = 30
+    portrait_retention_days: int = 90
 
     def __post_init__(self) -> None:
         if self.broker not in ("redis", "rabbitmq"):
             raise SettingsError("BROKER must be 'redis' or 'rabbitmq'")
         if not self.kie_api_keys:
             raise SettingsError("KIE_API_KEYS must name at least one key")
+        if self.selfie_retention_days < 1 or self.portrait_retention_days < 1:
+            raise SettingsError("SELFIE_RETENTION_DAYS and PORTRAIT_RETENTION_DAYS must be at least 1")
         for name in ("database_url", "redis_url", "s3_endpoint_url", "kie_base_url", "tbank_base_url",
                      "telegram_api_base", "public_base_url"):
             if not urlsplit(getattr(self, name)).scheme:
