@@ -15,7 +15,8 @@ MAX_PIXELS = 40_000_000  # a decompression bomb declares far more pixels than an
 
 
 class ImageRejected(ValueError):
-    """Not an acceptable image; ``code`` is machine-readable (NOT_AN_IMAGE, UNSUPPORTED_IMAGE, IMAGE_TOO_LARGE)."""
+    """Not an acceptable image; ``code`` is machine-readable (NOT_AN_IMAGE, UNSUPPORTED_IMAGE, IMAGE_TOO_LARGE;
+    for a reference selfie also IMAGE_TOO_SMALL, NO_FACE, MANY_FACES — see ``rules.uploads``)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)

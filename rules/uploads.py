@@ -1,6 +1,9 @@
 """Normalising an uploaded reference photo before it is stored: checked by decoding (``rules.images``), then
 orientation applied, every piece of metadata (EXIF, XMP, comments) dropped, scaled down to a sane size and
 re-encoded as JPEG. The SHA-256 of the normalised bytes is what recognises the same photo uploaded twice.
+
+A reference must also be a usable selfie: at least MIN_SIDE pixels on its short side and exactly one face
+(``rules.faces``) — refused otherwise, before anything is stored or counted toward the avatar's photos.
 """
 
 from __future__ import annotations
@@ -11,9 +14,11 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps
 
+from rules.faces import count_faces
 from rules.images import MAX_BYTES, MAX_PIXELS, ImageRejected, inspect_image
 
 MAX_SIDE = 2048  # plenty for a face reference; keeps what Kie downloads far below its 10 MB limit
+MIN_SIDE = 256  # short side of the stored photo: below this a face is too few pixels to learn from
 JPEG_QUALITY = 90
 CONTENT_TYPE = "image/jpeg"
 
@@ -38,9 +43,10 @@ class NormalisedImage:
 
 
 def normalise_upload(data: bytes, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS,
-                     max_side: int = MAX_SIDE) -> NormalisedImage:
-    """Check ``data`` (ImageRejected with NOT_AN_IMAGE / UNSUPPORTED_IMAGE / IMAGE_TOO_LARGE) and return it
-    upright, without metadata, at most ``max_side`` pixels on its long side, as JPEG.
+                     max_side: int = MAX_SIDE, min_side: int = MIN_SIDE) -> NormalisedImage:
+    """Check ``data`` and return it upright, without metadata, at most ``max_side`` pixels on its long side, as
+    JPEG. ImageRejected codes: NOT_AN_IMAGE, UNSUPPORTED_IMAGE, IMAGE_TOO_LARGE (bytes or pixels),
+    IMAGE_TOO_SMALL (short side under ``min_side`` once scaled), NO_FACE, MANY_FACES.
 
     Deterministic: the same input bytes always give the same output bytes (and so the same SHA-256).
     """
@@ -50,16 +56,32 @@ def normalise_upload(data: bytes, *, max_bytes: int = MAX_BYTES, max_pixels: int
             upright = ImageOps.exif_transpose(opened)  # a copy with the EXIF orientation applied
             image = _to_rgb(upright)
             image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+            check_selfie(image, min_side=min_side)
             # A fresh info dict: nothing of the original (EXIF, XMP, ICC, comments, GPS) reaches the encoder.
             image.info = {}
             out = io.BytesIO()
             image.save(out, "JPEG", quality=JPEG_QUALITY, exif=b"")
+    except ImageRejected:
+        raise
     except (OSError, ValueError, SyntaxError, TypeError, Image.DecompressionBombError):
         # inspect_image decoded it once already; a second decode failing means an image we cannot handle
         raise ImageRejected("UNSUPPORTED_IMAGE", "the image cannot be processed") from None
     encoded = out.getvalue()
     return NormalisedImage(data=encoded, width=image.width, height=image.height,
                            sha256=hashlib.sha256(encoded).hexdigest(), source_format=info.format)
+
+
+def check_selfie(image: Image.Image, *, min_side: int = MIN_SIDE) -> None:
+    """Refuse a photo too small to show a face well (IMAGE_TOO_SMALL), or without exactly one face (NO_FACE,
+    MANY_FACES)."""
+    if min(image.size) < min_side:
+        raise ImageRejected("IMAGE_TOO_SMALL", f"the photo is {image.width}x{image.height}; its short side must "
+                                               f"be at least {min_side} pixels")
+    faces = count_faces(image)
+    if faces == 0:
+        raise ImageRejected("NO_FACE", "no face was found in the photo")
+    if faces > 1:
+        raise ImageRejected("MANY_FACES", f"{faces} faces were found; a reference photo shows one person")
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
