@@ -3,6 +3,7 @@
 - ``GET /g/<token>``: a shared gallery (HTML), alive until its link expires or is revoked; 404 after (I6).
 - ``GET /download/<job_id>.zip?exp=&sig=``: the album as a ZIP, for the signed link our Telegram summary
   message carries (``actors.delivery.summary_buttons``: HMAC of ``"<job_id>:<exp>"`` for purpose ``zip``).
+- ``GET /privacy``: what we store about a person, why, for how long, and how to erase it (Russian HTML).
 
 Photos are shown through presigned URLs with a short life; the pages are never cached and never send the token
 onwards in a Referer.
@@ -33,7 +34,8 @@ _HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Ro
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "default-src 'none'; img-src *; style-src 'unsafe-inline'"}
 _STYLE = ("body{font-family:system-ui,sans-serif;margin:0;padding:16px;background:#111;color:#eee}"
-          "h1{font-size:20px;font-weight:600}main{display:grid;grid-template-columns:repeat(auto-fill,"
+          "h1{font-size:20px;font-weight:600}h2{font-size:17px;font-weight:600}"
+          "section{max-width:720px;line-height:1.5}main{display:grid;grid-template-columns:repeat(auto-fill,"
           "minmax(220px,1fr));gap:12px}img{width:100%;border-radius:8px;display:block}")
 
 
@@ -53,6 +55,38 @@ def gallery(token: str):
     expires = share["expires_at"].strftime("%d.%m.%Y %H:%M UTC")
     return _page(200, "PinGlass — AI-портреты",
                  f"<p>{len(photos)} портретов · ссылка действует до {escape(expires)}</p><main>{items}</main>")
+
+
+@blueprint.get("/privacy")
+def privacy_policy():
+    """What PinGlass stores about a person, why, for how long, and how to erase it (plain Russian)."""
+    settings = current_app.extensions["pinglass"].settings
+    selfie_days, portrait_days = settings.selfie_retention_days, settings.portrait_retention_days
+    return _page(200, "PinGlass — как мы обращаемся с вашими данными", f"""
+<section><h2>Что мы храним</h2><ul>
+<li>Ваши селфи — фото, которые вы загрузили в приложение или прислали боту.</li>
+<li>Портреты, которые мы для вас создали, и ZIP-архивы с ними.</li>
+<li>Ваш Telegram ID, имя, username и язык — их передаёт Telegram, когда вы открываете приложение или пишете боту.</li>
+<li>Платежи: сумма, тариф, статус, возвраты. Данных вашей карты у нас нет — их видит только банк.</li>
+</ul></section>
+<section><h2>Зачем</h2>
+<p>Селфи нужны только чтобы создать ваши портреты. Для этого мы передаём их сервису генерации изображений
+(Kie.ai) по временным ссылкам — только для создания ваших портретов, ни для чего другого. Портреты мы храним,
+чтобы вы могли открыть галерею, скачать архив и поделиться ссылкой. Telegram ID нужен, чтобы отправлять
+вам портреты; платежи — для учёта и возвратов.</p></section>
+<section><h2>Сколько храним</h2><ul>
+<li>Селфи — {selfie_days} дн. после последнего заказа по аватару (если заказов не было — после того, как
+вы создали аватар или добавили последнее фото), затем удаляем автоматически.</li>
+<li>Портреты и архивы — {portrait_days} дн. после того, как заказ готов, затем удаляем автоматически.</li>
+<li>Пока заказ оплачен и создаётся, его фото не удаляются.</li>
+<li>Записи о платежах хранятся столько, сколько требует учёт, без имени и фото.</li>
+</ul></section>
+<section><h2>Как удалить всё</h2>
+<p>В приложении PinGlass — кнопка «Удалить мои данные». Мы сразу удалим аватары, селфи, портреты, архивы и
+ссылки на галереи, а ваше имя и username сотрём из профиля. Один аватар можно удалить на его странице.
+Портреты, уже отправленные вам в чат Telegram, остаются в вашем чате — их можно удалить там.</p>
+<p>Если идёт создание портретов, удаление станет доступно, когда заказ будет готов.</p></section>
+""")
 
 
 @blueprint.get(f"/download/<{ID}:job_id>.zip")
