@@ -1,10 +1,12 @@
 """Photos sent to the bot become reference photos of the user's draft avatar.
 
-One update, one photo: download it from Telegram, normalise it as an upload is (decoded, upright, no metadata),
-put it in our S3, then in one transaction — with the update marked handled — add the reference (deduplicated
-by SHA-256, at most MAX_REFERENCES per avatar) and queue the reply. A lone photo is answered at once; the
-photos of an album (separate updates sharing ``media_group_id``) are counted on their group, and the first
-of them schedules the group's one reply a little later (``reply_media_group``).
+One update, one photo: download it from Telegram, normalise it as an upload is (decoded, upright, no metadata,
+big enough, exactly one face — refused before it counts toward the avatar's photos), put it in our S3, then in
+one transaction — with the update marked handled — add the reference (deduplicated by SHA-256, at most
+MAX_REFERENCES per avatar) and queue the reply. A lone photo is answered at once, a refused one with the reason
+(no face, several faces, too small, ...); the photos of an album (separate updates sharing ``media_group_id``)
+are counted on their group, and the first of them schedules the group's one reply a little later
+(``reply_media_group``), which counts the refused photos and says what a photo needs.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from gateways.telegram import TelegramError
 from rules.images import MAX_BYTES, ImageRejected
 from rules.uploads import NormalisedImage, normalise_upload
 from telemetry.logs import log
+from usecases import privacy
 
 logger = logging.getLogger("actors.bot")
 
@@ -81,8 +84,14 @@ def take_photo(services: Services, *, update_id: int, message: Mapping[str, Any]
     group = message.get("media_group_id")
     with transaction() as conn:
         user = users.register_user(conn, sender)
-        avatar_id = _draft_avatar(conn, user)
-    image = _download(services, file)
+        avatar_id = _draft_avatar(conn, user) if privacy.has_consent(user) else None
+    if avatar_id is None:  # selfies are stored only after consent: the answer asks for it instead
+        with effect_once("handle_telegram_update") as conn:
+            if conn is not None and bot.mark_handled(conn, update_id=update_id):
+                privacy.ask_consent_in_bot(conn, user_id=user["id"], chat_id=chat_id, settings=services.settings,
+                                           media_group_id=None if group is None else str(group))
+        return
+    image, refusal = _download(services, file)
     key = None
     if image is not None:
         key = reference_key(avatar_id, secret=services.settings.callback_signing_key)
@@ -104,10 +113,10 @@ def take_photo(services: Services, *, update_id: int, message: Mapping[str, Any]
             else:
                 total = bot.reference_count(conn, avatar_id=avatar_id)
                 outbox.send(conn, "send_bot_reply", user["id"], chat_id,
-                            bot_texts.references_received(total=total, **asdict(outcome)))
+                            bot_texts.references_received(total=total, refusal=refusal, **asdict(outcome)))
         log(logger, "bot_photo", update_id=update_id, avatar_id=avatar_id, media_group_id=group,
             added=outcome.added, duplicate=outcome.duplicates, rejected=outcome.rejected,
-            over_limit=outcome.over_limit)
+            over_limit=outcome.over_limit, refusal=refusal)
     finally:
         if key is not None and not kept:
             _forget(services, key)  # a duplicate, a 16th photo or a failed transaction leaves no orphan
@@ -125,22 +134,23 @@ def _draft_avatar(conn: Any, user: Mapping[str, Any]) -> int:
     return avatar["id"]
 
 
-def _download(services: Services, file: IncomingFile) -> NormalisedImage | None:
-    """The photo's bytes, normalised; None when it is not an acceptable image (too big, not decodable)."""
+def _download(services: Services, file: IncomingFile) -> tuple[NormalisedImage | None, str | None]:
+    """The photo normalised, or None and why (an ImageRejected code, e.g. NO_FACE; None when Telegram would not
+    give it to us): too big, not decodable, too small, no face or several faces."""
     if file.declared_size is not None and file.declared_size > MAX_BYTES:
-        return None
+        return None, "IMAGE_TOO_LARGE"
     try:
         located = services.telegram.get_file(file.file_id)
         data = services.telegram.download_file(located.file_path)
-        return normalise_upload(data)
+        return normalise_upload(data), None
     except TelegramError as err:
         if err.retryable:
             raise
         log(logger, "bot_photo_unavailable", level=logging.WARNING, code=err.code)
-        return None
+        return None, None
     except ImageRejected as err:
         log(logger, "bot_photo_rejected", code=err.code)
-        return None
+        return None, err.code
 
 
 def _add_reference(conn: Any, *, user_id: int, avatar_id: int, image: NormalisedImage | None, key: str | None,

@@ -1,7 +1,9 @@
 """POST /api/v1/avatars/<id>/references: reference selfies, multipart, one or more under the field ``files``.
 
-Each file is checked by decoding it (JPEG, PNG or WebP; at most 10 MB and 40 Mpx), turned upright, stripped of
-its metadata and re-encoded (``rules.uploads``). A call is all or nothing (I8): one bad file, or a total past
+Each file is checked by decoding it (JPEG, PNG or WebP; at most 10 MB and 40 Mpx; at least 256 px on its short
+side; exactly one face), turned upright, stripped of its metadata and re-encoded (``rules.uploads``). A refused
+file answers ``{"error": {"code", "message", "index", "filename"}}`` naming the file (the Mini App sends one file
+per request and shows a sentence per code). A call is all or nothing (I8): one bad file, or a total past
 15 references, and nothing of the call is stored. The same photo twice is one reference (UNIQUE avatar +
 SHA-256 of the normalised bytes): the answer says which files were duplicates.
 
@@ -24,13 +26,24 @@ from rules.images import MAX_BYTES, ImageRejected
 from rules.uploads import NormalisedImage, normalise_upload
 from telemetry.logs import log
 from web.api.common import ID, fleet, not_found, safe_text, transaction
+from web.api.me import require_consent
 from web.auth import require_user
 from web.errors import ApiError
 
 logger = logging.getLogger("web.api.references")
 blueprint = Blueprint("references", __name__)
 
-REJECTION_STATUS = {"NOT_AN_IMAGE": 415, "UNSUPPORTED_IMAGE": 415, "IMAGE_TOO_LARGE": 413}
+REJECTION_STATUS = {"NOT_AN_IMAGE": 415, "UNSUPPORTED_IMAGE": 415, "IMAGE_TOO_LARGE": 413,
+                    "IMAGE_TOO_SMALL": 422, "NO_FACE": 422, "MANY_FACES": 422}
+
+
+class FileRefused(ApiError):
+    """One file of the call is not an acceptable reference photo; the error names it."""
+
+    def __init__(self, index: int, filename: str, rejected: ImageRejected) -> None:
+        super().__init__(REJECTION_STATUS.get(rejected.code, 422), rejected.code, f"{filename}: {rejected}")
+        self.index = index
+        self.filename = filename
 
 
 @dataclass
@@ -45,6 +58,7 @@ class Upload:
 @require_user
 def upload_references(avatar_id: int):
     user_id = g.user["id"]
+    require_consent(g.user)  # selfies are personal data: stored only after consent
     with transaction() as conn:
         avatar = users.get_avatar(conn, id=avatar_id, user_id=user_id)
         if avatar is None:
@@ -95,8 +109,14 @@ def _normalise(index: int, file: FileStorage) -> NormalisedImage:
     try:
         return normalise_upload(data)
     except ImageRejected as rejected:
-        raise ApiError(REJECTION_STATUS.get(rejected.code, 422), rejected.code,
-                       f"{name}: {rejected}") from None
+        raise FileRefused(index, name, rejected) from None
+
+
+@blueprint.errorhandler(FileRefused)
+def _file_refused(err: FileRefused):
+    """The API's one error shape, plus which file: ``index`` in the call's ``files`` and its ``filename``."""
+    return jsonify({"error": {"code": err.code, "message": err.message, "index": err.index,
+                              "filename": err.filename}}), err.status
 
 
 def _filename(index: int, file: FileStorage) -> str:
