@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from db.generation import MAX_REFERENCES, MIN_REFERENCES
+from rules.uploads import MIN_SIDE
 
 HELP = ("Что я умею:\n"
         "/start — начать и открыть приложение PinGlass\n"
@@ -49,14 +50,14 @@ def job_status(job: Mapping[str, Any] | None) -> str:
 
 
 def references_received(*, added: int, duplicates: int = 0, rejected: int = 0, over_limit: int = 0,
-                        total: int) -> str:
+                        total: int, refusal: str | None = None) -> str:
     """The answer to one photo or one album: "Получено N фото, всего M/15", what was skipped and why, and
-    what the avatar still needs."""
+    what the avatar still needs. ``refusal``: why a lone photo was refused (an ImageRejected code)."""
     lines = [f"Получено {added} фото, всего {total}/{MAX_REFERENCES}."]
     if duplicates:
         lines.append(f"Повторы пропущены: {duplicates}.")
     if rejected:
-        lines.append(f"Не удалось прочитать: {rejected} — нужны JPEG, PNG или WebP до 10 МБ.")
+        lines.append(_rejected(rejected, refusal))
     if over_limit:
         lines.append(f"Сверх лимита в {MAX_REFERENCES} фото: {over_limit} — они не добавлены.")
     if total < MIN_REFERENCES:
@@ -68,3 +69,19 @@ def references_received(*, added: int, duplicates: int = 0, rejected: int = 0, o
 
 def not_a_photo() -> str:
     return "Это не похоже на фото. Пришлите снимок (JPEG, PNG или WebP) — можно альбомом."
+
+
+_REFUSALS = {
+    "NO_FACE": "на нём не нашлось лица. Пришлите селфи, где лицо видно крупно и прямо.",
+    "MANY_FACES": "на нём несколько лиц. Нужны снимки, где в кадре только вы.",
+    "IMAGE_TOO_SMALL": f"оно слишком маленькое — нужно от {MIN_SIDE} пикселей по короткой стороне.",
+    "IMAGE_TOO_LARGE": "оно больше 10 МБ.",
+}
+
+
+def _rejected(count: int, refusal: str | None) -> str:
+    """Why photos were not added: the reason for one photo when we know it, else what a photo needs."""
+    if count == 1 and refusal in _REFUSALS:
+        return f"Фото не добавлено: {_REFUSALS[refusal]}"
+    return (f"Не подошли: {count} — нужны селфи, где в кадре только вы и лицо хорошо видно, от {MIN_SIDE} "
+            "пикселей по короткой стороне, JPEG, PNG или WebP до 10 МБ.")
