@@ -111,3 +111,8 @@ def references_of_avatar(conn: Connection, *, avatar_id: int) -> list[Row]:
 def delete_references(conn: Connection, *, avatar_id: int) -> list[str]:
     """Delete the avatar's reference rows; returns their storage keys for the caller to erase."""
     return [row["storage_key"] for row in fetch_all(conn, "users.delete_references", {"avatar_id": avatar_id})]
+
+
+def delete_reference(conn: Connection, *, id: int, avatar_id: int) -> Row | None:
+    """Remove one reference photo's row; its storage key, or None when the avatar has no such reference."""
+    return fetch_one(conn, "users.delete_reference", {"id": id, "avatar_id": avatar_id})

@@ -27,7 +27,7 @@ class Fleet:
 
 
 def create_app(settings: Settings, *, services: Services, broker: dramatiq.Broker) -> Flask:
-    from web import admin, api, errors, health, unit, webhooks
+    from web import admin, api, errors, health, miniapp, unit, webhooks
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_BYTES
@@ -39,6 +39,7 @@ def create_app(settings: Settings, *, services: Services, broker: dramatiq.Broke
     app.register_blueprint(api.blueprint)
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(admin.blueprint)
+    app.register_blueprint(miniapp.blueprint)
     for extra in (api, admin):
         if hasattr(extra, "register_extras"):
             extra.register_extras(app)

@@ -37,7 +37,8 @@ SELECT a.*, (SELECT count(*) FROM reference_photos r WHERE r.avatar_id = a.id) A
 FROM avatars a WHERE a.id = %(id)s AND a.user_id = %(user_id)s AND a.deleted_at IS NULL;
 
 -- name: list_avatars
-SELECT a.*, (SELECT count(*) FROM reference_photos r WHERE r.avatar_id = a.id) AS reference_count
+SELECT a.*, (SELECT count(*) FROM reference_photos r WHERE r.avatar_id = a.id) AS reference_count,
+       (SELECT r.storage_key FROM reference_photos r WHERE r.avatar_id = a.id ORDER BY r.id LIMIT 1) AS cover_key
 FROM avatars a WHERE a.user_id = %(user_id)s AND a.deleted_at IS NULL ORDER BY a.id;
 
 -- name: lock_avatar
@@ -60,3 +61,6 @@ SELECT * FROM reference_photos WHERE avatar_id = %(avatar_id)s ORDER BY id;
 
 -- name: delete_references
 DELETE FROM reference_photos WHERE avatar_id = %(avatar_id)s RETURNING storage_key;
+
+-- name: delete_reference
+DELETE FROM reference_photos WHERE id = %(id)s AND avatar_id = %(avatar_id)s RETURNING storage_key;

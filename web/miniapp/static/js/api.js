@@ -1,0 +1,99 @@
+// The one API client: every call carries "Authorization: tma <initData>", errors become ApiError with a
+// Russian sentence, and network failures (and 429/503) are retried with backoff where repeating is safe.
+
+import { launch } from "./telegram.js";
+import { errorText } from "./ru.js";
+import { sleep } from "./dom.js";
+
+export class ApiError extends Error {
+  constructor(status, code, detail) {
+    super(errorText(code, status));
+    this.status = status;
+    this.code = code;
+    this.detail = detail || "";
+  }
+}
+
+const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
+const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
+const listeners = new Set();
+
+/** Called with the error when the session is no longer valid (initData expired or missing). */
+export function onSessionLost(fn) { listeners.add(fn); }
+
+function headers(extra = {}) {
+  return { Authorization: `tma ${launch ? launch.initData : ""}`, ...extra };
+}
+
+async function toError(response) {
+  let code = "HTTP_" + response.status;
+  let detail = "";
+  try {
+    const body = await response.json();
+    if (body && body.error) { code = body.error.code || code; detail = body.error.message || ""; }
+  } catch { /* not JSON: keep the status */ }
+  const error = new ApiError(response.status, code, detail);
+  if (response.status === 401) listeners.forEach((fn) => fn(error));
+  return error;
+}
+
+function retryAfterMs(response, attempt) {
+  const header = Number(response && response.headers.get("Retry-After"));
+  return Number.isFinite(header) && header > 0 ? Math.min(header, 30) * 1000 : BACKOFF_MS[attempt];
+}
+
+/**
+ * request("GET", "/api/v1/avatars") → the JSON body. A POST is retried only when the server says it did
+ * nothing (429, 503) — a lost answer to a POST is not repeated blindly; GET and DELETE also on network errors.
+ */
+export async function request(method, path, { json, retries = BACKOFF_MS.length } = {}) {
+  const safe = method === "GET" || method === "DELETE";
+  for (let attempt = 0; ; attempt += 1) {
+    let response;
+    try {
+      response = await fetch(path, {
+        method, credentials: "omit", cache: "no-store",
+        headers: headers(json !== undefined ? { "Content-Type": "application/json" } : {}),
+        body: json !== undefined ? JSON.stringify(json) : undefined,
+      });
+    } catch {
+      if (safe && attempt < retries) { await sleep(BACKOFF_MS[attempt]); continue; }
+      throw new ApiError(0, "NETWORK");
+    }
+    if (response.ok) return response.status === 204 ? null : response.json();
+    if (RETRYABLE_STATUS.has(response.status) && (safe || response.status !== 502) && attempt < retries) {
+      await sleep(retryAfterMs(response, attempt));
+      continue;
+    }
+    throw await toError(response);
+  }
+}
+
+export const get = (path) => request("GET", path);
+export const post = (path, json = {}) => request("POST", path, { json });
+export const del = (path) => request("DELETE", path);
+
+/** Upload one file as multipart "files" with progress (0..1) reported to onProgress; resolves to the JSON
+ * answer (201 added, 200 duplicate), rejects with ApiError. XMLHttpRequest because fetch has no upload
+ * progress. */
+export function upload(path, blob, fileName, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", path);
+    xhr.setRequestHeader("Authorization", headers().Authorization);
+    xhr.upload.onprogress = (event) => { if (event.lengthComputable) onProgress(event.loaded / event.total); };
+    xhr.onerror = () => reject(new ApiError(0, "NETWORK"));
+    xhr.onload = () => {
+      let body = null;
+      try { body = JSON.parse(xhr.responseText); } catch { body = null; }
+      if (xhr.status >= 200 && xhr.status < 300) { resolve(body); return; }
+      const code = body && body.error ? body.error.code : "HTTP_" + xhr.status;
+      const error = new ApiError(xhr.status, code, body && body.error ? body.error.message : "");
+      if (xhr.status === 401) listeners.forEach((fn) => fn(error));
+      reject(error);
+    };
+    const form = new FormData();
+    form.append("files", blob, fileName);
+    xhr.send(form);
+  });
+}
