@@ -1,9 +1,10 @@
 """Periodic safety nets, sent by the scheduler: sweep stuck work (I4), reconcile payments with T-Bank,
-clean the dedup and outbox tables."""
+clean the dedup and outbox tables, erase personal data past its retention."""
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 import dramatiq
 
@@ -13,6 +14,7 @@ from db import bot, generation, jobs, messages, outbox, payments
 from gateways.tbank import TBankError
 from rules.states import TBANK_TO_PAYMENT
 from telemetry.logs import log
+from usecases import privacy
 
 logger = logging.getLogger("actors.ops")
 
@@ -92,3 +94,11 @@ def clean_up() -> None:
         purged = outbox.purge_published(conn, older_than_s=24 * 3600)
         updates = bot.purge_old(conn, older_than_s=3 * 24 * 3600)
     log(logger, "clean_up", processed_removed=removed, outbox_removed=purged, bot_rows_removed=updates)
+
+
+@dramatiq.actor(queue_name="ops", max_retries=0)
+def expire_personal_data() -> None:
+    """Erase selfies and portraits whose retention has ended (``usecases.privacy.expire_personal_data``); what
+    a storage failure leaves is taken by the next run."""
+    services = runtime.current()
+    privacy.expire_personal_data(services.pool, services.storage, services.settings, now=datetime.now(UTC))

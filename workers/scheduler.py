@@ -36,7 +36,8 @@ class Periodic:
     next_at: float = 0.0
 
 
-SCHEDULE = [Periodic("sweep_stuck", 15), Periodic("reconcile_payments", 30), Periodic("clean_up", 3600)]
+SCHEDULE = [Periodic("sweep_stuck", 15), Periodic("reconcile_payments", 30), Periodic("clean_up", 3600),
+            Periodic("expire_personal_data", 3600)]
 
 
 def run(settings: Settings, stop: threading.Event, *, relay_every_s: float = RELAY_EVERY_S) -> None:
