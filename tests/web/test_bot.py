@@ -11,8 +11,10 @@ import pytest
 import requests
 
 from db import users
+from sandbox.selfies import no_face, small_selfie, two_faces
 from tests.factories import make_avatar, make_paid_payment, make_user, selfie
 from tests.integration.pipeline_helpers import chat_messages, kie_config, wait_for_job
+from tests.web.api_helpers import object_keys
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -100,7 +102,7 @@ def test_start_with_ones_own_code_or_a_second_code_changes_no_inviter(bot, servi
 
 
 def test_album_becomes_references_of_a_draft_avatar_with_one_reply(bot, services) -> None:
-    send_photos(bot, 700004, [selfie(400 + i, (96, 128)) for i in range(6)])
+    send_photos(bot, 700004, [selfie(400 + i) for i in range(6)])
 
     assert replies(services, 700004, 1) == [
         "Получено 6 фото, всего 6/15.\nАватар готов: откройте приложение и выберите стиль."]
@@ -136,7 +138,7 @@ def test_a_sixteenth_reference_is_refused(bot, services) -> None:
 
 
 def test_a_photo_sent_as_a_file_is_answered_at_once(bot, services) -> None:
-    send_photos(bot, 700007, [selfie(801, (80, 80))], as_album=False, as_document=True)
+    send_photos(bot, 700007, [selfie(801)], as_album=False, as_document=True)
 
     assert replies(services, 700007, 1)[0].startswith("Получено 1 фото, всего 1/15.\nНужно ещё минимум 4.")
     [ref] = references(services, 700007)
@@ -157,8 +159,34 @@ def test_a_text_file_named_jpg_is_not_a_reference(bot, services, settings, live_
                            headers={"X-Telegram-Bot-Api-Secret-Token": settings.telegram_webhook_secret})
 
     assert answer.status_code == 200
-    assert "Не удалось прочитать: 1" in replies(services, 700008, 1)[0]
+    assert "Фото не добавлено: его не удалось прочитать" in replies(services, 700008, 1)[0]
     assert references(services, 700008) == []
+
+
+@pytest.mark.parametrize(("telegram_id", "image", "reason"), [
+    (700021, no_face(1), "Фото не добавлено: на нём не нашлось лица."),
+    (700022, two_faces(2), "Фото не добавлено: на нём несколько лиц."),
+    (700023, small_selfie(3), "Фото не добавлено: оно слишком маленькое — нужно от 256 пикселей"),
+])
+def test_a_photo_without_exactly_one_face_or_too_small_is_refused_with_the_reason(
+        bot, services, settings, telegram_id, image, reason) -> None:
+    make_user(services, telegram_id=telegram_id)
+    send_photos(bot, telegram_id, [image], as_album=False)
+
+    [answer] = replies(services, telegram_id, 1)
+    assert answer.startswith("Получено 0 фото, всего 0/15.\n" + reason), answer
+    assert references(services, telegram_id) == []
+    draft = user_row(services, telegram_id)["draft_avatar_id"]
+    assert object_keys(settings, f"references/{draft}/") == []
+
+
+def test_an_album_with_refused_photos_counts_them_and_says_what_a_photo_needs(bot, services) -> None:
+    make_user(services, telegram_id=700024)
+    send_photos(bot, 700024, [selfie(900), no_face(901), selfie(902), two_faces(903)])
+
+    [answer] = replies(services, 700024, 1)
+    assert answer.startswith("Получено 2 фото, всего 2/15.\nНе подошли: 2 — нужны селфи, где в кадре только вы")
+    assert len(references(services, 700024)) == 2
 
 
 def test_status_answers_with_the_latest_orders_progress(bot, services) -> None:
