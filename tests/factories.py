@@ -13,14 +13,12 @@ from actors.runtime import Services
 from db import generation, payments, users
 from gateways.storage import reference_key
 from rules.catalog import parse_tiers
+from sandbox import selfies
 
 
-def selfie(seed: int, size: tuple[int, int] = (64, 64)) -> bytes:
-    """A small, distinct JPEG."""
-    image = Image.new("RGB", size, ((seed * 37) % 256, (seed * 91) % 256, (seed * 53) % 256))
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG")
-    return buffer.getvalue()
+def selfie(seed: int) -> bytes:
+    """A distinct JPEG of one face that passes the upload's face check (the sandbox's generated selfies)."""
+    return selfies.selfie(seed)
 
 
 def make_user(services: Services, *, telegram_id: int | None = None, referred_by: int | None = None) -> dict[str, Any]:
@@ -38,8 +36,10 @@ def make_avatar(services: Services, user: dict[str, Any], *, references: int = 5
             data = selfie(avatar["id"] * 100 + i)
             key = reference_key(avatar["id"], secret=services.settings.callback_signing_key)
             services.storage.put(key, data, "image/jpeg")
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
             users.insert_reference(conn, avatar_id=avatar["id"], storage_key=key, sha256=uuid.uuid4().hex,
-                                   width=64, height=64, size_bytes=len(data), content_type="image/jpeg")
+                                   width=width, height=height, size_bytes=len(data), content_type="image/jpeg")
     return avatar
 
 
