@@ -4,7 +4,8 @@ varied per seed, so tests and scenarios upload pictures the face check judges as
 - ``selfie(seed)``: one face (NASA's public-domain portrait of Eileen Collins, scikit-image's ``astronaut``),
   a distinct JPEG per seed, varied by crop, mirror, colour and scale, always passing ``rules.faces``;
 - ``no_face(seed)``: a cup of coffee, a cat, or a landscape of sky and ground — no face;
-- ``two_faces(seed)``: two people side by side.
+- ``two_faces(seed)``: two people side by side;
+- ``small_selfie(seed)``: a selfie too small to be a reference (under 256 px on its short side).
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ def selfie(seed: int) -> bytes:
             if count_faces(decoded) == 1:  # what the server will see: the decoded JPEG
                 return data
     raise RuntimeError(f"no variant of the astronaut passed the face check for seed {seed}")
+
+
+def small_selfie(seed: int, short_side: int = 200) -> bytes:
+    """A selfie scaled down to ``short_side`` pixels on its short side (the face still shows)."""
+    with Image.open(io.BytesIO(selfie(seed))) as image:
+        return _encode(_rescale(image.convert("RGB"), short_side), random.Random(seed))
 
 
 def no_face(seed: int) -> bytes:
