@@ -1,5 +1,6 @@
-"""Reference photo uploads over HTTP: decoded, not trusted by name; bombs and oversize refused; EXIF gone and
-orientation applied; the same photo recognised; never more than 15, and a refused call stores nothing."""
+"""Reference photo uploads over HTTP: decoded, not trusted by name; bombs and oversize refused; too small, no face
+or several faces refused naming the file; EXIF gone and orientation applied; the same photo recognised; never more
+than 15, and a refused call stores nothing."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import struct
 import threading
 import zlib
 
+import pytest
 import requests
 from PIL import Image
 
 from db import users
+from sandbox.selfies import no_face, small_selfie, two_faces
 from tests.factories import make_avatar, make_user, selfie
 from tests.web.api_helpers import auth, object_keys, upload
 
@@ -90,39 +93,107 @@ def test_a_gif_is_an_unsupported_image(client, settings, services) -> None:
     assert response.get_json()["error"]["code"] == "UNSUPPORTED_IMAGE"
 
 
+def _portrait_selfie() -> Image.Image:
+    """A decoded sandbox selfie that is taller than wide (so a rotation shows in its size)."""
+    for seed in range(40, 80):
+        with Image.open(io.BytesIO(selfie(seed))) as image:
+            if image.height > image.width:
+                return image.convert("RGB")
+    raise AssertionError("no portrait-shaped selfie among the seeds")
+
+
 def test_exif_is_stripped_and_orientation_applied_before_storing(client, settings, services) -> None:
     user = make_user(services)
     avatar = make_avatar(services, user, references=0)
+    upright = _portrait_selfie()
     exif = Image.Exif()
-    exif[0x0112] = 6  # Orientation: the camera was turned; the picture must be rotated 90° to be upright
+    exif[0x0112] = 6  # Orientation: the camera was turned; the picture must be rotated 90° clockwise to be upright
     exif[0x010F] = "SpyCam"  # Make
     exif[0x0131] = "secret-software"  # Software
     buffer = io.BytesIO()
-    Image.new("RGB", (80, 40), (10, 120, 200)).save(buffer, "JPEG", exif=exif.tobytes(), comment=b"gps here")
+    upright.rotate(90, expand=True).save(buffer, "JPEG", exif=exif.tobytes(), comment=b"gps here")
 
+    # Lying on its side the face would not be found: a 201 also says the orientation was applied first.
     response = upload(client, auth(settings, user), avatar["id"], [(buffer.getvalue(), "turned.jpg")])
 
-    assert response.status_code == 201
-    assert (response.get_json()["added"][0]["width"], response.get_json()["added"][0]["height"]) == (40, 80)
+    assert response.status_code == 201, response.get_json()
+    added = response.get_json()["added"][0]
+    assert (added["width"], added["height"]) == upright.size
     with services.pool.connection() as conn:
         (row,) = users.references_of_avatar(conn, avatar_id=avatar["id"])
     stored = services.storage.get(row["storage_key"])
     with Image.open(io.BytesIO(stored)) as image:
-        assert image.format == "JPEG" and image.size == (40, 80)
+        assert image.format == "JPEG" and image.size == upright.size
         assert not image.getexif() and "exif" not in image.info and "comment" not in image.info
     assert b"SpyCam" not in stored and b"secret-software" not in stored and b"gps here" not in stored
 
 
-def test_a_png_with_transparency_is_stored_as_jpeg(client, settings, services) -> None:
+def test_a_png_with_transparency_is_stored_as_jpeg_on_white(client, settings, services) -> None:
+    user = make_user(services)
+    avatar = make_avatar(services, user, references=0)
+    rgba = _portrait_selfie().convert("RGBA")
+    rgba.putalpha(Image.new("L", rgba.size, 255))
+    rgba.paste((0, 0, 0, 0), (0, 0, rgba.width, 12))  # a transparent strip along the top
+    buffer = io.BytesIO()
+    rgba.save(buffer, "PNG")
+    response = upload(client, auth(settings, user), avatar["id"], [(buffer.getvalue(), "alpha.png")])
+    assert response.status_code == 201, response.get_json()
+    with services.pool.connection() as conn:
+        (row,) = users.references_of_avatar(conn, avatar_id=avatar["id"])
+    stored = services.storage.get(row["storage_key"])
+    assert stored[:3] == b"\xff\xd8\xff"
+    with Image.open(io.BytesIO(stored)) as image:
+        assert min(image.getpixel((image.width // 2, 4))) > 240  # flattened onto white, not black
+
+
+@pytest.mark.parametrize(("image", "code"), [
+    (no_face(0), "NO_FACE"),  # a cup of coffee
+    (no_face(1), "NO_FACE"),  # a cat
+    (no_face(2), "NO_FACE"),  # sky and ground
+    (two_faces(0), "MANY_FACES"),
+    (small_selfie(0), "IMAGE_TOO_SMALL"),
+])
+def test_a_photo_without_exactly_one_face_or_too_small_is_refused_naming_the_file(
+        client, settings, services, image, code) -> None:
+    user = make_user(services)
+    avatar = make_avatar(services, user, references=0)
+    files = _photos(2) + [(image, "holiday.jpg")] + _photos(1, start=2)
+
+    response = upload(client, auth(settings, user), avatar["id"], files)
+
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert (error["code"], error["index"], error["filename"]) == (code, 2, "holiday.jpg")
+    assert "holiday.jpg" in error["message"]
+    assert _reference_count(services, avatar["id"]) == 0
+    assert object_keys(settings, f"references/{avatar['id']}/") == []
+
+
+def test_a_one_pixel_image_is_too_small(client, settings, services) -> None:
     user = make_user(services)
     avatar = make_avatar(services, user, references=0)
     buffer = io.BytesIO()
-    Image.new("RGBA", (30, 30), (255, 0, 0, 128)).save(buffer, "PNG")
-    response = upload(client, auth(settings, user), avatar["id"], [(buffer.getvalue(), "alpha.png")])
-    assert response.status_code == 201
-    with services.pool.connection() as conn:
-        (row,) = users.references_of_avatar(conn, avatar_id=avatar["id"])
-    assert services.storage.get(row["storage_key"])[:3] == b"\xff\xd8\xff"
+    Image.new("RGB", (1, 1), (120, 90, 80)).save(buffer, "PNG")
+    response = upload(client, auth(settings, user), avatar["id"], [(buffer.getvalue(), "dot.png")])
+    assert response.status_code == 422
+    assert response.get_json()["error"]["code"] == "IMAGE_TOO_SMALL"
+    assert response.get_json()["error"]["index"] == 0
+
+
+def test_a_refused_photo_does_not_count_toward_the_fifteen(client, settings, services) -> None:
+    user = make_user(services)
+    avatar = make_avatar(services, user, references=0)
+    headers = auth(settings, user)
+    assert upload(client, headers, avatar["id"], _photos(4)).get_json()["ready"] is False
+
+    refused = upload(client, headers, avatar["id"], [(no_face(5), "cat.jpg")])
+    assert refused.status_code == 422 and refused.get_json()["error"]["code"] == "NO_FACE"
+    assert _reference_count(services, avatar["id"]) == 4
+
+    fifth = upload(client, headers, avatar["id"], _photos(1, start=4))
+    assert fifth.status_code == 201 and fifth.get_json()["reference_count"] == 5
+    assert fifth.get_json()["ready"] is True
+    assert len(object_keys(settings, f"references/{avatar['id']}/")) == 5
 
 
 def test_the_same_photo_twice_is_recognised(client, settings, services) -> None:
