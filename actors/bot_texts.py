@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from db.generation import MAX_REFERENCES, MIN_REFERENCES
+from rules.plural import counted, plural
 from rules.uploads import MIN_SIDE
 
 HELP = ("Что я умею:\n"
@@ -59,7 +60,8 @@ def references_received(*, added: int, duplicates: int = 0, rejected: int = 0, o
     if rejected:
         lines.append(_rejected(rejected, refusal))
     if over_limit:
-        lines.append(f"Сверх лимита в {MAX_REFERENCES} фото: {over_limit} — они не добавлены.")
+        left_out = plural(over_limit, "оно не добавлено", "они не добавлены", "они не добавлены")
+        lines.append(f"Сверх лимита в {MAX_REFERENCES} фото: {over_limit} — {left_out}.")
     if total < MIN_REFERENCES:
         lines.append(f"Нужно ещё минимум {MIN_REFERENCES - total}.")
     else:
@@ -87,3 +89,36 @@ def _rejected(count: int, refusal: str | None) -> str:
         return f"Фото не добавлено: {_REFUSALS[refusal]}"
     return (f"Не подошли: {count} — нужны селфи, где в кадре только вы и лицо хорошо видно, от {MIN_SIDE} "
             "пикселей по короткой стороне, JPEG, PNG или WebP до 10 МБ.")
+
+
+PORTRAITS = ("портрет", "портрета", "портретов")
+NBSP = "\u00a0"
+REGENERATION_CAPTION = "🔁 Новая версия портрета"
+
+
+def album_caption(total: int) -> str:
+    """The caption under the first photo of a purchase: "Ваши 23 AI-портрета готовы!", "Ваш 21 AI-портрет готов!"."""
+    if total == 1:
+        return "✨ Ваш AI-портрет готов!"
+    # After 21, 31, ... the possessive and the verb agree in the singular, as the noun does.
+    yours, ready = plural(total, "Ваш", "Ваши", "Ваши"), plural(total, "готов", "готовы", "готовы")
+    return f"✨ {yours} {counted(total, 'AI-портрет', 'AI-портрета', 'AI-портретов')} {ready}!"
+
+
+def album_summary(stored: int) -> str:
+    """The message under the albums, above the gallery and ZIP buttons; ``stored`` photos were made."""
+    return f"В вашей галерее {counted(stored, *PORTRAITS)}. Откройте её или скачайте архив ZIP кнопками ниже."
+
+
+def refund_notice(*, refunded: int, total: int, amount_kopecks: int) -> str:
+    """What could not be made and the money returned: "Не удалось создать 2 портрета из 23. Мы вернули 129,90 ₽…"."""
+    return (f"Не удалось создать {counted(refunded, *PORTRAITS)} из {total}. "
+            f"Мы вернули {rubles(amount_kopecks)} на вашу карту.")
+
+
+def rubles(kopecks: int) -> str:
+    """An amount as Russians write it: "1 499 ₽", "129,90 ₽" (a decimal comma; non-breaking spaces between
+    thousands and before the sign, so Telegram never wraps an amount)."""
+    whole, cents = divmod(kopecks, 100)
+    text = f"{whole:,}".replace(",", NBSP)
+    return f"{text}{NBSP}₽" if cents == 0 else f"{text},{cents:02d}{NBSP}₽"

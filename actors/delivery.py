@@ -10,14 +10,14 @@ from typing import Any
 
 import dramatiq
 
-from actors import runtime
+from actors import bot_texts, runtime
 from actors.flow import Defer
 from actors.refunds import settle_refund
 from actors.runtime import Services
 from actors.sending import NOTICE_CHUNK, SUMMARY_CHUNK, send_chunk
 from actors.unit import effect_once
 from db import jobs, locks, messages, users
-from rules.albums import album_caption, chunk_album
+from rules.albums import chunk_album
 from rules.signing import sign
 from telemetry import metrics
 from telemetry.logs import log
@@ -48,14 +48,15 @@ def _deliver(services: Services, job_id: int) -> None:
     for index, chunk in enumerate(chunk_album(photos)):
         caption = None
         if index == 0:
-            caption = "🔁 Новая версия портрета" if job["kind"] == "regeneration" else album_caption(len(photos))
+            caption = (bot_texts.REGENERATION_CAPTION if job["kind"] == "regeneration"
+                       else bot_texts.album_caption(len(photos)))
         status = send_chunk(services, job_id=job_id, user=user, chunk=index,
                             kind="album" if len(chunk) > 1 else "photo", photos=chunk, caption=caption)
         if status == "blocked":
             user = {**user, "bot_blocked": True}  # stop sending; the gallery keeps the photos
     if photos and job["kind"] == "purchase":
         send_chunk(services, job_id=job_id, user=user, chunk=SUMMARY_CHUNK, kind="summary",
-                   text="Ваша галерея и архив всегда доступны по кнопкам ниже.",
+                   text=bot_texts.album_summary(len(photos)),
                    reply_markup=summary_buttons(services, job_id))
     refund = settle_refund(services, job)
     if refund is not None and refund["status"] == "succeeded":
@@ -81,9 +82,8 @@ def summary_buttons(services: Services, job_id: int) -> dict[str, Any]:
 
 def send_refund_notice(services: Services, *, job: dict[str, Any], user: dict[str, Any],
                        refund: dict[str, Any]) -> None:
-    rubles = refund["amount_kopecks"] / 100
-    text = (f"Не удалось создать {refund['photos_refunded']} из {job['total_photos']} портретов. "
-            f"Мы вернули {rubles:.2f} ₽ на вашу карту.")
+    text = bot_texts.refund_notice(refunded=refund["photos_refunded"], total=job["total_photos"],
+                                   amount_kopecks=refund["amount_kopecks"])
     send_chunk(services, job_id=job["id"], user=user, chunk=NOTICE_CHUNK, kind="notice", text=text)
 
 

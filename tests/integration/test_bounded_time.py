@@ -37,5 +37,6 @@ def test_tasks_that_never_finish_are_given_up_and_the_job_is_refunded(services, 
     assert [r["amount_kopecks"] for r in wait_until(refunded, what="the refund")] == [49900]
     with services.pool.connection() as conn:
         assert payments.get(conn, id=payment["id"])["status"] == "refunded"
-    wait_until(lambda: any("Не удалось создать 7 из 7" in (m.get("text") or "")
+    wait_until(lambda: any((m.get("text") or "") == "Не удалось создать 7 портретов из 7. Мы вернули 499\u00a0₽ "
+                           "на вашу карту."
                            for m in chat_messages(services, user["telegram_id"])), what="the notice")

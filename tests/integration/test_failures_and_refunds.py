@@ -59,7 +59,8 @@ def test_photo_failing_three_times_is_refunded_pro_rata_and_the_user_told(servic
     assert [r["amount"] for r in at_bank] == [expected]
     assert sum(len(a) for a in albums_in_chat(services, user["telegram_id"])) == 22
     texts = [m.get("text") or "" for m in chat_messages(services, user["telegram_id"])]
-    assert any("Не удалось создать 1 из 23" in t and f"{expected / 100:.2f}" in t for t in texts)
+    rubles = f"{expected // 100},{expected % 100:02d}\u00a0₽"
+    assert f"Не удалось создать 1 портрет из 23. Мы вернули {rubles} на вашу карту." in texts
 
 
 def test_job_whose_avatar_lost_its_references_is_refunded_in_full(services, worker) -> None:

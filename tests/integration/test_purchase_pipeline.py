@@ -11,10 +11,12 @@ from tests.integration.pipeline_helpers import albums_in_chat, chat_messages, fa
 pytestmark = pytest.mark.scenario
 
 
-@pytest.mark.parametrize(("tier", "photos", "album_sizes"), [
-    ("starter", 7, [7]), ("standard", 15, [10, 5]), ("premium", 23, [10, 10, 3])])
+@pytest.mark.parametrize(("tier", "photos", "album_sizes", "caption"), [
+    ("starter", 7, [7], "✨ Ваши 7 AI-портретов готовы!"),
+    ("standard", 15, [10, 5], "✨ Ваши 15 AI-портретов готовы!"),
+    ("premium", 23, [10, 10, 3], "✨ Ваши 23 AI-портрета готовы!")])
 def test_purchase_delivers_its_tier_of_distinct_photos_as_ordered_albums(services, worker, tier, photos,
-                                                                         album_sizes) -> None:
+                                                                         album_sizes, caption) -> None:
     fast_kie(services)
     user = make_user(services)
     avatar = make_avatar(services, user)
@@ -32,9 +34,10 @@ def test_purchase_delivers_its_tier_of_distinct_photos_as_ordered_albums(service
     albums = albums_in_chat(services, user["telegram_id"])
     assert [sum(len(m["photos"]) > 0 for m in album) for album in albums] == album_sizes
     captions = [m.get("caption") for album in albums for m in album if m.get("caption")]
-    assert captions == [f"✨ Ваши {photos} AI-портретов готовы!"]
+    assert captions == [caption]
     prompts = [m["photos"][-1]["prompt"] for album in albums for m in album]
     assert [int(p.rsplit("[#", 1)[1].rstrip("]")) for p in prompts] == list(range(1, photos + 1))
     last = chat_messages(services, user["telegram_id"])[-1]
     assert last.get("reply_markup") and "inline_keyboard" in last["reply_markup"]
+    assert last["text"].startswith(f"В вашей галерее {photos} портрет")
     assert kie_state(services)["counts"]["rejected_429"] == 0

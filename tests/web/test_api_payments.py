@@ -37,6 +37,17 @@ def test_checkout_creates_a_payment_and_its_tbank_page(client, settings, service
     assert requests.get(body["payment_url"], timeout=5).status_code == 200  # the page the user is sent to
 
 
+def test_the_bank_description_counts_portraits_in_russian(client, settings, services) -> None:
+    user = make_user(services)
+    avatar = make_avatar(services, user)
+    for tier in ("premium", "starter"):
+        response = client.post("/api/v1/payments", headers=auth(settings, user),
+                               json={"avatar_id": avatar["id"], "style_id": "cinematic", "tier": tier})
+        assert response.status_code == 201
+    assert [i["body"]["Description"] for i in _inits(services)] == ["PinGlass: 23 AI-портрета",
+                                                                    "PinGlass: 7 AI-портретов"]
+
+
 def test_an_avatar_without_enough_references_is_refused_before_any_payment_exists(client, settings,
                                                                                    services) -> None:
     user = make_user(services)

@@ -20,6 +20,7 @@ from db.generation import MIN_REFERENCES
 from gateways.http import HttpClient
 from gateways.tbank import TBankClient, TBankError
 from rules.catalog import STYLES, parse_tiers
+from rules.plural import counted
 from settings import Settings
 from telemetry.logs import log
 from web.api.common import ID, fleet, id_field, iso, json_object, not_found, text_field, transaction
@@ -76,7 +77,7 @@ def create_payment():
     tbank: TBankClient = current_app.extensions[EXTENSION_KEY]
     try:
         init = tbank.init(order_id=payment["order_id"], amount=payment["amount_kopecks"],
-                          description=f"PinGlass: {tier.photos} AI-портретов",
+                          description="PinGlass: " + counted(tier.photos, "AI-портрет", "AI-портрета", "AI-портретов"),
                           notification_url=settings.public_url("/webhooks/tbank"),
                           success_url=settings.public_url(f"/app/#/payments/{payment['id']}?result=success"),
                           fail_url=settings.public_url(f"/app/#/payments/{payment['id']}?result=fail"),
