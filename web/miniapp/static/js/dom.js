@@ -29,6 +29,12 @@ export function clear(el) {
   return el;
 }
 
+/** Replace el's children with these (null, false and undefined are skipped, arrays flattened). */
+export function mount(el, ...children) {
+  append(clear(el), children);
+  return el;
+}
+
 let toastTimer = null;
 
 /** A short message at the bottom of the screen. */

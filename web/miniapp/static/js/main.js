@@ -4,7 +4,7 @@
 
 import * as telegram from "./telegram.js";
 import { onSessionLost } from "./api.js";
-import { h, clear } from "./dom.js";
+import { h, clear, mount } from "./dom.js";
 import * as home from "./screens/home.js";
 import * as avatar from "./screens/avatar.js";
 import * as order from "./screens/order.js";
@@ -70,7 +70,7 @@ function route() {
 /** An error no screen handled: its sentence and a way on. */
 export function showError(ctx, error) {
   if (!ctx.alive() || sessionLost) return;
-  clear(ctx.root).append(h("section", { class: "card center", role: "alert" },
+  mount(ctx.root, h("section", { class: "card center", role: "alert" },
     h("h1", {}, "Не получилось"),
     h("p", {}, error && error.message ? error.message : "Попробуйте ещё раз."),
     h("div", { class: "row" },

@@ -30,7 +30,8 @@ export function date(iso, { time = false } = {}) {
   if (!iso) return "";
   const options = { day: "numeric", month: "long", year: "numeric" };
   if (time) Object.assign(options, { hour: "2-digit", minute: "2-digit" });
-  return new Date(iso).toLocaleString("ru-RU", options);
+  // "30 декабря 2026 г." → without the "г.", which would clash with a full stop after the date
+  return new Date(iso).toLocaleString("ru-RU", options).replace(/\s*г\.(?=,|$)/, "");
 }
 
 /** Seconds as "около 40 секунд" / "около 2 минут". */

@@ -2,7 +2,7 @@
 // selfies as thumbnails with remove, and erasing the avatar.
 
 import { ApiError, del, get, post, upload } from "../api.js";
-import { h, clear, progressBar, toast } from "../dom.js";
+import { h, mount, progressBar, toast } from "../dom.js";
 import { date, errorText, selfies } from "../ru.js";
 import { confirm, haptic, setBack, setPrimary } from "../telegram.js";
 import { accept, consentBlock, privacyState } from "./privacy.js";
@@ -35,7 +35,7 @@ function renderNew(ctx, privacy) {
       setPrimary(action());
     }
   }
-  clear(ctx.root).append(
+  mount(ctx.root, 
     h("h1", {}, "Новый аватар"),
     h("p", { class: "hint" }, "Аватар — это 5–15 ваших селфи. Чем разнообразнее ракурсы и освещение, тем лучше портреты."),
     h("label", { class: "field", for: "avatar-name" }, h("span", {}, "Название"), name),
@@ -67,7 +67,7 @@ async function renderExisting(ctx, privacy) {
       : count >= avatar.max_references ? `${count} из ${avatar.max_references} — больше не нужно`
         : `${count} из ${avatar.max_references} — можно продолжать`;
     counter.classList.toggle("ok", need <= 0);
-    clear(gallery).append(...avatar.references.map((ref, i) => h("li", {},
+    mount(gallery, ...avatar.references.map((ref, i) => h("li", {},
       h("img", { src: ref.url, alt: `Селфи ${i + 1}`, loading: "lazy" }),
       h("button", { type: "button", class: "remove", "aria-label": `Удалить селфи ${i + 1}`,
                     onclick: () => removeReference(ref.id) }, "✕"))));
@@ -128,7 +128,7 @@ async function renderExisting(ctx, privacy) {
     } catch (error) { toast(error.message, { error: true }); }
   };
 
-  clear(ctx.root).append(
+  mount(ctx.root, 
     h("h1", {}, avatar.name),
     h("p", { class: "hint" }, "Нужны 5–15 селфи: лицо хорошо видно, вы одни в кадре, разные ракурсы и освещение."),
     consented ? null : consentBlock(privacy, async (checked) => {
@@ -152,7 +152,7 @@ function uploadRow(file) {
     h("span", { class: "item-text" }, h("span", { class: "name" }, file.name || "Фото"), bar, status));
   return {
     el,
-    progress(p) { clear(bar).append(progressBar(p, "Загрузка файла")); status.textContent = "Загружаем…"; },
+    progress(p) { mount(bar, progressBar(p, "Загрузка файла")); status.textContent = "Загружаем…"; },
     done() { bar.remove(); status.textContent = "Загружено"; el.classList.add("ok"); setTimeout(() => el.remove(), 1500); },
     refused(text) { bar.remove(); status.textContent = text; el.classList.add("refused"); el.setAttribute("role", "alert"); },
   };

@@ -2,7 +2,7 @@
 // link (create, copy, revoke, expiry), and regenerating one portrait within the album's allowance.
 
 import { ApiError, del, get, post } from "../api.js";
-import { h, clear, sleep, toast } from "../dom.js";
+import { h, clear, mount, sleep, toast } from "../dom.js";
 import { date, portraits } from "../ru.js";
 import { confirm, download, setBack, setPrimary, shareLink } from "../telegram.js";
 
@@ -24,11 +24,11 @@ export async function render(ctx) {
   const grid = h("ul", { class: "grid", "aria-label": "Портреты" });
   const head = h("div", {});
   const shareBox = h("section", { class: "card share", "aria-label": "Ссылка для друзей" });
-  clear(ctx.root).append(head, shareBox, grid);
+  mount(ctx.root, head, shareBox, grid);
 
   function drawHead() {
     const left = state.job.regenerations_allowed - state.job.regenerations_used;
-    clear(head).append(
+    mount(head, 
       h("h1", {}, "Ваши портреты"),
       h("p", { class: "hint" }, `${portraits(state.photos.length)} · переделать можно ещё ${left}`),
       state.job.photos_delete_at
@@ -39,7 +39,7 @@ export async function render(ctx) {
   }
 
   function drawGrid() {
-    clear(grid).append(...state.photos.map((photo, i) => h("li", {},
+    mount(grid, ...state.photos.map((photo, i) => h("li", {},
       h("button", { type: "button", class: "tile", onclick: () => openViewer(i),
                     "aria-label": `Открыть портрет ${photo.prompt_index + 1}` },
         h("img", { src: photo.url, alt: `Портрет ${photo.prompt_index + 1}`, loading: "lazy",

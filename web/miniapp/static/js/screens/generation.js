@@ -2,7 +2,7 @@
 // estimate of the time left; "Ваши фото готовы" at the end, and a partial refund explained.
 
 import { get } from "../api.js";
-import { h, clear, progressBar, sleep, toast } from "../dom.js";
+import { h, mount, progressBar, sleep, toast } from "../dom.js";
 import { JOB_STATUS, duration, plural, portraits, rubles } from "../ru.js";
 import { haptic, setBack, setPrimary } from "../telegram.js";
 
@@ -27,7 +27,7 @@ export async function render(ctx) {
   const seen = new Set();
   const grid = h("ul", { class: "grid live", "aria-label": "Готовые портреты" });
   const head = h("div", { "aria-live": "polite" });
-  clear(ctx.root).append(head, grid);
+  mount(ctx.root, head, grid);
   for (let round = 0; ctx.alive(); round += 1) {
     draw(ctx, job, head, grid, seen);
     if (TERMINAL.has(job.status)) { haptic(job.status === "failed" ? "error" : "success"); return; }
@@ -54,7 +54,7 @@ function draw(ctx, job, head, grid, seen) {
   else if (status === "failed") { title = "Не получилось создать портреты"; line = "Мы вернём деньги на карту — обычно это занимает несколько дней."; }
   else { title = "Ваши фото готовы"; line = `${portraits(done)} — в галерее и в чате с ботом.`; }
   const refunded = job.refunds.reduce((sum, r) => sum + r.amount_kopecks, 0);
-  clear(head).append(
+  mount(head, 
     h("h1", {}, title),
     h("ol", { class: "stages", "aria-label": "Этапы" }, STAGES.map(([key, label]) => h("li", {
       class: key === stage ? "current" : STAGES.findIndex((s) => s[0] === key) < STAGES.findIndex((s) => s[0] === stage)

@@ -1,7 +1,7 @@
 // Home: the person's avatars, their orders with progress, the call to make portraits, and the referral card.
 
 import { get } from "../api.js";
-import { h, clear, progressBar, toast } from "../dom.js";
+import { h, mount, progressBar, toast } from "../dom.js";
 import { JOB_STATUS, PAYMENT_STATUS, portraits, people, rubles, selfies, date } from "../ru.js";
 import { setPrimary, shareLink } from "../telegram.js";
 
@@ -32,7 +32,7 @@ function draw(ctx, avatars, orders, referrals) {
   const ready = avatars.filter((a) => a.ready);
   const next = ready.length ? `/avatars/${ready[ready.length - 1].id}/order`
     : avatars.length ? `/avatars/${avatars[avatars.length - 1].id}` : "/avatars/new";
-  clear(ctx.root).append(
+  mount(ctx.root, 
     h("section", { class: "hero" },
       h("h1", {}, "AI-портреты по вашим селфи"),
       h("p", { class: "hint" }, "Загрузите 5–15 селфи, выберите стиль — и получите альбом портретов прямо в Telegram.")),

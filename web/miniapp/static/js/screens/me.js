@@ -2,7 +2,7 @@
 // the Telegram profile) after a confirmation.
 
 import { del, get } from "../api.js";
-import { h, clear, toast } from "../dom.js";
+import { h, mount, toast } from "../dom.js";
 import { plural } from "../ru.js";
 import { confirm, setBack, setPrimary } from "../telegram.js";
 
@@ -19,13 +19,13 @@ export async function render(ctx) {
     if (!ok) return;
     try {
       await del("/api/v1/me");
-      clear(ctx.root).append(h("section", { class: "card center" },
+      mount(ctx.root, h("section", { class: "card center" },
         h("h1", {}, "Ваши данные удалены"),
         h("p", {}, "Мы оставили только обезличенные записи об оплатах — их требует бухгалтерия.")));
       setPrimary({ text: "На главную", onClick: () => ctx.navigate("/") });
     } catch (error) { toast(error.message, { error: true }); }
   };
-  clear(ctx.root).append(
+  mount(ctx.root, 
     h("h1", {}, "Мои данные"),
     h("section", { class: "card" },
       h("p", {}, `Селфи хранятся ${days(privacy.selfie_retention_days)} после последнего заказа, ` +

@@ -2,7 +2,7 @@
 // which creates the payment and opens the bank's page.
 
 import { get, post } from "../api.js";
-import { h, clear, toast } from "../dom.js";
+import { h, mount, toast } from "../dom.js";
 import { portraits, rubles } from "../ru.js";
 import { openPayment, setBack, setPrimary } from "../telegram.js";
 
@@ -20,18 +20,18 @@ export async function render(ctx) {
   const tiers = h("div", { class: "tiers", role: "radiogroup", "aria-label": "Пакет" });
 
   function draw() {
-    clear(styles).append(...catalog.styles.map((s) => h("button", {
+    mount(styles, ...catalog.styles.map((s) => h("button", {
       type: "button", role: "radio", class: "style" + (s.id === style.id ? " selected" : ""),
       "aria-checked": String(s.id === style.id), onclick: () => { style = s; draw(); } },
     h("img", { src: s.preview, alt: `Пример: ${s.title}`, loading: "lazy" }),
     h("span", {}, s.title))));
-    clear(tiers).append(...catalog.tiers.map((t) => h("button", {
+    mount(tiers, ...catalog.tiers.map((t) => h("button", {
       type: "button", role: "radio", class: "tier" + (t.id === tier.id ? " selected" : ""),
       "aria-checked": String(t.id === tier.id), onclick: () => { tier = t; draw(); } },
     h("span", { class: "tier-photos" }, portraits(t.photos)),
     h("span", { class: "tier-price" }, rubles(t.price_kopecks)),
     h("span", { class: "hint" }, `${rubles(Math.round(t.price_kopecks / t.photos))} за портрет`))));
-    clear(summary).append(
+    mount(summary, 
       h("h2", {}, "Ваш заказ"),
       h("dl", {},
         h("div", {}, h("dt", {}, "Аватар"), h("dd", {}, avatar.name)),
@@ -55,7 +55,7 @@ export async function render(ctx) {
     }
   }
 
-  clear(ctx.root).append(
+  mount(ctx.root, 
     h("h1", {}, "Стиль и пакет"),
     h("h2", {}, "Стиль"), styles,
     h("h2", {}, "Сколько портретов"), tiers,

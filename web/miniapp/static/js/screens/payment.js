@@ -2,7 +2,7 @@
 // confirmation, then moves to the order; a declined or lapsed payment says so and offers to try again.
 
 import { get } from "../api.js";
-import { h, clear, sleep, toast } from "../dom.js";
+import { h, mount, sleep, toast } from "../dom.js";
 import { portraits, rubles } from "../ru.js";
 import { openPayment, setBack, setPrimary } from "../telegram.js";
 import { retryPayment } from "./order.js";
@@ -51,7 +51,7 @@ function draw(ctx, payment, result) {
     title = "Ждём оплату";
     text = "Оплатите заказ на странице банка. Если вы её закрыли, откройте снова.";
   }
-  clear(ctx.root).append(h("section", { class: "card center payment", "aria-live": "polite" },
+  mount(ctx.root, h("section", { class: "card center payment", "aria-live": "polite" },
     failed ? h("div", { class: "icon bad", "aria-hidden": "true" }, "✕")
       : h("div", { class: "spinner", role: "progressbar", "aria-label": "Ожидание" }),
     h("h1", {}, title),

@@ -1,0 +1,100 @@
+"""The Mini App in a real browser: Debian's chromium driven by Playwright (which cannot download its own browser
+here), a phone-sized viewport, and a guard that fails the test on any console error of our pages.
+
+Screenshots go to ``out/screens/`` (``<screen>-<theme>.png``), for a reviewer to look at."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
+
+from settings import Settings
+from tests.conftest import tma_header
+from web.miniapp import THEMES
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"]
+PHONE = {"width": 390, "height": 844}
+SCREENS = Path(__file__).resolve().parents[2] / "out" / "screens"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The test's settings in sandbox mode (the Mini App's development login exists only there)."""
+    return settings.with_overrides(sandbox_mode=True)
+
+
+class ConsoleGuard:
+    """Collects console errors and uncaught exceptions of pages on our origin. ``expect(n, text)`` allows
+    exactly the browser's own "Failed to load resource" lines for API answers a test provokes on purpose."""
+
+    def __init__(self, origin: str) -> None:
+        self.origin = origin
+        self.errors: list[str] = []
+
+    def watch(self, page: Page) -> Page:
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+        return page
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type not in ("error", "warning"):
+            return
+        where = (message.location or {}).get("url", "")
+        if where.startswith(self.origin) or message.page is None or message.page.url.startswith(self.origin):
+            self.errors.append(f"{message.type}: {message.text} ({where})")
+
+    def take_expected(self, status: int, path_part: str, count: int) -> None:
+        """Remove exactly ``count`` "status of <status>" resource errors whose URL contains ``path_part``."""
+        wanted = [e for e in self.errors if f"status of {status}" in e and path_part in e]
+        assert len(wanted) == count, f"expected {count} × {status} at {path_part}, console had {self.errors}"
+        for error in wanted:
+            self.errors.remove(error)
+
+    def assert_clean(self) -> None:
+        assert self.errors == [], "console errors:\n" + "\n".join(self.errors)
+
+
+def launch_fragment(settings: Settings, telegram_id: int, *, path: str = "", start_param: str | None = None,
+                    theme: str = "light", first_name: str = "Анна") -> str:
+    """The URL hash Telegram opens a Mini App with: our path, then tgWebAppData (signed initData), the version,
+    platform, theme and start parameter."""
+    init = tma_header(settings, telegram_id, first_name=first_name, start_param=start_param)["Authorization"][4:]
+    params = {"tgWebAppData": init, "tgWebAppVersion": "8.0", "tgWebAppPlatform": "android",
+              "tgWebAppThemeParams": json.dumps(THEMES[theme], separators=(",", ":"))}
+    if start_param:
+        params["tgWebAppStartParam"] = start_param
+    encoded = "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items())
+    if not path:
+        return f"#{encoded}"
+    return f"#{path}{'&' if '?' in path else '?'}{encoded}"
+
+
+def new_page(browser: Browser, guard: ConsoleGuard, *, theme: str = "light") -> tuple[BrowserContext, Page]:
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
+                                  locale="ru-RU", color_scheme=theme, accept_downloads=True)
+    return context, guard.watch(context.new_page())
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """A full-page PNG under out/screens/, after checking that nothing overflows the phone's width."""
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"{name}: the page is {overflow}px wider than the screen"
+    path = SCREENS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
