@@ -8,7 +8,6 @@ chat. Prints a summary; stops everything it started unless KEEP_RUNNING=1. The l
 
 from __future__ import annotations
 
-import io
 import os
 import sys
 import threading
@@ -16,10 +15,10 @@ import time
 from dataclasses import dataclass, field
 
 import requests
-from PIL import Image, ImageDraw
 
 from gateways.initdata import sign_init_data
 from gateways.telegram import TelegramClient
+from sandbox import selfies
 from scenarios import fleet
 from settings import Settings
 
@@ -43,11 +42,8 @@ class Purchase:
 
 
 def selfie(seed: int) -> bytes:
-    image = Image.new("RGB", (480, 640), ((seed * 47) % 200 + 30, (seed * 89) % 200 + 30, (seed * 31) % 200 + 30))
-    ImageDraw.Draw(image).ellipse((140, 160, 340, 420), fill=(235, 200, 170))
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=85)
-    return buffer.getvalue()
+    """A distinct photo of one face per seed, which passes the upload's face check."""
+    return selfies.selfie(seed)
 
 
 class MiniApp:
