@@ -14,7 +14,8 @@ import requests
 
 from gateways.initdata import sign_init_data
 from gateways.tbank import make_token
-from scenarios.demo import MiniApp, selfie
+from sandbox.selfies import selfie
+from scenarios.demo import MiniApp
 from settings import Settings
 
 PAY_WAIT_S = 180.0  # the longest a buyer waits for the timeline event it pays on
