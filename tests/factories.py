@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -14,6 +15,7 @@ from db import generation, payments, users
 from gateways.storage import reference_key
 from rules.catalog import parse_tiers
 from sandbox import selfies
+from usecases import privacy
 
 
 def selfie(seed: int) -> bytes:
@@ -21,11 +23,20 @@ def selfie(seed: int) -> bytes:
     return selfies.selfie(seed)
 
 
-def make_user(services: Services, *, telegram_id: int | None = None, referred_by: int | None = None) -> dict[str, Any]:
+def make_user(services: Services, *, telegram_id: int | None = None, referred_by: int | None = None,
+              privacy_accepted: bool = True) -> dict[str, Any]:
+    """A registered user; one who accepted the privacy policy (so may upload selfies) unless told otherwise."""
     telegram_id = telegram_id or int(uuid.uuid4().int % 10**9) + 10**9
     with services.pool.connection() as conn:
-        return users.upsert_user(conn, telegram_id=telegram_id, username=f"u{telegram_id}", first_name="Test",
+        user = users.upsert_user(conn, telegram_id=telegram_id, username=f"u{telegram_id}", first_name="Test",
                                  language_code="ru", referral_code=uuid.uuid4().hex[:8], referred_by=referred_by)
+    return accept_privacy(services, user) if privacy_accepted else user
+
+
+def accept_privacy(services: Services, user: dict[str, Any]) -> dict[str, Any]:
+    """The user accepts the privacy policy, as POST /api/v1/me/privacy records it; the user row."""
+    with services.pool.connection() as conn:
+        return privacy.accept(conn, user_id=user["id"], now=datetime.now(UTC))
 
 
 def make_avatar(services: Services, user: dict[str, Any], *, references: int = 5) -> dict[str, Any]:

@@ -102,6 +102,7 @@ def test_start_with_ones_own_code_or_a_second_code_changes_no_inviter(bot, servi
 
 
 def test_album_becomes_references_of_a_draft_avatar_with_one_reply(bot, services) -> None:
+    make_user(services, telegram_id=700004)  # who accepted the privacy policy
     send_photos(bot, 700004, [selfie(400 + i) for i in range(6)])
 
     assert replies(services, 700004, 1) == [
@@ -115,6 +116,7 @@ def test_album_becomes_references_of_a_draft_avatar_with_one_reply(bot, services
 
 def test_photos_sent_again_are_recognised_and_not_added_twice(bot, services) -> None:
     images = [selfie(500 + i) for i in range(3)]
+    make_user(services, telegram_id=700005)
     send_photos(bot, 700005, images)
     replies(services, 700005, 1, settle_s=0)
 
@@ -126,6 +128,7 @@ def test_photos_sent_again_are_recognised_and_not_added_twice(bot, services) -> 
 
 
 def test_a_sixteenth_reference_is_refused(bot, services) -> None:
+    make_user(services, telegram_id=700006)
     send_photos(bot, 700006, [selfie(600 + i) for i in range(10)])
     replies(services, 700006, 1, settle_s=0)
 
@@ -138,6 +141,7 @@ def test_a_sixteenth_reference_is_refused(bot, services) -> None:
 
 
 def test_a_photo_sent_as_a_file_is_answered_at_once(bot, services) -> None:
+    make_user(services, telegram_id=700007)
     send_photos(bot, 700007, [selfie(801)], as_album=False, as_document=True)
 
     assert replies(services, 700007, 1)[0].startswith("Получено 1 фото, всего 1/15.\nНужно ещё минимум 4.")
@@ -146,6 +150,7 @@ def test_a_photo_sent_as_a_file_is_answered_at_once(bot, services) -> None:
 
 
 def test_a_text_file_named_jpg_is_not_a_reference(bot, services, settings, live_web) -> None:
+    make_user(services, telegram_id=700008)
     # A file Telegram really holds (the fake refuses to let a "user" send a non-image, so the bot stores it).
     services.telegram.send_document(700008, b"just some text, not a photo", "IMG_0001.jpg")
     document = chat_messages(services, 700008)[-1]["document"]

@@ -16,6 +16,7 @@ from db.generation import MAX_REFERENCES, MIN_REFERENCES
 from rules.states import JOB_TERMINAL
 from telemetry.logs import log
 from web.api.common import ID, fleet, iso, json_object, not_found, text_field, transaction
+from web.api.me import selfies_delete_at
 from web.auth import require_user
 from web.errors import ApiError
 
@@ -28,7 +29,8 @@ def avatar_json(avatar: dict[str, Any]) -> dict[str, Any]:
     count = int(avatar.get("reference_count") or 0)
     return {"id": avatar["id"], "name": avatar["name"], "reference_count": count,
             "min_references": MIN_REFERENCES, "max_references": MAX_REFERENCES,
-            "ready": count >= MIN_REFERENCES, "created_at": iso(avatar["created_at"])}
+            "ready": count >= MIN_REFERENCES, "created_at": iso(avatar["created_at"]),
+            "selfies_delete_at": selfies_delete_at(avatar)}
 
 
 @blueprint.post("/v1/avatars")

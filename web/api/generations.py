@@ -23,6 +23,7 @@ from db import delivery, galleries, idempotency, jobs, users
 from db.generation import StartRefused, start_job
 from telemetry.context import correlation_id
 from telemetry.logs import log
+from usecases.privacy import photos_delete_at
 from web.api.common import ID, fleet, id_field, iso, json_object, not_found, text_field, transaction
 from web.auth import require_user
 from web.errors import ApiError
@@ -124,6 +125,7 @@ def get_generation(job_id: int):
         "regenerations": [{"job_id": c["id"], "status": c["status"], "created_at": iso(c["created_at"])}
                           for c in children],
         "regenerations_used": job["regenerations_used"],
+        "photos_delete_at": iso(photos_delete_at(job, fleet().settings)),
         "timestamps": {"created_at": iso(job["created_at"]), "generating_at": iso(job["generating_at"]),
                        "delivering_at": iso(job["delivering_at"]), "finished_at": iso(job["finished_at"])},
     })

@@ -21,7 +21,8 @@ _ERRORS = {
     402: "The payment is not confirmed (PAYMENT_REQUIRED).",
     403: "The link's signature is wrong or it has expired (BAD_SIGNATURE, LINK_EXPIRED).",
     404: "No such resource — or it belongs to someone else (NOT_FOUND).",
-    409: "Conflicts with the current state (TOO_MANY_REFERENCES, PAYMENT_CONSUMED, AVATAR_BUSY, NO_PHOTOS, ...).",
+    409: "Conflicts with the current state (TOO_MANY_REFERENCES, PAYMENT_CONSUMED, AVATAR_BUSY, NO_PHOTOS, "
+         "PRIVACY_NOT_ACCEPTED, USER_BUSY, ...).",
     413: "Too large: the request, a JSON body or an image (PAYLOAD_TOO_LARGE, IMAGE_TOO_LARGE).",
     415: "Wrong body type, or a file that is not a JPEG, PNG or WebP image (NOT_AN_IMAGE, UNSUPPORTED_IMAGE).",
     422: "Well-formed but not acceptable (UNKNOWN_TIER, UNKNOWN_STYLE, AVATAR_NOT_READY, INVALID_NAME, ...).",
@@ -118,6 +119,13 @@ def document() -> dict[str, Any]:
             "/api/v1/photos/{photo_id}/regenerate": {"post": _op(
                 "Make this portrait again (within the album's allowance)",
                 _ok(202, "RegenerationStarted", "A one-photo job started."), (404, 409), params=_id("photo_id"))},
+            "/api/v1/me": {
+                "get": _op("Who the user is and whether they accepted the privacy policy", _ok(200, "Me", "The user."),
+                           ()),
+                "delete": _op("Erase the user's avatars, selfies, portraits, archives, share links and profile "
+                              "(payments stay, anonymised)", _ok(200, "MeErased", "Erased."), (409,))},
+            "/api/v1/me/privacy": {"post": _op("Accept the privacy policy (idempotent; needed before uploading photos)",
+                                               _ok(200, "Me", "Accepted."), ())},
             "/api/v1/referrals/me": {"get": _op("Invite code, link, people invited and earnings",
                                                 _ok(200, "Referrals", "Referral summary."), ())},
             "/g/{token}": {"get": {
@@ -125,6 +133,8 @@ def document() -> dict[str, Any]:
                 "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {str(s): {"description": d, "content": {"text/html": {"schema": {"type": "string"}}}}
                               for s, d in ((200, "The gallery."), (404, "Unknown, expired or revoked link."))}}},
+            "/privacy": {"get": {"summary": "The privacy policy (HTML, Russian)", "security": [], "responses": {
+                "200": {"description": "The policy.", "content": {"text/html": {"schema": {"type": "string"}}}}}}},
             "/download/{job_id}.zip": {"get": {**_op(
                 "The album as a ZIP, by the signed link of the Telegram summary message",
                 {"200": archive["responses"]["200"]}, (403, 404, 409), public=True), "parameters": [
