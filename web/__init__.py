@@ -40,6 +40,7 @@ def create_app(settings: Settings, *, services: Services, broker: dramatiq.Broke
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(miniapp.blueprint)
+    app.register_blueprint(miniapp.favicon)
     for extra in (api, admin):
         if hasattr(extra, "register_extras"):
             extra.register_extras(app)

@@ -96,5 +96,12 @@ def screenshot(page: Page, name: str) -> Path:
     overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0, f"{name}: the page is {overflow}px wider than the screen"
     path = SCREENS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    # The whole page, laid out as a phone as tall as the page would show it (a full-page capture of a normal
+    # viewport would paint the sticky main button in the middle of the picture).
+    height = page.evaluate("() => document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": PHONE["width"], "height": max(PHONE["height"], height)})
+    try:
+        page.screenshot(path=str(path))
+    finally:
+        page.set_viewport_size(PHONE)
     return path

@@ -152,7 +152,7 @@ def test_a_person_buys_a_starter_album_in_the_mini_app(browser, settings, servic
 
     # Erase the avatar, after a confirmation
     page.goto(f"{live_web}/app/#/")
-    page.get_by_role("button", name=re.compile("Анна в студии")).click()
+    page.get_by_role("button", name=re.compile("^Анна в студии")).click()
     page.get_by_role("button", name="Удалить аватар").click()
     page.locator(".dialog").get_by_role("button", name="Удалить").click()
     expect(page.get_by_text("Аватар — это набор ваших селфи", exact=False)).to_be_visible()
@@ -170,7 +170,7 @@ def _dark_screens(browser, guard: ConsoleGuard, settings, live_web: str, telegra
     expect(page.get_by_role("heading", name="AI-портреты по вашим селфи")).to_be_visible()
     _wait_images_loaded(page, ".thumb[src]", 2)
     screenshot(page, "home-dark")
-    avatar_link = page.get_by_role("button", name=re.compile("Анна в студии"))
+    avatar_link = page.get_by_role("button", name=re.compile("^Анна в студии"))
     avatar_link.click()
     expect(page.get_by_text("5 из 15 — можно продолжать")).to_be_visible()
     _wait_images_loaded(page, ".refs img", 5)

@@ -19,13 +19,15 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from flask import Blueprint, Response, current_app, redirect, request
+from flask import Blueprint, Response, current_app, redirect, request, send_from_directory
 
 from gateways.initdata import sign_init_data
 from web.errors import ApiError
 
 STATIC = Path(__file__).with_name("static")
 blueprint = Blueprint("miniapp", __name__, url_prefix="/app", static_folder="static", static_url_path="/assets")
+# Browsers ask every origin for /favicon.ico (the shared gallery page too): answer with our icon, not a 404.
+favicon = Blueprint("favicon", __name__)
 
 TELEGRAM_SDK = '<script src="https://telegram.org/js/telegram-web-app.js?59"></script>'
 DEV_USER_ID = 700_000_001  # the development login's default user
@@ -68,6 +70,12 @@ def content_security_policy(storage_origin: str) -> str:
         "form-action 'self'",
         "frame-ancestors 'self' https://web.telegram.org https://*.telegram.org",
     ))
+
+
+@favicon.get("/favicon.ico")
+def favicon_ico() -> Response:
+    response = send_from_directory(STATIC, "icon.svg", mimetype="image/svg+xml", max_age=86400)
+    return response
 
 
 @blueprint.get("")

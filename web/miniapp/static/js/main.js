@@ -48,6 +48,7 @@ function route() {
   const screen = clear(document.getElementById("screen"));
   telegram.setPrimary(null);
   telegram.setBack(null);
+  document.getElementById("toast").hidden = true;
   window.scrollTo(0, 0);
   const { path, query } = parseRoute();
   const controller = new AbortController();

@@ -24,7 +24,7 @@ export async function render(ctx) {
     ctx.navigate(`/generations/${id}/gallery`, { replace: true });
     return;
   }
-  const seen = new Set();
+  const seen = new Map(); // photo id → its grid element
   const grid = h("ul", { class: "grid live", "aria-label": "Готовые портреты" });
   const head = h("div", { "aria-live": "polite" });
   mount(ctx.root, head, grid);
@@ -66,11 +66,14 @@ function draw(ctx, job, head, grid, seen) {
         `${failed === 1 ? "получился" : "получились"}. ` +
         (refunded ? `Мы вернули ${rubles(refunded)} на вашу карту.` : "Мы вернём за них деньги на вашу карту."))
       : null);
+  // New portraits join the grid in their album order; ones already shown keep their element (no reload).
   for (const photo of job.photos) {
     if (seen.has(photo.id)) continue;
-    seen.add(photo.id);
-    grid.append(h("li", {}, h("img", { src: photo.url, alt: `Портрет ${photo.prompt_index + 1}`, loading: "lazy" })));
+    seen.set(photo.id, h("li", { dataset: { index: photo.prompt_index } },
+      h("img", { src: photo.url, alt: `Портрет ${photo.prompt_index + 1}`, loading: "lazy" })));
   }
+  const ordered = [...seen.values()].sort((a, b) => a.dataset.index - b.dataset.index);
+  if (ordered.some((el, i) => grid.children[i] !== el)) grid.append(...ordered);
   if (TERMINAL.has(status) && job.photos.length) {
     setPrimary({ text: "Открыть галерею", onClick: () => ctx.navigate(`/generations/${job.job_id}/gallery`) });
   } else if (TERMINAL.has(status)) {

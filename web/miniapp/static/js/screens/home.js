@@ -2,7 +2,7 @@
 
 import { get } from "../api.js";
 import { h, mount, progressBar, toast } from "../dom.js";
-import { JOB_STATUS, PAYMENT_STATUS, portraits, people, rubles, selfies, date } from "../ru.js";
+import { JOB_STATUS, PAYMENT_STATUS, portraits, rubles, selfies, date } from "../ru.js";
 import { setPrimary, shareLink } from "../telegram.js";
 
 const REFRESH_MS = 4000;
@@ -105,7 +105,7 @@ function referralCard(ref) {
         "Сделай AI-портреты по своим селфи в PinGlass") }, "Поделиться"),
       h("button", { type: "button", class: "secondary", onclick: copy }, "Скопировать")),
     h("dl", { class: "stats" },
-      h("div", {}, h("dt", {}, "Пришли"), h("dd", {}, people(ref.invited))),
-      h("div", {}, h("dt", {}, "Купили"), h("dd", {}, people(ref.paying))),
+      h("div", {}, h("dt", {}, "Пришли"), h("dd", {}, String(ref.invited))),
+      h("div", {}, h("dt", {}, "Купили"), h("dd", {}, String(ref.paying))),
       h("div", {}, h("dt", {}, "Заработано"), h("dd", {}, rubles(ref.earnings_kopecks)))));
 }
