@@ -1,4 +1,5 @@
-"""The Telegram Bot API gateway (providers.md §3): albums, photos, messages, documents, files, the webhook.
+"""The Telegram Bot API gateway (providers.md §3): albums, photos, messages, documents, files, and the bot's
+settings at Telegram (the webhook, the command list, the chat menu button).
 
 Every call goes to ``<api_base>/bot<token>/<method>`` through ``gateways.http.HttpClient``. The bot token is in
 that URL, so it must never escape: the operation label is the method name, error messages are built here from
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -32,6 +34,8 @@ ALBUM_MIN, ALBUM_MAX = 2, 10
 PHOTO_MAX_BYTES = 10 * 1024 * 1024
 DOCUMENT_MAX_BYTES = 50 * 1024 * 1024
 DOWNLOAD_MAX_BYTES = 20 * 1024 * 1024
+COMMANDS_MAX, DESCRIPTION_MAX = 100, 256
+_COMMAND = re.compile(r"[a-z0-9_]{1,32}")
 UPLOAD_TIMEOUT = (3.05, 60.0)  # an album of ten full-size photos can take a while to upload
 
 logger = logging.getLogger("gateways.telegram")
@@ -55,6 +59,30 @@ class TelegramFile:
     file_id: str
     file_path: str
     file_size: int | None
+
+
+@dataclass(frozen=True)
+class WebhookInfo:
+    """What ``getWebhookInfo`` tells: the URL ("" when none), the update types asked for (None = Telegram's
+    default set), and the last delivery error Telegram saw. The secret token is write-only."""
+
+    url: str
+    pending_update_count: int
+    allowed_updates: tuple[str, ...] | None
+    last_error_message: str | None
+
+
+@dataclass(frozen=True)
+class BotCommand:
+    """One entry of the bot's command menu: ``command`` without the slash, and its description."""
+
+    command: str
+    description: str
+
+
+def web_app_menu_button(text: str, url: str) -> dict[str, Any]:
+    """A chat menu button that opens the Mini App at ``url`` (Telegram takes HTTPS only)."""
+    return {"type": "web_app", "text": text, "web_app": {"url": url}}
 
 
 def url_button(text: str, url: str) -> dict[str, Any]:
@@ -170,19 +198,67 @@ class TelegramClient:
                 raise self._refused(op, "file is too big (over 20 MB)")
             return self._read_capped(op, response)
 
-    def set_webhook(self, url: str, secret_token: str) -> None:
-        """Point Telegram at our webhook; every update will carry ``secret_token`` in a header."""
+    def set_webhook(self, url: str, secret_token: str, *, allowed_updates: Sequence[str] | None = None) -> None:
+        """Point Telegram at our webhook; every update will carry ``secret_token`` in a header. With
+        ``allowed_updates`` only those update types are sent (None keeps what was set before)."""
         method = "setWebhook"
         if not url.startswith(("https://", "http://")):
             raise self._refused(method, "the webhook URL must be absolute")
         if not 1 <= len(secret_token) <= 256 or not all(c.isascii() and (c.isalnum() or c in "_-")
                                                         for c in secret_token):
             raise self._refused(method, "secret_token must be 1..256 of A-Z, a-z, 0-9, _ and -")
-        self._call(method, json={"url": url, "secret_token": secret_token})
+        body: dict[str, Any] = {"url": url, "secret_token": secret_token}
+        if allowed_updates is not None:
+            body["allowed_updates"] = list(allowed_updates)
+        self._call(method, json=body)
+
+    def get_webhook_info(self) -> WebhookInfo:
+        """Where Telegram sends updates now ("" = no webhook). Telegram never tells the secret token back."""
+        result = self._call("getWebhookInfo", json={})
+        if not isinstance(result, dict) or not isinstance(result.get("url"), str):
+            raise TelegramError("getWebhookInfo: unexpected result shape", code="bad_result")
+        allowed = result.get("allowed_updates")
+        error = result.get("last_error_message")
+        return WebhookInfo(url=result["url"], pending_update_count=int(result.get("pending_update_count") or 0),
+                           allowed_updates=tuple(allowed) if isinstance(allowed, list) else None,
+                           last_error_message=self._scrub(error) if isinstance(error, str) else None)
 
     def delete_webhook(self) -> None:
         """Stop webhook delivery."""
         self._call("deleteWebhook", json={})
+
+    def set_my_commands(self, commands: Sequence[BotCommand]) -> None:
+        """Replace the bot's command list (the default scope, every language) with ``commands``."""
+        method = "setMyCommands"
+        if len(commands) > COMMANDS_MAX:
+            raise self._refused(method, f"at most {COMMANDS_MAX} commands")
+        for item in commands:
+            if not _COMMAND.fullmatch(item.command) or not 1 <= len(item.description.strip()) <= DESCRIPTION_MAX:
+                raise self._refused(method, f"command {item.command!r}: 1..32 of a-z, 0-9 and _, "
+                                            f"with a description of 1..{DESCRIPTION_MAX} characters")
+        self._call(method, json={"commands": [{"command": c.command, "description": c.description}
+                                              for c in commands]})
+
+    def get_my_commands(self) -> list[BotCommand]:
+        """The bot's command list in the default scope, every language."""
+        result = self._call("getMyCommands", json={})
+        if not isinstance(result, list) or not all(isinstance(c, dict) for c in result):
+            raise TelegramError("getMyCommands: unexpected result shape", code="bad_result")
+        return [BotCommand(str(c.get("command", "")), str(c.get("description", ""))) for c in result]
+
+    def set_chat_menu_button(self, menu_button: Mapping[str, Any], *, chat_id: int | None = None) -> None:
+        """Set the menu button of one private chat, or the bot's default one (``chat_id`` None)."""
+        body: dict[str, Any] = {"menu_button": dict(menu_button)}
+        if chat_id is not None:
+            body["chat_id"] = chat_id
+        self._call("setChatMenuButton", json=body)
+
+    def get_chat_menu_button(self, *, chat_id: int | None = None) -> dict[str, Any]:
+        """The MenuButton of one private chat, or the bot's default one (``chat_id`` None)."""
+        result = self._call("getChatMenuButton", json={} if chat_id is None else {"chat_id": chat_id})
+        if not isinstance(result, dict) or not isinstance(result.get("type"), str):
+            raise TelegramError("getChatMenuButton: unexpected result shape", code="bad_result")
+        return result
 
     def get_me(self) -> dict[str, Any]:
         """The bot's own User object (a cheap authenticated health check)."""

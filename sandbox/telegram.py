@@ -4,7 +4,9 @@ Bot API (``/bot<token>/<method>``; a wrong token answers 401 ``Unauthorized``): 
 ``attach://`` multipart files, caption <= 1024 on the first item only, every photo decoded with Pillow, <= 10 MB,
 width + height <= 10000; one bad item fails the whole group), ``sendPhoto`` (upload or a known file_id),
 ``sendMessage`` (text 1..4096, ``reply_markup`` kept), ``sendDocument`` (<= 50 MB), ``getFile`` and downloads at
-``/file/bot<token>/<file_path>``, ``setWebhook`` / ``deleteWebhook`` / ``getWebhookInfo``, ``getMe``.
+``/file/bot<token>/<file_path>``, ``getMe``, and the bot's settings (``sandbox.telegram_bot_setup``):
+``setWebhook`` / ``deleteWebhook`` / ``getWebhookInfo``, ``setMyCommands`` / ``getMyCommands`` /
+``deleteMyCommands``, ``setChatMenuButton`` / ``getChatMenuButton`` (HTTPS only, except http://127.0.0.1).
 URLs as photos are refused: our code must upload bytes (a Telegram-cached failed URL is a real-world trap).
 
 Flood control: token buckets per chat and for the whole bot; each album item counts as one message; over a limit
@@ -28,8 +30,9 @@ Knobs (``POST /_sandbox/config`` with JSON, or ``SANDBOX_TELEGRAM_<KNOB>`` in th
 Changing a rate or burst refills the buckets; ``fail_next`` and ``seed`` restart their draws.
 
 Control and inspection API:
-  GET  /_sandbox/state              config, webhook, blocked chats, messages per chat, 429s given, error answers,
-                                    recent calls and counts per method, updates sent and our webhook's answers
+  GET  /_sandbox/state              config, webhook (with its secret), commands by scope, menu buttons, blocked
+                                    chats, messages per chat, 429s given, error answers, recent calls and counts
+                                    per method, updates sent and our webhook's answers
   POST /_sandbox/config             merge knobs (unknown or ill-typed knob: 400)
   POST /_sandbox/reset              forget everything recorded; knobs back to the start config
   POST /_sandbox/blocked            {"chat_id": 1, "blocked": true|false}

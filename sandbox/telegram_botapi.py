@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from sandbox.telegram_bot_setup import SETUP_METHODS
 from sandbox.telegram_checks import (
     DOCUMENT_MAX_BYTES,
     DOWNLOAD_MAX_BYTES,
@@ -278,31 +279,6 @@ def get_file(state: FakeTelegramState, params: Params) -> dict[str, Any]:
     return stored.file_object()
 
 
-def set_webhook(state: FakeTelegramState, params: Params) -> bool:
-    url = str(params.get("url") or "")
-    secret = params.get("secret_token")
-    if secret is not None and (not isinstance(secret, str) or not 1 <= len(secret) <= 256
-                               or not all(c.isascii() and (c.isalnum() or c in "_-") for c in secret)):
-        raise Refused("Bad Request: secret token contains unallowed characters")
-    if url and not url.startswith(("http://", "https://")):
-        raise Refused("Bad Request: bad webhook: invalid webhook URL specified")
-    with state.lock:
-        state.webhook = {"url": url, "secret_token": secret, "set_at": time.time()} if url else None
-    return True
-
-
-def delete_webhook(state: FakeTelegramState, params: Params) -> bool:
-    with state.lock:
-        state.webhook = None
-    return True
-
-
-def get_webhook_info(state: FakeTelegramState, params: Params) -> dict[str, Any]:
-    with state.lock:
-        url = state.webhook["url"] if state.webhook else ""
-    return {"url": url, "has_custom_certificate": False, "pending_update_count": 0}
-
-
 def get_me(state: FakeTelegramState, params: Params) -> dict[str, Any]:
     return {**state.bot_user(), "can_join_groups": True, "can_read_all_group_messages": False,
             "supports_inline_queries": False}
@@ -310,6 +286,5 @@ def get_me(state: FakeTelegramState, params: Params) -> dict[str, Any]:
 
 METHODS: dict[str, Callable[[FakeTelegramState, Params], Any]] = {
     "sendMessage": send_message, "sendPhoto": send_photo, "sendMediaGroup": send_media_group,
-    "sendDocument": send_document, "getFile": get_file, "setWebhook": set_webhook,
-    "deleteWebhook": delete_webhook, "getWebhookInfo": get_webhook_info, "getMe": get_me,
+    "sendDocument": send_document, "getFile": get_file, "getMe": get_me, **SETUP_METHODS,
 }

@@ -205,8 +205,13 @@ def _deliver(state: FakeTelegramState, target: dict[str, Any], updates: list[dic
     for update in updates:
         for attempt in range(1, target["copies"] + 1):
             deliveries.append(_post(target["url"], update, target["headers"], target["timeout"], attempt))
+    failed = [d for d in deliveries if d["status"] is None or not 200 <= d["status"] < 300]
     with state.lock:
         state.deliveries.extend(deliveries)
+        if failed:  # what getWebhookInfo reports as last_error_date / last_error_message
+            last = failed[-1]
+            state.webhook_last_error = (int(time.time()), f"Wrong response from the webhook: {last['status']}"
+                                        if last["status"] is not None else "Connection refused")
     return {"updates": updates, "deliveries": deliveries}
 
 

@@ -166,6 +166,9 @@ class FakeTelegramState:
             self.calls: deque[dict[str, Any]] = deque(maxlen=CALL_LOG_SIZE)
             self.call_counts: Counter[str] = Counter()
             self.webhook: dict[str, Any] | None = None
+            self.webhook_last_error: tuple[int, str] | None = None  # (unix time, message), as getWebhookInfo says
+            self.commands: dict[str, list[dict[str, str]]] = {}  # by scope and language ("default", "chat:1/ru")
+            self.menu_buttons: dict[str, dict[str, Any]] = {}  # "default" (the bot's) or a chat id
             self.updates: list[dict[str, Any]] = []
             self.deliveries: list[dict[str, Any]] = []
             # from the clock, so a restarted fake never repeats an update_id our webhook has already deduplicated
@@ -288,7 +291,8 @@ class FakeTelegramState:
     def snapshot(self) -> dict[str, Any]:
         """The whole recorded state as JSON-ready data (file bytes excepted)."""
         with self.lock:
-            return {"config": self.config.public(), "webhook": self.webhook, "blocked_chats": sorted(self.blocked),
+            return {"config": self.config.public(), "webhook": self.webhook, "commands": dict(self.commands),
+                    "menu_buttons": dict(self.menu_buttons), "blocked_chats": sorted(self.blocked),
                     "chats": {str(chat): list(messages) for chat, messages in self.chats.items()},
                     "rejections": list(self.rejections), "errors": list(self.errors), "calls": list(self.calls),
                     "call_counts": dict(self.call_counts), "updates": list(self.updates),
