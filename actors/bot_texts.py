@@ -18,6 +18,12 @@ HELP = ("Что я умею:\n"
 
 UNKNOWN = "Я понимаю команды /start, /status и /help и принимаю фото для аватара."
 
+# The command menu next to the input field (registered by ``workers.telegram_setup``): HELP's commands in HELP's
+# words, /help described by HELP's title.
+COMMANDS = (("start", "Начать и открыть приложение PinGlass"),
+            ("status", "Как идёт ваш последний заказ"),
+            ("help", "Что я умею"))
+
 _JOB_STATUS = {
     "queued": "в очереди",
     "generating": "создаём портреты",

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from actors.bot_texts import album_caption, album_summary, references_received, refund_notice, rubles
+from actors.bot_texts import (
+    COMMANDS,
+    HELP,
+    album_caption,
+    album_summary,
+    references_received,
+    refund_notice,
+    rubles,
+)
 
 NBSP = "\u00a0"
 
@@ -52,3 +62,11 @@ def test_photos_over_the_limit_agree_with_their_verb() -> None:
     three = references_received(added=0, over_limit=3, total=15)
     assert "Сверх лимита в 15 фото: 1 — оно не добавлено." in one
     assert "Сверх лимита в 15 фото: 3 — они не добавлены." in three
+
+
+def test_the_command_menu_lists_exactly_the_commands_help_explains_in_its_words() -> None:
+    described = dict(re.findall(r"^/(\w+) — (.+)$", HELP, flags=re.MULTILINE))
+    assert [command for command, _ in COMMANDS] == list(described) == ["start", "status", "help"]
+    for command, description in COMMANDS:
+        expected = HELP.split("\n", 1)[0].rstrip(":") if command == "help" else described[command]
+        assert description.lower() == expected.lower()
