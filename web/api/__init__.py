@@ -19,13 +19,13 @@ from gateways.initdata import InitDataError, validate_init_data
 from gateways.storage import StorageError
 from telemetry.logs import log
 from web import ratelimit
-from web.api import albums, avatars, catalog, generations, me, openapi, payments, photos, references, referrals
+from web.api import albums, avatars, catalog, generations, me, openapi, orders, payments, photos, references, referrals
 from web.api.common import check_path_ids
 from web.errors import ApiError, error_response
 
 logger = logging.getLogger("web.api")
 blueprint = Blueprint("api", __name__, url_prefix="/api")
-for _module in (catalog, avatars, references, payments, generations, albums, photos, referrals, me, openapi):
+for _module in (catalog, avatars, references, payments, generations, albums, photos, referrals, orders, me, openapi):
     blueprint.register_blueprint(_module.blueprint)
 
 RATE_LIMIT_CONFIG = "API_RATE_LIMIT"  # app.config key: a ratelimit.Limit (tests and operators may tune it)

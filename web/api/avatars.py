@@ -51,7 +51,9 @@ def create_avatar():
 def list_avatars():
     with transaction() as conn:
         avatars = users.list_avatars(conn, user_id=g.user["id"])
-    return jsonify({"avatars": [avatar_json(a) for a in avatars]})
+    storage = fleet().services.storage
+    return jsonify({"avatars": [{**avatar_json(a), "thumbnail_url": storage.presigned_get(a["cover_key"])
+                                 if a["cover_key"] else None} for a in avatars]})
 
 
 @blueprint.get(f"/v1/avatars/<{ID}:avatar_id>")
@@ -67,6 +69,34 @@ def get_avatar(avatar_id: int):
         "id": r["id"], "url": storage.presigned_get(r["storage_key"]), "width": r["width"], "height": r["height"],
         "size_bytes": r["size_bytes"], "content_type": r["content_type"], "source": r["source"],
         "created_at": iso(r["created_at"])} for r in references]})
+
+
+@blueprint.delete(f"/v1/avatars/<{ID}:avatar_id>/references/<{ID}:reference_id>")
+@require_user
+def remove_reference(avatar_id: int, reference_id: int):
+    """Take one selfie out of the avatar (its object leaves storage). Refused while a generation from the
+    avatar is paid for or running: its provider tasks are made from the avatar's references."""
+    storage = fleet().services.storage
+    with transaction() as conn:
+        if users.get_avatar(conn, id=avatar_id, user_id=g.user["id"], lock=True) is None:
+            raise not_found("avatar")
+        _refuse_when_busy(conn, avatar_id)
+        removed = users.delete_reference(conn, id=reference_id, avatar_id=avatar_id)
+        if removed is None:
+            raise not_found("reference")
+        # Inside the transaction: if storage fails, the row comes back and the person can try again.
+        storage.delete(removed["storage_key"])
+        avatar = users.get_avatar(conn, id=avatar_id, user_id=g.user["id"])
+    log(logger, "reference_removed", user_id=g.user["id"], avatar_id=avatar_id, reference_id=reference_id)
+    return jsonify(avatar_json(avatar))
+
+
+def _refuse_when_busy(conn, avatar_id: int) -> None:
+    jobs = galleries.jobs_of_avatar(conn, avatar_id=avatar_id)
+    running = any(job["status"] not in JOB_TERMINAL for job in jobs)
+    if running or galleries.paid_unstarted_payments(conn, avatar_id=avatar_id):
+        raise ApiError(409, "AVATAR_BUSY", "a generation from this avatar is paid for or still running; "
+                                           "try when it ends")
 
 
 @blueprint.delete(f"/v1/avatars/<{ID}:avatar_id>")

@@ -15,16 +15,19 @@ import hashlib
 import json
 import logging
 import re
+import time
 from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
 from db import delivery, galleries, idempotency, jobs, users
 from db.generation import StartRefused, start_job
+from rules.signing import zip_download_path
 from telemetry.context import correlation_id
 from telemetry.logs import log
 from usecases.privacy import photos_delete_at
 from web.api.common import ID, fleet, id_field, iso, json_object, not_found, text_field, transaction
+from web.api.photos import regeneration_allowance
 from web.auth import require_user
 from web.errors import ApiError
 
@@ -32,6 +35,7 @@ logger = logging.getLogger("web.api.generations")
 blueprint = Blueprint("generations", __name__)
 
 ENDPOINT = "POST /api/v1/generations"
+ZIP_LINK_TTL_S = 3600
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII, as every client library sends
 REFUSAL_STATUS = {"PAYMENT_CONSUMED": 409, "PAYMENT_REQUIRED": 402, "NOT_FOUND": 404, "AVATAR_NOT_READY": 422,
                   "UNKNOWN_STYLE": 422}
@@ -88,6 +92,14 @@ def _replay(earlier: dict[str, Any], request_hash: str):
     return response
 
 
+def _zip_url(job_id: int) -> str:
+    """A signed link to the album's ZIP that needs no Authorization header (a plain download link works in
+    Telegram's in-app browser, where a fetch with our header cannot save a file)."""
+    settings = fleet().settings
+    expires = int(time.time()) + ZIP_LINK_TTL_S
+    return settings.public_url(zip_download_path(settings.callback_signing_key, job_id, expires))
+
+
 def _error(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
@@ -126,6 +138,9 @@ def get_generation(job_id: int):
                           for c in children],
         "regenerations_used": job["regenerations_used"],
         "photos_delete_at": iso(photos_delete_at(job, fleet().settings)),
+        "regenerations_allowed": regeneration_allowance(job["total_photos"], fleet().settings.regenerate_percent)
+        if job["kind"] == "purchase" else 0,
+        "zip_url": _zip_url(job["id"]) if photos else None,
         "timestamps": {"created_at": iso(job["created_at"]), "generating_at": iso(job["generating_at"]),
                        "delivering_at": iso(job["delivering_at"]), "finished_at": iso(job["finished_at"])},
     })

@@ -97,6 +97,11 @@ def document() -> dict[str, Any]:
                 "delete": _op("Erase an avatar, its references and its generated photos",
                               _ok(200, "AvatarErased", "Erased."), (404, 409), params=_id("avatar_id"))},
             "/api/v1/avatars/{avatar_id}/references": {"post": upload},
+            "/api/v1/avatars/{avatar_id}/references/{reference_id}": {"delete": _op(
+                "Remove one reference photo", _ok(200, "Avatar", "Removed; the avatar as it is now."), (404, 409),
+                params=_id("avatar_id") + _id("reference_id"))},
+            "/api/v1/orders": {"get": _op("The user's orders with their generations' progress, newest first",
+                                          _ok(200, "OrderList", "Orders."), ())},
             "/api/v1/payments": {"post": _op("Create a payment and its T-Bank payment page",
                                              _ok(201, "Payment", "Created; send the user to payment_url."),
                                              (404, 422, 502), body="NewPayment")},
