@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 import requests
 
 from gateways.initdata import sign_init_data
-from gateways.telegram import TelegramClient
 from sandbox import selfies
 from scenarios import fleet
 from settings import Settings
@@ -130,6 +129,7 @@ def bar(purchase: Purchase, width: int = 23) -> str:
 
 def main() -> int:
     env = dict(os.environ)
+    env.setdefault("SANDBOX_MODE", "1")  # the fleet runs against the sandbox fakes
     settings = Settings.from_env(env)
     base = f"http://127.0.0.1:{settings.web_port}"
     keep = env.get("KEEP_RUNNING") == "1"
@@ -138,9 +138,10 @@ def main() -> int:
     try:
         fleet.start(env)
         fleet.wait_healthy(base)
-        TelegramClient(settings.telegram_api_base, settings.telegram_bot_token).set_webhook(
-            settings.public_url("/webhooks/telegram"), settings.telegram_webhook_secret)
+        registered = fleet.register_bot(env)
         print(f"run: fleet up in {time.monotonic() - started:.1f} s; buying one album of each tier")
+        print(fleet.dev_login_line(settings.web_port))
+        print(f"run: bot registered at Telegram — {'; '.join(registered)}")
         seed = int(time.time()) % 100000 * 10
         purchases = [Purchase(tier, photos, albums, telegram_id=700_000_000 + seed + i)
                      for i, (tier, photos, albums) in enumerate(TIERS)]

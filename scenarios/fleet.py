@@ -105,6 +105,22 @@ def wait_healthy(base_url: str, timeout_s: float = 60) -> None:
     raise RuntimeError(f"the web did not become healthy at {base_url} in {timeout_s} s (see .run/web.log)")
 
 
+def register_bot(env: Mapping[str, str]) -> list[str]:
+    """Run ``python -m workers.telegram_setup`` (webhook, commands, menu button) with ``env``; its report lines.
+
+    Call it once the web is healthy: Telegram (or its fake) may deliver the next update at once."""
+    result = subprocess.run([PY, "-m", "workers.telegram_setup"], cwd=ROOT, env=dict(env), capture_output=True,
+                            text=True, timeout=120)
+    if result.returncode != 0:
+        raise RuntimeError(f"registering the bot at Telegram failed: {result.stderr.strip() or result.stdout}")
+    return result.stdout.splitlines()
+
+
+def dev_login_line(port: str | int) -> str:
+    """Where a developer signs in to the Mini App without Telegram (the page exists only in sandbox mode)."""
+    return f"run: Mini App (development login): http://127.0.0.1:{port}/app/dev-login"
+
+
 def _wait_sandbox(env: Mapping[str, str]) -> None:
     result = subprocess.run([PY, "-m", "sandbox", "--check", "--timeout", "30"], cwd=ROOT, env=dict(env),
                             capture_output=True, text=True)
@@ -148,9 +164,18 @@ def main(argv: list[str]) -> int:
     env = dict(os.environ)
     port = env.get("WEB_PORT", "8000")
     if command == "up":
+        env.setdefault("SANDBOX_MODE", "1")  # `make up` runs the sandbox fakes: the fleet must know it
         pids = start(env)
         wait_healthy(f"http://127.0.0.1:{port}")
+        try:
+            registered = register_bot(env)
+        except RuntimeError as exc:
+            print(f"fleet up, but {exc}\n  the processes keep running: fix it and rerun "
+                  "`python -m workers.telegram_setup`, or stop them with `make down`", file=sys.stderr)
+            return 1
         print(f"fleet up: {', '.join(f'{n}={p}' for n, p in pids.items())}")
+        print(dev_login_line(port))
+        print(f"  bot        {'; '.join(registered)}")
         print(f"  web        http://127.0.0.1:{port}  (/health, /metrics, /admin, /api/openapi.json)")
         print("  sandbox    kie http://127.0.0.1:9101  tbank http://127.0.0.1:9102/v2  "
               "telegram http://127.0.0.1:9103  s3 http://127.0.0.1:9104")
