@@ -68,7 +68,8 @@ export function applyTheme(theme) {
     }
   }
   const bg = theme && theme.bg_color;
-  if (bg) root.dataset.scheme = luminance(bg) < 0.5 ? "dark" : "light";
+  if (bg && /^#[0-9a-fA-F]{3,8}$/.test(bg)) root.dataset.scheme = luminance(bg) < 0.5 ? "dark" : "light";
+  else root.dataset.scheme = window.matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
 }
 
 function luminance(hex) {
