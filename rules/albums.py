@@ -17,7 +17,3 @@ def chunk_album(items: Sequence[T], size: int = MAX_ALBUM) -> list[list[T]]:
     if size < 2:
         raise ValueError("album size must be at least 2")
     return [list(items[i:i + size]) for i in range(0, len(items), size)]
-
-
-def album_caption(total: int) -> str:
-    return f"✨ Ваши {total} AI-портретов готовы!"

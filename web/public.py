@@ -19,6 +19,7 @@ from markupsafe import escape
 
 from db import jobs
 from db.galleries import get_live_share
+from rules.plural import counted
 from rules.signing import verify
 from web.api.albums import token_hash, zip_response
 from web.api.common import ID, check_path_ids
@@ -54,7 +55,8 @@ def gallery(token: str):
                     f'alt="Портрет {p["prompt_index"] + 1}" loading="lazy">' for p in photos)
     expires = share["expires_at"].strftime("%d.%m.%Y %H:%M UTC")
     return _page(200, "PinGlass — AI-портреты",
-                 f"<p>{len(photos)} портретов · ссылка действует до {escape(expires)}</p><main>{items}</main>")
+                 f"<p>{counted(len(photos), 'портрет', 'портрета', 'портретов')} · "
+                 f"ссылка действует до {escape(expires)}</p><main>{items}</main>")
 
 
 @blueprint.get("/privacy")

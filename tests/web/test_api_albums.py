@@ -52,7 +52,7 @@ def test_a_shared_gallery_shows_the_photos_until_revoked(client, settings, servi
 
     page = client.get(path)
     assert page.status_code == 200 and page.mimetype == "text/html"
-    assert page.get_data(as_text=True).count("<img ") == 7
+    assert page.get_data(as_text=True).count("<img ") == 7 and "<p>7 портретов · " in page.get_data(as_text=True)
     assert page.headers["Cache-Control"] == "no-store" and page.headers["Referrer-Policy"] == "no-referrer"
 
     revoked = client.delete(f"/api/v1/generations/{job['id']}/share", headers=headers)
