@@ -5,6 +5,7 @@ session, a URL opened outside Telegram, and the page's Content-Security-Policy."
 
 from __future__ import annotations
 
+import json
 import time
 from urllib.parse import quote
 
@@ -17,6 +18,7 @@ from tests.browser.conftest import ConsoleGuard, launch_fragment, new_page, scre
 from tests.conftest import tma_header
 from tests.factories import accept_privacy, make_avatar, make_user
 from tests.integration.pipeline_helpers import chat_messages
+from web.miniapp import THEMES
 from tests.web.api_helpers import make_delivered_job
 
 
@@ -90,14 +92,17 @@ def test_the_banks_return_urls_open_the_payment_screen(browser, services, settin
     guard.assert_clean()
 
 
-def test_an_expired_session_is_explained_not_shown_as_an_error(browser, services, settings, live_web):
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_an_expired_session_is_explained_not_shown_as_an_error(browser, services, settings, live_web, theme):
     guard = ConsoleGuard(live_web)
-    context, page = new_page(browser, guard, theme="dark")
+    context, page = new_page(browser, guard, theme=theme)
     header = tma_header(settings, 52_000_004, auth_date=int(time.time()) - settings.initdata_max_age_s - 60)
-    page.goto(f"{live_web}/app/#tgWebAppData={quote(header['Authorization'][4:], safe='')}")
+    colours = quote(json.dumps(THEMES[theme]), safe="")
+    page.goto(f"{live_web}/app/#tgWebAppData={quote(header['Authorization'][4:], safe='')}"
+              f"&tgWebAppThemeParams={colours}")
     expect(page.get_by_role("heading", name="Сессия устарела")).to_be_visible()
     expect(page.get_by_text("откройте приложение заново", exact=False)).to_be_visible()
-    screenshot(page, "session-expired-light")
+    screenshot(page, f"session-expired-{theme}")
     guard.take_expected(401, "/api/v1/", guard_count(guard))
     context.close()
     guard.assert_clean()

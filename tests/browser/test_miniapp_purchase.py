@@ -78,6 +78,7 @@ def test_a_person_buys_a_starter_album_in_the_mini_app(browser, settings, servic
     page.get_by_role("button", name="Decline").click()
     page.wait_for_url(re.compile(r"/app/#/payments/\d+\?result=fail"))
     expect(page.get_by_role("heading", name="Оплата не прошла")).to_be_visible()
+    declined_id = int(re.search(r"/payments/(\d+)", page.url).group(1))
     screenshot(page, "payment-declined-light")
 
     # ... and the second try is paid
@@ -142,7 +143,7 @@ def test_a_person_buys_a_starter_album_in_the_mini_app(browser, settings, servic
     _wait_images_loaded(page, ".grid img", 7)
 
     # Every screen in the dark theme too, and the home with its order
-    _dark_screens(browser, guard, settings, live_web, buyer_id, job_id)
+    _dark_screens(browser, guard, settings, live_web, buyer_id, job_id, declined_id)
     page.goto(f"{live_web}/app/#/")
     expect(page.get_by_text("Готово", exact=False).first).to_be_visible()
     screenshot(page, "home-light")
@@ -163,7 +164,8 @@ def test_a_person_buys_a_starter_album_in_the_mini_app(browser, settings, servic
     guard.assert_clean()
 
 
-def _dark_screens(browser, guard: ConsoleGuard, settings, live_web: str, telegram_id: int, job_id: int) -> None:
+def _dark_screens(browser, guard: ConsoleGuard, settings, live_web: str, telegram_id: int, job_id: int,
+                  declined_id: int) -> None:
     context, page = new_page(browser, guard, theme="dark")
     with_user = lambda path: f"{live_web}/app/" + launch_fragment(settings, telegram_id, path=path, theme="dark")  # noqa: E731
     page.goto(with_user("/"))
@@ -174,6 +176,7 @@ def _dark_screens(browser, guard: ConsoleGuard, settings, live_web: str, telegra
     avatar_link.click()
     expect(page.get_by_text("5 из 15 — можно продолжать")).to_be_visible()
     _wait_images_loaded(page, ".refs img", 5)
+    avatar_url = page.url
     screenshot(page, "avatar-uploaded-dark")
     page.get_by_role("button", name="Продолжить").click()
     _wait_images_loaded(page, ".styles img", 3)
@@ -195,6 +198,16 @@ def _dark_screens(browser, guard: ConsoleGuard, settings, live_web: str, telegra
     page.goto(f"{live_web}/app/#/me")
     expect(page.get_by_role("heading", name="Мои данные")).to_be_visible()
     screenshot(page, "me-dark")
+    page.goto(f"{live_web}/app/#/payments/{declined_id}")
+    expect(page.get_by_role("heading", name="Оплата не прошла")).to_be_visible()
+    screenshot(page, "payment-declined-dark")
+    avatar_id = int(re.search(r"/avatars/(\d+)", avatar_url).group(1))
+    unpaid = requests.post(f"{live_web}/api/v1/payments", headers=tma_header(settings, telegram_id), timeout=10,
+                           json={"avatar_id": avatar_id, "style_id": "fairytale", "tier": "premium"}).json()
+    page.goto(f"{live_web}/app/#/payments/{unpaid['payment_id']}")
+    expect(page.get_by_role("heading", name="Ждём оплату")).to_be_visible()
+    expect(page.get_by_role("button", name="Открыть страницу оплаты")).to_be_visible()
+    screenshot(page, "payment-waiting-dark")
     context.close()
 
 
