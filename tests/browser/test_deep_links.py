@@ -18,8 +18,8 @@ from tests.browser.conftest import ConsoleGuard, launch_fragment, new_page, scre
 from tests.conftest import tma_header
 from tests.factories import accept_privacy, make_avatar, make_user
 from tests.integration.pipeline_helpers import chat_messages
-from web.miniapp import THEMES
 from tests.web.api_helpers import make_delivered_job
+from web.miniapp import THEMES
 
 
 def telegram_opens(url: str, fragment: str) -> str:
