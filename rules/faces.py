@@ -2,16 +2,17 @@
 
 OpenCV's bundled frontal-face Haar cascade (``haarcascade_frontalface_alt2.xml`` from ``cv2.data``; nothing is
 downloaded). The photo is turned grey, scaled down to at most ``DETECT_SIDE`` pixels on its long side and its
-histogram equalised before detection, so the cost does not grow with the upload's size. Faces smaller than
+histogram equalised before detection, so the detector's cost does not grow with the upload's size. Faces smaller than
 ``MIN_FACE_FRACTION`` of the short side are ignored: a reference selfie has a big face, and a stranger far in
 the background must not turn it into "several faces".
 
 Thread safe: a CascadeClassifier is not, so each thread loads its own on first use (web threads and worker
 threads call this concurrently).
 
-Cost, measured on this machine (2 shared cores, OpenCV 4.14, Python 3.11) with ``time.perf_counter`` around
-``count_faces`` over the 201 sandbox selfies (``sandbox.selfies.selfie(0..200)``, 320–1280 px) after one warm-up
-call: median 12.0 ms, p95 18 ms, max 22 ms per photo, plus about 25 ms once per thread to load the cascade.
+Cost, measured on this machine (2 cores shared with other jobs, OpenCV 4.14, Python 3.11): ``time.perf_counter``
+around ``count_faces`` on the 201 decoded sandbox selfies (``sandbox.selfies.selfie(0..200)``, 320–1280 px), after
+one warm-up call — median 18 ms at load average 1.5; median 30 ms, p95 38 ms, max 50 ms at load average 4. A
+4000x3000 photo: 70 ms (the grey conversion and the resize dominate). Loading the cascade: ~6 ms once per thread.
 """
 
 from __future__ import annotations
