@@ -91,6 +91,7 @@ def place_order(base: str, settings: Settings, order: Order, happened: dict[str,
         app = ChaosApp(base, settings, order.telegram_id, order.start_param)
         styles = app.call("GET", "/api/v1/catalog")["styles"]
         avatar = app.call("POST", "/api/v1/avatars", json={"name": f"Chaos {order.index}"})
+        app.call("POST", "/api/v1/me/privacy")  # the consent the Mini App asks for before the first selfie
         files = [("files", (f"selfie{i}.jpg", selfie(order.telegram_id + i), "image/jpeg")) for i in range(6)]
         app.call("POST", f"/api/v1/avatars/{avatar['id']}/references", files=files)
         payment = app.call("POST", "/api/v1/payments", json={

@@ -69,6 +69,7 @@ def buy(base: str, settings: Settings, purchase: Purchase) -> None:
         catalog = app.call("GET", "/api/v1/catalog")
         style = catalog["styles"][0]["id"]
         avatar = app.call("POST", "/api/v1/avatars", json={"name": f"Демо {purchase.tier}"})
+        app.call("POST", "/api/v1/me/privacy")  # the consent the Mini App asks for before the first selfie
         files = [("files", (f"selfie{i}.jpg", selfie(purchase.telegram_id + i), "image/jpeg")) for i in range(6)]
         app.call("POST", f"/api/v1/avatars/{avatar['id']}/references", files=files)
         payment = app.call("POST", "/api/v1/payments", json={"avatar_id": avatar["id"], "style_id": style,

@@ -25,7 +25,8 @@ _ERRORS = {
          "PRIVACY_NOT_ACCEPTED, USER_BUSY, ...).",
     413: "Too large: the request, a JSON body or an image (PAYLOAD_TOO_LARGE, IMAGE_TOO_LARGE).",
     415: "Wrong body type, or a file that is not a JPEG, PNG or WebP image (NOT_AN_IMAGE, UNSUPPORTED_IMAGE).",
-    422: "Well-formed but not acceptable (UNKNOWN_TIER, UNKNOWN_STYLE, AVATAR_NOT_READY, INVALID_NAME, ...).",
+    422: "Well-formed but not acceptable (UNKNOWN_TIER, UNKNOWN_STYLE, AVATAR_NOT_READY, INVALID_NAME; a selfie "
+         "with NO_FACE, MANY_FACES or IMAGE_TOO_SMALL, whose error also names the file's index and filename).",
     429: "Too many requests from this user (RATE_LIMITED); wait Retry-After seconds.",
     502: "The payment provider failed (PAYMENT_PROVIDER_ERROR); the payment was not created there.",
     503: "Storage or database briefly unavailable (STORAGE_UNAVAILABLE, DATABASE_UNAVAILABLE).",
