@@ -1,7 +1,8 @@
 """Telegram Mini App ``initData``: validating what a Mini App sends us, and signing it the way Telegram does.
 
 The Mini App sends the raw query string Telegram gave it (``Authorization: tma <initData>``). It is authentic
-when its ``hash`` is the HMAC of the other fields under a key derived from our bot token (providers.md §3):
+when its ``hash`` is the HMAC of the other fields under a key derived from our bot token
+(docs/providers.md#telegram-mini-app-initdata):
 
     data_check_string = "\\n".join(f"{k}={v}" for k, v in sorted(fields without "hash"))
     secret = HMAC_SHA256(key=b"WebAppData", msg=bot_token)

@@ -1,6 +1,6 @@
 """Kie.ai gateway: create image tasks, read their state, read the credit balance, verify signed callbacks.
 
-Wire contract: providers.md §1. Every answer is an envelope ``{"code", "msg" | "message", "data"}`` and the
+Wire contract: docs/providers.md#kieai. Every answer is an envelope ``{"code", "msg" | "message", "data"}`` and the
 business status is the envelope ``code``, not the HTTP status: an error can arrive with HTTP 200, so every
 answer is classified from its body. Classification (``KieError.retryable``):
 

@@ -1,6 +1,6 @@
 """T-Bank Internet Acquiring v2: request signing, Init / GetState / Cancel, and incoming notifications.
 
-Wire contract: providers.md §2. Every method is ``POST <base>/<Method>`` with a JSON body signed by ``Token``
+Wire contract: docs/providers.md#t-bank. Every method is ``POST <base>/<Method>`` with a JSON body signed by ``Token``
 (see ``make_token``); amounts are integer kopecks; every answer carries ``Success`` and ``ErrorCode``
 (``"0"`` = ok) and a business error usually arrives with HTTP 200, so the answer body, not the HTTP status,
 decides. ``PaymentId`` arrives as a string or a number and is always handed out as ``str``.

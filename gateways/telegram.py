@@ -1,5 +1,5 @@
-"""The Telegram Bot API gateway (providers.md §3): albums, photos, messages, documents, files, and the bot's
-settings at Telegram (the webhook, the command list, the chat menu button).
+"""The Telegram Bot API gateway (docs/providers.md#telegram-bot-api): albums, photos, messages, documents,
+files, and the bot's settings at Telegram (the webhook, the command list, the chat menu button).
 
 Every call goes to ``<api_base>/bot<token>/<method>`` through ``gateways.http.HttpClient``. The bot token is in
 that URL, so it must never escape: the operation label is the method name, error messages are built here from

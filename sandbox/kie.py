@@ -1,4 +1,4 @@
-"""A fake Kie.ai on loopback that speaks the jobs API of providers.md §1, quirks included.
+"""A fake Kie.ai on loopback that speaks the jobs API of docs/providers.md#kieai, quirks included.
 
 API (Bearer auth; every answer an envelope ``{"code", "msg", "data"}``, business errors in HTTP 200 unless
 ``mirror_http_status``):

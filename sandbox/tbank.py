@@ -1,6 +1,6 @@
 """The T-Bank fake: Internet Acquiring v2 on loopback, with a payment page and signed notifications.
 
-Serve ``create_app(config)`` and point the gateway at ``<url>/v2``. Wire behaviour (providers.md §2):
+Serve ``create_app(config)`` and point the gateway at ``<url>/v2``. Wire behaviour (docs/providers.md#t-bank):
 ``POST /v2/Init | /v2/GetState | /v2/Cancel`` answer HTTP 200 with ``Success`` / ``ErrorCode`` (``"0"`` ok;
 ``"204"`` wrong Token, ``"501"`` unknown TerminalKey, ``"623"`` OrderId already paid, ``"251"`` bad Amount,
 ``"212"/"213"/"207"-"209"`` sizes of OrderId/Description/DATA, ``"255"`` unknown PaymentId, ``"330"`` refund

@@ -74,7 +74,7 @@ class Refusal(Exception):
 
 
 def sandbox_token(params: Mapping[str, Any], password: str) -> str:
-    """T-Bank's Token rule (providers.md §2), written independently of ``gateways.tbank.make_token``."""
+    """T-Bank's Token rule (docs/providers.md#token), written independently of ``gateways.tbank.make_token``."""
     pairs = [(k, v) for k, v in params.items()
              if k not in ("Token", "DATA", "Receipt") and v is not None and not isinstance(v, (dict, list))]
     pairs.append(("Password", password))

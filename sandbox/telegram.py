@@ -1,4 +1,5 @@
-"""A fake Telegram Bot API on loopback that speaks the wire protocol of providers.md §3, quirks included.
+"""A fake Telegram Bot API on loopback that speaks the wire protocol of docs/providers.md#telegram-bot-api,
+quirks included.
 
 Bot API (``/bot<token>/<method>``; a wrong token answers 401 ``Unauthorized``): ``sendMediaGroup`` (2..10 photos,
 ``attach://`` multipart files, caption <= 1024 on the first item only, every photo decoded with Pillow, <= 10 MB,

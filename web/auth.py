@@ -1,5 +1,6 @@
-"""Mini App authentication: ``Authorization: tma <raw initData>``, validated per providers.md, and the
-Telegram user registered (or refreshed) as ours. Views get the user row from ``g.user``."""
+"""Mini App authentication: ``Authorization: tma <raw initData>``, validated per
+docs/providers.md#telegram-mini-app-initdata, and the Telegram user registered (or refreshed) as ours. Views
+get the user row from ``g.user``."""
 
 from __future__ import annotations
 

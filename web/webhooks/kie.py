@@ -1,4 +1,4 @@
-"""``POST /webhooks/kie?task=<id>&sig=<hex>``: a Kie.ai task finished (providers.md §1).
+"""``POST /webhooks/kie?task=<id>&sig=<hex>``: a Kie.ai task finished (docs/providers.md#callback).
 
 The callback is only a speed-up: its URL's signature proves we issued it for our task ``task``, and then it
 queues a one-off ``poll_task`` so the result is read from Kie itself. The body is never trusted (anyone can

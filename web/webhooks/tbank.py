@@ -1,4 +1,4 @@
-"""``POST /webhooks/tbank``: T-Bank payment notifications (providers.md §2).
+"""``POST /webhooks/tbank``: T-Bank payment notifications (docs/providers.md#notifications).
 
 Five steps: verify the Token, check the notification against our record (TerminalKey, OrderId, Amount), store
 the raw event deduplicated on (PaymentId, Status), move the payment monotonically — a newly confirmed payment

@@ -1,4 +1,4 @@
-"""``POST /webhooks/telegram``: updates of the bot (providers.md §3).
+"""``POST /webhooks/telegram``: updates of the bot (docs/providers.md#webhook).
 
 The secret header is compared in constant time, the update is recorded once per ``update_id`` (Telegram
 re-sends what it thinks unanswered) and handed to the ``handle_telegram_update`` actor; the answer is
