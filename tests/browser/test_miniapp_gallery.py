@@ -30,6 +30,24 @@ def test_a_partly_made_album_says_what_failed_and_that_money_comes_back(browser,
     guard.assert_clean()
 
 
+def test_an_order_in_progress_shows_its_stage_the_portraits_so_far_and_the_time_left(browser, services, settings,
+                                                                                     live_web):
+    guard = ConsoleGuard(live_web)
+    user = make_user(services, telegram_id=54_000_004)
+    job = make_delivered_job(services, user, make_avatar(services, user), tier="standard", stored=4, finished=False)
+    for theme in ("light", "dark"):
+        context, page = new_page(browser, guard, theme=theme)
+        page.goto(f"{live_web}/app/" + launch_fragment(settings, 54_000_004, path=f"/generations/{job['id']}",
+                                                       theme=theme))
+        expect(page.get_by_role("heading", name="Создаём портреты: 4 из 15")).to_be_visible()
+        expect(page.get_by_text("Осталось около", exact=False)).to_be_visible()
+        expect(page.locator(".grid img")).to_have_count(4)
+        expect(page.get_by_role("progressbar", name="Готовность заказа")).to_have_attribute("aria-valuenow", "27")
+        screenshot(page, f"order-progress-{theme}")
+        context.close()
+    guard.assert_clean()
+
+
 def test_the_viewer_swipes_and_a_revoked_share_link_stops_working(browser, services, settings, live_web):
     guard = ConsoleGuard(live_web)
     user = make_user(services, telegram_id=54_000_002)

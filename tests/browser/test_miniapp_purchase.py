@@ -167,6 +167,11 @@ def test_a_person_buys_a_starter_album_in_the_mini_app(browser, settings, servic
 def _dark_screens(browser, guard: ConsoleGuard, settings, live_web: str, telegram_id: int, job_id: int,
                   declined_id: int) -> None:
     context, page = new_page(browser, guard, theme="dark")
+    page.goto(f"{live_web}/app/" + launch_fragment(settings, telegram_id + 1, theme="dark"))  # someone new
+    expect(page.get_by_text("Заказов пока нет.")).to_be_visible()
+    screenshot(page, "home-empty-dark")
+    context.close()
+    context, page = new_page(browser, guard, theme="dark")
     with_user = lambda path: f"{live_web}/app/" + launch_fragment(settings, telegram_id, path=path, theme="dark")  # noqa: E731
     page.goto(with_user("/"))
     expect(page.get_by_role("heading", name="AI-портреты по вашим селфи")).to_be_visible()

@@ -70,9 +70,10 @@ def confirmed_payment(services: Services, user: dict[str, Any], avatar: dict[str
 
 
 def make_delivered_job(services: Services, user: dict[str, Any], avatar: dict[str, Any], *,
-                       tier: str = "starter", stored: int | None = None) -> dict[str, Any]:
+                       tier: str = "starter", stored: int | None = None, finished: bool = True) -> dict[str, Any]:
     """A purchase job whose first ``stored`` photos (default: all) went through the task states and storage as
-    the pipeline's would, and which then ended delivered (or delivered_partial with the rest failed)."""
+    the pipeline's would, and which then ended delivered (or delivered_partial with the rest failed); with
+    ``finished=False`` it is left generating, the other tasks still pending."""
     payment = confirmed_payment(services, user, avatar, tier=tier)
     with services.pool.connection() as conn, conn.transaction():
         job = generation.start_job(conn, payment_id=payment["id"], referral_percent=10)
@@ -88,6 +89,10 @@ def make_delivered_job(services: Services, user: dict[str, Any], avatar: dict[st
             services.storage.put(key, data, "image/png")
             generation.record_photo(conn, task=task, storage_key=key, sha256=uuid.uuid4().hex, width=48,
                                     height=48, size_bytes=len(data), content_type="image/png")
+        if not finished:
+            if jobs.get_job(conn, id=job["id"])["status"] == "queued":
+                jobs.move_job(conn, id=job["id"], new="generating")
+            return jobs.get_job(conn, id=job["id"])
         for task in tasks[stored:]:
             generation.give_up_task(conn, task=task, reason="test")
         jobs.move_job(conn, id=job["id"], new="delivered_partial" if stored < len(tasks) else "delivered")
