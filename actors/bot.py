@@ -17,13 +17,14 @@ from typing import Any
 
 import dramatiq
 
-from actors import bot_texts, runtime
+import runtime
+from actors import bot_texts
 from actors.bot_photos import Sender, incoming_file, take_photo
-from actors.flow import Defer, Permanent
-from actors.limiter import acquire_telegram
-from actors.unit import effect_once
 from db import bot, outbox, users
 from gateways.telegram import TelegramError, inline_keyboard, web_app_button
+from runtime.limits import acquire_telegram
+from runtime.outcomes import Defer, Permanent
+from runtime.unit import effect_once
 from telemetry.logs import log
 
 logger = logging.getLogger("actors.bot")

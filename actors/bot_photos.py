@@ -17,8 +17,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from actors import bot_texts
-from actors.runtime import Services
-from actors.unit import effect_once, transaction
 from db import bot, outbox, users
 from db.bot import PhotoOutcome
 from db.generation import MAX_REFERENCES
@@ -26,6 +24,8 @@ from gateways.storage import StorageError, reference_key
 from gateways.telegram import TelegramError
 from rules.images import MAX_BYTES, ImageRejected
 from rules.uploads import NormalisedImage, normalise_upload
+from runtime import Services
+from runtime.unit import effect_once, transaction
 from telemetry.logs import log
 from usecases import privacy
 

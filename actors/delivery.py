@@ -10,15 +10,16 @@ from typing import Any
 
 import dramatiq
 
-from actors import bot_texts, runtime
-from actors.flow import Defer
+import runtime
+from actors import bot_texts
 from actors.refunds import settle_refund
-from actors.runtime import Services
 from actors.sending import NOTICE_CHUNK, SUMMARY_CHUNK, send_chunk
-from actors.unit import effect_once
 from db import jobs, locks, messages, users
 from rules.albums import chunk_album
 from rules.signing import sign
+from runtime import Services
+from runtime.outcomes import Defer
+from runtime.unit import effect_once
 from telemetry import metrics
 from telemetry.logs import log
 

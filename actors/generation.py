@@ -8,10 +8,7 @@ import random
 
 import dramatiq
 
-from actors import runtime
-from actors.flow import Defer
-from actors.limiter import acquire_kie_key
-from actors.unit import effect_once, transaction
+import runtime
 from db import generation, jobs, messages, outbox, users
 from gateways.errors import ProviderError
 from gateways.kie import KieError
@@ -19,6 +16,9 @@ from gateways.storage import photo_key
 from rules.backoff import poll_delay_ms
 from rules.images import ImageRejected, inspect_image
 from rules.signing import kie_callback_url
+from runtime.limits import acquire_kie_key
+from runtime.outcomes import Defer
+from runtime.unit import effect_once, transaction
 from telemetry import metrics
 from telemetry.logs import log
 

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 
 import dramatiq
 
-from actors import runtime
-from actors.unit import transaction
+import runtime
 from db import bot, generation, jobs, messages, outbox, payments
 from gateways.tbank import TBankError
 from rules.states import TBANK_TO_PAYMENT
+from runtime.unit import transaction
 from telemetry.logs import log
 from usecases import privacy
 

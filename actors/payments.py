@@ -7,11 +7,11 @@ import logging
 
 import dramatiq
 
-from actors import runtime
+import runtime
 from actors.delivery import send_refund_notice
 from actors.refunds import settle_refund
-from actors.unit import effect_once
 from db import generation, jobs, users
+from runtime.unit import effect_once
 from telemetry.context import correlation_id
 from telemetry.logs import log
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from actors.flow import Permanent
-from actors.runtime import Services
 from db import delivery, messages, payments
 from gateways.tbank import TBankError
 from rules.money import prorated_refund
+from runtime import Services
+from runtime.outcomes import Permanent
 from telemetry import metrics
 from telemetry.logs import log
 

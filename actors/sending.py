@@ -7,11 +7,11 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from actors.flow import Defer
-from actors.limiter import acquire_telegram
-from actors.runtime import Services
 from db import delivery, users
 from gateways.telegram import TelegramError
+from runtime import Services
+from runtime.limits import acquire_telegram
+from runtime.outcomes import Defer
 from telemetry.logs import log
 
 logger = logging.getLogger("actors.sending")

@@ -20,8 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from psycopg import sql as pgsql
 
-import actors
-from actors import runtime
+import runtime
 from db.migrate import ensure_database, migrate_up
 from gateways.initdata import sign_init_data
 from sandbox.runner import Sandbox, start_all
@@ -29,7 +28,7 @@ from sandbox.server import serve
 from settings import Settings
 from web import create_app
 from workers import scheduler
-from workers.broker import build_broker
+from workers.boot import boot_broker
 
 PG_ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
@@ -49,10 +48,7 @@ def pytest_configure(config: pytest.Config) -> None:
         from telemetry import logs
 
         logs.configure("INFO")
-    test_broker = build_broker(Settings(redis_url=REDIS_TEST_URL), namespace=BROKER_NAMESPACE,
-                               manage_services=False)
-    dramatiq.set_broker(test_broker)
-    actors.load()
+    boot_broker(Settings(redis_url=REDIS_TEST_URL), role="test", namespace=BROKER_NAMESPACE)
 
 
 @pytest.fixture(scope="session")

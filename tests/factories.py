@@ -10,10 +10,10 @@ from typing import Any
 import requests
 from PIL import Image
 
-from actors.runtime import Services
 from db import generation, payments, users
 from gateways.storage import reference_key
 from rules.catalog import parse_tiers
+from runtime import Services
 from sandbox import selfies
 from usecases import privacy
 

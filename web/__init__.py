@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import dramatiq
 from flask import Flask
 
-from actors.runtime import Services
+from runtime import Services
 from settings import Settings
 
 MAX_UPLOAD_BYTES = 16 * 10 * 1024 * 1024  # a whole multipart call: up to 15 photos of 10 MB plus slack

@@ -10,7 +10,7 @@ import time
 from dramatiq import Broker, Middleware, Worker
 from dramatiq.broker import MessageProxy
 
-from actors import runtime
+import runtime
 from db import outbox
 from settings import Settings
 from telemetry import metrics

@@ -15,11 +15,11 @@ import traceback
 from dramatiq import Broker, Middleware
 from dramatiq.broker import MessageProxy
 
-from actors import runtime
-from actors.flow import Defer, Permanent
+import runtime
 from db import messages
 from gateways.errors import ProviderError
 from rules.backoff import retry_delay_ms
+from runtime.outcomes import Defer, Permanent
 from telemetry import metrics
 from telemetry.logs import log
 

@@ -15,13 +15,12 @@ from dataclasses import dataclass
 
 import dramatiq
 
-import actors
-from actors import runtime
+import runtime
 from db import outbox
 from settings import Settings
-from telemetry import logs, metrics
+from telemetry import metrics
 from telemetry.logs import log
-from workers.broker import build_broker
+from workers.boot import boot
 from workers.publisher import publish
 
 logger = logging.getLogger("workers.scheduler")
@@ -75,11 +74,9 @@ def relay_once(services: runtime.Services, broker: dramatiq.Broker) -> int:
 
 
 def main() -> None:
-    settings = Settings.from_env(os.environ)
-    logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
-    dramatiq.set_broker(build_broker(settings, namespace=settings.broker_namespace, manage_services=False))
-    actors.load()
-    runtime.install(runtime.build(settings, pool_size=3))
+    booted = boot("scheduler", os.environ)
+    settings = booted.settings
+    runtime.install(booted.services)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

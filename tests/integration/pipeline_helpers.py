@@ -7,8 +7,8 @@ from typing import Any
 
 import requests
 
-from actors.runtime import Services
 from db import jobs
+from runtime import Services
 
 
 def wait_for_job(services: Services, *, payment_id: int | None = None, job_id: int | None = None,

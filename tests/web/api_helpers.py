@@ -11,10 +11,10 @@ import boto3
 from flask.testing import FlaskClient
 from PIL import Image
 
-from actors.runtime import Services
 from db import generation, jobs, payments
 from gateways.storage import photo_key
 from rules.catalog import parse_tiers
+from runtime import Services
 from settings import Settings
 from tests.conftest import tma_header
 

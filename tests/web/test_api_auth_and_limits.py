@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 from gateways.initdata import sign_init_data
+from runtime.limits import ApiLimit
 from tests.conftest import tma_header
-from web.ratelimit import Limit
 
 
 def _error(response) -> str:
@@ -47,7 +47,7 @@ def test_stale_initdata_is_401(client, settings) -> None:
 
 
 def test_a_user_over_the_rate_limit_gets_429_with_retry_after(app, client, settings) -> None:
-    app.config["API_RATE_LIMIT"] = Limit(rate_per_s=0.5, burst=3)
+    app.config["API_RATE_LIMIT"] = ApiLimit(rate_per_s=0.5, burst=3)
     headers = tma_header(settings, 7171)
     statuses = [client.get("/api/v1/catalog", headers=headers).status_code for _ in range(5)]
     assert statuses[:3] == [200, 200, 200]

@@ -21,9 +21,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from db import jobs
+from runtime.limits import ApiLimit
 from tests.factories import make_avatar, make_user
 from tests.web.api_helpers import auth, confirmed_payment, make_delivered_job
-from web.ratelimit import Limit
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance]
@@ -54,7 +54,7 @@ def _fuzz(operation: Any, mode: schemathesis.GenerationMode, headers: dict[str, 
 
 @pytest.mark.scenario
 def test_no_operation_answers_5xx_or_outside_its_schema(app, settings, services) -> None:
-    app.config["API_RATE_LIMIT"] = Limit(rate_per_s=100_000, burst=100_000)  # the fuzzer is one very busy user
+    app.config["API_RATE_LIMIT"] = ApiLimit(rate_per_s=100_000, burst=100_000)  # the fuzzer is one very busy user
     user = make_user(services)
     avatar = make_avatar(services, user, references=5)
     job = make_delivered_job(services, user, avatar)

@@ -17,8 +17,8 @@ from psycopg_pool import PoolTimeout
 from db.errors import DatabaseError
 from gateways.initdata import InitDataError, validate_init_data
 from gateways.storage import StorageError
+from runtime.limits import ApiLimit, retry_after_header, take_api_request
 from telemetry.logs import log
-from web import ratelimit
 from web.api import albums, avatars, catalog, generations, me, openapi, orders, payments, photos, references, referrals
 from web.api.common import check_path_ids
 from web.errors import ApiError, error_response
@@ -28,7 +28,7 @@ blueprint = Blueprint("api", __name__, url_prefix="/api")
 for _module in (catalog, avatars, references, payments, generations, albums, photos, referrals, orders, me, openapi):
     blueprint.register_blueprint(_module.blueprint)
 
-RATE_LIMIT_CONFIG = "API_RATE_LIMIT"  # app.config key: a ratelimit.Limit (tests and operators may tune it)
+RATE_LIMIT_CONFIG = "API_RATE_LIMIT"  # app.config key: a runtime.limits.ApiLimit (tests and operators may tune it)
 
 
 def register_extras(app: Flask) -> None:
@@ -39,7 +39,7 @@ def register_extras(app: Flask) -> None:
     app.register_blueprint(public.blueprint)
     fleet = app.extensions["pinglass"]
     app.extensions[payments.EXTENSION_KEY] = payments.init_client(fleet.settings)
-    app.config.setdefault(RATE_LIMIT_CONFIG, ratelimit.Limit())
+    app.config.setdefault(RATE_LIMIT_CONFIG, ApiLimit())
 
 
 @blueprint.before_request
@@ -58,12 +58,12 @@ def _rate_limit() -> None:
                                   max_age_s=fleet.settings.initdata_max_age_s)
     except InitDataError:
         return
-    limit = current_app.config.get(RATE_LIMIT_CONFIG) or ratelimit.Limit()
-    wait = ratelimit.take(fleet.services.redis, str(user.id), limit)
+    limit = current_app.config.get(RATE_LIMIT_CONFIG) or ApiLimit()
+    wait = take_api_request(fleet.services.redis, str(user.id), limit, namespace=fleet.settings.broker_namespace)
     if wait > 0:
         log(logger, "rate_limited", telegram_id=user.id, path=request.path)
         raise ApiError(429, "RATE_LIMITED", "too many requests; slow down",
-                       headers={"Retry-After": ratelimit.retry_after_header(wait)})
+                       headers={"Retry-After": retry_after_header(wait)})
 
 
 @blueprint.errorhandler(StorageError)

@@ -1,16 +1,28 @@
-"""Fleet-wide rate limits kept in Redis, shared by every worker process on every machine.
+"""The fleet's one limiter module: rate limits kept in Redis, shared by every process on every machine, all on
+Redis's clock and under the configured namespace.
 
-Kie: a sliding window per API key (N new tasks per W seconds); ``acquire_kie_key`` takes a slot on the key with
-room and says which, or how long until one frees up. Telegram: token buckets per chat and for the whole bot.
-Both are single Lua scripts, so the check and the take are atomic across processes.
+- Kie: a sliding window per API key (N new tasks per W seconds); ``acquire_kie_key`` takes a slot on the key with
+  room and says which, or how long until one frees up.
+- Telegram: token buckets per chat and for the whole bot (``acquire_telegram``).
+- The Mini App API: a token bucket per user (``take_api_request``), a guard against floods that lets requests
+  through when Redis cannot answer.
+
+Each is a single Lua script, so the check and the take are atomic across processes.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import time
 import uuid
+from dataclasses import dataclass
 
 import redis
+
+from telemetry.logs import log
+
+logger = logging.getLogger("runtime.limits")
 
 # Time comes from Redis itself (TIME), not from the calling worker, so machines with skewed clocks share one
 # timeline.
@@ -84,3 +96,32 @@ def acquire_telegram(client: redis.Redis, *, chat_id: int, cost: int, chat_rate:
     wait = client.eval(_BUCKETS, len(keys), *keys, time.time(), chat_rate, chat_burst, global_rate, global_burst,
                        cost)
     return float(wait)
+
+
+@dataclass(frozen=True)
+class ApiLimit:
+    """Requests a Mini App user may make: ``rate_per_s`` sustained, ``burst`` at once (a screen loads several
+    resources together)."""
+
+    rate_per_s: float = 10.0
+    burst: int = 30
+
+
+def take_api_request(client: redis.Redis, subject: str, limit: ApiLimit, *, namespace: str = "pinglass") -> float:
+    """Take one request from ``subject``'s bucket: 0 when allowed, else the seconds until one is available.
+
+    The limit guards against floods; it is not business state. When Redis fails the request is allowed (0) and
+    ``ratelimit_unavailable`` is logged, rather than the whole API going down with Redis.
+    """
+    key = f"{namespace}:limit:api:{subject}"
+    try:
+        wait = client.eval(_BUCKETS, 1, key, time.time(), limit.rate_per_s, limit.burst, 1)
+    except redis.RedisError as exc:
+        log(logger, "ratelimit_unavailable", level=logging.WARNING, error=type(exc).__name__)
+        return 0.0
+    return float(wait)
+
+
+def retry_after_header(wait_s: float) -> str:
+    """Whole seconds for ``Retry-After`` (at least 1, so a client never retries at once)."""
+    return str(max(1, math.ceil(wait_s)))

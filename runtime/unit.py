@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dramatiq.middleware import CurrentMessage
 from psycopg import Connection
 
-from actors import runtime
+import runtime
 from db import messages
 
 
