@@ -105,11 +105,41 @@ class Settings:
             values[f.name] = _parse(f.name.upper(), f.type, raw)
         return cls(**values)
 
+    def check_for_production(self) -> None:
+        """Refuse to run outside sandbox mode with a secret that is empty or equals its public sandbox default.
+
+        Called explicitly by every process's boot (``workers.boot.boot``) and by the entry points that build
+        their own Settings (``workers.replay``, ``workers.telegram_setup``), not by ``__post_init__``: tests and
+        the sandbox build ``Settings(...)`` with the defaults on purpose. The error names every offending
+        variable, never a value. With the defaults anyone could sign ``/download`` links, open ``/admin`` and
+        forge bot updates, so a production process must not start on them."""
+        if self.sandbox_mode:
+            return
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        bad = []
+        for name in PRODUCTION_SECRETS:
+            value = getattr(self, name)
+            default = defaults[name]
+            if isinstance(value, tuple):
+                if not value or any(not item or item in default or item.startswith("sandbox") for item in value):
+                    bad.append(name.upper())
+            elif not value or value == default:
+                bad.append(name.upper())
+        if bad:
+            raise SettingsError(f"{', '.join(bad)} must be set to a non-default value outside sandbox mode "
+                                "(SANDBOX_MODE=1 only in development)")
+
     def public_url(self, path: str) -> str:
         return self.public_base_url.rstrip("/") + path
 
     def with_overrides(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)
+
+
+# Secrets a production process refuses to start without (empty or equal to the sandbox default): README.md,
+# section "Configuration". KIE_WEBHOOK_KEY is optional (Kie's own signature on top of our signed URL).
+PRODUCTION_SECRETS = ("admin_token", "callback_signing_key", "telegram_webhook_secret", "telegram_bot_token",
+                      "tbank_password", "kie_api_keys", "s3_access_key_id", "s3_secret_access_key")
 
 
 def _parse(var: str, type_name: object, raw: str) -> object:

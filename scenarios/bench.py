@@ -41,6 +41,7 @@ def bench_env() -> dict[str, str]:
         "KIE_BASE_URL": "http://127.0.0.1:9201", "TBANK_BASE_URL": "http://127.0.0.1:9202/v2",
         "TELEGRAM_API_BASE": "http://127.0.0.1:9203", "S3_ENDPOINT_URL": "http://127.0.0.1:9204",
         "WORKER_PROCESSES": "2", "WORKER_THREADS": "12",
+        "SANDBOX_MODE": "1",  # the bench fleet runs on the fakes and their public secrets
     })
     return env
 

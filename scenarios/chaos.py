@@ -119,6 +119,7 @@ def chaos_settings(cfg: ChaosConfig, redis_port: int) -> Settings:
     base = Settings.from_env(os.environ)
     kie, tbank, telegram, s3 = (f"http://127.0.0.1:{port}" for port in cfg.sandbox_ports)
     return base.with_overrides(
+        sandbox_mode=True,  # the chaos fleet runs on the fakes and their public secrets
         database_url=base.database_url.rsplit("/", 1)[0] + "/" + cfg.database, broker="redis",
         redis_url=f"redis://127.0.0.1:{redis_port}/0", broker_namespace=cfg.namespace, kie_base_url=kie,
         tbank_base_url=f"{tbank}/v2", telegram_api_base=telegram, s3_endpoint_url=s3, web_port=cfg.web_port,

@@ -85,5 +85,6 @@ def settings_env(settings: Any, **extra: str) -> dict[str, str]:
     for field in dataclasses.fields(settings):
         value = getattr(settings, field.name)
         env[field.name.upper()] = ",".join(value) if isinstance(value, tuple) else str(value)
+    env["SANDBOX_MODE"] = "1"  # test fleets run on the fakes' public secrets, which production refuses
     env.update(extra)
     return env

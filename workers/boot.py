@@ -48,6 +48,7 @@ def boot(role: str, environ: Mapping[str, str]) -> Booted:
     if role not in ("web", "worker", "scheduler"):
         raise ValueError(f"unknown process role {role!r}")
     settings = Settings.from_env(environ)
+    settings.check_for_production()  # no process serves on a sandbox secret outside sandbox mode
     logs.configure(environ.get("LOG_LEVEL", "INFO"))
     broker = boot_broker(settings, role=role)
     services = None

@@ -100,6 +100,7 @@ def _retrying(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 def main(environ: Mapping[str, str]) -> int:
     try:
         settings = Settings.from_env(environ)
+        settings.check_for_production()
     except SettingsError as exc:
         print(f"telegram_setup: bad configuration: {exc}", file=sys.stderr)
         return 2
