@@ -186,23 +186,14 @@ def _dark_screens(browser, guard: ConsoleGuard, settings, live_web: str, telegra
     page.get_by_role("button", name="Продолжить").click()
     _wait_images_loaded(page, ".styles img", 3)
     screenshot(page, "order-dark")
-    page.goto(f"{live_web}/app/#/avatars/new")
-    expect(page.get_by_role("heading", name="Новый аватар")).to_be_visible()
-    screenshot(page, "avatar-new-dark")
-    page.goto(f"{live_web}/app/#/generations/{job_id}?progress=1")
-    expect(page.get_by_role("heading", name="Ваши фото готовы")).to_be_visible()
-    _wait_images_loaded(page, ".grid img", 7)
-    screenshot(page, "order-done-dark")
-    page.goto(f"{live_web}/app/#/generations/{job_id}")
-    expect(page.get_by_role("heading", name="Ваши портреты")).to_be_visible()
-    _wait_images_loaded(page, ".grid img", 7)
-    screenshot(page, "gallery-dark")
+    app = f"{live_web}/app/#"
+    _show(page, f"{app}/avatars/new", "Новый аватар", "avatar-new-dark")
+    _show(page, f"{app}/generations/{job_id}?progress=1", "Ваши фото готовы", "order-done-dark", (".grid img", 7))
+    _show(page, f"{app}/generations/{job_id}", "Ваши портреты", "gallery-dark", (".grid img", 7))
     page.get_by_role("button", name="Открыть портрет 2").click()
     _wait_images_loaded(page, ".viewer img.full", 1)
     screenshot(page, "viewer-dark")
-    page.goto(f"{live_web}/app/#/me")
-    expect(page.get_by_role("heading", name="Мои данные")).to_be_visible()
-    screenshot(page, "me-dark")
+    _show(page, f"{app}/me", "Мои данные", "me-dark")
     page.goto(f"{live_web}/app/#/payments/{declined_id}")
     expect(page.get_by_role("heading", name="Оплата не прошла")).to_be_visible()
     screenshot(page, "payment-declined-dark")
@@ -214,6 +205,15 @@ def _dark_screens(browser, guard: ConsoleGuard, settings, live_web: str, telegra
     expect(page.get_by_role("button", name="Открыть страницу оплаты")).to_be_visible()
     screenshot(page, "payment-waiting-dark")
     context.close()
+
+
+def _show(page: Page, url: str, heading: str, name: str, images: tuple[str, int] | None = None) -> None:
+    """Open ``url``, wait for its heading (and ``images``: selector, count, all loaded), photograph it."""
+    page.goto(url)
+    expect(page.get_by_role("heading", name=heading)).to_be_visible()
+    if images:
+        _wait_images_loaded(page, *images)
+    screenshot(page, name)
 
 
 def _wait_images_loaded(page: Page, selector: str, count: int, timeout_s: float = 20) -> None:

@@ -5,18 +5,14 @@ import { ApiError, del, get, post } from "../api.js";
 import { h, clear, mount, sleep, toast } from "../dom.js";
 import { date, portraits } from "../ru.js";
 import { confirm, download, setBack, setPrimary, shareLink } from "../telegram.js";
+import { loadAlbum } from "./generation.js";
 
 const TERMINAL = new Set(["delivered", "delivered_partial", "failed"]);
 
 export async function render(ctx) {
   const id = ctx.params.jobId;
-  setBack(() => ctx.navigate("/"));
-  let job = await get(`/api/v1/generations/${id}`);
-  if (!ctx.alive()) return;
-  if (job.kind === "regeneration" && job.parent_job_id) {
-    ctx.navigate(`/generations/${job.parent_job_id}/gallery`, { replace: true });
-    return;
-  }
+  const job = await loadAlbum(ctx);
+  if (!job) return;
   const state = { job, photos: [], pending: new Map(), share: null };
   state.photos = await latestVersions(job);
   if (!ctx.alive()) return;

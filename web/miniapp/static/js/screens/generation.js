@@ -10,15 +10,23 @@ const TERMINAL = new Set(["delivered", "delivered_partial", "failed"]);
 const STAGES = [["queued", "В очереди"], ["generating", "Создаём"], ["delivering", "Отправляем"], ["done", "Готово"]];
 const SECONDS_PER_PHOTO_GUESS = 6; // before the first portrait is stored there is nothing to measure
 
-export async function render(ctx) {
-  const id = ctx.params.jobId;
+/** The purchase behind the route's job id, or null when this screen is left (a regeneration's id leads to its
+ * album's gallery; a screen that was left meanwhile draws nothing). */
+export async function loadAlbum(ctx) {
   setBack(() => ctx.navigate("/"));
-  let job = await get(`/api/v1/generations/${id}`);
-  if (!ctx.alive()) return;
+  const job = await get(`/api/v1/generations/${ctx.params.jobId}`);
+  if (!ctx.alive()) return null;
   if (job.kind === "regeneration" && job.parent_job_id) {
     ctx.navigate(`/generations/${job.parent_job_id}/gallery`, { replace: true });
-    return;
+    return null;
   }
+  return job;
+}
+
+export async function render(ctx) {
+  const id = ctx.params.jobId;
+  let job = await loadAlbum(ctx);
+  if (!job) return;
   // Opened when it is long finished (the album's "Галерея" button): straight to the gallery.
   if (TERMINAL.has(job.status) && job.photos.length && !ctx.query.has("progress")) {
     ctx.navigate(`/generations/${id}/gallery`, { replace: true });
