@@ -59,7 +59,7 @@ def create_kie_task(job_id: int) -> None:
         _on_create_error(task, err)
         return
     with transaction() as conn:
-        if jobs.move_task(conn, id=task["id"], expected=["submitting"], new="submitted",
+        if jobs.move_task(conn, id=task["id"], seen="submitting", new="submitted",
                           kie_task_id=kie_task_id) is not None:
             outbox.send(conn, "poll_task", task["id"], 0, delay_ms=settings.kie_first_poll_ms)
     log(logger, "kie_task_created", job_id=task["job_id"], task_id=task["id"], kie_task_id=kie_task_id,
@@ -69,13 +69,13 @@ def create_kie_task(job_id: int) -> None:
 def _on_create_error(task: dict, err: KieError) -> None:
     with transaction() as conn:
         if err.retryable or err.code == 402:
-            jobs.move_task(conn, id=task["id"], expected=["submitting"], new="pending")  # back in the pool
+            jobs.move_task(conn, id=task["id"], seen="submitting", new="pending")  # back in the pool
             if err.code == 402:
                 messages.raise_alert(conn, kind="kie_no_credits", severity="critical",
                                      message="Kie.ai has no credits left: generation is paused",
                                      dedup_key="kie_no_credits")
         else:
-            generation.fail_task(conn, task=task, expected=["submitting"], fail_code=f"create_{err.code}",
+            generation.fail_task(conn, task=task, seen="submitting", fail_code=f"create_{err.code}",
                                  fail_msg=err.message)
     if err.code == 402:
         raise Defer(60_000, "kie credits exhausted")
@@ -107,18 +107,18 @@ def poll_task(task_id: int, chain: int | None = None) -> None:
         if conn is None:
             return
         if info is None:
-            generation.fail_task(conn, task=task, expected=["submitted"], fail_code=failure[0], fail_msg=failure[1])
+            generation.fail_task(conn, task=task, seen="submitted", fail_code=failure[0], fail_msg=failure[1])
         elif info.succeeded and info.result_urls:
-            if jobs.move_task(conn, id=task_id, expected=["submitted"], new="succeeded",
+            if jobs.move_task(conn, id=task_id, seen="submitted", new="succeeded",
                               result_url=info.result_urls[0]) is not None:
                 outbox.send(conn, "store_photo", task_id)
         elif info.is_terminal:
-            generation.fail_task(conn, task=task, expected=["submitted"], fail_code=str(info.fail_code or "fail"),
+            generation.fail_task(conn, task=task, seen="submitted", fail_code=str(info.fail_code or "fail"),
                                  fail_msg=info.fail_msg or "generation failed")
         elif chain is not None:
             age = float(task["submitted_age_s"] or 0)
             if age > settings.poll_give_up_s:
-                generation.fail_task(conn, task=task, expected=["submitted"], fail_code="timeout",
+                generation.fail_task(conn, task=task, seen="submitted", fail_code="timeout",
                                      fail_msg=f"still {info.state} after {int(age)} s")
             elif jobs.bump_poll(conn, id=task_id, expected=chain) is not None:
                 outbox.send(conn, "poll_task", task_id, chain + 1, delay_ms=poll_delay_ms(chain + 1))
@@ -142,7 +142,7 @@ def store_photo(task_id: int) -> None:
         code = getattr(err, "code", "download")
         with effect_once("store_photo") as conn:
             if conn is not None:
-                generation.fail_task(conn, task=task, expected=["succeeded"], fail_code=f"store_{code}",
+                generation.fail_task(conn, task=task, seen="succeeded", fail_code=f"store_{code}",
                                      fail_msg=str(err)[:300])
         return
     ext = "png" if info.format == "PNG" else "jpg" if info.format == "JPEG" else "webp"

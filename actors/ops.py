@@ -29,12 +29,12 @@ def sweep_stuck() -> None:
         # idle, so only long-idle ones are re-tokened (each at most once per 3 idle periods, as the re-token
         # touches it); a spare token finds nothing pending and spends no slot.
         for task in jobs.stuck_tasks(conn, statuses=["pending"], idle_s=idle * 3):
-            jobs.move_task(conn, id=task["id"], expected=["pending"], new="pending")
+            jobs.touch_task(conn, id=task["id"], status="pending")
             outbox.send(conn, "create_kie_task", task["job_id"])
         # Submitting: a worker died between recording the intent and the result. The provider may have made
         # a task we never heard of (the measured orphan window); the slot is tried again.
         for task in jobs.stuck_tasks(conn, statuses=["submitting"], idle_s=idle * 2):
-            if jobs.move_task(conn, id=task["id"], expected=["submitting"], new="pending") is not None:
+            if jobs.move_task(conn, id=task["id"], seen="submitting", new="pending") is not None:
                 outbox.send(conn, "create_kie_task", task["job_id"])
                 log(logger, "task_orphan_risk", task_id=task["id"], job_id=task["job_id"])
         for task in jobs.stuck_tasks(conn, statuses=["submitted"], idle_s=idle + 30):

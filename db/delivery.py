@@ -7,6 +7,7 @@ from typing import Any
 from psycopg import Connection
 
 from db.queries import execute, fetch_all, fetch_one
+from rules.states import CHUNK_MOVES, REFUND_MOVES, expected_sources
 
 Row = dict[str, Any]
 
@@ -23,14 +24,15 @@ def chunks_of_job(conn: Connection, *, job_id: int) -> list[Row]:
 
 def start_sending(conn: Connection, *, job_id: int, chunk: int) -> Row | None:
     """Mark the chunk as being sent; None if it was already sent or blocked."""
-    return fetch_one(conn, "delivery.start_sending", {"job_id": job_id, "chunk": chunk})
+    return fetch_one(conn, "delivery.start_sending", {"job_id": job_id, "chunk": chunk,
+                                                      "expected": expected_sources(CHUNK_MOVES, "sending")})
 
 
 def finish_chunk(conn: Connection, *, job_id: int, chunk: int, status: str, message_ids: list[int] | None = None,
                  error: str | None = None) -> Row | None:
     return fetch_one(conn, "delivery.finish_chunk", {
         "job_id": job_id, "chunk": chunk, "status": status, "message_ids": message_ids or [],
-        "error": error})
+        "error": error, "expected": expected_sources(CHUNK_MOVES, status)})
 
 
 def insert_refund(conn: Connection, *, payment_id: int, job_id: int | None, amount_kopecks: int,
@@ -45,7 +47,8 @@ def insert_refund(conn: Connection, *, payment_id: int, job_id: int | None, amou
 def finish_refund(conn: Connection, *, id: int, status: str, provider_status: str | None,
                   error: str | None = None) -> Row | None:
     return fetch_one(conn, "delivery.finish_refund", {
-        "id": id, "status": status, "provider_status": provider_status, "error": error})
+        "id": id, "status": status, "provider_status": provider_status, "error": error,
+        "expected": expected_sources(REFUND_MOVES, status)})
 
 
 def refunds_of_job(conn: Connection, *, job_id: int) -> list[Row]:
@@ -57,4 +60,4 @@ def get_refund_by_key(conn: Connection, *, external_request_id: str) -> Row | No
 
 
 def reopen_refund(conn: Connection, *, id: int) -> Row | None:
-    return fetch_one(conn, "delivery.reopen_refund", {"id": id})
+    return fetch_one(conn, "delivery.reopen_refund", {"id": id, "expected": expected_sources(REFUND_MOVES, "pending")})

@@ -96,14 +96,11 @@ def _credit_referrer(conn: Connection, *, payment: dict[str, Any], percent: int)
                              amount_kopecks=referral_share(payment["amount_kopecks"], percent))
 
 
-LIVE_TASK = ["pending", "submitting", "submitted", "succeeded"]
-
-
-def fail_task(conn: Connection, *, task: dict[str, Any], expected: list[str], fail_code: str,
+def fail_task(conn: Connection, *, task: dict[str, Any], seen: str, fail_code: str,
               fail_msg: str) -> bool:
     """The provider could not make this attempt: retry the slot as a new attempt (up to MAX_TASK_ATTEMPTS) or
     give the slot up, counting it as failed for the job. False when another worker already moved the task."""
-    moved = jobs.move_task(conn, id=task["id"], expected=expected, new="failed", fail_code=fail_code,
+    moved = jobs.move_task(conn, id=task["id"], seen=seen, new="failed", fail_code=fail_code,
                            fail_msg=fail_msg)
     if moved is None:
         return False
@@ -119,7 +116,7 @@ def fail_task(conn: Connection, *, task: dict[str, Any], expected: list[str], fa
 
 def give_up_task(conn: Connection, *, task: dict[str, Any], reason: str) -> bool:
     """End a live task for good (the job ran out of time): the slot counts as failed. False if already ended."""
-    moved = jobs.move_task(conn, id=task["id"], expected=LIVE_TASK, new="given_up", fail_code="given_up",
+    moved = jobs.move_task(conn, id=task["id"], new="given_up", fail_code="given_up",
                            fail_msg=reason)
     if moved is None:
         return False
@@ -131,7 +128,7 @@ def record_photo(conn: Connection, *, task: dict[str, Any], storage_key: str, sh
                  size_bytes: int, content_type: str) -> bool:
     """In ONE transaction: the photo row, the task stored, the job's progress — and, for the store that
     completes the job, the deliver_album message. False when this result was already recorded."""
-    moved = jobs.move_task(conn, id=task["id"], expected=["succeeded"], new="stored")
+    moved = jobs.move_task(conn, id=task["id"], seen="succeeded", new="stored")
     if moved is None:
         return False
     photo = jobs.insert_photo(conn, job_id=task["job_id"], prompt_index=task["prompt_index"], task_id=task["id"],

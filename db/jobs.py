@@ -8,7 +8,7 @@ from psycopg import Connection
 
 from db.errors import translated
 from db.queries import fetch_all, fetch_one, sql
-from rules.states import JOB_MOVES, sources_of
+from rules.states import JOB_MOVES, TASK_MOVES, expected_sources
 
 Row = dict[str, Any]
 
@@ -36,7 +36,7 @@ def get_job_by_payment(conn: Connection, *, payment_id: int) -> Row | None:
 
 def move_job(conn: Connection, *, id: int, new: str) -> Row | None:
     """Move the job along its state machine; None if another worker already moved it (or the move is illegal)."""
-    return fetch_one(conn, "jobs.move_job", {"id": id, "new": new, "expected": sources_of(JOB_MOVES, new)})
+    return fetch_one(conn, "jobs.move_job", {"id": id, "new": new, "expected": expected_sources(JOB_MOVES, new)})
 
 
 def add_progress(conn: Connection, *, id: int, stored: int = 0, failed: int = 0) -> Row:
@@ -69,11 +69,20 @@ def claim_fair_task(conn: Connection, *, api_key_index: int) -> Row | None:
     return fetch_one(conn, "jobs.claim_fair_task", {"api_key_index": api_key_index})
 
 
-def move_task(conn: Connection, *, id: int, expected: list[str], new: str, kie_task_id: str | None = None,
+def move_task(conn: Connection, *, id: int, new: str, seen: str | None = None, kie_task_id: str | None = None,
               result_url: str | None = None, fail_code: str | None = None, fail_msg: str | None = None) -> Row | None:
+    """Move the task along ``rules.states.TASK_MOVES`` — from ``seen`` (the status the caller read) or, without
+    it, from any legal source; None if another worker already moved it."""
     return fetch_one(conn, "jobs.move_task", {
-        "id": id, "expected": expected, "new": new, "kie_task_id": kie_task_id, "result_url": result_url,
+        "id": id, "expected": expected_sources(TASK_MOVES, new, seen), "new": new, "kie_task_id": kie_task_id,
+        "result_url": result_url,
         "fail_code": fail_code, "fail_msg": (fail_msg or None) and fail_msg[:500]})
+
+
+def touch_task(conn: Connection, *, id: int, status: str) -> Row | None:
+    """Mark the task as looked at now without changing its status (the sweeper re-tokening an idle task);
+    None when it is no longer in ``status``."""
+    return fetch_one(conn, "jobs.touch_task", {"id": id, "status": status})
 
 
 def bump_poll(conn: Connection, *, id: int, expected: int) -> Row | None:

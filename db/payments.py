@@ -8,7 +8,7 @@ from psycopg import Connection
 from psycopg.types.json import Jsonb
 
 from db.queries import execute, fetch_all, fetch_one
-from rules.states import PAYMENT_MOVES, sources_of
+from rules.states import PAYMENT_MOVES, expected_sources
 
 Row = dict[str, Any]
 
@@ -40,7 +40,8 @@ def get_by_provider_id(conn: Connection, *, provider_payment_id: str) -> Row | N
 
 def move_status(conn: Connection, *, id: int, new: str) -> Row | None:
     """Move to ``new`` if the state machine allows it from the current status; None when it does not."""
-    return fetch_one(conn, "payments.move_status", {"id": id, "new": new, "expected": sources_of(PAYMENT_MOVES, new)})
+    return fetch_one(conn, "payments.move_status",
+                     {"id": id, "new": new, "expected": expected_sources(PAYMENT_MOVES, new)})
 
 
 def consume(conn: Connection, *, id: int) -> Row | None:

@@ -12,14 +12,14 @@ SELECT * FROM deliveries WHERE job_id = %(job_id)s ORDER BY chunk;
 -- name: start_sending
 -- Intent recorded before the Telegram call; a chunk already sent or blocked is never sent again.
 UPDATE deliveries SET status = 'sending', attempts = attempts + 1
-WHERE job_id = %(job_id)s AND chunk = %(chunk)s AND status IN ('pending', 'sending', 'failed')
+WHERE job_id = %(job_id)s AND chunk = %(chunk)s AND status = ANY(%(expected)s)
 RETURNING *;
 
 -- name: finish_chunk
 UPDATE deliveries
 SET status = %(status)s, telegram_message_ids = %(message_ids)s, last_error = %(error)s,
     sent_at = CASE WHEN %(status)s = 'sent' THEN now() ELSE sent_at END
-WHERE job_id = %(job_id)s AND chunk = %(chunk)s AND status IN ('pending', 'sending', 'failed')
+WHERE job_id = %(job_id)s AND chunk = %(chunk)s AND status = ANY(%(expected)s)
 RETURNING *;
 
 -- name: insert_refund
@@ -35,7 +35,7 @@ SELECT * FROM refunds WHERE external_request_id = %(external_request_id)s;
 -- name: finish_refund
 UPDATE refunds SET status = %(status)s, provider_status = %(provider_status)s, last_error = %(error)s,
                    completed_at = CASE WHEN %(status)s = 'succeeded' THEN now() ELSE completed_at END
-WHERE id = %(id)s AND status = 'pending'
+WHERE id = %(id)s AND status = ANY(%(expected)s)
 RETURNING *;
 
 -- name: refunds_of_job
@@ -43,5 +43,5 @@ SELECT * FROM refunds WHERE job_id = %(job_id)s ORDER BY id;
 
 -- name: reopen_refund
 -- An operator's retry of a refund the bank refused: same ExternalRequestId, so the bank still pays it once.
-UPDATE refunds SET status = 'pending', last_error = NULL WHERE id = %(id)s AND status = 'failed'
+UPDATE refunds SET status = 'pending', last_error = NULL WHERE id = %(id)s AND status = ANY(%(expected)s)
 RETURNING *;

@@ -115,6 +115,11 @@ SELECT * FROM generation_jobs
 WHERE status = ANY(%(statuses)s) AND updated_at < now() - make_interval(secs => %(idle_s)s)
 ORDER BY id LIMIT %(limit)s;
 
+-- name: touch_task
+-- Not a status change: only updated_at moves, so the sweeper re-tokens an idle task at most once per period.
+UPDATE generation_tasks SET updated_at = now() WHERE id = %(id)s AND status = %(status)s
+RETURNING *;
+
 -- name: touch_job
 UPDATE generation_jobs SET updated_at = now() WHERE id = %(id)s;
 

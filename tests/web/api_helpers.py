@@ -80,10 +80,10 @@ def make_delivered_job(services: Services, user: dict[str, Any], avatar: dict[st
         tasks = jobs.tasks_of_job(conn, job_id=job["id"])
         stored = len(tasks) if stored is None else stored
         for task in tasks[:stored]:
-            jobs.move_task(conn, id=task["id"], expected=["pending"], new="submitting")
-            jobs.move_task(conn, id=task["id"], expected=["submitting"], new="submitted",
+            jobs.move_task(conn, id=task["id"], seen="pending", new="submitting")
+            jobs.move_task(conn, id=task["id"], seen="submitting", new="submitted",
                            kie_task_id=f"test-{uuid.uuid4().hex}")
-            jobs.move_task(conn, id=task["id"], expected=["submitted"], new="succeeded", result_url="http://x/y")
+            jobs.move_task(conn, id=task["id"], seen="submitted", new="succeeded", result_url="http://x/y")
             data = png(job["id"] * 100 + task["prompt_index"])
             key = photo_key(job["id"], task["prompt_index"], secret=services.settings.callback_signing_key)
             services.storage.put(key, data, "image/png")

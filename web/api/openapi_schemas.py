@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rules.states import JOB_MOVES, PAYMENT_MOVES, REFUND_MOVES
 from web.api.common import MAX_ID
 
 Schema = dict[str, Any]
@@ -61,8 +62,7 @@ def schemas(tier_ids: list[str], style_ids: list[str]) -> dict[str, Schema]:
         "NewPayment": obj({"avatar_id": ID_SCHEMA, "style_id": style, "tier": tier}),
         "Payment": obj({
             "payment_id": ID_SCHEMA,
-            "status": {"type": "string", "enum": ["new", "authorized", "confirmed", "partially_refunded",
-                                                  "refunded", "canceled", "expired", "rejected"]},
+            "status": {"type": "string", "enum": list(PAYMENT_MOVES)},
             "amount_kopecks": INT, "refunded_kopecks": INT, "order_id": STR, "provider_payment_id": NULL_STR,
             "payment_url": {**URL, "nullable": True}, "tier": STR, "photo_count": INT, "style_id": STR,
             "avatar_id": ID_SCHEMA, "consumed": BOOL, "job_id": NULL_ID, "created_at": TIME,
@@ -73,8 +73,7 @@ def schemas(tier_ids: list[str], style_ids: list[str]) -> dict[str, Schema]:
         "Generation": obj({
             "job_id": ID_SCHEMA, "kind": {"type": "string", "enum": ["purchase", "regeneration"]},
             "parent_job_id": NULL_ID, "payment_id": NULL_ID, "avatar_id": ID_SCHEMA, "style_id": STR, "tier": STR,
-            "status": {"type": "string", "enum": ["queued", "generating", "delivering", "delivered",
-                                                  "delivered_partial", "failed"]},
+            "status": {"type": "string", "enum": list(JOB_MOVES)},
             "correlation_id": STR,
             "progress": obj({"done": INT, "failed": INT, "total": INT, "percent": INT,
                              "stages": obj({"queued": INT, "submitted": INT, "generating": INT, "stored": INT,
@@ -84,7 +83,7 @@ def schemas(tier_ids: list[str], style_ids: list[str]) -> dict[str, Schema]:
                                                       "created_at": TIME})},
             "refunds": {"type": "array", "items": obj({
                 "id": ID_SCHEMA, "amount_kopecks": INT, "photos_refunded": INT,
-                "status": {"type": "string", "enum": ["pending", "succeeded", "failed"]}, "reason": STR,
+                "status": {"type": "string", "enum": list(REFUND_MOVES)}, "reason": STR,
                 "created_at": TIME, "completed_at": NULL_TIME})},
             "regenerations": {"type": "array", "items": obj({"job_id": ID_SCHEMA, "status": STR,
                                                              "created_at": TIME})},
