@@ -14,7 +14,6 @@ from flask import Flask
 from runtime import Services
 from settings import Settings
 
-MAX_UPLOAD_BYTES = 16 * 10 * 1024 * 1024  # a whole multipart call: up to 15 photos of 10 MB plus slack
 
 
 @dataclass
@@ -27,12 +26,12 @@ class Fleet:
 
 
 def create_app(settings: Settings, *, services: Services, broker: dramatiq.Broker) -> Flask:
-    from web import admin, api, errors, health, miniapp, unit, webhooks
+    from web import admin, api, errors, health, limits, miniapp, unit, webhooks
 
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_BYTES
     app.json.ensure_ascii = False
     app.extensions["pinglass"] = Fleet(settings=settings, services=services, broker=broker)
+    limits.register(app)  # first: every body is bounded before any other hook or view can read it
     errors.register(app)
     unit.register(app)
     app.register_blueprint(health.blueprint)
