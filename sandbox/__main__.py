@@ -18,7 +18,6 @@ import sys
 import threading
 from collections.abc import Mapping, Sequence
 
-from gateways.errors import ProviderError
 from sandbox import runner
 from settings import Settings
 from telemetry import logs
@@ -40,7 +39,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except (ValueError, runner.SandboxError, ModuleNotFoundError) as exc:
         print(f"sandbox: {exc}", file=sys.stderr)
         return 2
-    except ProviderError as exc:  # the bucket could not be made: the S3 fake started but does not work
+    except runner.BucketError as exc:  # the S3 fake started but does not work
         print(f"sandbox: {exc}", file=sys.stderr)
         return 1
 

@@ -19,12 +19,14 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+import boto3
 import requests
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
-from gateways.storage import Storage, StorageError
 from sandbox.server import ServerHandle, serve
 from settings import Settings
 from telemetry.logs import log
@@ -36,6 +38,10 @@ _LOOPBACK = ("127.0.0.1", "localhost")
 
 class SandboxError(RuntimeError):
     """The sandbox cannot start as configured (a base URL off loopback, a busy port, a wrong base path)."""
+
+
+class BucketError(RuntimeError):
+    """The S3 fake started but the bucket could not be made in it."""
 
 
 @dataclass(frozen=True)
@@ -183,12 +189,40 @@ def _serve(name: str, app: object, port: int) -> ServerHandle:
         raise SandboxError(f"{name}: cannot listen on 127.0.0.1:{port} (in use?)") from exc
 
 
+def _s3(settings: Settings, attempts: int, timeout: tuple[float, float]) -> Any:
+    # boto3 directly, not gateways.storage: the sandbox must not lean on the client code it is there to test.
+    config = Config(connect_timeout=timeout[0], read_timeout=timeout[1], signature_version="s3v4",
+                    retries={"max_attempts": attempts, "mode": "standard"}, s3={"addressing_style": "path"})
+    return boto3.client("s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region,
+                        aws_access_key_id=settings.s3_access_key_id,
+                        aws_secret_access_key=settings.s3_secret_access_key, config=config)
+
+
 def _create_bucket(settings: Settings) -> None:
-    storage = Storage.from_settings(settings, max_attempts=2, timeout=(2.0, 5.0))
+    client = _s3(settings, 2, (2.0, 5.0))
     try:
-        storage.ensure_bucket()
+        if not _bucket_exists(client, settings.s3_bucket):
+            params: dict[str, Any] = {"Bucket": settings.s3_bucket}
+            if settings.s3_region not in ("us-east-1", "auto"):  # us-east-1 takes no location constraint
+                params["CreateBucketConfiguration"] = {"LocationConstraint": settings.s3_region}
+            client.create_bucket(**params)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":  # lost a race: same outcome
+            raise BucketError(f"cannot create bucket {settings.s3_bucket!r}: {exc}") from exc
+    except BotoCoreError as exc:
+        raise BucketError(f"cannot create bucket {settings.s3_bucket!r}: {exc}") from exc
     finally:
-        storage.close()
+        client.close()
+
+
+def _bucket_exists(client: Any, bucket: str) -> bool:
+    try:
+        client.head_bucket(Bucket=bucket)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket", "NotFound"):
+            return False
+        raise
+    return True
 
 
 def _answers(spec: FakeSpec, settings: Settings) -> bool:
@@ -201,10 +235,10 @@ def _answers(spec: FakeSpec, settings: Settings) -> bool:
         return False
     if spec.name != "s3":
         return True
-    storage = Storage.from_settings(settings, max_attempts=1, timeout=(1.0, 3.0))
+    client = _s3(settings, 1, (1.0, 3.0))
     try:
-        return storage.bucket_exists()
-    except StorageError:
+        return _bucket_exists(client, settings.s3_bucket)
+    except (BotoCoreError, ClientError):
         return False
     finally:
-        storage.close()
+        client.close()

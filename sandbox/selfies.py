@@ -6,6 +6,9 @@ varied per seed, so tests and scenarios upload pictures the face check judges as
 - ``no_face(seed)``: a cup of coffee, a cat, or a landscape of sky and ground — no face;
 - ``two_faces(seed)``: two people side by side;
 - ``small_selfie(seed)``: a selfie too small to be a reference (under 256 px on its short side).
+
+This is test data, not a fake: it may use the fleet's ``rules.faces`` to guarantee what each picture is,
+which the fakes in ``sandbox/<provider>/`` must never do (they import nothing of the fleet's code).
 """
 
 from __future__ import annotations

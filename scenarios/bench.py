@@ -21,10 +21,10 @@ from typing import Any
 
 import psycopg
 import redis
-import requests
 from psycopg import sql as pgsql
 
 from db.migrate import ensure_database, migrate_up
+from sandbox.client import SandboxClient
 from scenarios import fleet
 from scenarios.demo import MiniApp, Purchase, albums_in_chat, buy
 from settings import Settings
@@ -152,11 +152,11 @@ def main() -> int:
                       **{k: round(v, 1) for k, v in p.stages.items()}, "error": p.error or None} for p in purchases]}
 
         print("bench: 2/3 provider budget (5 Premium at once = 115 Kie tasks at 20 / 10 s)")
-        requests.post(f"{settings.kie_base_url}/_sandbox/reset", timeout=5)
+        SandboxClient.from_settings(settings).kie.reset()
         started = time.monotonic()
         premium = run_purchases(base, settings, [("premium", 23)] * 5, seed + 100)
         wall = time.monotonic() - started
-        kie = requests.get(f"{settings.kie_base_url}/_sandbox/state", timeout=5).json()["counts"]
+        kie = SandboxClient.from_settings(settings).kie.counts()
         results["provider_budget"] = {
             "wall_s": round(wall, 1), "delivered": sum(p.status == "delivered" for p in premium),
             "photos": sum(sum(p.albums) for p in premium), "kie_429": kie.get("rejected_429"),

@@ -28,13 +28,13 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import requests
 from psycopg import sql as pgsql
 
 from db.migrate import ensure_database, migrate_up
 from gateways.telegram import TelegramClient
 from rules.backoff import MAX_TASK_ATTEMPTS
 from rules.catalog import parse_tiers
+from sandbox.client import SandboxClient
 from scenarios import chaos_checks, chaos_evidence, chaos_report, fleet
 from scenarios.chaos_buyers import PAY_WAIT_S, Buyer, Order, forge_notification, make_orders, place_order
 from scenarios.chaos_checks import Check
@@ -145,9 +145,10 @@ def switch_faults_on(settings: Settings, cfg: ChaosConfig) -> dict[str, Any]:
     """Faults at the fakes (knobs: the docstrings of sandbox/kie.py, tbank.py, telegram.py); returns them."""
     photos = {tier.id: tier.photos for tier in parse_tiers(settings.tiers).values()}
     doomed = MAX_TASK_ATTEMPTS * sum(1 for b in cfg.buyers if photos[b.tier] > DOOMED_SLOT)
-    rules = [{"kind": "500", "times": 3}, {"kind": "455", "times": 3}]
+    rules = [{"method": "createTask", "error_code": 500, "http_status": 500, "times": 3},
+             {"method": "createTask", "error_code": 455, "times": 3}]
     if doomed:
-        rules.append({"kind": "fail", "times": doomed, "prompt_contains": f"[#{DOOMED_SLOT + 1}]"})
+        rules.append({"method": "task", "times": doomed, "match": f"[#{DOOMED_SLOT + 1}]"})
     faults = {
         "kie": {"fail_rate": 0.15, "callback_duplicate_rate": 0.3, "callback_drop_rate": 0.3,
                 "latency_ms_min": cfg.kie_latency_ms[0], "latency_ms_max": cfg.kie_latency_ms[1]},
@@ -158,12 +159,11 @@ def switch_faults_on(settings: Settings, cfg: ChaosConfig) -> dict[str, Any]:
         # Answers lost after the message was recorded (the measured duplicate-send window); a smaller chat burst
         # at the fake than ours makes Telegram itself answer 429 now and then.
         "telegram": {"lost_answer_rate": 0.08, "chat_burst": 12}}
-    tbank = settings.tbank_base_url.rsplit("/v2", 1)[0]
-    for url, body in ((f"{settings.kie_base_url}/_sandbox/config", faults["kie"]),
-                      (f"{settings.kie_base_url}/_sandbox/faults", faults["kie_rules"]),
-                      (f"{tbank}/_sandbox/config", faults["tbank"]),
-                      (f"{settings.telegram_api_base}/_sandbox/config", faults["telegram"])):
-        requests.post(url, json=body, timeout=10).raise_for_status()
+    fakes = SandboxClient.from_settings(settings)
+    fakes.kie.configure(**faults["kie"])
+    fakes.kie.fail(*faults["kie_rules"])
+    fakes.tbank.configure(**faults["tbank"])
+    fakes.telegram.configure(**faults["telegram"])
     return faults
 
 

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-import requests
 from psycopg.rows import dict_row
 
 from gateways.tbank import TBankClient
+from sandbox.client import SandboxClient
 from settings import Settings
 
 # This module is an audit tool: the SQL below only reads, and lives here rather than in db/queries because no
@@ -71,22 +71,16 @@ def gather(settings: Settings, *, orders: list[dict[str, Any]], observed: dict[i
         in_flight = sorted({mid for kill in kills for mid in kill["in_flight"]})
         processed = conn.execute(PROCESSED_SQL, {"ids": in_flight}).fetchall()
         drain = conn.execute(OUTBOX_DRAIN_SQL, {"up": outage["up_at"]}).fetchone() if outage else None
-    s3 = _get(settings.s3_endpoint_url, "/_sandbox/state")["buckets"].get(settings.s3_bucket, [])
+    fakes = SandboxClient.from_settings(settings, timeout=30)
+    s3 = fakes.s3.objects(settings.s3_bucket)
     tbank = TBankClient.from_settings(settings)
     states = {p["provider_payment_id"]: tbank.get_state(p["provider_payment_id"]).status
               for p in db["payments"] if p["provider_payment_id"]}
-    return Evidence(db=db, kie=_get(settings.kie_base_url, "/_sandbox/state"),
-                    bank=_get(settings.tbank_base_url.rsplit("/v2", 1)[0], "/_sandbox/state"),
-                    telegram=_get(settings.telegram_api_base, "/_sandbox/state"), s3_keys={o["key"] for o in s3},
+    return Evidence(db=db, kie=fakes.kie.state(), bank=fakes.tbank.state(),
+                    telegram=fakes.telegram.state(), s3_keys={o["key"] for o in s3},
                     orders=orders, observed=observed, kills=kills, outage=outage,
                     referral_percent=settings.referral_percent, processed=processed, bank_states=states,
                     forged=forged, drain=drain)
-
-
-def _get(base: str, path: str) -> dict[str, Any]:
-    response = requests.get(base.rstrip("/") + path, timeout=30)
-    response.raise_for_status()
-    return response.json()
 
 
 class StatusWatch(threading.Thread):

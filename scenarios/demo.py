@@ -18,6 +18,7 @@ import requests
 
 from gateways.initdata import sign_init_data
 from sandbox import selfies
+from sandbox.client import SandboxClient
 from scenarios import fleet
 from settings import Settings
 
@@ -106,7 +107,7 @@ def buy(base: str, settings: Settings, purchase: Purchase) -> None:
 
 
 def albums_in_chat(api_base: str, chat_id: int) -> list[int]:
-    messages = requests.get(f"{api_base}/_sandbox/chats/{chat_id}", timeout=10).json()["messages"]
+    messages = SandboxClient(telegram=api_base).telegram.messages(chat_id)
     sizes: list[int] = []
     last_group = object()
     for message in messages:
@@ -180,7 +181,7 @@ def summarise(purchases: list[Purchase], settings: Settings, base: str, elapsed:
         elif p.status != "delivered" or p.albums != p.albums_expected:
             failures.append(f"{p.tier}: status {p.status}, albums {p.albums} (expected {p.albums_expected})")
     print(f"\n dashboard: {base}/admin?token=<ADMIN_TOKEN>   metrics: {base}/metrics   "
-          f"chat records: {settings.telegram_api_base}/_sandbox/chats/<telegram id>")
+          f"chat records: {SandboxClient.from_settings(settings).telegram.chat_url('<telegram id>')}")
     if failures:
         print("run: FAILED — " + "; ".join(failures))
         return 1

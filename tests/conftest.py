@@ -23,6 +23,7 @@ from psycopg import sql as pgsql
 import runtime
 from db.migrate import ensure_database, migrate_up
 from gateways.initdata import sign_init_data
+from sandbox.client import SandboxClient
 from sandbox.runner import Sandbox, start_all
 from sandbox.server import serve
 from settings import Settings
@@ -109,8 +110,8 @@ def sandbox() -> Iterator[Sandbox]:
 
 def reset_sandbox(box: Sandbox) -> None:
     urls = box.settings_overrides()
-    for base in (urls["kie_base_url"], urls["telegram_api_base"], urls["tbank_base_url"].rsplit("/v2", 1)[0]):
-        requests.post(f"{base}/_sandbox/reset", timeout=5).raise_for_status()
+    SandboxClient(kie=urls["kie_base_url"], tbank=urls["tbank_base_url"],
+                  telegram=urls["telegram_api_base"]).reset_all()
     requests.post(f"{urls['s3_endpoint_url']}/moto-api/reset", timeout=5).raise_for_status()
 
 

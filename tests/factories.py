@@ -7,7 +7,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import requests
 from PIL import Image
 
 from db import generation, payments, users
@@ -15,6 +14,7 @@ from gateways.storage import reference_key
 from rules.catalog import parse_tiers
 from runtime import Services
 from sandbox import selfies
+from sandbox.client import SandboxClient
 from usecases import privacy
 
 
@@ -66,8 +66,7 @@ def make_paid_payment(services: Services, user: dict[str, Any], avatar: dict[str
                                   order_id=order_id, ttl_s=86400)
     init = services.tbank.init(order_id=order_id, amount=payment["amount_kopecks"], description="PinGlass test",
                                notification_url="http://127.0.0.1:9/unused")
-    pay_base = services.settings.tbank_base_url.rsplit("/v2", 1)[0]
-    requests.post(f"{pay_base}/pay/{init.payment_id}", json={"outcome": "success"}, timeout=5).raise_for_status()
+    SandboxClient.from_settings(services.settings).tbank.pay(init.payment_id, "success")
     with services.pool.connection() as conn, conn.transaction():
         payment = payments.set_provider(conn, id=payment["id"], provider_payment_id=init.payment_id,
                                         payment_url=init.payment_url)

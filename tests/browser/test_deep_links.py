@@ -14,6 +14,7 @@ import requests
 from playwright.sync_api import expect
 
 from actors.delivery import summary_buttons
+from sandbox.client import SandboxClient
 from tests.browser.conftest import ConsoleGuard, launch_fragment, new_page, screenshot
 from tests.conftest import tma_header
 from tests.factories import accept_privacy, make_avatar, make_user
@@ -32,8 +33,7 @@ def telegram_opens(url: str, fragment: str) -> str:
 def test_the_bots_start_button_opens_home(browser, services, settings, live_web, worker):
     guard = ConsoleGuard(live_web)
     services.telegram.set_webhook(f"{live_web}/webhooks/telegram", settings.telegram_webhook_secret)
-    requests.post(f"{settings.telegram_api_base}/_sandbox/updates/text", timeout=10, json={
-        "user": {"id": 52_000_001, "first_name": "Ира"}, "text": "/start"}).raise_for_status()
+    SandboxClient.from_settings(settings).telegram.send_text({"id": 52_000_001, "first_name": "Ира"}, "/start")
     deadline = time.monotonic() + 15
     buttons = []
     while not buttons and time.monotonic() < deadline:
@@ -70,7 +70,7 @@ def test_the_banks_return_urls_open_the_payment_screen(browser, services, settin
     created = requests.post(f"{live_web}/api/v1/payments", headers=tma_header(settings, 52_000_003), timeout=10,
                             json={"avatar_id": avatar["id"], "style_id": "business", "tier": "starter"})
     assert created.status_code == 201, created.text
-    bank = requests.get(f"{settings.tbank_base_url.rsplit('/v2', 1)[0]}/_sandbox/state", timeout=10).json()
+    bank = SandboxClient.from_settings(settings).tbank.state()
     [init] = [r["body"] for r in bank["requests"] if r["method"] == "Init"]
     context, page = new_page(browser, guard)
     page.goto(f"{live_web}/app/" + launch_fragment(settings, 52_000_003))  # the app was open before the bank

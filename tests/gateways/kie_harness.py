@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import requests
 from flask import Flask, Response, request
 from PIL import Image
 
 from gateways.kie import KieClient, KieError, KieTaskInfo
+from sandbox.client import SandboxClient
 from sandbox.server import ServerHandle
 
 MODEL = "google/nano-banana-edit"
@@ -71,7 +71,7 @@ class Kie:
     peer: Peer
 
     def control(self, path: str, body: Any = None) -> Any:
-        response = requests.post(f"{self.url}/_sandbox/{path}", json=body, timeout=5)
+        response = SandboxClient(kie=self.url).kie.post(path, body)
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -79,7 +79,7 @@ class Kie:
         self.control("config", knobs)
 
     def state(self) -> dict[str, Any]:
-        return requests.get(f"{self.url}/_sandbox/state", timeout=5).json()
+        return SandboxClient(kie=self.url).kie.state()
 
     def create(self, key: str = "key-a", prompt: str = "a portrait in a red scarf", **kwargs: Any) -> str:
         kwargs.setdefault("image_urls", [self.peer.ref("selfie.png")])

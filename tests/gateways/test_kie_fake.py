@@ -7,9 +7,9 @@ import hashlib
 import hmac
 
 import pytest
-import requests
 
 from gateways.kie import parse_task_info, verify_webhook_signature
+from sandbox.client import SandboxClient
 from sandbox.kie import config_from_env
 from tests.gateways.kie_harness import WEBHOOK_KEY, Kie, wait_for
 
@@ -110,9 +110,9 @@ def test_config_from_env_reads_sandbox_kie_knobs() -> None:
 
 
 def test_control_config_rejects_unknown_or_bad_knobs_and_reset_restores_start(kie: Kie) -> None:
-    assert requests.post(f"{kie.url}/_sandbox/config", json={"nope": 1}, timeout=5).status_code == 400
-    assert requests.post(f"{kie.url}/_sandbox/config", json={"fail_rate": 2}, timeout=5).status_code == 400
-    assert requests.post(f"{kie.url}/_sandbox/faults", json=[{"kind": "boom"}], timeout=5).status_code == 400
+    assert SandboxClient(kie=kie.url).kie.post("config", {"nope": 1}).status_code == 400
+    assert SandboxClient(kie=kie.url).kie.post("config", {"fail_rate": 2}).status_code == 400
+    assert SandboxClient(kie=kie.url).kie.post("fail", [{"method": "boom"}]).status_code == 400
     kie.configure(rate_limit=1)
     kie.create()
 

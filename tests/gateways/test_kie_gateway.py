@@ -267,7 +267,7 @@ def test_record_info_over_its_limit_is_429_retryable(kie: Kie) -> None:
 
 
 def test_maintenance_455_rule_hits_the_first_matching_calls_then_behaves(kie: Kie) -> None:
-    kie.control("faults", [{"prompt_contains": "castle", "times": 2, "kind": "455"}])
+    kie.control("fail", [{"method": "createTask", "match": "castle", "times": 2, "error_code": 455}])
 
     errors = [raises(lambda: kie.create(prompt="a castle at dusk")) for _ in range(2)]
     other = kie.create(prompt="a beach")
@@ -289,7 +289,7 @@ def test_server_error_500_is_retryable(kie: Kie) -> None:
 
 
 def test_error_code_inside_http_200_is_classified_by_the_envelope(kie: Kie) -> None:
-    kie.control("faults", [{"prompt_contains": "", "times": 1, "kind": "http200_500"}])
+    kie.control("fail", [{"method": "createTask", "times": 1, "error_code": 500, "http_status": 200}])
 
     err = raises(lambda: kie.create())
 
@@ -306,7 +306,8 @@ def test_http200_error_rate_also_hits_record_info(kie: Kie) -> None:
 
 
 def test_non_json_502_page_is_retryable(kie: Kie) -> None:
-    kie.control("faults", {"prompt_contains": "gw", "times": 1, "kind": "html_502"})
+    kie.control("fail", {"method": "createTask", "match": "gw", "http_status": 502,
+                         "body": "<html><body><h1>502 Bad Gateway</h1></body></html>"})
 
     err = raises(lambda: kie.create(prompt="gw trouble"))
 
@@ -314,7 +315,7 @@ def test_non_json_502_page_is_retryable(kie: Kie) -> None:
 
 
 def test_fail_rule_ends_the_task_in_fail_with_fail_code(kie: Kie) -> None:
-    kie.control("faults", [{"prompt_contains": "doomed", "times": 1, "kind": "fail"}])
+    kie.control("fail", [{"method": "task", "match": "doomed", "times": 1}])
     doomed = kie.create(prompt="a doomed portrait")
     spared = kie.create(prompt="a doomed portrait, second try")
 

@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from gateways.storage import Storage
+from sandbox.client import SandboxClient
 from sandbox.runner import FAKES, NAMES, Sandbox, SandboxError, check, fake_environment, start_all
 from settings import Settings
 
@@ -66,7 +67,7 @@ def test_each_fake_answers_its_control_api_at_the_url_the_overrides_name(name: s
     spec = next(spec for spec in FAKES if spec.name == name)
     url = shared.urls[name]
 
-    state = requests.get(f"{root_of(url)}/_sandbox/state", timeout=5)
+    state = SandboxClient(**{name: url}).fakes()[0].get("state")
 
     assert state.status_code == 200 and isinstance(state.json(), dict)
     assert shared.settings_overrides()[spec.setting] == url
@@ -78,7 +79,7 @@ def test_the_s3_fake_gets_the_configured_bucket_and_its_environment_knobs(shared
 
     assert Storage.from_settings(live, max_attempts=1).bucket_exists() is True
     assert check(live, names=list(shared.urls), timeout_s=5) == []
-    state = requests.get(f"{shared.urls['s3']}/_sandbox/state", timeout=5).json()
+    state = SandboxClient(s3=shared.urls["s3"]).s3.state()
     assert state["config"]["latency_ms"] == 7
 
 
@@ -124,7 +125,7 @@ def test_without_ephemeral_a_fake_listens_on_the_port_of_its_base_url_until_stop
     sandbox = start_all(Settings(s3_endpoint_url=f"http://127.0.0.1:{port}"), {}, names=["s3"])
     try:
         assert sandbox.urls == {"s3": f"http://127.0.0.1:{port}"}
-        assert requests.get(f"http://127.0.0.1:{port}/_sandbox/state", timeout=5).status_code == 200
+        assert SandboxClient(s3=f"http://127.0.0.1:{port}").s3.get("state").status_code == 200
     finally:
         sandbox.stop()
     assert refuses_connections(port)

@@ -23,6 +23,7 @@ from gateways.storage import (
     photo_key,
     reference_key,
 )
+from sandbox.client import SandboxClient
 from sandbox.s3 import S3FakeConfig, config_from_env, start_s3
 from sandbox.server import ServerHandle
 from settings import Settings
@@ -53,16 +54,15 @@ def storage(s3: ServerHandle) -> Iterator[Storage]:
 def default_knobs(s3: ServerHandle) -> Iterator[None]:
     yield
     # Knobs only: a full reset would also empty buckets other tests in this process may be using.
-    requests.post(f"{s3.url}/_sandbox/config", json=dataclasses.asdict(S3FakeConfig()), timeout=5)
+    SandboxClient(s3=s3.url).s3.configure(**dataclasses.asdict(S3FakeConfig()))
 
 
 def fake_state(s3: ServerHandle) -> dict:
-    return requests.get(f"{s3.url}/_sandbox/state", timeout=5).json()
+    return SandboxClient(s3=s3.url).s3.state()
 
 
 def configure(s3: ServerHandle, **knobs: object) -> None:
-    answer = requests.post(f"{s3.url}/_sandbox/config", json=knobs, timeout=5)
-    assert answer.status_code == 200, answer.text
+    SandboxClient(s3=s3.url).s3.configure(**knobs)
 
 
 def stored_objects(s3: ServerHandle, prefix: str) -> dict[str, dict]:
@@ -262,7 +262,7 @@ def test_a_store_slower_than_the_read_timeout_gives_a_retryable_error(s3: Server
 
 def test_one_slowdown_is_absorbed_by_the_retry_budget(storage: Storage, s3: ServerHandle) -> None:
     key = unique_prefix() + "retried.png"
-    configure(s3, fail_next=1)
+    SandboxClient(s3=s3.url).s3.fail(match=key)
 
     storage.put(key, b"made it", "image/png")
 
@@ -275,7 +275,7 @@ def test_one_slowdown_is_absorbed_by_the_retry_budget(storage: Storage, s3: Serv
 def test_slowdown_beyond_the_retry_budget_is_a_retryable_error_after_exactly_that_many_attempts(
         storage: Storage, s3: ServerHandle) -> None:
     key = unique_prefix() + "throttled.png"
-    configure(s3, fail_next=10)
+    SandboxClient(s3=s3.url).s3.fail(match=key, times=10)  # only this key: the rule outlives the test
 
     with pytest.raises(StorageError) as got:
         storage.put(key, b"no luck", "image/png")
@@ -345,9 +345,9 @@ def test_each_call_logs_op_key_latency_and_outcome_but_no_account_secret(storage
 
 
 def test_sandbox_config_rejects_unknown_or_bad_knobs(s3: ServerHandle) -> None:
-    assert requests.post(f"{s3.url}/_sandbox/config", json={"nope": 1}, timeout=5).status_code == 400
-    assert requests.post(f"{s3.url}/_sandbox/config", json={"error_rate": 2}, timeout=5).status_code == 400
-    assert requests.post(f"{s3.url}/_sandbox/config", json={"latency_ms": "x"}, timeout=5).status_code == 400
+    assert SandboxClient(s3=s3.url).s3.post("config", {"nope": 1}).status_code == 400
+    assert SandboxClient(s3=s3.url).s3.post("config", {"error_rate": 2}).status_code == 400
+    assert SandboxClient(s3=s3.url).s3.post("config", {"latency_ms": "x"}).status_code == 400
     assert fake_state(s3)["config"] == dataclasses.asdict(S3FakeConfig())
 
 
@@ -355,9 +355,9 @@ def test_sandbox_reset_restores_start_knobs_forgets_requests_and_empties_buckets
                                                                                   s3: ServerHandle) -> None:
     key = unique_prefix() + "reset.png"
     storage.put(key, b"to be forgotten", "image/png")
-    configure(s3, latency_ms=5, fail_next=0)
+    configure(s3, latency_ms=5)
 
-    assert requests.post(f"{s3.url}/_sandbox/reset", timeout=5).status_code == 200
+    assert SandboxClient(s3=s3.url).s3.post("reset").status_code == 200
 
     state = fake_state(s3)
     assert state["config"] == dataclasses.asdict(S3FakeConfig())

@@ -25,9 +25,9 @@ from gateways.tbank import (
     receipt_for,
     verify_notification,
 )
+from sandbox.client import SandboxClient
 from sandbox.server import ServerHandle, serve
-from sandbox.tbank import TBankFake, config_from_env, create_app
-from sandbox.tbank_core import TBankFakeConfig, sandbox_token
+from sandbox.tbank import TBankFake, TBankFakeConfig, config_from_env, create_app, sandbox_token
 from settings import Settings
 
 TERMINAL, PASSWORD = "SandboxTerminal", "sandbox-terminal-password"
@@ -78,9 +78,9 @@ def served_receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def fake(tbank: ServerHandle) -> Iterator[TBankFake]:
-    assert requests.post(f"{tbank.url}/_sandbox/reset", timeout=5).json() == {"reset": True}
+    assert SandboxClient(tbank=tbank.url).tbank.post("reset").json() == {"ok": True}
     yield tbank.server.app.extensions["fake"]  # type: ignore[attr-defined]
-    requests.post(f"{tbank.url}/_sandbox/reset", timeout=5)  # stop this test's pending re-sends
+    SandboxClient(tbank=tbank.url).tbank.reset()  # stop this test's pending re-sends
 
 
 @pytest.fixture
@@ -96,8 +96,7 @@ def client(tbank: ServerHandle, fake: TBankFake) -> TBankClient:
 
 
 def configure(tbank: ServerHandle, **knobs: object) -> None:
-    response = requests.post(f"{tbank.url}/_sandbox/config", json=knobs, timeout=5)
-    assert response.status_code == 200, response.text
+    SandboxClient(tbank=tbank.url).tbank.configure(**knobs)
 
 
 def complete(tbank: ServerHandle, payment_id: str, outcome: str) -> dict[str, Any]:
@@ -321,8 +320,8 @@ def test_notify_endpoint_resends_any_status_on_demand(client: TBankClient, tbank
                                                       receiver: Receiver) -> None:
     payment_id = paid(client, tbank, receiver)
     wait_for(lambda: len(receiver.bodies) == 2)
-    response = requests.post(f"{tbank.url}/_sandbox/payments/{payment_id}/notify",
-                             json={"status": "CONFIRMED", "times": 2}, timeout=5)
+    response = SandboxClient(tbank=tbank.url).tbank.post(f"payments/{payment_id}/notify",
+                                                         {"status": "CONFIRMED", "times": 2})
     assert response.status_code == 202
     wait_for(lambda: len(receiver.bodies) == 4)
     assert [b["Status"] for b in receiver.bodies[2:]] == ["CONFIRMED", "CONFIRMED"]
@@ -330,8 +329,8 @@ def test_notify_endpoint_resends_any_status_on_demand(client: TBankClient, tbank
 
 
 def test_failures_that_may_pass_later_are_retryable_and_others_not(client: TBankClient, tbank: ServerHandle) -> None:
-    requests.post(f"{tbank.url}/_sandbox/fail", json={"method": "GetState", "error_code": "9999"}, timeout=5)
-    requests.post(f"{tbank.url}/_sandbox/fail", json={"method": "Init", "http_status": 503}, timeout=5)
+    SandboxClient(tbank=tbank.url).tbank.fail({"method": "GetState", "error_code": "9999"},
+                                              {"method": "Init", "http_status": 503})
     with pytest.raises(TBankError) as internal:
         client.get_state("7000000001")
     assert internal.value.code == "9999" and internal.value.retryable
@@ -392,9 +391,9 @@ def test_config_from_env_reads_knobs_and_refuses_bad_ones() -> None:
 def test_reset_forgets_payments_and_restores_knobs(client: TBankClient, tbank: ServerHandle) -> None:
     configure(tbank, notify_duplicates=4)
     client.init(order_id="o-reset", amount=1000, description="x", notification_url="http://x/n")
-    bad = requests.post(f"{tbank.url}/_sandbox/config", json={"no_such_knob": 1}, timeout=5)
+    bad = SandboxClient(tbank=tbank.url).tbank.post("config", {"no_such_knob": 1})
     assert bad.status_code == 400 and "no_such_knob" in bad.json()["error"]
-    requests.post(f"{tbank.url}/_sandbox/reset", timeout=5)
-    state = requests.get(f"{tbank.url}/_sandbox/state", timeout=5).json()
+    SandboxClient(tbank=tbank.url).tbank.reset()
+    state = SandboxClient(tbank=tbank.url).tbank.state()
     assert state["payments"] == state["requests"] == [] and state["config"]["notify_duplicates"] == 1
     assert "password" not in state["config"]

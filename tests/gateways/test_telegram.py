@@ -19,6 +19,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from gateways.telegram import TelegramClient, TelegramError, inline_keyboard, url_button, web_app_button
+from sandbox.client import SandboxClient
 from sandbox.server import ServerHandle, serve
 from sandbox.telegram import FakeTelegramState, TelegramFakeConfig, config_from_env, create_app
 
@@ -89,9 +90,7 @@ def client(url: str) -> TelegramClient:
 
 
 def _messages(url: str, chat_id: int) -> list[dict[str, Any]]:
-    answer = requests.get(f"{url}/_sandbox/chats/{chat_id}", timeout=5)
-    assert answer.status_code == 200
-    return answer.json()["messages"]
+    return SandboxClient(telegram=url).telegram.messages(chat_id)
 
 
 def _sha256(data: bytes) -> str:
@@ -99,8 +98,7 @@ def _sha256(data: bytes) -> str:
 
 
 def _configure(url: str, **knobs: Any) -> None:
-    answer = requests.post(f"{url}/_sandbox/config", json=knobs, timeout=5)
-    assert answer.status_code == 200, answer.text
+    SandboxClient(telegram=url).telegram.configure(**knobs)
 
 
 def test_album_arrives_in_order_with_the_caption_on_the_first_photo(client: TelegramClient, url: str) -> None:
@@ -114,7 +112,7 @@ def test_album_arrives_in_order_with_the_caption_on_the_first_photo(client: Tele
     assert [m["photos"][0]["sha256"] for m in messages] == [_sha256(p) for p in photos]
     assert [m["photos"][0]["prompt"] for m in messages] == ["portrait 0", "portrait 1", "portrait 2"]
     assert (messages[0]["photos"][0]["width"], messages[0]["photos"][0]["height"]) == (64, 48)
-    assert requests.get(f"{url}/_sandbox/files/{messages[2]['photos'][0]['file_id']}", timeout=5).content == photos[2]
+    assert SandboxClient(telegram=url).telegram.file(messages[2]["photos"][0]["file_id"]) == photos[2]
 
 
 def test_send_photo_with_a_button_is_recorded_with_caption_and_keyboard(client: TelegramClient, url: str) -> None:
@@ -217,7 +215,7 @@ def test_global_flood_limit_applies_across_chats(client: TelegramClient, url: st
 
 
 def test_blocked_chat_answers_403_and_the_error_says_blocked(client: TelegramClient, url: str) -> None:
-    assert requests.post(f"{url}/_sandbox/blocked", json={"chat_id": CHAT}, timeout=5).status_code == 200
+    assert SandboxClient(telegram=url).telegram.block(CHAT) == [CHAT]
     with pytest.raises(TelegramError) as caught:
         client.send_media_group(CHAT, [_png(), _png()])
     error = caught.value
@@ -315,7 +313,7 @@ def test_transport_failure_is_retryable_and_never_carries_the_token(caplog: pyte
 
 
 def test_server_error_is_retryable_and_the_next_call_succeeds(client: TelegramClient, url: str) -> None:
-    _configure(url, fail_next=1)
+    SandboxClient(telegram=url).telegram.fail(method="*", times=1)
     with pytest.raises(TelegramError) as caught:
         client.send_message(CHAT, "first")
     assert (caught.value.code, caught.value.retryable) == (500, True)
@@ -337,7 +335,7 @@ def test_lost_answer_is_retryable_although_the_message_was_delivered(client: Tel
 def test_text_update_reaches_our_webhook_with_the_secret_header(url: str, webhook: list[dict[str, Any]]) -> None:
     user = {"id": 777, "first_name": "Ivan", "username": "ivan"}
     for text in ("/start ref_ABC", "hello"):
-        answer = requests.post(f"{url}/_sandbox/updates/text", json={"user": user, "text": text}, timeout=5)
+        answer = SandboxClient(telegram=url).telegram.post("updates/text", {"user": user, "text": text})
         assert answer.status_code == 200 and answer.json()["deliveries"][0]["status"] == 200
     first, second = webhook
     assert first["secret"] == second["secret"] == SECRET
@@ -351,7 +349,7 @@ def test_text_update_reaches_our_webhook_with_the_secret_header(url: str, webhoo
 def test_user_album_arrives_as_updates_sharing_a_media_group_and_is_downloadable(
         client: TelegramClient, url: str, webhook: list[dict[str, Any]]) -> None:
     selfies = [_png(800, 600, (10, 20, 30)), _png(640, 640, (40, 50, 60))]
-    answer = requests.post(f"{url}/_sandbox/updates/photos", timeout=5, json={
+    answer = SandboxClient(telegram=url).telegram.post("updates/photos", {
         "user": {"id": 778, "first_name": "Olga"}, "as_album": True,
         "images": [base64.b64encode(s).decode() for s in selfies]})
     assert answer.status_code == 200
@@ -366,23 +364,23 @@ def test_user_album_arrives_as_updates_sharing_a_media_group_and_is_downloadable
 
 def test_duplicate_updates_knob_redelivers_the_same_update(url: str, webhook: list[dict[str, Any]]) -> None:
     _configure(url, duplicate_updates=1)
-    requests.post(f"{url}/_sandbox/updates/text", json={"user": {"id": 9}, "text": "hi"}, timeout=5)
+    SandboxClient(telegram=url).telegram.send_text(9, "hi")
     update_ids = [r["update"]["update_id"] for r in webhook]
     assert len(update_ids) == 2 and update_ids[0] == update_ids[1]
 
 
 def test_updates_without_a_webhook_are_refused_with_409(url: str, fake: FakeTelegramState) -> None:
-    answer = requests.post(f"{url}/_sandbox/updates/text", json={"user": {"id": 9}, "text": "hi"}, timeout=5)
+    answer = SandboxClient(telegram=url).telegram.post("updates/text", {"user": {"id": 9}, "text": "hi"})
     assert answer.status_code == 409 and fake.snapshot()["updates"] == []
 
 
 def test_config_rejects_unknown_knobs_and_reset_restores_the_start_config(url: str, client: TelegramClient) -> None:
-    assert requests.post(f"{url}/_sandbox/config", json={"nope": 1}, timeout=5).status_code == 400
-    assert requests.post(f"{url}/_sandbox/config", json={"chat_burst": "many"}, timeout=5).status_code == 400
+    assert SandboxClient(telegram=url).telegram.post("config", {"nope": 1}).status_code == 400
+    assert SandboxClient(telegram=url).telegram.post("config", {"chat_burst": "many"}).status_code == 400
     _configure(url, chat_burst=1)
     client.send_message(CHAT, "one")
-    assert requests.post(f"{url}/_sandbox/reset", timeout=5).status_code == 200
-    state = requests.get(f"{url}/_sandbox/state", timeout=5).json()
+    assert SandboxClient(telegram=url).telegram.post("reset").status_code == 200
+    state = SandboxClient(telegram=url).telegram.state()
     assert state["config"]["chat_burst"] == 20 and state["chats"] == {} and state["calls"] == []
 
 

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from gateways.telegram import BotCommand, TelegramClient, TelegramError, web_app_menu_button
+from sandbox.client import SandboxClient
 from sandbox.server import ServerHandle, serve
 from sandbox.telegram import FakeTelegramState, TelegramFakeConfig, create_app
 
@@ -38,11 +39,11 @@ def client(url: str) -> Iterator[TelegramClient]:
 
 
 def _state(url: str) -> dict[str, Any]:
-    return requests.get(f"{url}/_sandbox/state", timeout=5).json()
+    return SandboxClient(telegram=url).telegram.state()
 
 
 def _configure(url: str, **knobs: Any) -> None:
-    requests.post(f"{url}/_sandbox/config", json=knobs, timeout=5).raise_for_status()
+    SandboxClient(telegram=url).telegram.configure(**knobs)
 
 
 def test_webhook_info_shows_url_and_update_types_but_never_the_secret(client: TelegramClient, url: str) -> None:
@@ -85,7 +86,7 @@ def test_plain_http_webhook_is_accepted_on_127_0_0_1_only_for_the_sandbox(client
 
 def test_failed_delivery_shows_as_the_webhook_last_error(client: TelegramClient, url: str) -> None:
     client.set_webhook("http://127.0.0.1:9/webhooks/telegram", "secret")  # nothing listens on port 9
-    requests.post(f"{url}/_sandbox/updates/text", json={"user": {"id": 5}, "text": "/start"}, timeout=10)
+    SandboxClient(telegram=url).telegram.send_text(5, "/start")
     assert client.get_webhook_info().last_error_message
 
 
@@ -144,7 +145,7 @@ def test_web_app_menu_button_must_be_https_except_sandbox_loopback(client: Teleg
 
 
 def test_settings_calls_share_the_gateways_retry_semantics(client: TelegramClient, url: str) -> None:
-    _configure(url, fail_next=1)
+    SandboxClient(telegram=url).telegram.fail(method="getMyCommands")
     with pytest.raises(TelegramError) as caught:
         client.get_my_commands()
     assert caught.value.retryable and caught.value.code == 500

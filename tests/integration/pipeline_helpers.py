@@ -5,10 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import requests
-
 from db import jobs
 from runtime import Services
+from sandbox.client import SandboxClient
 
 
 def wait_for_job(services: Services, *, payment_id: int | None = None, job_id: int | None = None,
@@ -26,20 +25,15 @@ def wait_for_job(services: Services, *, payment_id: int | None = None, job_id: i
 
 
 def chat_messages(services: Services, chat_id: int) -> list[dict[str, Any]]:
-    base = services.settings.telegram_api_base
-    response = requests.get(f"{base}/_sandbox/chats/{chat_id}", timeout=5)
-    response.raise_for_status()
-    body = response.json()
-    return body["messages"] if isinstance(body, dict) else body
+    return SandboxClient.from_settings(services.settings).telegram.messages(chat_id)
 
 
 def kie_state(services: Services) -> dict[str, Any]:
-    return requests.get(f"{services.settings.kie_base_url}/_sandbox/state", timeout=5).json()
+    return SandboxClient.from_settings(services.settings).kie.state()
 
 
 def tbank_state(services: Services) -> dict[str, Any]:
-    base = services.settings.tbank_base_url.rsplit("/v2", 1)[0]
-    return requests.get(f"{base}/_sandbox/state", timeout=5).json()
+    return SandboxClient.from_settings(services.settings).tbank.state()
 
 
 def refunds_at_bank(services: Services, provider_payment_id: str) -> list[dict[str, Any]]:
@@ -51,11 +45,11 @@ def refunds_at_bank(services: Services, provider_payment_id: str) -> list[dict[s
 
 
 def kie_config(services: Services, **knobs: Any) -> None:
-    requests.post(f"{services.settings.kie_base_url}/_sandbox/config", json=knobs, timeout=5).raise_for_status()
+    SandboxClient.from_settings(services.settings).kie.configure(**knobs)
 
 
 def kie_faults(services: Services, rules: list[dict[str, Any]]) -> None:
-    requests.post(f"{services.settings.kie_base_url}/_sandbox/faults", json=rules, timeout=5).raise_for_status()
+    SandboxClient.from_settings(services.settings).kie.fail(*rules)
 
 
 def fast_kie(services: Services, **knobs: Any) -> None:

@@ -7,10 +7,10 @@ import subprocess
 import sys
 
 import pytest
-import requests
 
 from actors.delivery import notify_admin
 from db import messages
+from sandbox.client import SandboxClient
 from tests.factories import settings_env
 from tests.integration.pipeline_helpers import chat_messages, wait_until
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.scenario
 
 
 def _telegram_config(services, **knobs) -> None:
-    requests.post(f"{services.settings.telegram_api_base}/_sandbox/config", json=knobs, timeout=5).raise_for_status()
+    SandboxClient.from_settings(services.settings).telegram.configure(**knobs)
 
 
 def test_exhausted_message_is_dead_lettered_and_processed_by_a_replay(services, worker) -> None:

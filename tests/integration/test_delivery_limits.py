@@ -4,9 +4,9 @@ bot (delivery stops, the gallery keeps the photos, the job still ends)."""
 from __future__ import annotations
 
 import pytest
-import requests
 
 from db import delivery, jobs, users
+from sandbox.client import SandboxClient
 from tests.factories import make_avatar, make_paid_payment, make_user
 from tests.integration.pipeline_helpers import albums_in_chat, fast_kie, wait_for_job
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.scenario
 
 
 def _telegram(services, path: str, body: dict) -> dict:
-    response = requests.post(f"{services.settings.telegram_api_base}/_sandbox/{path}", json=body, timeout=5)
+    response = SandboxClient.from_settings(services.settings).telegram.post(path, body)
     response.raise_for_status()
     return response.json()
 
@@ -30,7 +30,7 @@ def test_telegram_429s_are_waited_out_and_every_album_still_arrives_once(service
 
     assert job["status"] == "delivered"
     assert [len(album) for album in albums_in_chat(services, user["telegram_id"])] == [10, 10, 3]
-    state = requests.get(f"{services.settings.telegram_api_base}/_sandbox/state", timeout=5).json()
+    state = SandboxClient.from_settings(services.settings).telegram.state()
     assert len(state["rejections"]) >= 1, "the fake never answered 429: the test proves nothing"
 
 

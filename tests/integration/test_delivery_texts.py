@@ -41,8 +41,8 @@ def test_a_lone_portrait_is_announced_in_the_singular(services, worker) -> None:
 
 def test_premium_missing_two_portraits_says_21_made_and_2_refunded(services, worker) -> None:
     fast_kie(services)
-    kie_faults(services, [{"prompt_contains": "[#6]", "times": 3, "kind": "fail"},
-                          {"prompt_contains": "[#9]", "times": 3, "kind": "fail"}])
+    kie_faults(services, [{"method": "task", "match": "[#6]", "times": 3},
+                          {"method": "task", "match": "[#9]", "times": 3}])
     user = make_user(services)
     payment = make_paid_payment(services, user, make_avatar(services, user), tier="premium")
 

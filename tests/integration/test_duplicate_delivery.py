@@ -32,7 +32,7 @@ def _republish_everything_once(database_url: str, stop: threading.Event) -> None
 
 def test_every_message_delivered_twice_changes_nothing(services, worker, database_url) -> None:
     fast_kie(services)
-    kie_faults(services, [{"prompt_contains": "[#3]", "times": 3, "kind": "fail"}])
+    kie_faults(services, [{"method": "task", "match": "[#3]", "times": 3}])
     inviter = make_user(services)
     user = make_user(services, referred_by=inviter["id"])
     payment = make_paid_payment(services, user, make_avatar(services, user), tier="starter")

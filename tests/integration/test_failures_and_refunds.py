@@ -22,7 +22,7 @@ pytestmark = pytest.mark.scenario
 
 def test_photo_failing_twice_then_succeeding_still_gives_all_photos(services, worker) -> None:
     fast_kie(services)
-    kie_faults(services, [{"prompt_contains": "[#6]", "times": 2, "kind": "fail"}])
+    kie_faults(services, [{"method": "task", "match": "[#6]", "times": 2}])
     user = make_user(services)
     payment = make_paid_payment(services, user, make_avatar(services, user), tier="premium")
 
@@ -41,7 +41,7 @@ def test_photo_failing_twice_then_succeeding_still_gives_all_photos(services, wo
 
 def test_photo_failing_three_times_is_refunded_pro_rata_and_the_user_told(services, worker) -> None:
     fast_kie(services)
-    kie_faults(services, [{"prompt_contains": "[#6]", "times": 3, "kind": "fail"}])
+    kie_faults(services, [{"method": "task", "match": "[#6]", "times": 3}])
     user = make_user(services)
     payment = make_paid_payment(services, user, make_avatar(services, user), tier="premium")
 

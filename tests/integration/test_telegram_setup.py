@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import requests
-
+from sandbox.client import SandboxClient
 from settings import Settings
 from tests.factories import settings_env
 
@@ -26,7 +25,7 @@ def run_setup(settings: Settings, **env: str) -> subprocess.CompletedProcess[str
 
 
 def telegram_state(settings: Settings) -> dict[str, Any]:
-    return requests.get(f"{settings.telegram_api_base}/_sandbox/state", timeout=5).json()
+    return SandboxClient.from_settings(settings).telegram.state()
 
 
 def test_running_twice_registers_webhook_commands_and_menu_once(settings: Settings, live_web: str) -> None:
@@ -51,9 +50,8 @@ def test_running_twice_registers_webhook_commands_and_menu_once(settings: Settin
     assert (counts["setWebhook"], counts["setMyCommands"], counts["setChatMenuButton"]) == (1, 1, 1)
 
     # The registered secret is the one our webhook checks: Telegram's next update is accepted.
-    delivered = requests.post(f"{settings.telegram_api_base}/_sandbox/updates/text", timeout=10,
-                              json={"user": {"id": 700_123}, "text": "/help"})
-    assert [d["status"] for d in delivered.json()["deliveries"]] == [200]
+    delivered = SandboxClient.from_settings(settings).telegram.send_text(700_123, "/help")
+    assert [d["status"] for d in delivered["deliveries"]] == [200]
 
 
 def test_a_rotated_secret_is_registered_again_though_telegram_never_shows_it(settings: Settings,
@@ -78,8 +76,7 @@ def test_a_refusal_exits_non_zero_and_says_what_telegram_said(settings: Settings
 
 
 def test_a_refused_menu_button_is_reported_after_the_items_already_set(settings: Settings) -> None:
-    requests.post(f"{settings.telegram_api_base}/_sandbox/config", json={"strict_button_urls": True},
-                  timeout=5).raise_for_status()
+    SandboxClient.from_settings(settings).telegram.configure(strict_button_urls=True)
     refused = run_setup(settings)
 
     assert refused.returncode == 1

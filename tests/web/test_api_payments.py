@@ -6,6 +6,7 @@ from __future__ import annotations
 import requests
 
 from db import payments
+from sandbox.client import SandboxClient
 from tests.factories import make_avatar, make_user
 from tests.integration.pipeline_helpers import tbank_state
 from tests.web.api_helpers import auth, confirmed_payment
@@ -78,9 +79,7 @@ def test_unknown_tier_or_style_is_422_and_someone_elses_avatar_404(client, setti
 def test_a_tbank_failure_is_502_and_leaves_the_payment_new_without_a_page(client, settings, services) -> None:
     user = make_user(services)
     avatar = make_avatar(services, user)
-    pay_base = settings.tbank_base_url.rsplit("/v2", 1)[0]
-    requests.post(f"{pay_base}/_sandbox/fail", json={"method": "Init", "times": 1, "error_code": "9999"},
-                  timeout=5).raise_for_status()
+    SandboxClient.from_settings(settings).tbank.fail(method="Init", times=1, error_code="9999")
 
     response = client.post("/api/v1/payments", headers=auth(settings, user),
                            json={"avatar_id": avatar["id"], "style_id": "business", "tier": "starter"})

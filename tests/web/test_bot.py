@@ -3,7 +3,6 @@ handles them, and we read the bot's answers back from the fake's chat."""
 
 from __future__ import annotations
 
-import base64
 import time
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 import requests
 
 from db import users
+from sandbox.client import SandboxClient
 from sandbox.selfies import no_face, small_selfie, two_faces
 from tests.factories import make_avatar, make_paid_payment, make_user, selfie
 from tests.integration.pipeline_helpers import chat_messages, kie_config, wait_for_job
@@ -27,20 +27,16 @@ def bot(services, settings, live_web) -> str:
 
 
 def send_text(bot: str, user_id: int, text: str, first_name: str = "Ира") -> None:
-    response = requests.post(f"{bot}/_sandbox/updates/text", timeout=10,
-                             json={"user": {"id": user_id, "first_name": first_name, "username": f"u{user_id}"},
-                                   "text": text})
-    response.raise_for_status()
-    assert all(d["status"] == 200 for d in response.json()["deliveries"])
+    answer = SandboxClient(telegram=bot).telegram.send_text(
+        {"id": user_id, "first_name": first_name, "username": f"u{user_id}"}, text)
+    assert all(d["status"] == 200 for d in answer["deliveries"])
 
 
 def send_photos(bot: str, user_id: int, images: list[bytes], *, as_album: bool = True,
                 as_document: bool = False) -> None:
-    response = requests.post(f"{bot}/_sandbox/updates/photos", timeout=20, json={
-        "user": {"id": user_id, "first_name": "Ира"}, "as_album": as_album, "as_document": as_document,
-        "images": [base64.b64encode(image).decode() for image in images]})
-    response.raise_for_status()
-    assert all(d["status"] == 200 for d in response.json()["deliveries"])
+    answer = SandboxClient(telegram=bot, timeout=20).telegram.send_photos(
+        {"id": user_id, "first_name": "Ира"}, images, as_album=as_album, as_document=as_document)
+    assert all(d["status"] == 200 for d in answer["deliveries"])
 
 
 def replies(services, chat_id: int, count: int, *, timeout_s: float = 15, settle_s: float = 1.0) -> list[str]:
@@ -209,7 +205,7 @@ def test_status_answers_with_the_latest_orders_progress(bot, services) -> None:
 
 
 def test_a_duplicated_update_is_answered_once(bot, services) -> None:
-    requests.post(f"{bot}/_sandbox/config", json={"duplicate_updates": 2}, timeout=5).raise_for_status()
+    SandboxClient(telegram=bot).telegram.configure(duplicate_updates=2)
 
     send_text(bot, 700010, "/help")
 
@@ -218,7 +214,7 @@ def test_a_duplicated_update_is_answered_once(bot, services) -> None:
 
 
 def test_a_user_who_blocked_the_bot_is_marked_blocked_and_not_retried(bot, services) -> None:
-    requests.post(f"{bot}/_sandbox/blocked", json={"chat_id": 700011, "blocked": True}, timeout=5)
+    SandboxClient(telegram=bot).telegram.block(700011)
 
     send_text(bot, 700011, "/help")
 
@@ -227,6 +223,6 @@ def test_a_user_who_blocked_the_bot_is_marked_blocked_and_not_retried(bot, servi
         time.sleep(0.1)
     assert user_row(services, 700011)["bot_blocked"] is True
     time.sleep(1.5)  # a retry would come after at least a second
-    state = requests.get(f"{bot}/_sandbox/state", timeout=5).json()
+    state = SandboxClient(telegram=bot).telegram.state()
     sends = [c for c in state["calls"] if c["method"] == "sendMessage" and c["chat_id"] == 700011]
     assert [c["status"] for c in sends] == [403]

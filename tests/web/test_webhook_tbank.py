@@ -12,11 +12,11 @@ from typing import Any
 import dramatiq
 import pytest
 import redis
-import requests
 
 from db import payments
 from gateways.tbank import make_token
 from rules.catalog import parse_tiers
+from sandbox.client import SandboxClient
 from settings import Settings
 from tests.conftest import free_port
 from tests.factories import make_avatar, make_paid_payment, make_user
@@ -163,8 +163,8 @@ def test_refunded_notification_before_our_bookkeeping_keeps_the_refunded_kopecks
 
 def test_fake_bank_notifications_reach_us_and_are_answered_ok(live_web, services, settings) -> None:
     """The T-Bank fake pays and notifies AUTHORIZED + CONFIRMED concurrently, each twice, at our real URL."""
-    base = settings.tbank_base_url.rsplit("/v2", 1)[0]
-    requests.post(f"{base}/_sandbox/config", json={"notify_duplicates": 2}, timeout=5).raise_for_status()
+    bank = SandboxClient.from_settings(settings).tbank
+    bank.configure(notify_duplicates=2)
     user = make_user(services)
     avatar = make_avatar(services, user)
     tier = parse_tiers(settings.tiers)["starter"]
@@ -178,7 +178,7 @@ def test_fake_bank_notifications_reach_us_and_are_answered_ok(live_web, services
         payment = payments.set_provider(conn, id=payment["id"], provider_payment_id=init.payment_id,
                                         payment_url=init.payment_url)
 
-    requests.post(f"{base}/pay/{init.payment_id}", json={"outcome": "success"}, timeout=5).raise_for_status()
+    bank.pay(init.payment_id, "success")
 
     deadline = time.monotonic() + 10
     deliveries: list[dict[str, Any]] = []

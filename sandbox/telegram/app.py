@@ -5,7 +5,7 @@ Bot API (``/bot<token>/<method>``; a wrong token answers 401 ``Unauthorized``): 
 ``attach://`` multipart files, caption <= 1024 on the first item only, every photo decoded with Pillow, <= 10 MB,
 width + height <= 10000; one bad item fails the whole group), ``sendPhoto`` (upload or a known file_id),
 ``sendMessage`` (text 1..4096, ``reply_markup`` kept), ``sendDocument`` (<= 50 MB), ``getFile`` and downloads at
-``/file/bot<token>/<file_path>``, ``getMe``, and the bot's settings (``sandbox.telegram_bot_setup``):
+``/file/bot<token>/<file_path>``, ``getMe``, and the bot's settings (``sandbox.telegram.bot_setup``):
 ``setWebhook`` / ``deleteWebhook`` / ``getWebhookInfo``, ``setMyCommands`` / ``getMyCommands`` /
 ``deleteMyCommands``, ``setChatMenuButton`` / ``getChatMenuButton`` (HTTPS only, except http://127.0.0.1).
 URLs as photos are refused: our code must upload bytes (a Telegram-cached failed URL is a real-world trap).
@@ -15,27 +15,24 @@ the answer is 429 ``Too Many Requests: retry after S`` with ``parameters.retry_a
 Blocked chats answer 403 ``Forbidden: bot was blocked by the user``.
 
 Knobs (``POST /_sandbox/config`` with JSON, or ``SANDBOX_TELEGRAM_<KNOB>`` in the environment):
-  bot_token           accepted token (default: Settings' "100000:SANDBOX-bot-token")
+  bot_token           accepted token (default: Settings' "100000:SANDBOX-bot-token"; masked in the state)
   bot_username        what getMe answers (PinGlassBot)
   chat_rate_per_s     per-chat refill rate, messages/s (1)        chat_burst    per-chat bucket size (20)
   global_rate_per_s   whole-bot refill rate, messages/s (30)     global_burst  whole-bot bucket size (30)
   blocked_chats       chat ids that blocked the bot (comma-separated in the environment; a new list replaces)
   duplicate_updates   extra copies of every update sent to our webhook (0)
-  latency_ms          delay before each Bot API answer (0)
-  fail_next           the next N Bot API calls answer 500 and do nothing (0)
   server_error_rate   probability that a call answers 500 and does nothing (0.0)
   lost_answer_rate    probability that a send takes effect but answers 502 (0.0): the duplicate-send window
   strict_button_urls  refuse loopback button URLs and non-HTTPS Web App URLs as real Telegram does (false)
   webhook_timeout_ms  how long to wait for our webhook's answer (10000)
   seed                seed of the random draws above (none)
-Changing a rate or burst refills the buckets; ``fail_next`` and ``seed`` restart their draws.
+Changing a rate or burst refills the buckets; ``seed`` restarts the draws.
 
-Control and inspection API:
-  GET  /_sandbox/state              config, webhook (with its secret), commands by scope, menu buttons, blocked
-                                    chats, messages per chat, 429s given, error answers, recent calls and counts
-                                    per method, updates sent and our webhook's answers
-  POST /_sandbox/config             merge knobs (unknown or ill-typed knob: 400)
-  POST /_sandbox/reset              forget everything recorded; knobs back to the start config
+Control: the shared ``/_sandbox/`` API (``sandbox.control``: state, config, reset, fail). The state has the
+config, webhook (with its secret), commands by scope, menu buttons, blocked chats, messages per chat, 429s
+given, error answers, recent calls and counts per method, updates sent and our webhook's answers. Fault rules:
+``method`` is a Bot API method; ``match`` looks in the call's parameters as JSON; the call does nothing and
+answers ``{"ok": false, "error_code"}`` (default 500) or, with ``body``, that raw page. Telegram's own:
   POST /_sandbox/blocked            {"chat_id": 1, "blocked": true|false}
   GET  /_sandbox/chats/<chat_id>    {"chat_id", "blocked", "messages": [{method, message_id, date, media_group_id,
                                     caption, text, reply_markup, document, photos: [{file_id, sha256, width,
@@ -51,41 +48,21 @@ lists the updates and each delivery's status and body. ``chat_id`` defaults to t
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
-
 from flask import Flask
 
-from sandbox.telegram_botapi import bot_api_blueprint
-from sandbox.telegram_control import control_blueprint
-from sandbox.telegram_state import DEFAULT_BOT_TOKEN, FakeTelegramState, TelegramFakeConfig
-
-ENV_PREFIX = "SANDBOX_TELEGRAM_"
-
-__all__ = ["DEFAULT_BOT_TOKEN", "FakeTelegramState", "TelegramFakeConfig", "config_from_env", "create_app"]
-
-
-def config_from_env(environ: Mapping[str, str]) -> TelegramFakeConfig:
-    """Knobs from ``SANDBOX_TELEGRAM_<KNOB>`` variables; unset or empty ones keep their defaults.
-
-    A malformed value raises ValueError naming the variable (never its value: the token is one of them).
-    """
-    changes = {}
-    for f in dataclasses.fields(TelegramFakeConfig):
-        raw = environ.get(ENV_PREFIX + f.name.upper())
-        if raw is not None and raw != "":
-            changes[f.name] = raw
-    try:
-        return TelegramFakeConfig().with_changes(changes)
-    except ValueError as exc:
-        raise ValueError(f"{ENV_PREFIX}*: {exc}") from None
+from sandbox.control import mount_control
+from sandbox.telegram.botapi import bot_api_blueprint
+from sandbox.telegram.control import control_blueprint
+from sandbox.telegram.state import FakeTelegramState, TelegramFakeConfig
 
 
 def create_app(config: TelegramFakeConfig | None = None) -> Flask:
     """The fake as a WSGI app; its state is ``app.extensions["fake"]`` (a ``FakeTelegramState``)."""
     app = Flask("sandbox.telegram")
     app.config["MAX_CONTENT_LENGTH"] = 60 * 1024 * 1024  # a 50 MB document plus multipart overhead
-    app.extensions["fake"] = FakeTelegramState(config or TelegramFakeConfig())
+    fake = FakeTelegramState(config or TelegramFakeConfig())
+    app.extensions["fake"] = fake
     app.register_blueprint(bot_api_blueprint())
+    mount_control(app, fake)
     app.register_blueprint(control_blueprint())
     return app

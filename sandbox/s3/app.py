@@ -4,30 +4,25 @@ moto's server-mode application answers every S3 call. In front of it sits a thin
 lacks: the sandbox control API, fault injection, and the expiry of presigned URLs (moto serves a presigned URL
 forever; S3 and R2 answer 403 once ``X-Amz-Expires`` has passed, and our code must live with that).
 
-Knobs (start values from ``SANDBOX_S3_*``; change them live with ``POST /_sandbox/config``):
-- ``latency_ms`` (SANDBOX_S3_LATENCY_MS, 0): delay added before every S3 request.
-- ``error_rate`` (SANDBOX_S3_ERROR_RATE, 0.0): fraction of S3 requests answered ``503 SlowDown``.
-- ``fail_next`` (SANDBOX_S3_FAIL_NEXT, 0): the next N S3 requests answer ``503 SlowDown`` (deterministic).
-- ``enforce_presign_expiry`` (SANDBOX_S3_ENFORCE_PRESIGN_EXPIRY, true): expired presigned URLs get
-  ``403 AccessDenied "Request has expired"``.
-- ``clock_offset_s`` (SANDBOX_S3_CLOCK_OFFSET_S, 0.0): how far ahead of the real clock the fake judges expiry,
-  so a test can see a URL expire without waiting for it.
+Knobs (start values from ``SANDBOX_S3_<KNOB>``; change them live with ``POST /_sandbox/config``):
+- ``latency_ms`` (0): delay added before every S3 request.
+- ``error_rate`` (0.0): fraction of S3 requests answered ``503 SlowDown``.
+- ``enforce_presign_expiry`` (true): expired presigned URLs get ``403 AccessDenied "Request has expired"``.
+- ``clock_offset_s`` (0.0): how far ahead of the real clock the fake judges expiry, so a test can see a URL
+  expire without waiting for it.
 
-Control API (on the same port as S3; bucket names cannot start with ``_`` so nothing collides):
-- ``GET /_sandbox/state``: knobs, counts (requests by method, faults injected, expired URLs refused), the
-  last 500 requests (method, path, outcome, user agent) and every bucket with its objects (key, size, content
-  type).
-- ``POST /_sandbox/config``: merge knobs from a JSON object (unknown knob or bad value: 400).
-- ``POST /_sandbox/reset``: forget counts and requests, knobs back to the start config, every bucket emptied
-  (buckets stay: the application expects its bucket to exist).
+Control: the shared ``/_sandbox/`` API (``sandbox.control``) on the same port as S3 (bucket names cannot start
+with ``_`` so nothing collides). The state has knobs, counts (requests by method, faults injected, expired URLs
+refused), the last 500 requests (method, path, outcome, user agent) and every bucket with its objects (key,
+size, content type); reset also empties every bucket (buckets stay: the application expects its bucket to
+exist). Fault rules: ``method`` is the HTTP method; ``match`` looks in the path; the answer is S3's XML error
+with ``error_code`` (default ``SlowDown``) under ``http_status`` (default 503), or ``body``.
 moto's own ``/moto-api/`` stays reachable. moto keeps its data in process-global memory: two S3 fakes started in
 one process share buckets and objects (their knobs and counts stay separate).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import random
 import threading
 import time
@@ -41,40 +36,31 @@ from urllib.parse import parse_qs
 import flask
 from werkzeug.wrappers import Response
 
+from sandbox.control import FaultRules, mount_control
+from sandbox.knobs import Knobs
 from sandbox.server import ServerHandle, serve
 
 MAX_PRESIGN_EXPIRES_S = 7 * 24 * 3600
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
+METHODS = ("GET", "HEAD", "PUT", "POST", "DELETE")
 
 
 @dataclass(frozen=True)
-class S3FakeConfig:
+class S3FakeConfig(Knobs):
+    PROVIDER = "s3"
+
     latency_ms: int = 0
     error_rate: float = 0.0
-    fail_next: int = 0
     enforce_presign_expiry: bool = True
     clock_offset_s: float = 0.0
 
-    def merged(self, changes: Mapping[str, Any]) -> S3FakeConfig:
-        """A copy with ``changes`` applied; raises ValueError naming an unknown knob or a bad value."""
-        known = {f.name: f.type for f in dataclasses.fields(self)}
-        values: dict[str, Any] = {}
-        for name, value in changes.items():
-            if name not in known:
-                raise ValueError(f"unknown knob {name!r}")
-            values[name] = _coerce(name, known[name], value)
-        merged = dataclasses.replace(self, **values)
-        if not 0.0 <= merged.error_rate <= 1.0:
+    def check(self) -> None:
+        if not 0.0 <= self.error_rate <= 1.0:
             raise ValueError("knob 'error_rate' must be within 0..1")
-        return merged
+        if self.latency_ms < 0:
+            raise ValueError("knob 'latency_ms' must not be negative")
 
 
-def config_from_env(environ: Mapping[str, str]) -> S3FakeConfig:
-    """Start knobs from ``SANDBOX_S3_<KNOB>`` variables; unset ones keep their defaults."""
-    changes = {f.name: environ[f"SANDBOX_S3_{f.name.upper()}"] for f in dataclasses.fields(S3FakeConfig)
-               if environ.get(f"SANDBOX_S3_{f.name.upper()}", "") != ""}
-    return S3FakeConfig().merged(changes)
+config_from_env = S3FakeConfig.from_env
 
 
 class S3Fake:
@@ -87,6 +73,7 @@ class S3Fake:
         self.requests: deque[dict[str, str]] = deque(maxlen=500)
         self.lock = threading.Lock()
         self.random = random.Random()
+        self.faults = FaultRules(METHODS)
 
     def configure(self, changes: Mapping[str, Any]) -> S3FakeConfig:
         with self.lock:
@@ -102,18 +89,21 @@ class S3Fake:
 
     def intercept(self, environ: Mapping[str, Any]) -> Response | None:
         """The answer that replaces moto's for this request (a fault or an expired URL), or None to pass."""
-        method = str(environ.get("REQUEST_METHOD", "GET"))
+        method, path = str(environ.get("REQUEST_METHOD", "GET")), str(environ.get("PATH_INFO", ""))
+        rule = self.faults.take(method, path)
         with self.lock:
             config = self.config
-            fault = config.fail_next > 0 or (config.error_rate > 0 and self.random.random() < config.error_rate)
-            if config.fail_next > 0:
-                self.config = dataclasses.replace(config, fail_next=config.fail_next - 1)
+            random_fault = config.error_rate > 0 and self.random.random() < config.error_rate
         if config.latency_ms:
             time.sleep(config.latency_ms / 1000)
         refusal = None
         outcome = "passed"
-        if fault:
-            refusal, outcome = _s3_error(503, "SlowDown", "Please reduce your request rate."), "fault"
+        if rule is not None and rule.body is not None:
+            refusal, outcome = Response(rule.body, status=rule.http_status or 503, content_type="text/html"), "fault"
+        elif rule is not None or random_fault:
+            code = str(rule.error_code) if rule is not None and rule.error_code is not None else "SlowDown"
+            status = rule.http_status if rule is not None and rule.http_status else 503
+            refusal, outcome = _s3_error(status, code, "Please reduce your request rate."), "fault"
         elif config.enforce_presign_expiry:
             now = time.time() + config.clock_offset_s
             refusal = _presign_refusal(str(environ.get("QUERY_STRING", "")), now)
@@ -123,13 +113,13 @@ class S3Fake:
             self.counts["requests"] += 1
             if outcome != "passed":
                 self.counts[outcome] += 1
-            self.requests.append({"method": method, "path": str(environ.get("PATH_INFO", "")), "outcome": outcome,
+            self.requests.append({"method": method, "path": path, "outcome": outcome,
                                   "user_agent": str(environ.get("HTTP_USER_AGENT", ""))})
         return refusal
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
-            state: dict[str, Any] = {"config": dataclasses.asdict(self.config), "counts": dict(self.counts),
+            state: dict[str, Any] = {"config": self.config.public_view(), "counts": dict(self.counts),
                                      "requests": list(self.requests)}
         state["buckets"] = _buckets()
         return state
@@ -144,26 +134,7 @@ def create_app(config: S3FakeConfig | None = None) -> flask.Flask:
     app = flask.Flask("sandbox.s3")
     app.extensions["fake"] = fake
 
-    @app.get("/_sandbox/state")
-    def state() -> Any:
-        return flask.jsonify(fake.snapshot())
-
-    @app.post("/_sandbox/config")
-    def configure() -> Any:
-        changes = flask.request.get_json(silent=True)
-        if not isinstance(changes, dict):
-            return flask.jsonify(error="a JSON object of knobs is required"), 400
-        try:
-            merged = fake.configure(changes)
-        except ValueError as exc:
-            return flask.jsonify(error=str(exc)), 400
-        return flask.jsonify(config=dataclasses.asdict(merged))
-
-    @app.post("/_sandbox/reset")
-    def reset() -> Any:
-        fake.reset()
-        return flask.jsonify(ok=True)
-
+    mount_control(app, fake)
     control = app.wsgi_app
     moto_app = DomainDispatcherApplication(create_backend_app)
 
@@ -240,28 +211,3 @@ def _empty_buckets() -> None:
         for bucket in list(backend.buckets.values()):
             for name in list(bucket.keys.keys()):
                 backend.delete_object(bucket.name, name)
-
-
-def _coerce(name: str, kind: object, value: Any) -> Any:
-    kind = str(kind)
-    try:
-        if kind == "bool":
-            if isinstance(value, bool):
-                return value
-            text = str(value).strip().lower()
-            if text not in _TRUE | _FALSE:
-                raise ValueError
-            return text in _TRUE
-        if isinstance(value, bool):
-            raise TypeError
-        if kind == "int":
-            number = int(value)
-            if number < 0 or number != float(value):
-                raise ValueError
-            return number
-        number = float(value)
-        if not math.isfinite(number):
-            raise ValueError
-        return number
-    except (TypeError, ValueError):
-        raise ValueError(f"knob {name!r} has a bad value (expected {kind})") from None

@@ -21,11 +21,14 @@ from urllib.parse import urlsplit
 import requests
 from PIL import Image
 
-from sandbox import kie_image
-from sandbox.kie_state import FakeTask, KieFake, now_ms
+from sandbox.kie import image as kie_image
+from sandbox.kie.state import FakeTask, KieFake, now_ms
 
 MAX_REFERENCE_BYTES = 10 * 1024 * 1024
 FETCH_FAIL_CODE = "422"
+FETCH_TIMEOUT_S = 5.0
+CALLBACK_MAX_ATTEMPTS = 3
+CALLBACK_TIMEOUT_S = 15.0
 USER_AGENT = "KieSandbox/1.0"
 
 
@@ -83,8 +86,6 @@ def sign(key: str, task_id: str, timestamp: str) -> str:
 def deliver_callbacks(fake: KieFake, task: FakeTask) -> None:
     """POST the result to callBackUrl: maybe dropped, maybe twice, each delivery retried until HTTP 200."""
     config = fake.config
-    if config.callback_delay_ms:
-        time.sleep(config.callback_delay_ms / 1000)
     if not fake.is_current(task):
         return
     if fake.roll(config.callback_drop_rate):
@@ -100,7 +101,7 @@ def deliver_callbacks(fake: KieFake, task: FakeTask) -> None:
 def _deliver_once(fake: KieFake, task: FakeTask, delivery: int) -> None:
     config = fake.config
     body = callback_body(task, config.result_json_as_object)
-    for attempt in range(1, config.callback_max_attempts + 1):
+    for attempt in range(1, CALLBACK_MAX_ATTEMPTS + 1):
         if not fake.is_current(task):
             return
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
@@ -112,13 +113,13 @@ def _deliver_once(fake: KieFake, task: FakeTask, delivery: int) -> None:
                                  "url": task.callback_url, "signed": bool(config.webhook_key), "at_ms": now_ms(),
                                  "status": None, "error": None, "epoch": task.epoch}
         status = None
-        refusal = _refusal(task.callback_url or "", config.loopback_only)
+        refusal = _refusal(task.callback_url or "")
         if refusal:
             entry["error"] = refusal
         else:
             try:
                 response = requests.post(task.callback_url or "", data=json.dumps(body), headers=headers,
-                                         timeout=config.callback_timeout_s)
+                                         timeout=CALLBACK_TIMEOUT_S)
                 status = entry["status"] = response.status_code
             except requests.RequestException as exc:
                 entry["error"] = type(exc).__name__
@@ -127,7 +128,7 @@ def _deliver_once(fake: KieFake, task: FakeTask, delivery: int) -> None:
         fake.record("callbacks", entry)
         if status == 200:
             return
-        if attempt < config.callback_max_attempts:
+        if attempt < CALLBACK_MAX_ATTEMPTS:
             # The real schedule is minutes apart; compressed here so tests and chaos runs stay quick.
             time.sleep(config.callback_retry_ms * 2 ** (attempt - 1) / 1000)
     fake.count("callbacks_given_up")
@@ -162,15 +163,14 @@ def _finish(fake: KieFake, task: FakeTask, failure: tuple[str, str] | None, imag
 
 def _fetch_references(fake: KieFake, task: FakeTask) -> tuple[str, str] | None:
     """GET every reference URL; the first that is not an image fails the task with (failCode, failMsg)."""
-    config = fake.config
     failure = None
     for index, url in enumerate(task.image_urls):
         entry: dict[str, Any] = {"task_id": task.task_id, "url": url, "status": None, "ok": False,
                                  "error": None, "epoch": task.epoch}
-        error = _refusal(url, config.loopback_only)
+        error = _refusal(url)
         if error is None:
             try:
-                response = requests.get(url, timeout=config.fetch_timeout_s, headers={"User-Agent": USER_AGENT})
+                response = requests.get(url, timeout=FETCH_TIMEOUT_S, headers={"User-Agent": USER_AGENT})
                 entry["status"] = response.status_code
                 error = _image_problem(response)
             except requests.RequestException as exc:
@@ -202,12 +202,12 @@ def _image_problem(response: requests.Response) -> str | None:
     return None
 
 
-def _refusal(url: str, loopback_only: bool) -> str | None:
-    """Why the fake will not contact ``url`` (it never leaves loopback unless told to), or None."""
+def _refusal(url: str) -> str | None:
+    """Why the fake will not contact ``url`` (it never leaves loopback), or None."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "not an http(s) URL"
-    if not loopback_only or parts.hostname == "localhost":
+    if parts.hostname == "localhost":
         return None
     try:
         if ipaddress.ip_address(parts.hostname).is_loopback:

@@ -1,4 +1,5 @@
-"""The fake Telegram's control and inspection API under ``/_sandbox/``, and updates sent to our webhook.
+"""The fake Telegram's own controls under ``/_sandbox/`` (beside the shared ones of ``sandbox.control``):
+blocked chats, chats and files for inspection, and updates sent to our webhook.
 
 Updates are delivered synchronously, in order, to the URL given to ``setWebhook`` with the header
 ``X-Telegram-Bot-Api-Secret-Token``; the control call answers with what our webhook answered. Photos a user sends
@@ -15,9 +16,9 @@ from typing import Any
 import requests
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from sandbox.telegram_botapi import PHOTO_EXTENSIONS
-from sandbox.telegram_checks import Refused, inspect_photo, thumbnail
-from sandbox.telegram_state import FakeTelegramState
+from sandbox.telegram.botapi import PHOTO_EXTENSIONS
+from sandbox.telegram.checks import Refused, inspect_photo, thumbnail
+from sandbox.telegram.state import FakeTelegramState
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALBUM_MAX = 10
@@ -31,7 +32,7 @@ class ControlError(Exception):
 
 
 def control_blueprint() -> Blueprint:
-    """``/_sandbox/`` routes; the state is ``current_app.extensions["fake"]``."""
+    """The Telegram-only ``/_sandbox/`` routes; the state is ``current_app.extensions["fake"]``."""
     bp = Blueprint("telegram_control", __name__, url_prefix="/_sandbox")
 
     def state() -> FakeTelegramState:
@@ -40,23 +41,6 @@ def control_blueprint() -> Blueprint:
     @bp.errorhandler(ControlError)
     def control_error(error: ControlError) -> Any:
         return jsonify({"error": error.message}), error.status
-
-    @bp.get("/state")
-    def get_state() -> Any:
-        return jsonify(state().snapshot())
-
-    @bp.post("/config")
-    def post_config() -> Any:
-        try:
-            config = state().configure(_body())
-        except ValueError as exc:
-            raise ControlError(400, str(exc)) from None
-        return jsonify({"config": config.public()})
-
-    @bp.post("/reset")
-    def post_reset() -> Any:
-        state().reset()
-        return jsonify({"ok": True})
 
     @bp.post("/blocked")
     def post_blocked() -> Any:

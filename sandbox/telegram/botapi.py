@@ -15,9 +15,11 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.http import HTTP_STATUS_CODES
 
-from sandbox.telegram_bot_setup import SETUP_METHODS
-from sandbox.telegram_checks import (
+from sandbox.control import FaultRule
+from sandbox.telegram.bot_setup import SETUP_METHODS
+from sandbox.telegram.checks import (
     DOCUMENT_MAX_BYTES,
     DOWNLOAD_MAX_BYTES,
     Refused,
@@ -27,7 +29,7 @@ from sandbox.telegram_checks import (
     inspect_photo,
     thumbnail,
 )
-from sandbox.telegram_state import FakeTelegramState, StoredFile
+from sandbox.telegram.state import FakeTelegramState, StoredFile
 
 Params = dict[str, Any]
 PHOTO_EXTENSIONS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "GIF": ".gif"}
@@ -54,8 +56,9 @@ def bot_api_blueprint() -> Blueprint:
         handler = METHODS.get(method)
         if handler is None:
             return _failure(state, method, chat_id, ApiError(404, "Not Found"))
-        if state.config.latency_ms:
-            time.sleep(state.config.latency_ms / 1000)
+        rule = state.faults.take(method, json.dumps(params, ensure_ascii=False, default=str))
+        if rule is not None:
+            return _injected(state, method, chat_id, rule)
         if state.draw_server_error():
             return _failure(state, method, chat_id, ApiError(500, "Internal Server Error"))
         try:
@@ -92,6 +95,20 @@ def _failure(state: FakeTelegramState, method: str, chat_id: int | None, error: 
     if error.retry_after is not None:
         body["parameters"] = {"retry_after": error.retry_after}
     return jsonify(body), error.code
+
+
+def _injected(state: FakeTelegramState, method: str, chat_id: int | None, rule: FaultRule) -> Any:
+    """A fault rule's answer: ``body`` as a raw page, else the Bot API's error shape with ``error_code``
+    (default: ``http_status``, else 500) and its standard description."""
+    if rule.body is not None:
+        status = rule.http_status or 502
+        state.record_call(method, chat_id, status, "injected page")
+        return Response(rule.body, status, mimetype="text/html")
+    code = int(rule.error_code) if str(rule.error_code).isdigit() else rule.http_status or 500
+    description = HTTP_STATUS_CODES.get(code, "Injected failure")
+    state.record_call(method, chat_id, code, description)
+    body = {"ok": False, "error_code": code, "description": description}
+    return jsonify(body), rule.http_status or code
 
 
 def _params() -> Params:

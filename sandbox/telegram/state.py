@@ -6,7 +6,6 @@ threaded server sees every send admitted, numbered and recorded as one step.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import math
 import random
@@ -18,15 +17,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from settings import Settings
+from sandbox.control import FaultRules
+from sandbox.knobs import Knobs
 
-DEFAULT_BOT_TOKEN = Settings().telegram_bot_token
+# Bot API methods the fake answers (fault rules name these); the bot-settings ones live in bot_setup.
+BOT_API_METHODS = ("sendMessage", "sendPhoto", "sendMediaGroup", "sendDocument", "getFile", "getMe",
+                   "setWebhook", "deleteWebhook", "getWebhookInfo", "setMyCommands", "getMyCommands",
+                   "deleteMyCommands", "setChatMenuButton", "getChatMenuButton")
+
+DEFAULT_BOT_TOKEN = "100000:SANDBOX-bot-token"  # the fleet's default TELEGRAM_BOT_TOKEN; the runner passes the real one
 CALL_LOG_SIZE = 5000
 
 
 @dataclass(frozen=True)
-class TelegramFakeConfig:
-    """The fake's knobs (documented in ``sandbox.telegram``); invalid values raise ValueError."""
+class TelegramFakeConfig(Knobs):
+    """The fake's knobs (documented in ``sandbox.telegram.app``); invalid values raise ValueError."""
+
+    PROVIDER = "telegram"
+    SECRETS = ("bot_token",)
 
     bot_token: str = field(default=DEFAULT_BOT_TOKEN, repr=False)
     bot_username: str = "PinGlassBot"
@@ -36,71 +44,27 @@ class TelegramFakeConfig:
     global_burst: int = 30
     blocked_chats: tuple[int, ...] = ()
     duplicate_updates: int = 0
-    latency_ms: int = 0
-    fail_next: int = 0
     server_error_rate: float = 0.0
     lost_answer_rate: float = 0.0
     strict_button_urls: bool = False
     webhook_timeout_ms: int = 10_000
     seed: int | None = None
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
         if not self.bot_token or ":" not in self.bot_token:
             raise ValueError("bot_token must look like '<bot id>:<secret>'")
         if self.chat_rate_per_s <= 0 or self.global_rate_per_s <= 0:
             raise ValueError("rates must be positive")
         if self.chat_burst < 1 or self.global_burst < 1:
             raise ValueError("bursts must be at least 1")
-        if min(self.duplicate_updates, self.latency_ms, self.fail_next) < 0 or self.webhook_timeout_ms <= 0:
+        if self.duplicate_updates < 0 or self.webhook_timeout_ms <= 0:
             raise ValueError("counts and times cannot be negative")
         for name in ("server_error_rate", "lost_answer_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be within 0..1")
 
-    def with_changes(self, changes: Mapping[str, Any]) -> TelegramFakeConfig:
-        """A copy with ``changes`` applied; values may be JSON values or environment strings."""
-        kinds = {f.name: str(f.type) for f in dataclasses.fields(self)}
-        unknown = sorted(set(changes) - set(kinds))
-        if unknown:
-            raise ValueError(f"unknown knobs: {', '.join(unknown)}")
-        return dataclasses.replace(self, **{k: coerce(k, kinds[k], v) for k, v in changes.items()})
 
-    def public(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-def coerce(name: str, kind: str, value: Any) -> Any:
-    """``value`` (JSON or an environment string) as the knob's type; ValueError names the knob."""
-    try:
-        if kind == "bool":
-            if isinstance(value, bool):
-                return value
-            if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no",
-                                                                    "off"):
-                return value.strip().lower() in ("1", "true", "yes", "on")
-        elif kind.startswith("tuple"):
-            items = value.split(",") if isinstance(value, str) else list(value)
-            return tuple(_integer(item) for item in items if str(item).strip())
-        elif kind.startswith("int"):
-            if value is None or value == "":
-                if "None" in kind:
-                    return None
-            else:
-                return _integer(value)
-        elif kind == "float":
-            if not isinstance(value, bool) and isinstance(value, (int, float, str)):
-                return float(value)
-        elif kind == "str" and isinstance(value, str):
-            return value
-    except (TypeError, ValueError):
-        pass
-    raise ValueError(f"knob {name} must be {kind}")
-
-
-def _integer(value: Any) -> int:
-    if isinstance(value, (bool, float)):
-        raise TypeError("not an integer")
-    return int(value)
+config_from_env = TelegramFakeConfig.from_env
 
 
 class TokenBucket:
@@ -148,6 +112,7 @@ class FakeTelegramState:
     def __init__(self, config: TelegramFakeConfig) -> None:
         self.start_config = config
         self.lock = threading.RLock()
+        self.faults = FaultRules(BOT_API_METHODS)
         self.reset()
 
     def reset(self) -> None:
@@ -179,27 +144,23 @@ class FakeTelegramState:
     def configure(self, changes: Mapping[str, Any]) -> TelegramFakeConfig:
         """Merge knobs; rate changes restart the flood buckets, ``blocked_chats`` replaces the blocked set."""
         with self.lock:
-            self.config = self.config.with_changes(changes)
+            self.config = self.config.merged(changes)
             if "blocked_chats" in changes:
                 self.blocked = set(self.config.blocked_chats)
-            if "fail_next" in changes or "seed" in changes or any("rate" in k or "burst" in k for k in changes):
+            if "seed" in changes or any("rate" in k or "burst" in k for k in changes):
                 self._restart_limits()
             return self.config
 
     def _restart_limits(self) -> None:
         self.buckets: dict[int, TokenBucket] = {}
         self.global_bucket = TokenBucket(self.config.global_rate_per_s, self.config.global_burst, time.monotonic())
-        self.failures_left = self.config.fail_next
         self.random = random.Random(self.config.seed)
 
     # -- chaos ------------------------------------------------------------------------------------------------
 
     def draw_server_error(self) -> bool:
-        """Whether this call answers 500 without doing anything (``fail_next`` first, then the error rate)."""
+        """Whether this call answers 500 without doing anything (the ``server_error_rate`` knob)."""
         with self.lock:
-            if self.failures_left > 0:
-                self.failures_left -= 1
-                return True
             return self.random.random() < self.config.server_error_rate
 
     def draw_lost_answer(self) -> bool:
@@ -291,10 +252,9 @@ class FakeTelegramState:
     def snapshot(self) -> dict[str, Any]:
         """The whole recorded state as JSON-ready data (file bytes excepted)."""
         with self.lock:
-            return {"config": self.config.public(), "webhook": self.webhook, "commands": dict(self.commands),
+            return {"config": self.config.public_view(), "webhook": self.webhook, "commands": dict(self.commands),
                     "menu_buttons": dict(self.menu_buttons), "blocked_chats": sorted(self.blocked),
                     "chats": {str(chat): list(messages) for chat, messages in self.chats.items()},
                     "rejections": list(self.rejections), "errors": list(self.errors), "calls": list(self.calls),
                     "call_counts": dict(self.call_counts), "updates": list(self.updates),
-                    "deliveries": list(self.deliveries), "files": len(self.files),
-                    "failures_left": self.failures_left}
+                    "deliveries": list(self.deliveries), "files": len(self.files)}

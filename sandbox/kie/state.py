@@ -12,10 +12,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.kie_config import KieFakeConfig
+from sandbox.control import FaultRules
+from sandbox.kie.config import KieFakeConfig
 
-FAULT_KINDS = frozenset({"fail", "500", "455", "http200_500", "html_502"})
-CREATE_FAULT_KINDS = FAULT_KINDS - {"fail"}
+# Fault rule methods: the three API calls, and "task" (the task is created, then ends in ``fail``).
+METHODS = ("createTask", "recordInfo", "credit", "task")
+# How injected failures are counted in the state (``counts.failures``); "fetch": a reference URL failed.
+FAILURE_KINDS = ("500", "455", "http200_500", "html_502", "fail", "fetch")
 RECORD_INFO_WINDOW_S = 1.0
 
 
@@ -63,19 +66,13 @@ class FakeTask:
         }
 
 
-@dataclass
-class FaultRule:
-    prompt_contains: str
-    kind: str
-    remaining: int
-
-
 class KieFake:
     """The fake's whole state. Methods that read or change it take ``self.lock`` themselves unless noted."""
 
     def __init__(self, config: KieFakeConfig) -> None:
         self.start_config = config
         self.lock = threading.RLock()
+        self.faults = FaultRules(METHODS)
         self.epoch = 0
         self._reset_locked()
 
@@ -88,19 +85,18 @@ class KieFake:
     def _reset_locked(self) -> None:
         self.config = self.start_config
         self.epoch += 1
-        self.rng = random.Random(self.config.seed)
+        self.rng = random.Random()
         self.tasks: dict[str, FakeTask] = {}
         self.balances: dict[str, int] = {}
         self.key_indexes: dict[str, int] = {}
         self.create_windows: dict[str, deque[float]] = {}
         self.record_info_windows: dict[str, deque[float]] = {}
-        self.faults: list[FaultRule] = []
         self.fetches: list[dict[str, Any]] = []
         self.callbacks: list[dict[str, Any]] = []
         self.counts: dict[str, Any] = {
             "create_calls": 0, "record_info_calls": 0, "credit_calls": 0, "created": 0, "rejected_429": 0,
             "record_info_429": 0, "rejected_401": 0, "rejected_402": 0, "rejected_422": 0,
-            "failures": {kind: 0 for kind in (*sorted(FAULT_KINDS), "fetch")},
+            "failures": {kind: 0 for kind in FAILURE_KINDS},
             "succeeded": 0, "callbacks_sent": 0, "callbacks_dropped": 0, "callbacks_given_up": 0,
         }
 
@@ -110,21 +106,14 @@ class KieFake:
             self.config = self.config.merged(changes)
             if "credits" in changes:
                 self.balances.clear()
-            if "seed" in changes:
-                self.rng = random.Random(self.config.seed)
             return self.config
-
-    def add_faults(self, rules: list[dict[str, Any]]) -> None:
-        """Append fault rules (validated by the caller)."""
-        with self.lock:
-            self.faults += [FaultRule(r["prompt_contains"], r["kind"], r["times"]) for r in rules]
 
     def count(self, name: str, kind: str | None = None) -> None:
         with self.lock:
             if kind is None:
                 self.counts[name] += 1
             else:
-                self.counts[name][kind] += 1
+                self.counts[name][kind] = self.counts[name].get(kind, 0) + 1
 
     def accepts_key(self, key: str) -> bool:
         return bool(key) and (not self.config.api_keys or key in self.config.api_keys)
@@ -148,15 +137,6 @@ class KieFake:
     def latency_ms(self) -> int:
         with self.lock:
             return self.rng.randint(self.config.latency_ms_min, self.config.latency_ms_max)
-
-    def take_fault(self, prompt: str, kinds: frozenset[str]) -> str | None:
-        """Consume one hit of the first live rule of one of ``kinds`` whose substring is in ``prompt``."""
-        with self.lock:
-            for rule in self.faults:
-                if rule.remaining > 0 and rule.kind in kinds and rule.prompt_contains in prompt:
-                    rule.remaining -= 1
-                    return rule.kind
-            return None
 
     def take_create_slot(self, key: str) -> float | None:
         """Reserve a new-task slot in ``key``'s sliding window; None when granted, else seconds until one frees.
@@ -214,7 +194,7 @@ class KieFake:
                 getattr(self, kind).append(entry)
 
     def snapshot(self) -> dict[str, Any]:
-        """GET /_sandbox/state: knobs, counts, accounts (by key index), tasks, fetches, callbacks, fault rules."""
+        """GET /_sandbox/state: knobs, counts, accounts (by key index), tasks, fetches, callbacks."""
         with self.lock:
             accounts = [{"key_index": self.key_index(key), "balance": self.balance(key),
                          "tasks": sum(1 for t in self.tasks.values() if t.api_key == key)}
@@ -226,5 +206,4 @@ class KieFake:
                 "tasks": [task.public_view() for task in self.tasks.values()],
                 "fetches": list(self.fetches),
                 "callbacks": list(self.callbacks),
-                "faults": [vars(rule).copy() for rule in self.faults],
             }

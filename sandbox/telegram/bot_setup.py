@@ -19,8 +19,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from sandbox.telegram_checks import LOOPBACK_HOSTS, Refused
-from sandbox.telegram_state import FakeTelegramState
+from sandbox.telegram.checks import LOOPBACK_HOSTS, Refused
+from sandbox.telegram.state import FakeTelegramState
 
 Params = dict[str, Any]
 WEBHOOK_PORTS = (443, 80, 88, 8443)

@@ -8,29 +8,29 @@ API (Bearer auth; every answer an envelope ``{"code", "msg", "data"}``, business
 - ``GET /api/v1/jobs/recordInfo?taskId=`` → the documented ``data``; a task is visible only to the key that
   created it (otherwise 422 "recordInfo is null"); 429 over the per-key recordInfo limit.
 - ``GET /api/v1/chat/credit`` → ``data`` = the key's balance.
-- ``GET /files/<taskId>.<png|jpeg>?expires=`` → the result image (prompt inside, see ``kie_image``);
+- ``GET /files/<taskId>.<png|jpeg>?expires=`` → the result image (prompt inside, see ``sandbox.kie.image``);
   403 once ``result_ttl_s`` has passed since the task finished, 404 if unknown.
-Each task fetches its image_urls in the background, then ends ``success`` or ``fail`` after its latency and
-POSTs a callback (``code`` 200 / 501) to callBackUrl, signed when ``webhook_key`` is set.
+Each task fetches its image_urls in the background (never beyond loopback), then ends ``success`` or ``fail``
+after its latency and POSTs a callback (``code`` 200 / 501) to callBackUrl, up to 3 attempts, signed when
+``webhook_key`` is set.
 
-Control (``/_sandbox/``): ``GET state`` (knobs with secrets masked, counts incl. rejected_429 and
-record_info_429 and per-kind ``failures``, accounts and tasks by key index — never the key — fetches,
-callback attempts, fault rules), ``POST config`` (merge JSON knobs; 400 on unknown/bad), ``POST reset``,
-``POST faults`` (append rules ``[{"prompt_contains": "...", "times": 2, "kind": ...}]``; kinds
-``fail`` (the task ends in ``fail``), ``500`` (HTTP 500), ``455`` (maintenance), ``http200_500`` (code 500
-inside HTTP 200), ``html_502`` (a non-JSON HTTP 502 page); the first ``times`` matching createTask calls —
-or tasks, for ``fail`` — are hit).
+Control: the shared ``/_sandbox/`` API (``sandbox.control``). The state has knobs with secrets masked, counts
+(incl. rejected_429, record_info_429 and injected ``failures`` by kind), accounts and tasks by key index —
+never the key — fetches and callback attempts. Fault rules: ``method`` is ``createTask``, ``recordInfo``,
+``credit`` or ``task`` (the task is created, then ends in ``fail``; ``error_code`` is its failCode, default
+500); ``match`` looks in the prompt; ``error_code`` is the envelope code (default 500), in HTTP 200 unless
+``http_status`` or ``mirror_http_status`` says otherwise; ``body`` answers that raw page instead. E.g.
+``{"method": "createTask", "error_code": 455}`` (maintenance), ``{"method": "createTask", "http_status": 502,
+"body": "<html>…"}`` (a proxy's page).
 
 Knobs (``POST /_sandbox/config`` or env ``SANDBOX_KIE_<KNOB>``):
   api_keys (empty: any non-empty Bearer) · credits=1000000 per key (setting it resets every balance) ·
   rate_limit=20 / rate_window_s=10 new tasks per key, sliding, 0 = off · record_info_rate_limit=10 per s
   per key, 0 = off · retry_after_hint=false (429 carries Retry-After and data.retryAfter) ·
-  latency_ms_min=300 / latency_ms_max=1200 · fail_rate · error_500_rate · maintenance_455_rate ·
-  http200_error_rate (0..1; the three error rates hit every /api call) · mirror_http_status=false ·
-  result_json_as_object=false · result_ttl_s=86400 · callback_drop_rate · callback_duplicate_rate ·
-  callback_delay_ms=0 · callback_max_attempts=3 · callback_retry_ms=200 (doubling) · callback_timeout_s=15 ·
-  webhook_key · fetch_timeout_s=5 · loopback_only=true (never fetch or call back beyond loopback) ·
-  public_url (base of result URLs; default: the host the request came to) · seed (for the rates).
+  latency_ms_min=300 / latency_ms_max=1200 · fail_rate · error_500_rate · http200_error_rate (0..1; the two
+  error rates hit every /api call) · mirror_http_status=false · result_json_as_object=false ·
+  result_ttl_s=86400 · callback_drop_rate · callback_duplicate_rate · callback_retry_ms=200 (doubling) ·
+  webhook_key.
 """
 
 from __future__ import annotations
@@ -39,14 +39,13 @@ import json
 import time
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, request
 
-from sandbox import kie_worker
-from sandbox.kie_config import KieFakeConfig, config_from_env
-from sandbox.kie_image import CONTENT_TYPES
-from sandbox.kie_state import CREATE_FAULT_KINDS, FAULT_KINDS, KieFake
-
-__all__ = ["KieFakeConfig", "config_from_env", "create_app"]
+from sandbox.control import FaultRule, mount_control
+from sandbox.kie import worker as kie_worker
+from sandbox.kie.config import KieFakeConfig
+from sandbox.kie.image import CONTENT_TYPES
+from sandbox.kie.state import KieFake
 
 MAX_PROMPT_CHARS = 5000
 MAX_IMAGE_URLS = 10
@@ -73,23 +72,22 @@ def create_app(config: KieFakeConfig | None = None) -> Flask:
         key = header[7:].strip() if header[:7].lower() == "bearer " else ""
         return key if fake.accepts_key(key) else None
 
-    def injected(kind: str) -> Response:
-        fake.count("failures", kind)
-        if kind == "500":
-            return envelope(500, _MESSAGES[500], http=500)
-        if kind == "html_502":
-            return Response("<html><body><h1>502 Bad Gateway</h1></body></html>", status=502,
-                            mimetype="text/html")
-        if kind == "http200_500":
-            return envelope(500, _MESSAGES[500], http=200)
-        return envelope(455, _MESSAGES[455])
+    def injected(rule: FaultRule) -> Response:
+        fake.count("failures", _failure_kind(rule))
+        if rule.body is not None:
+            return Response(rule.body, status=rule.http_status or 502, mimetype="text/html")
+        code = _int_code(rule.error_code, 500)
+        return envelope(code, _MESSAGES.get(code, "Injected failure (sandbox)"), http=rule.http_status)
 
-    def random_fault() -> str | None:
-        config = fake.config
-        for kind, rate in (("500", config.error_500_rate), ("455", config.maintenance_455_rate),
-                           ("http200_500", config.http200_error_rate)):
-            if fake.roll(rate):
-                return kind
+    def fault(method: str, prompt: str = "") -> FaultRule | None:
+        """A fault rule for this call, else one drawn from the error-rate knobs."""
+        rule = fake.faults.take(method, prompt)
+        if rule is not None:
+            return rule
+        if fake.roll(fake.config.error_500_rate):
+            return FaultRule(method, 1, error_code=500, http_status=500)
+        if fake.roll(fake.config.http200_error_rate):
+            return FaultRule(method, 1, error_code=500, http_status=200)
         return None
 
     def rejected(code: int, msg: str) -> Response:
@@ -106,9 +104,9 @@ def create_app(config: KieFakeConfig | None = None) -> Flask:
         body = body if isinstance(body, dict) else {}
         params = body.get("input") if isinstance(body.get("input"), dict) else {}
         prompt = params.get("prompt") if isinstance(params.get("prompt"), str) else ""
-        fault = fake.take_fault(prompt, CREATE_FAULT_KINDS) or random_fault()
-        if fault:
-            return injected(fault)
+        rule = fault("createTask", prompt)
+        if rule:
+            return injected(rule)
         problem = _validation_problem(body, params)
         if problem:
             return rejected(422, problem)
@@ -121,15 +119,17 @@ def create_app(config: KieFakeConfig | None = None) -> Flask:
                 return rate_limited(wait_s)
             # Decided only now, so that a "fail" rule is spent on a task that exists, not on a dropped request.
             planned_failure = None
-            if fake.take_fault(prompt, frozenset({"fail"})) or fake.roll(fake.config.fail_rate):
-                planned_failure = ("500", "Generation failed (sandbox)")
+            doomed = fake.faults.take("task", prompt, any_method=False)
+            if doomed or fake.roll(fake.config.fail_rate):
+                fail_code = str(doomed.error_code) if doomed and doomed.error_code is not None else "500"
+                planned_failure = (fail_code, "Generation failed (sandbox)")
             task = fake.new_task(
                 api_key=key, request=body, prompt=prompt, image_urls=list(params["image_urls"]),
                 callback_url=body.get("callBackUrl") or None,
                 output_format=params.get("output_format") or "png",
                 aspect_ratio=params.get("aspect_ratio") or params.get("image_size") or "1:1",
                 planned_failure=planned_failure,
-                public_base=(fake.config.public_url or request.host_url).rstrip("/"))
+                public_base=request.host_url.rstrip("/"))
             if planned_failure:
                 fake.counts["failures"]["fail"] += 1
         kie_worker.start(fake, task)
@@ -149,9 +149,9 @@ def create_app(config: KieFakeConfig | None = None) -> Flask:
         key = bearer()
         if key is None:
             return rejected(401, _MESSAGES[401])
-        fault = random_fault()
-        if fault:
-            return injected(fault)
+        rule = fault("recordInfo", request.args.get("taskId", ""))
+        if rule:
+            return injected(rule)
         if fake.take_record_info_slot(key) is not None:
             fake.count("record_info_429")
             return envelope(429, _MESSAGES[429])
@@ -168,9 +168,9 @@ def create_app(config: KieFakeConfig | None = None) -> Flask:
         key = bearer()
         if key is None:
             return rejected(401, _MESSAGES[401])
-        fault = random_fault()
-        if fault:
-            return injected(fault)
+        rule = fault("credit")
+        if rule:
+            return injected(rule)
         return envelope(200, "success", fake.balance(key))
 
     @app.get("/files/<task_id>.<ext>")
@@ -183,57 +183,24 @@ def create_app(config: KieFakeConfig | None = None) -> Flask:
                 return Response("expired", status=403, mimetype="text/plain")
             return Response(task.image, mimetype=CONTENT_TYPES[task.output_format])
 
-    _register_control(app, fake)
+    mount_control(app, fake)
     return app
 
 
-def _register_control(app: Flask, fake: KieFake) -> None:
-    @app.get("/_sandbox/state")
-    def state() -> Response:
-        return Response(_json(fake.snapshot()), mimetype="application/json")
-
-    @app.post("/_sandbox/config")
-    def config() -> Any:
-        changes = request.get_json(silent=True)
-        if not isinstance(changes, dict):
-            return jsonify(error="expected a JSON object of knobs"), 400
-        try:
-            merged = fake.configure(changes)
-        except ValueError as exc:
-            return jsonify(error=str(exc)), 400
-        return jsonify(config=merged.public_view())
-
-    @app.post("/_sandbox/reset")
-    def reset() -> Any:
-        fake.reset()
-        return jsonify(ok=True)
-
-    @app.post("/_sandbox/faults")
-    def faults() -> Any:
-        body = request.get_json(silent=True)
-        rules = body.get("rules") if isinstance(body, dict) and "rules" in body else body
-        rules = [rules] if isinstance(rules, dict) else rules
-        try:
-            parsed = [_fault_rule(rule) for rule in rules] if isinstance(rules, list) else None
-        except (TypeError, ValueError) as exc:
-            return jsonify(error=str(exc)), 400
-        if parsed is None:
-            return jsonify(error="expected a list of fault rules"), 400
-        fake.add_faults(parsed)
-        return jsonify(faults=fake.snapshot()["faults"])
+def _int_code(code: str | int | None, default: int) -> int:
+    try:
+        return default if code is None else int(code)
+    except ValueError:
+        return default
 
 
-def _fault_rule(rule: Any) -> dict[str, Any]:
-    if not isinstance(rule, dict):
-        raise TypeError("a fault rule is a JSON object")
-    kind, times, needle = str(rule.get("kind", "")), rule.get("times", 1), rule.get("prompt_contains", "")
-    if kind not in FAULT_KINDS:
-        raise ValueError(f"kind must be one of {sorted(FAULT_KINDS)}")
-    if isinstance(times, bool) or not isinstance(times, int) or times < 1:
-        raise ValueError("times must be a positive integer")
-    if not isinstance(needle, str):
-        raise TypeError("prompt_contains must be a string")
-    return {"kind": kind, "times": times, "prompt_contains": needle}
+def _failure_kind(rule: FaultRule) -> str:
+    """How ``counts.failures`` names an injected answer: ``500`` (code 500 in HTTP 500), ``455``,
+    ``http200_500`` (code 500 forced into HTTP 200), ``html_502`` (a raw page under HTTP 502)."""
+    if rule.body is not None:
+        return f"html_{rule.http_status or 502}"
+    code = _int_code(rule.error_code, 500)
+    return f"http200_{code}" if rule.http_status == 200 else str(code)
 
 
 def _validation_problem(body: dict[str, Any], params: dict[str, Any]) -> str | None:

@@ -19,12 +19,17 @@ from typing import Any
 
 import requests
 
-from sandbox.tbank_core import TBankFakeConfig
-from telemetry.logs import log
+from sandbox.tbank.config import TBankFakeConfig
 
 logger = logging.getLogger("sandbox.tbank")
 
 ANSWER_KEEP = 200  # characters of each answer body kept in the record
+MAX_DELIVERIES = 5000  # deliveries kept for the state
+
+
+def log(event: str, *, level: int = logging.INFO, **fields: object) -> None:
+    """A structured log line in the shape the fleet's JSON formatter reads (``event`` and ``fields``)."""
+    logger.log(level, event, extra={"event": event, "fields": fields})
 
 
 class Notifier:
@@ -46,7 +51,7 @@ class Notifier:
         if concurrent and config.notify_confirmed_first:
             concurrent = False
             payloads = sorted(payloads, key=lambda p: p["Status"] != "CONFIRMED")
-        batch = [self._new_delivery(url, payload, copy, config.max_records)
+        batch = [self._new_delivery(url, payload, copy)
                  for payload in payloads for copy in range(1, copies + 1)]
         stop = self._stop
         if concurrent:
@@ -67,13 +72,13 @@ class Notifier:
         with self._lock:
             return [{**d, "attempts": list(d["attempts"])} for d in self.deliveries]
 
-    def _new_delivery(self, url: str, payload: dict[str, Any], copy: int, keep: int) -> dict[str, Any]:
+    def _new_delivery(self, url: str, payload: dict[str, Any], copy: int) -> dict[str, Any]:
         delivery = {"id": next(self._ids), "payment_id": str(payload["PaymentId"]), "status": payload["Status"],
                     "copy": copy, "url": url, "payload": payload, "attempts": [], "delivered": False,
                     "gave_up": False}
         with self._lock:
             self.deliveries.append(delivery)
-            del self.deliveries[:-keep]
+            del self.deliveries[:-MAX_DELIVERIES]
         return delivery
 
     @staticmethod
@@ -81,8 +86,6 @@ class Notifier:
         threading.Thread(target=target, args=args, name="sandbox-tbank-notify", daemon=True).start()
 
     def _run_ordered(self, batch: list[dict[str, Any]], config: TBankFakeConfig, stop: threading.Event) -> None:
-        if stop.wait(config.notify_delay_ms / 1000):
-            return
         for delivery in batch:
             if stop.is_set():
                 return
@@ -90,8 +93,6 @@ class Notifier:
                 self._start(self._run, delivery, config, stop, 1)
 
     def _run(self, delivery: dict[str, Any], config: TBankFakeConfig, stop: threading.Event, tried: int) -> None:
-        if not tried and stop.wait(config.notify_delay_ms / 1000):
-            return
         while tried < config.notify_max_attempts:
             if tried and stop.wait(config.notify_retry_interval_s):
                 return
@@ -100,7 +101,7 @@ class Notifier:
             tried += 1
         with self._lock:
             delivery["gave_up"] = True
-        log(logger, "tbank_notification_gave_up", level=logging.WARNING, payment_id=delivery["payment_id"],
+        log("tbank_notification_gave_up", level=logging.WARNING, payment_id=delivery["payment_id"],
             status=delivery["status"], attempts=tried)
 
     def _attempt(self, delivery: dict[str, Any], config: TBankFakeConfig) -> bool:
@@ -118,6 +119,6 @@ class Notifier:
         with self._lock:
             delivery["attempts"].append(attempt)
             delivery["delivered"] = ok
-        log(logger, "tbank_notification_sent", payment_id=delivery["payment_id"], status=delivery["status"],
+        log("tbank_notification_sent", payment_id=delivery["payment_id"], status=delivery["status"],
             http_status=attempt["http_status"], ok=ok)
         return ok

@@ -1,7 +1,7 @@
 """The T-Bank fake's bank: payments, their status machine, refunds, and the answers of Init/GetState/Cancel.
 
-Pure state behind one lock; no Flask here (``sandbox.tbank`` adapts HTTP to these calls) and no sockets
-(notifications are handed to ``sandbox.tbank_notifier``). Tokens are checked with the fake's own
+Pure state behind one lock; no Flask here (``sandbox.tbank.app`` adapts HTTP to these calls) and no sockets
+(notifications are handed to ``sandbox.tbank.notifier``). Tokens are checked with the fake's own
 implementation of the signing rule, so a bug in the client's signing cannot hide behind the same bug here.
 """
 
@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from sandbox.tbank.config import TBankFakeConfig
+
 if TYPE_CHECKING:
-    from sandbox.tbank_notifier import Notifier
+    from sandbox.tbank.notifier import Notifier
 
 Answer = dict[str, Any]
 
@@ -27,42 +29,18 @@ PAID_STATUSES = frozenset({"AUTHORIZED", "CONFIRMED", "PARTIAL_REFUNDED", "REFUN
 PAYABLE_STATUSES = frozenset({"NEW", "FORM_SHOWED"})
 # Statuses a notification reports as a failure (Success false).
 FAILURE_STATUSES = frozenset({"REJECTED", "AUTH_FAIL", "DEADLINE_EXPIRED", "CANCELED"})
+MIN_AMOUNT = 100  # kopecks
+DECLINE_ERROR_CODE = "1051"  # insufficient funds, the ErrorCode of a declined card
+MAX_RECORDS = 5000  # API requests kept for the state
+
+
 def first_payment_id() -> int:
     """Ids start from the clock (milliseconds, 13 digits; the real ones are up to 20), so a restarted fake never
     hands out an id our database already holds from an earlier run."""
     return int(time.time() * 1000)
+
+
 CARD = {"CardId": 322264, "Pan": "430000******0777", "ExpDate": "1230"}  # the sandbox's one test card
-
-
-@dataclass(frozen=True)
-class TBankFakeConfig:
-    """The fake's knobs; see ``sandbox.tbank`` for what each one does."""
-
-    terminal_key: str = "SandboxTerminal"
-    password: str = field(default="sandbox-terminal-password", repr=False)
-    public_url: str = ""
-    min_amount: int = 100
-    two_stage: bool = False
-    deadline_s: float = 86400.0
-    decline_error_code: str = "1051"
-    latency_ms: int = 0
-    notify_retry_interval_s: float = 0.5
-    notify_max_attempts: int = 8
-    notify_duplicates: int = 1
-    notify_confirmed_first: bool = False
-    notify_delay_ms: int = 0
-    notify_timeout_s: float = 5.0
-    notify_refund_amount: str = "refund"
-    notify_seed: int = 0
-    max_records: int = 5000
-
-    def __post_init__(self) -> None:
-        if self.notify_refund_amount not in ("refund", "original"):
-            raise ValueError("notify_refund_amount must be 'refund' or 'original'")
-        if min(self.notify_max_attempts, self.notify_duplicates, self.max_records) < 1:
-            raise ValueError("notify_max_attempts, notify_duplicates and max_records must be at least 1")
-        if min(self.latency_ms, self.notify_delay_ms, self.notify_retry_interval_s, self.deadline_s) < 0:
-            raise ValueError("delays and deadlines cannot be negative")
 
 
 class Refusal(Exception):
@@ -134,14 +112,16 @@ class TBankBank:
             self.payments.clear()
             self.requests.clear()
 
-    def configure(self, **knobs: Any) -> None:
+    def configure(self, changes: Mapping[str, Any]) -> TBankFakeConfig:
+        """Merge knobs into the running config; ValueError on an unknown knob or a bad value."""
         with self._lock:
-            self.config = dataclasses.replace(self.config, **knobs)
+            self.config = self.config.merged(changes)
+            return self.config
 
     def record(self, method: str, body: object, answer: Answer) -> None:
         with self._lock:
             self.requests.append({"method": method, "at": round(time.time(), 3), "body": body, "answer": answer})
-            del self.requests[:-self.config.max_records]
+            del self.requests[:-MAX_RECORDS]
 
     def authenticate(self, body: object) -> dict[str, Any]:
         """The request body once TerminalKey and Token are checked; Refusal otherwise."""
@@ -158,8 +138,8 @@ class TBankBank:
     def init(self, body: dict[str, Any], page_base: str) -> Answer:
         cfg = self.config
         amount = _amount(body.get("Amount"))
-        if amount < cfg.min_amount:
-            raise Refusal("251", f"Неверная сумма. Сумма должна быть больше или равна {cfg.min_amount} копеек.")
+        if amount < MIN_AMOUNT:
+            raise Refusal("251", f"Неверная сумма. Сумма должна быть больше или равна {MIN_AMOUNT} копеек.")
         order_id = body.get("OrderId")
         if not isinstance(order_id, str) or not order_id:
             raise Refusal("201", "Поле OrderId не должно быть пустым.")
@@ -190,7 +170,7 @@ class TBankBank:
             self.payments[payment.payment_id] = payment
         return {"Success": True, "ErrorCode": "0", "TerminalKey": cfg.terminal_key, "Status": "NEW",
                 "PaymentId": payment.payment_id, "OrderId": order_id, "Amount": amount,
-                "PaymentURL": f"{(cfg.public_url or page_base).rstrip('/')}/pay/{payment.payment_id}"}
+                "PaymentURL": f"{page_base.rstrip('/')}/pay/{payment.payment_id}"}
 
     def get_state(self, body: dict[str, Any]) -> Answer:
         with self._lock:
@@ -232,8 +212,7 @@ class TBankBank:
             payment.refunds.append({"external_request_id": request_id, "amount": before - after, "status": status,
                                     "at": round(time.time(), 3), "answer": answer})
             if status != "CANCELED":  # nothing was charged, so nothing is reported
-                notified = before - after if self.config.notify_refund_amount == "refund" else payment.amount
-                self._notify(payment, [(status, notified)], False)
+                self._notify(payment, [(status, before - after)], False)  # the amount of this refund
             return dict(answer)
 
     def pay(self, payment_id: str, outcome: str) -> Payment:
@@ -281,7 +260,7 @@ class TBankBank:
                 "TerminalKey": cfg.terminal_key, "OrderId": payment.order_id,
                 "Success": status not in FAILURE_STATUSES, "Status": status,
                 "PaymentId": int(payment.payment_id),  # a number here, unlike the API answers
-                "ErrorCode": cfg.decline_error_code if status in ("REJECTED", "AUTH_FAIL") else "0",
+                "ErrorCode": DECLINE_ERROR_CODE if status in ("REJECTED", "AUTH_FAIL") else "0",
                 "Amount": amount, "CardId": CARD["CardId"], "Pan": CARD["Pan"], "ExpDate": CARD["ExpDate"]}
             if payment.data:
                 payload["DATA"] = dict(payment.data)
@@ -307,9 +286,7 @@ class TBankBank:
         with self._lock:
             for payment in self.payments.values():
                 self._expire_if_due(payment)
-            config = dataclasses.asdict(self.config)
-            config.pop("password")
-            return {"config": config, "payments": [p.as_json() for p in self.payments.values()],
+            return {"config": self.config.public_view(), "payments": [p.as_json() for p in self.payments.values()],
                     "requests": list(self.requests)}
 
     @staticmethod

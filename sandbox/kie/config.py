@@ -1,0 +1,51 @@
+"""Knobs of the Kie.ai fake (``SANDBOX_KIE_<KNOB>`` or ``POST /_sandbox/config``); see ``sandbox.kie.app``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sandbox.knobs import Knobs
+
+_RATES = ("fail_rate", "error_500_rate", "http200_error_rate", "callback_drop_rate", "callback_duplicate_rate")
+_NON_NEGATIVE = ("credits", "rate_limit", "rate_window_s", "record_info_rate_limit", "latency_ms_min",
+                 "latency_ms_max", "result_ttl_s", "callback_retry_ms")
+
+
+@dataclass(frozen=True)
+class KieFakeConfig(Knobs):
+    """Behaviour of the fake; see the ``sandbox.kie.app`` docstring for what each knob does."""
+
+    PROVIDER = "kie"
+    SECRETS = ("api_keys", "webhook_key")
+
+    api_keys: tuple[str, ...] = ()
+    credits: int = 1_000_000
+    rate_limit: int = 20
+    rate_window_s: float = 10.0
+    record_info_rate_limit: int = 10
+    retry_after_hint: bool = False
+    latency_ms_min: int = 300
+    latency_ms_max: int = 1200
+    fail_rate: float = 0.0
+    error_500_rate: float = 0.0
+    http200_error_rate: float = 0.0
+    mirror_http_status: bool = False
+    result_json_as_object: bool = False
+    result_ttl_s: float = 86400.0
+    callback_drop_rate: float = 0.0
+    callback_duplicate_rate: float = 0.0
+    callback_retry_ms: int = 200
+    webhook_key: str = ""
+
+    def check(self) -> None:
+        for name in _RATES:
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be within 0..1")
+        for name in _NON_NEGATIVE:
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
+        if self.latency_ms_min > self.latency_ms_max:
+            raise ValueError("latency_ms_min must not exceed latency_ms_max")
+
+
+config_from_env = KieFakeConfig.from_env
