@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageOps
 
 from rules.faces import count_faces
-from rules.images import MAX_BYTES, MAX_PIXELS, ImageRejected, inspect_image
+from rules.images import MAX_BYTES, MAX_PIXELS, ImageRejected, open_image, run_image_work
 
 MAX_SIDE = 2048  # plenty for a face reference; keeps what Kie downloads far below its 10 MB limit
 MIN_SIDE = 256  # short side of the stored photo: below this a face is too few pixels to learn from
@@ -48,23 +48,27 @@ def normalise_upload(data: bytes, *, max_bytes: int = MAX_BYTES, max_pixels: int
     JPEG. ImageRejected codes: NOT_AN_IMAGE, UNSUPPORTED_IMAGE, IMAGE_TOO_LARGE (bytes or pixels),
     IMAGE_TOO_SMALL (short side under ``min_side`` once scaled), NO_FACE, MANY_FACES.
 
-    Deterministic: the same input bytes always give the same output bytes (and so the same SHA-256).
+    Deterministic: the same input bytes always give the same output bytes (and so the same SHA-256). Decoded
+    once, on one of the process's image threads (``rules.images.run_image_work``), a large JPEG at a reduced
+    scale.
     """
-    info = inspect_image(data, max_bytes=max_bytes, max_pixels=max_pixels)
+    return run_image_work(_normalise, data, max_bytes, max_pixels, max_side, min_side)
+
+
+def _normalise(data: bytes, max_bytes: int, max_pixels: int, max_side: int, min_side: int) -> NormalisedImage:
+    opened, info = open_image(data, max_bytes=max_bytes, max_pixels=max_pixels, box=max_side)
     try:
-        with Image.open(io.BytesIO(data)) as opened:
-            upright = ImageOps.exif_transpose(opened)  # a copy with the EXIF orientation applied
-            image = _to_rgb(upright)
-            image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-            check_selfie(image, min_side=min_side)
-            # A fresh info dict: nothing of the original (EXIF, XMP, ICC, comments, GPS) reaches the encoder.
-            image.info = {}
-            out = io.BytesIO()
-            image.save(out, "JPEG", quality=JPEG_QUALITY, exif=b"")
+        ImageOps.exif_transpose(opened, in_place=True)  # the EXIF orientation applied, without a copy
+        image = _to_rgb(opened)
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        check_selfie(image, min_side=min_side)
+        # A fresh info dict: nothing of the original (EXIF, XMP, ICC, comments, GPS) reaches the encoder.
+        image.info = {}
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=JPEG_QUALITY, exif=b"")
     except ImageRejected:
         raise
     except (OSError, ValueError, SyntaxError, TypeError, Image.DecompressionBombError):
-        # inspect_image decoded it once already; a second decode failing means an image we cannot handle
         raise ImageRejected("UNSUPPORTED_IMAGE", "the image cannot be processed") from None
     encoded = out.getvalue()
     return NormalisedImage(data=encoded, width=image.width, height=image.height,
@@ -88,6 +92,8 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     """RGB pixels; transparency is flattened onto white (JPEG has no alpha, and black would hide a face)."""
     if image.mode == "RGB":
         return image
+    if image.mode == "P" and "transparency" not in image.info:
+        return image.convert("RGB")  # straight to RGB: an RGBA step would cost a third more memory
     if image.mode == "P":
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "RGBa", "La"):
