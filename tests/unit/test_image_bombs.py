@@ -10,8 +10,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from PIL import (BmpImagePlugin, EpsImagePlugin, GifImagePlugin, Image, PcxImagePlugin, PpmImagePlugin,
-                 SgiImagePlugin, TgaImagePlugin, TiffImagePlugin)
+from PIL import (
+    BmpImagePlugin,
+    EpsImagePlugin,
+    GifImagePlugin,
+    Image,
+    PcxImagePlugin,
+    PpmImagePlugin,
+    SgiImagePlugin,
+    TgaImagePlugin,
+    TiffImagePlugin,
+)
 
 from rules.images import ImageRejected, inspect_image
 from rules.uploads import normalise_upload
