@@ -99,7 +99,11 @@ def verify_notification(body: Mapping[str, object], password: str) -> bool:
     token = body.get("Token")
     if not isinstance(token, str) or not token:
         return False
-    return hmac.compare_digest(token.lower().encode("ascii", "replace"), make_token(body, password).encode("ascii"))
+    try:
+        expected = make_token(body, password)
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800" in the JSON) is no text the bank signs
+        return False
+    return hmac.compare_digest(token.lower().encode("ascii", "replace"), expected.encode("ascii"))
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+SIGNATURE_LENGTH = 64  # hex SHA-256
+
 
 def sign(key: str, purpose: str, value: str | int) -> str:
     """A hex HMAC-SHA256 of ``purpose:value`` (the purpose keeps one signature from being reused elsewhere)."""
@@ -12,7 +14,11 @@ def sign(key: str, purpose: str, value: str | int) -> str:
 
 
 def verify(key: str, purpose: str, value: str | int, signature: str) -> bool:
-    return hmac.compare_digest(sign(key, purpose, value), signature or "")
+    """Whether ``signature`` is ``sign(key, purpose, value)``. Shape first: a signature from a query string may be
+    anything, and ``compare_digest`` raises on non-ASCII text (a 500 instead of a refusal)."""
+    if not isinstance(signature, str) or len(signature) != SIGNATURE_LENGTH or not signature.isascii():
+        return False
+    return hmac.compare_digest(sign(key, purpose, value), signature)
 
 
 def kie_callback_url(public_base_url: str, key: str, task_id: int) -> str:

@@ -20,14 +20,16 @@ from telemetry.logs import log
 from web.errors import ApiError
 
 logger = logging.getLogger("web.webhooks.kie")
+MAX_ID_DIGITS = 18  # every id we issue fits a bigint
 
 
 def receive() -> Any:
     fleet = current_app.extensions["pinglass"]
     settings = fleet.settings
     task = request.args.get("task", "")
-    if not (task.isascii() and task.isdigit()) or not verify(settings.callback_signing_key, "kie-callback", int(task),
-                                        request.args.get("sig", "")):
+    # Shape first (ASCII digits of a bigint), then the signature: a hostile query string gets 403, never a 500.
+    if not (task.isascii() and task.isdigit() and len(task) <= MAX_ID_DIGITS) or not verify(
+            settings.callback_signing_key, "kie-callback", int(task), request.args.get("sig", "")):
         raise _refused("the callback URL's signature does not verify")
     if settings.kie_webhook_key and not _kie_signed(settings.kie_webhook_key):
         raise _refused("the callback lacks Kie's valid X-Webhook-Signature")
