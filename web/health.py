@@ -1,11 +1,16 @@
-"""Liveness and metrics: ``/health`` checks the database and Redis; ``/metrics`` is Prometheus text."""
+"""Liveness and metrics: ``/health`` checks the database and Redis; ``/metrics`` is Prometheus text for the holder
+of ``METRICS_TOKEN`` or ``ADMIN_TOKEN`` (``Authorization: Bearer …``): refunds, failures and provider error rates
+are not for the public. Nothing sent: 401; something wrong: 403."""
 
 from __future__ import annotations
 
+import hmac
 import os
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+
+from web.errors import ApiError
 
 blueprint = Blueprint("health", __name__)
 
@@ -33,8 +38,23 @@ def health():
 def metrics():
     """This process's metrics; in multiprocess mode (PROMETHEUS_MULTIPROC_DIR shared by the web and the
     workers of a machine, as `make up` sets it) the sum over every process, workers included."""
+    _check_scraper()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
     return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+
+
+def _check_scraper() -> None:
+    settings = current_app.extensions["pinglass"].settings
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    given = given.strip()
+    if scheme.lower() != "bearer" or not given:
+        raise ApiError(401, "UNAUTHORIZED", "send Authorization: Bearer <METRICS_TOKEN>",
+                       headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+    accepted = [token for token in (settings.metrics_token, settings.admin_token) if token]
+    # Both compared as bytes (compare_digest refuses non-ASCII text), every one of them (no early exit).
+    matches = [hmac.compare_digest(given.encode(), token.encode()) for token in accepted]
+    if not any(matches):
+        raise ApiError(403, "FORBIDDEN", "this token may not read the metrics")
