@@ -100,14 +100,19 @@ def _text(update_id: int, message: Mapping[str, Any], sender: Sender) -> None:
 
 
 def _membership(update_id: int, change: Mapping[str, Any]) -> None:
-    """The user blocked (``kicked``) or unblocked (``member``) the bot: stop or resume sending to them."""
-    status = (change.get("new_chat_member") or {}).get("status")
-    sender = change.get("from") or {}
+    """The user blocked (``kicked``) or unblocked (``member``) the bot in their private chat with it: stop or
+    resume sending to them. Only the private chat counts: being removed from (or added to) a group says nothing
+    about whether the person still accepts our messages, and marking them blocked would skip their albums."""
+    new_member = change.get("new_chat_member")
+    status = new_member.get("status") if isinstance(new_member, dict) else None
+    chat = change.get("chat")
+    private = isinstance(chat, dict) and chat.get("type") == "private"
+    sender = change.get("from") if isinstance(change.get("from"), dict) else {}
     with effect_once("handle_telegram_update") as conn:
         if conn is None or not bot.mark_handled(conn, update_id=update_id):
             return
         user = users.get_user_by_telegram_id(conn, telegram_id=sender.get("id")) if sender.get("id") else None
-        if user is not None and status in ("kicked", "member"):
+        if user is not None and private and status in ("kicked", "member"):
             users.set_bot_blocked(conn, id=user["id"], blocked=status == "kicked")
             log(logger, "bot_membership", user_id=user["id"], blocked=status == "kicked")
 
