@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 import uuid
+import weakref
 from dataclasses import dataclass
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from telemetry.logs import log
 
@@ -107,17 +111,56 @@ class ApiLimit:
     burst: int = 30
 
 
+API_LIMIT_TIMEOUT_S = 0.15  # a per-user limit that takes longer than this is not worth waiting for
+BREAKER_OPEN_S = 5.0  # after a Redis failure the limiter is skipped this long: one slow request, not every one
+
+
+@dataclass
+class _FailFast:
+    """The API limiter's own Redis client (same server, tight timeouts, no retries) and its circuit breaker."""
+
+    client: redis.Redis
+    open_until: float = 0.0
+
+
+_fail_fast: weakref.WeakKeyDictionary[redis.ConnectionPool, _FailFast] = weakref.WeakKeyDictionary()
+_fail_fast_lock = threading.Lock()
+
+
+def _fail_fast_for(client: redis.Redis) -> _FailFast:
+    """The fail-fast twin of ``client`` (built once per connection pool, on first use)."""
+    pool = client.connection_pool
+    with _fail_fast_lock:
+        twin = _fail_fast.get(pool)
+        if twin is None:
+            kwargs = dict(pool.connection_kwargs)
+            kwargs.update(socket_timeout=API_LIMIT_TIMEOUT_S, socket_connect_timeout=API_LIMIT_TIMEOUT_S,
+                          retry=Retry(NoBackoff(), 0), retry_on_timeout=False)
+            twin = _FailFast(redis.Redis(connection_pool=redis.ConnectionPool(
+                connection_class=pool.connection_class, max_connections=32, **kwargs)))
+            _fail_fast[pool] = twin
+        return twin
+
+
 def take_api_request(client: redis.Redis, subject: str, limit: ApiLimit, *, namespace: str = "pinglass") -> float:
     """Take one request from ``subject``'s bucket: 0 when allowed, else the seconds until one is available.
 
-    The limit guards against floods; it is not business state. When Redis fails the request is allowed (0) and
-    ``ratelimit_unavailable`` is logged, rather than the whole API going down with Redis.
+    The limit guards against floods; it is not business state. It runs on its own client to ``client``'s server
+    with a ``API_LIMIT_TIMEOUT_S`` timeout and no retries; when Redis fails (down, or hanging: a paused server)
+    the request is allowed (0), ``ratelimit_unavailable`` is logged and the breaker opens: for
+    ``BREAKER_OPEN_S`` requests skip Redis altogether, so the API keeps its latency while Redis is away.
     """
+    twin = _fail_fast_for(client)
+    if time.monotonic() < twin.open_until:
+        return 0.0
     key = f"{namespace}:limit:api:{subject}"
     try:
-        wait = client.eval(_BUCKETS, 1, key, time.time(), limit.rate_per_s, limit.burst, 1)
+        wait = twin.client.eval(_BUCKETS, 1, key, time.time(), limit.rate_per_s, limit.burst, 1)
     except redis.RedisError as exc:
-        log(logger, "ratelimit_unavailable", level=logging.WARNING, error=type(exc).__name__)
+        twin.open_until = time.monotonic() + BREAKER_OPEN_S
+        twin.client.connection_pool.disconnect()  # a hung connection must not be reused after the pause
+        log(logger, "ratelimit_unavailable", level=logging.WARNING, error=type(exc).__name__,
+            skip_s=BREAKER_OPEN_S)
         return 0.0
     return float(wait)
 
