@@ -53,7 +53,14 @@ class Settings:
     telegram_bot_token: str = field(default="100000:SANDBOX-bot-token", repr=False)
     telegram_webhook_secret: str = field(default="sandbox-webhook-secret", repr=False)
     telegram_bot_username: str = "PinGlassBot"
-    initdata_max_age_s: int = 3600
+    # How old a Mini App's initData may be. Telegram signs it once when the app opens and never refreshes it while
+    # the app stays open, and people keep it open (or in the background) while their portraits are made: a job
+    # may take up to JOB_DEADLINE_S (30 min) and they come back to the same screen hours later. An hour refused
+    # those people mid-order. The age bounds how long a leaked initData (a proxy log, a shared screenshot of
+    # devtools) can be replayed, and it carries no payment power (paying goes through T-Bank's page); 24 h keeps
+    # that window to one day while covering a day's use of one open app. Expiry answers 401 INITDATA_EXPIRED,
+    # and the Mini App then says "Сессия устарела — откройте приложение заново".
+    initdata_max_age_s: int = 24 * 3600
 
     admin_token: str = field(default="sandbox-admin-token", repr=False)
     # Optional: a token only for scraping /metrics (Prometheus), so its config need not hold ADMIN_TOKEN
