@@ -18,10 +18,10 @@ from typing import Any
 import dramatiq
 
 import runtime
-from actors import bot_texts
 from actors.bot_photos import Sender, incoming_file, take_photo
-from db import bot, outbox, users
+from db import avatars, bot, jobs, outbox, users
 from gateways.telegram import TelegramError, inline_keyboard, web_app_button
+from rules import bot_texts
 from runtime.limits import acquire_telegram
 from runtime.outcomes import Defer, Permanent
 from runtime.unit import effect_once
@@ -87,7 +87,7 @@ def _text(update_id: int, message: Mapping[str, Any], sender: Sender) -> None:
             reply = bot_texts.welcome(sender.first_name)
             markup = inline_keyboard([web_app_button("Открыть PinGlass", settings.public_url("/app/"))])
         elif command == "/status":
-            reply = bot_texts.job_status(bot.latest_purchase_job(conn, user_id=user["id"]))
+            reply = bot_texts.job_status(jobs.latest_purchase_job(conn, user_id=user["id"]))
         elif command == "/help":
             reply = bot_texts.HELP
         elif message.get("document") is not None or message.get("video") is not None:
@@ -137,7 +137,7 @@ def reply_media_group(chat_id: int, media_group_id: str) -> None:
         claimed = bot.claim_group_reply(conn, chat_id=chat_id, media_group_id=media_group_id)
         if claimed is None:
             return  # another reply message of this group already answered
-        total = bot.reference_count(conn, avatar_id=claimed["avatar_id"]) if claimed["avatar_id"] else 0
+        total = avatars.reference_count(conn, avatar_id=claimed["avatar_id"]) if claimed["avatar_id"] else 0
         text = bot_texts.references_received(added=claimed["added"], duplicates=claimed["duplicates"],
                                              rejected=claimed["rejected"], over_limit=claimed["over_limit"],
                                              total=total)

@@ -16,18 +16,19 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from actors import bot_texts
-from db import bot, outbox, users
+from db import avatars, bot, outbox, users
 from db.bot import PhotoOutcome
-from db.generation import MAX_REFERENCES
 from gateways.storage import StorageError, reference_key
 from gateways.telegram import TelegramError
+from rules import bot_texts
 from rules.images import MAX_BYTES, ImageRejected
 from rules.uploads import NormalisedImage, normalise_upload
 from runtime import Services
 from runtime.unit import effect_once, transaction
 from telemetry.logs import log
 from usecases import privacy
+from usecases.errors import Refused
+from usecases.references import NewReference, add_references
 
 logger = logging.getLogger("actors.bot")
 
@@ -111,7 +112,7 @@ def take_photo(services: Services, *, update_id: int, message: Mapping[str, Any]
                                          avatar_id=avatar_id, outcome=outcome):
                     outbox.send(conn, "reply_media_group", chat_id, str(group), delay_ms=GROUP_REPLY_DELAY_MS)
             else:
-                total = bot.reference_count(conn, avatar_id=avatar_id)
+                total = avatars.reference_count(conn, avatar_id=avatar_id)
                 outbox.send(conn, "send_bot_reply", user["id"], chat_id,
                             bot_texts.references_received(total=total, refusal=refusal, **asdict(outcome)))
         log(logger, "bot_photo", update_id=update_id, avatar_id=avatar_id, media_group_id=group,
@@ -124,12 +125,12 @@ def take_photo(services: Services, *, update_id: int, message: Mapping[str, Any]
 
 def _draft_avatar(conn: Any, user: Mapping[str, Any]) -> int:
     """The user's draft avatar (the one the bot adds photos to), created on first need."""
-    locked = bot.lock_user(conn, id=user["id"])
+    locked = users.lock_user(conn, id=user["id"])
     if locked["draft_avatar_id"] is not None:
-        avatar = users.get_avatar(conn, id=locked["draft_avatar_id"], user_id=user["id"])
+        avatar = avatars.get_avatar(conn, id=locked["draft_avatar_id"], user_id=user["id"])
         if avatar is not None:
             return avatar["id"]
-    avatar = users.insert_avatar(conn, user_id=user["id"], name=DRAFT_NAME)
+    avatar = avatars.insert_avatar(conn, user_id=user["id"], name=DRAFT_NAME)
     users.set_draft_avatar(conn, id=user["id"], avatar_id=avatar["id"])
     return avatar["id"]
 
@@ -157,16 +158,14 @@ def _add_reference(conn: Any, *, user_id: int, avatar_id: int, image: Normalised
                    file: IncomingFile) -> PhotoOutcome:
     if image is None or key is None:
         return PhotoOutcome(rejected=1)
-    # The avatar's row lock orders concurrent photos of one album, so the count below cannot be overtaken.
-    if users.get_avatar(conn, id=avatar_id, user_id=user_id, lock=True) is None:
+    photo = NewReference(storage_key=key, image=image, telegram_file_unique_id=file.file_unique_id)
+    try:
+        result = add_references(conn, avatar_id=avatar_id, user_id=user_id, photos=[photo], source="telegram",
+                                all_or_nothing=False)
+    except Refused:
         return PhotoOutcome(rejected=1)  # deleted in the Mini App meanwhile
-    if bot.reference_count(conn, avatar_id=avatar_id) >= MAX_REFERENCES:
-        return PhotoOutcome(over_limit=1)
-    added = users.insert_reference(conn, avatar_id=avatar_id, storage_key=key, sha256=image.sha256,
-                                   width=image.width, height=image.height, size_bytes=image.size_bytes,
-                                   content_type=image.content_type, source="telegram",
-                                   telegram_file_unique_id=file.file_unique_id)
-    return PhotoOutcome(added=1) if added is not None else PhotoOutcome(duplicates=1)
+    return PhotoOutcome(added=len(result.added), duplicates=len(result.duplicates),
+                        over_limit=len(result.over_limit))
 
 
 def _forget(services: Services, key: str) -> None:

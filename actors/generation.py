@@ -9,11 +9,10 @@ import random
 import dramatiq
 
 import runtime
-from db import generation, jobs, messages, outbox, users
+from db import avatars, jobs
 from gateways.errors import ProviderError
 from gateways.kie import KieError
 from gateways.storage import photo_key
-from rules.backoff import poll_delay_ms
 from rules.images import ImageRejected, inspect_image
 from rules.signing import kie_callback_url
 from runtime.limits import acquire_kie_key
@@ -21,6 +20,7 @@ from runtime.outcomes import Defer
 from runtime.unit import effect_once, transaction
 from telemetry import metrics
 from telemetry.logs import log
+from usecases import generation
 
 logger = logging.getLogger("actors.generation")
 
@@ -49,7 +49,7 @@ def create_kie_task(job_id: int) -> None:
         job = jobs.get_job(conn, id=task["job_id"])
         if job["status"] == "queued":
             jobs.move_job(conn, id=job["id"], new="generating")
-        references = users.references_of_avatar(conn, avatar_id=job["avatar_id"])
+        references = avatars.references_of_avatar(conn, avatar_id=job["avatar_id"])
     image_urls = [services.storage.presigned_get(ref["storage_key"]) for ref in references[:10]]
     try:
         kie_task_id = services.kie.create_task(
@@ -59,9 +59,7 @@ def create_kie_task(job_id: int) -> None:
         _on_create_error(task, err)
         return
     with transaction() as conn:
-        if jobs.move_task(conn, id=task["id"], seen="submitting", new="submitted",
-                          kie_task_id=kie_task_id) is not None:
-            outbox.send(conn, "poll_task", task["id"], 0, delay_ms=settings.kie_first_poll_ms)
+        generation.task_submitted(conn, task=task, kie_task_id=kie_task_id, first_poll_ms=settings.kie_first_poll_ms)
     log(logger, "kie_task_created", job_id=task["job_id"], task_id=task["id"], kie_task_id=kie_task_id,
         prompt_index=task["prompt_index"], attempt=task["attempt"])
 
@@ -69,11 +67,7 @@ def create_kie_task(job_id: int) -> None:
 def _on_create_error(task: dict, err: KieError) -> None:
     with transaction() as conn:
         if err.retryable or err.code == 402:
-            jobs.move_task(conn, id=task["id"], seen="submitting", new="pending")  # back in the pool
-            if err.code == 402:
-                messages.raise_alert(conn, kind="kie_no_credits", severity="critical",
-                                     message="Kie.ai has no credits left: generation is paused",
-                                     dedup_key="kie_no_credits")
+            generation.return_to_pool(conn, task=task, out_of_credits=err.code == 402)
         else:
             generation.fail_task(conn, task=task, seen="submitting", fail_code=f"create_{err.code}",
                                  fail_msg=err.message)
@@ -98,30 +92,15 @@ def poll_task(task_id: int, chain: int | None = None) -> None:
     try:
         info = services.kie.record_info(api_key=settings.kie_api_keys[task["api_key_index"]],
                                         task_id=task["kie_task_id"])
+        failure = None
     except KieError as err:
         if err.retryable:
             raise
-        info = None
-        failure = (f"poll_{err.code}", err.message)
+        info, failure = None, (f"poll_{err.code}", err.message)
     with effect_once("poll_task") as conn:
-        if conn is None:
-            return
-        if info is None:
-            generation.fail_task(conn, task=task, seen="submitted", fail_code=failure[0], fail_msg=failure[1])
-        elif info.succeeded and info.result_urls:
-            if jobs.move_task(conn, id=task_id, seen="submitted", new="succeeded",
-                              result_url=info.result_urls[0]) is not None:
-                outbox.send(conn, "store_photo", task_id)
-        elif info.is_terminal:
-            generation.fail_task(conn, task=task, seen="submitted", fail_code=str(info.fail_code or "fail"),
-                                 fail_msg=info.fail_msg or "generation failed")
-        elif chain is not None:
-            age = float(task["submitted_age_s"] or 0)
-            if age > settings.poll_give_up_s:
-                generation.fail_task(conn, task=task, seen="submitted", fail_code="timeout",
-                                     fail_msg=f"still {info.state} after {int(age)} s")
-            elif jobs.bump_poll(conn, id=task_id, expected=chain) is not None:
-                outbox.send(conn, "poll_task", task_id, chain + 1, delay_ms=poll_delay_ms(chain + 1))
+        if conn is not None:
+            generation.task_polled(conn, task=task, info=info, failure=failure, chain=chain,
+                                   give_up_s=settings.poll_give_up_s)
 
 
 @dramatiq.actor(queue_name="storage", max_retries=6, min_backoff=1000, max_backoff=30_000)

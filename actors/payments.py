@@ -8,12 +8,11 @@ import logging
 import dramatiq
 
 import runtime
-from actors.delivery import send_refund_notice
-from actors.refunds import settle_refund
-from db import generation, jobs, users
 from runtime.unit import effect_once
 from telemetry.context import correlation_id
 from telemetry.logs import log
+from usecases import generation, refunds
+from usecases.errors import Refused
 
 logger = logging.getLogger("actors.payments")
 
@@ -27,7 +26,7 @@ def consume_payment(payment_id: int) -> None:
         try:
             job = generation.start_job(conn, payment_id=payment_id, referral_percent=settings.referral_percent,
                                        correlation_id=correlation_id())
-        except generation.StartRefused as refused:
+        except Refused as refused:
             # Already consumed (the user's own "generate" won the race) or not confirmed: nothing to do.
             log(logger, "consume_skipped", payment_id=payment_id, code=refused.code)
             return
@@ -36,15 +35,7 @@ def consume_payment(payment_id: int) -> None:
 
 @dramatiq.actor(queue_name="payments", max_retries=10, min_backoff=1000, max_backoff=60_000)
 def refund_job(job_id: int) -> None:
-    """Refund what a finished or unstartable job owes (idempotent: one refund per job, keyed at T-Bank). Sent
-    for a job that could not start, and by operators (`python -m workers.replay refund JOB`) to retry a refund
-    the bank refused."""
-    services = runtime.current()
-    with services.pool.connection() as conn:
-        job = jobs.get_job(conn, id=job_id)
-        user = users.get_user(conn, id=job["user_id"]) if job is not None else None
-    if job is None:
-        return
-    refund = settle_refund(services, job, retry_refused=True)
-    if refund is not None and refund["status"] == "succeeded":
-        send_refund_notice(services, job=job, user=user, refund=refund)
+    """Refund what a finished or unstartable job owes (``usecases.refunds.refund_job``). Sent for a job that
+    could not start, and by operators (`python -m workers.replay refund JOB`) to retry a refund the bank
+    refused."""
+    refunds.refund_job(runtime.current(), job_id=job_id)

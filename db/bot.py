@@ -35,18 +35,6 @@ def mark_handled(conn: Connection, *, update_id: int) -> bool:
     return fetch_one(conn, "bot.mark_handled", {"update_id": update_id}) is not None
 
 
-def lock_user(conn: Connection, *, id: int) -> Row | None:
-    return fetch_one(conn, "bot.lock_user", {"id": id})
-
-
-def reference_count(conn: Connection, *, avatar_id: int) -> int:
-    return fetch_one(conn, "bot.reference_count", {"avatar_id": avatar_id})["n"]
-
-
-def latest_purchase_job(conn: Connection, *, user_id: int) -> Row | None:
-    return fetch_one(conn, "bot.latest_purchase_job", {"user_id": user_id})
-
-
 @dataclass(frozen=True)
 class PhotoOutcome:
     """What became of one photo a user sent: exactly one of the counters is 1."""

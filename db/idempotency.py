@@ -1,4 +1,5 @@
-"""Idempotency keys: the first answer given to (user, endpoint, key), replayed for every repeat."""
+"""Things done once: the first answer given to an API request's (user, endpoint, key), replayed for every
+repeat, and the dedup rows of processed messages (``processed_messages``: one (message, actor) acted on once)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ from typing import Any
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
-from db.errors import translated
-from db.queries import sql
+from db.queries import execute, fetch_one
 
 Row = dict[str, Any]
 
@@ -20,15 +20,23 @@ def claim(conn: Connection, *, user_id: int, endpoint: str, key: str, request_ha
     A concurrent first use blocks this call until that transaction ends, so the row returned is committed.
     """
     params = {"user_id": user_id, "endpoint": endpoint, "key": key, "request_hash": request_hash}
-    with translated():
-        if conn.execute(sql("idempotency.claim"), params).fetchone() is not None:
-            return None
-        return conn.execute(sql("idempotency.get"), params).fetchone()
+    if fetch_one(conn, "idempotency.claim", params) is not None:
+        return None
+    return fetch_one(conn, "idempotency.get", params)
 
 
 def store_response(conn: Connection, *, user_id: int, endpoint: str, key: str, status: int,
                    body: dict[str, Any]) -> None:
     """Remember the answer of the key claimed in this transaction."""
-    with translated():
-        conn.execute(sql("idempotency.store_response"), {
-            "user_id": user_id, "endpoint": endpoint, "key": key, "status": status, "body": Jsonb(body)})
+    execute(conn, "idempotency.store_response", {
+        "user_id": user_id, "endpoint": endpoint, "key": key, "status": status, "body": Jsonb(body)})
+
+
+def claim_message(conn: Connection, *, message_id: str, actor: str) -> bool:
+    """True the first time (message, actor) is seen in a committed transaction; False for a redelivery."""
+    return fetch_one(conn, "idempotency.claim_message", {"message_id": message_id, "actor": actor}) \
+            is not None
+
+
+def purge_processed(conn: Connection, *, older_than_s: float) -> int:
+    return execute(conn, "idempotency.purge_processed", {"older_than_s": older_than_s})

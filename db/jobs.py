@@ -1,4 +1,5 @@
-"""Generation jobs, their provider tasks (one row per attempt) and the photos they produced."""
+"""Generation jobs and their provider tasks (one row per attempt): status moves along ``rules.states``, progress
+counts, and the lists the sweeper and the gallery read."""
 
 from __future__ import annotations
 
@@ -6,12 +7,10 @@ from typing import Any
 
 from psycopg import Connection
 
-from db.errors import translated
-from db.queries import fetch_all, fetch_one, sql
+from db.queries import execute, fetch_all, fetch_one
 from rules.states import JOB_MOVES, TASK_MOVES, expected_sources
 
 Row = dict[str, Any]
-
 
 
 def insert_job(conn: Connection, *, payment_id: int | None, user_id: int, avatar_id: int, style_id: str, tier: str,
@@ -48,8 +47,7 @@ def use_regeneration(conn: Connection, *, id: int, allowance: int) -> Row | None
 
 
 def touch_job(conn: Connection, *, id: int) -> None:
-    with translated():
-        conn.execute(sql("jobs.touch_job"), {"id": id})
+    execute(conn, "jobs.touch_job", {"id": id})
 
 
 def insert_task(conn: Connection, *, job_id: int, prompt_index: int, attempt: int, prompt: str) -> Row | None:
@@ -93,22 +91,6 @@ def tasks_of_job(conn: Connection, *, job_id: int) -> list[Row]:
     return fetch_all(conn, "jobs.tasks_of_job", {"job_id": job_id})
 
 
-def insert_photo(conn: Connection, *, job_id: int, prompt_index: int, task_id: int, storage_key: str, sha256: str,
-                 width: int, height: int, size_bytes: int, content_type: str) -> Row | None:
-    """The new photo row, or None when this prompt slot of the job already has its photo."""
-    return fetch_one(conn, "jobs.insert_photo", {
-        "job_id": job_id, "prompt_index": prompt_index, "task_id": task_id, "storage_key": storage_key,
-        "sha256": sha256, "width": width, "height": height, "size_bytes": size_bytes, "content_type": content_type})
-
-
-def photos_of_job(conn: Connection, *, job_id: int) -> list[Row]:
-    return fetch_all(conn, "jobs.photos_of_job", {"job_id": job_id})
-
-
-def get_photo(conn: Connection, *, id: int) -> Row | None:
-    return fetch_one(conn, "jobs.get_photo", {"id": id})
-
-
 def stuck_tasks(conn: Connection, *, statuses: list[str], idle_s: float, limit: int = 200) -> list[Row]:
     return fetch_all(conn, "jobs.stuck_tasks", {"statuses": statuses, "idle_s": idle_s, "limit": limit})
 
@@ -127,3 +109,23 @@ def live_tasks_of_job(conn: Connection, *, job_id: int) -> list[Row]:
 
 def any_pending_task(conn: Connection) -> bool:
     return fetch_one(conn, "jobs.any_pending_task")["found"]
+
+
+def task_stages(conn: Connection, *, job_id: int) -> Row:
+    """Photo slots of the job by the state of their latest attempt: queued, submitted, generating, stored,
+    failed."""
+    return fetch_one(conn, "jobs.task_stages", {"job_id": job_id})
+
+
+def children_of_job(conn: Connection, *, job_id: int) -> list[Row]:
+    """Regeneration jobs started from this job (id, status, created_at)."""
+    return fetch_all(conn, "jobs.children_of_job", {"job_id": job_id})
+
+
+def jobs_of_avatar(conn: Connection, *, avatar_id: int) -> list[Row]:
+    """Every job (purchases and regenerations) made from the avatar: id and status."""
+    return fetch_all(conn, "jobs.jobs_of_avatar", {"avatar_id": avatar_id})
+
+
+def latest_purchase_job(conn: Connection, *, user_id: int) -> Row | None:
+    return fetch_one(conn, "jobs.latest_purchase_job", {"user_id": user_id})

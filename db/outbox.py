@@ -15,8 +15,7 @@ from typing import Any
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
-from db.errors import translated
-from db.queries import sql
+from db.queries import execute, fetch_all, fetch_one
 from telemetry.context import correlation_id
 
 _pending: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("outbox_pending", default=None)
@@ -25,11 +24,9 @@ _pending: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("out
 def send(conn: Connection, actor_name: str, *args: Any, delay_ms: int = 0, **kwargs: Any) -> str:
     """Write a message for ``actor_name`` in the caller's transaction; returns its fixed message id."""
     message_id = str(uuid.uuid4())
-    with translated():
-        row = conn.execute(sql("outbox.insert"), {
-            "message_id": message_id, "actor_name": actor_name, "args": Jsonb(list(args)),
-            "kwargs": Jsonb(kwargs), "delay_ms": max(0, int(delay_ms)), "correlation_id": correlation_id(),
-        }).fetchone()
+    row = fetch_one(conn, "outbox.insert", {
+        "message_id": message_id, "actor_name": actor_name, "args": Jsonb(list(args)), "kwargs": Jsonb(kwargs),
+        "delay_ms": max(0, int(delay_ms)), "correlation_id": correlation_id()})
     pending = _pending.get()
     if pending is not None:
         pending.append(row["id"])
@@ -52,22 +49,18 @@ def claim_rows(conn: Connection, *, ids: list[int] | None = None, older_than_s: 
                limit: int = 500) -> list[dict[str, Any]]:
     """Lock unpublished rows (given ids, or any older than ``older_than_s``) for publishing; SKIP LOCKED so the
     after-commit publisher and the relay never publish the same row at the same moment."""
-    with translated():
-        if ids is not None:
-            return conn.execute(sql("outbox.claim_ids"), {"ids": ids}).fetchall()
-        return conn.execute(sql("outbox.claim_old"), {"older_than_s": older_than_s, "limit": limit}).fetchall()
+    if ids is not None:
+        return fetch_all(conn, "outbox.claim_ids", {"ids": ids})
+    return fetch_all(conn, "outbox.claim_old", {"older_than_s": older_than_s, "limit": limit})
 
 
 def mark_published(conn: Connection, *, ids: list[int]) -> None:
-    with translated():
-        conn.execute(sql("outbox.mark_published"), {"ids": ids})
+    execute(conn, "outbox.mark_published", {"ids": ids})
 
 
 def backlog(conn: Connection) -> int:
-    with translated():
-        return conn.execute(sql("outbox.backlog")).fetchone()["n"]
+    return fetch_one(conn, "outbox.backlog")["n"]
 
 
 def purge_published(conn: Connection, *, older_than_s: float) -> int:
-    with translated():
-        return conn.execute(sql("outbox.purge_published"), {"older_than_s": older_than_s}).rowcount
+    return execute(conn, "outbox.purge_published", {"older_than_s": older_than_s})

@@ -1,4 +1,4 @@
-"""Payments, their provider events and referral earnings."""
+"""Payments and their provider events (one row per (PaymentId, Status))."""
 
 from __future__ import annotations
 
@@ -70,13 +70,11 @@ def confirmed_unconsumed(conn: Connection, *, idle_s: float, limit: int = 100) -
     return [row["id"] for row in rows]
 
 
-def insert_referral(conn: Connection, *, payment_id: int, referrer_user_id: int, referred_user_id: int,
-                    amount_kopecks: int) -> bool:
-    return fetch_one(conn, "payments.insert_referral", {
-        "payment_id": payment_id, "referrer_user_id": referrer_user_id,
-        "referred_user_id": referred_user_id, "amount_kopecks": amount_kopecks}) is not None
-
-
 def expire_unsent(conn: Connection) -> int:
     """Expire checkouts that never got a payment link and are past their life; returns how many."""
     return execute(conn, "payments.expire_unsent")
+
+
+def paid_unstarted_payments(conn: Connection, *, avatar_id: int) -> int:
+    """Payments for this avatar that are authorized or confirmed but have not started their job yet."""
+    return fetch_one(conn, "payments.paid_unstarted_payments_of_avatar", {"avatar_id": avatar_id})["n"]

@@ -1,4 +1,4 @@
-"""Users, their avatars and the avatars' reference photos."""
+"""Users: their Telegram profile, referral code and referrer, bot state and draft avatar."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ from typing import Any, Protocol
 
 from psycopg import Connection
 
-from db.errors import translated
-from db.queries import fetch_all, fetch_one, sql
+from db.queries import execute, fetch_one
 
 Row = dict[str, Any]
-
 
 
 def upsert_user(conn: Connection, *, telegram_id: int, username: str | None, first_name: str | None,
@@ -66,53 +64,12 @@ def set_referrer(conn: Connection, *, id: int, referrer_id: int) -> Row | None:
 
 
 def set_bot_blocked(conn: Connection, *, id: int, blocked: bool) -> None:
-    with translated():
-        conn.execute(sql("users.set_bot_blocked"), {"id": id, "blocked": blocked})
+    execute(conn, "users.set_bot_blocked", {"id": id, "blocked": blocked})
 
 
 def set_draft_avatar(conn: Connection, *, id: int, avatar_id: int | None) -> None:
-    with translated():
-        conn.execute(sql("users.set_draft_avatar"), {"id": id, "avatar_id": avatar_id})
+    execute(conn, "users.set_draft_avatar", {"id": id, "avatar_id": avatar_id})
 
 
-def insert_avatar(conn: Connection, *, user_id: int, name: str) -> Row:
-    return fetch_one(conn, "users.insert_avatar", {"user_id": user_id, "name": name})
-
-
-def get_avatar(conn: Connection, *, id: int, user_id: int, lock: bool = False) -> Row | None:
-    """The user's live avatar (with ``reference_count``), or None — someone else's id reads as missing."""
-    if lock:
-        return fetch_one(conn, "users.lock_avatar", {"id": id, "user_id": user_id})
-    return fetch_one(conn, "users.get_avatar", {"id": id, "user_id": user_id})
-
-
-def list_avatars(conn: Connection, *, user_id: int) -> list[Row]:
-    return fetch_all(conn, "users.list_avatars", {"user_id": user_id})
-
-
-def soft_delete_avatar(conn: Connection, *, id: int, user_id: int) -> Row | None:
-    return fetch_one(conn, "users.soft_delete_avatar", {"id": id, "user_id": user_id})
-
-
-def insert_reference(conn: Connection, *, avatar_id: int, storage_key: str, sha256: str, width: int, height: int,
-                     size_bytes: int, content_type: str, source: str = "upload",
-                     telegram_file_unique_id: str | None = None) -> Row | None:
-    """The new reference, or None when the avatar already has this exact photo (same SHA-256)."""
-    return fetch_one(conn, "users.insert_reference", {
-        "avatar_id": avatar_id, "storage_key": storage_key, "sha256": sha256, "width": width, "height": height,
-        "size_bytes": size_bytes, "content_type": content_type, "source": source,
-        "telegram_file_unique_id": telegram_file_unique_id})
-
-
-def references_of_avatar(conn: Connection, *, avatar_id: int) -> list[Row]:
-    return fetch_all(conn, "users.references_of_avatar", {"avatar_id": avatar_id})
-
-
-def delete_references(conn: Connection, *, avatar_id: int) -> list[str]:
-    """Delete the avatar's reference rows; returns their storage keys for the caller to erase."""
-    return [row["storage_key"] for row in fetch_all(conn, "users.delete_references", {"avatar_id": avatar_id})]
-
-
-def delete_reference(conn: Connection, *, id: int, avatar_id: int) -> Row | None:
-    """Remove one reference photo's row; its storage key, or None when the avatar has no such reference."""
-    return fetch_one(conn, "users.delete_reference", {"id": id, "avatar_id": avatar_id})
+def lock_user(conn: Connection, *, id: int) -> Row | None:
+    return fetch_one(conn, "users.lock_user", {"id": id})

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 
 @dataclass(frozen=True)
@@ -20,8 +23,10 @@ class Style:
     base_prompt: str
 
 
-def parse_tiers(spec: str) -> dict[str, Tier]:
-    """Parse ``"starter:7:49900,standard:15:99900"`` into tiers by id; ValueError on anything malformed."""
+@functools.lru_cache(maxsize=8)
+def parse_tiers(spec: str) -> Mapping[str, Tier]:
+    """Parse ``"starter:7:49900,standard:15:99900"`` into tiers by id (read-only); ValueError on anything
+    malformed. Parsed once per spec and process: the views ask for ``settings.tiers`` on every request."""
     tiers: dict[str, Tier] = {}
     for item in spec.split(","):
         parts = item.strip().split(":")
@@ -33,7 +38,7 @@ def parse_tiers(spec: str) -> dict[str, Tier]:
         tiers[tier_id] = Tier(tier_id, photos, price)
     if not tiers:
         raise ValueError("no tiers configured")
-    return tiers
+    return MappingProxyType(tiers)
 
 
 STYLES: dict[str, Style] = {

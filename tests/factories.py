@@ -9,13 +9,14 @@ from typing import Any
 
 from PIL import Image
 
-from db import generation, payments, users
+from db import avatars, payments, users
 from gateways.storage import reference_key
 from rules.catalog import parse_tiers
 from runtime import Services
 from sandbox import selfies
 from sandbox.client import SandboxClient
 from usecases import privacy
+from usecases.payments import apply_payment_status
 
 
 def selfie(seed: int) -> bytes:
@@ -42,14 +43,14 @@ def accept_privacy(services: Services, user: dict[str, Any]) -> dict[str, Any]:
 def make_avatar(services: Services, user: dict[str, Any], *, references: int = 5) -> dict[str, Any]:
     """An avatar whose reference photos are really in the sandbox S3."""
     with services.pool.connection() as conn, conn.transaction():
-        avatar = users.insert_avatar(conn, user_id=user["id"], name="me")
+        avatar = avatars.insert_avatar(conn, user_id=user["id"], name="me")
         for i in range(references):
             data = selfie(avatar["id"] * 100 + i)
             key = reference_key(avatar["id"], secret=services.settings.callback_signing_key)
             services.storage.put(key, data, "image/jpeg")
             with Image.open(io.BytesIO(data)) as image:
                 width, height = image.size
-            users.insert_reference(conn, avatar_id=avatar["id"], storage_key=key, sha256=uuid.uuid4().hex,
+            avatars.insert_reference(conn, avatar_id=avatar["id"], storage_key=key, sha256=uuid.uuid4().hex,
                                    width=width, height=height, size_bytes=len(data), content_type="image/jpeg")
     return avatar
 
@@ -71,7 +72,7 @@ def make_paid_payment(services: Services, user: dict[str, Any], avatar: dict[str
         payment = payments.set_provider(conn, id=payment["id"], provider_payment_id=init.payment_id,
                                         payment_url=init.payment_url)
         if confirm:
-            payment = generation.apply_payment_status(conn, payment=payment, new_status="confirmed")
+            payment = apply_payment_status(conn, payment=payment, new_status="confirmed")
     return payment
 
 

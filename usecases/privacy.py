@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from db import galleries, outbox, users
+from db import avatars as avatar_rows
+from db import outbox
+from db import photos as photo_rows
 from db import privacy as rows
 from gateways.telegram import inline_keyboard, web_app_button
 from telemetry.logs import log
@@ -156,7 +158,7 @@ def _expire_selfies(pool: ConnectionPool, storage: Storage, settings: Settings, 
                 if not current or not _selfies_due(current[0], settings, now):
                     continue
                 storage.delete_prefix(f"references/{avatar_id}/")
-                keys = users.delete_references(conn, avatar_id=avatar_id)
+                keys = avatar_rows.delete_references(conn, avatar_id=avatar_id)
             avatars, references = avatars + 1, references + len(keys)
             log(logger, "selfies_expired", avatar_id=avatar_id, references=len(keys))
         if len(page) < SWEEP_PAGE:
@@ -184,7 +186,7 @@ def _expire_portraits(pool: ConnectionPool, storage: Storage, settings: Settings
                     continue
                 storage.delete_prefix(f"photos/{job['id']}/")
                 storage.delete_prefix(f"archives/{job['id']}/")
-                keys = galleries.erase_photos_of_jobs(conn, job_ids=[job["id"]])
+                keys = photo_rows.erase_photos_of_jobs(conn, job_ids=[job["id"]])
             jobs, photos = jobs + 1, photos + len(keys)
             log(logger, "portraits_expired", job_id=job["id"], avatar_id=job["avatar_id"], photos=len(keys))
         if len(page) < SWEEP_PAGE:
@@ -216,11 +218,11 @@ def erase_person(pool: ConnectionPool, storage: Storage, *, user_id: int, now: d
             storage.delete_prefix(f"photos/{job_id}/")
             storage.delete_prefix(f"archives/{job_id}/")
         references = rows.delete_references_of_avatars(conn, avatar_ids=avatar_ids)
-        photos = galleries.erase_photos_of_jobs(conn, job_ids=job_ids)
+        erased_photos = photo_rows.erase_photos_of_jobs(conn, job_ids=job_ids)
         rows.revoke_shares_of_user(conn, user_id=user_id, now=now)
         erased = rows.soft_delete_avatars_of_user(conn, user_id=user_id, now=now)
         rows.blank_user(conn, id=user_id)
         updates = rows.forget_bot_updates(conn, telegram_id=user["telegram_id"])
     log(logger, "person_erased", user_id=user_id, avatars=len(erased), references=len(references),
-        photos=len(photos), jobs=len(job_ids), bot_updates=updates)
-    return Erased(avatars=len(erased), references=len(references), photos=len(photos))
+        photos=len(erased_photos), jobs=len(job_ids), bot_updates=updates)
+    return Erased(avatars=len(erased), references=len(references), photos=len(erased_photos))

@@ -11,8 +11,24 @@ from typing import Any
 from flask import current_app, g, request
 
 from db.users import register_user
-from gateways.initdata import InitDataError, validate_init_data
+from gateways.initdata import InitDataError, MiniAppUser, validate_init_data
 from web.errors import ApiError
+
+
+def validated_init_data(raw: str) -> MiniAppUser | None:
+    """The Telegram user of ``raw`` initData, validated once per request (the rate-limit hook and
+    ``require_user`` share the result on ``flask.g``); None when it is not valid (``g.initdata_error`` says
+    why)."""
+    if getattr(g, "initdata_raw", None) == raw:
+        return g.initdata_user
+    fleet = current_app.extensions["pinglass"]
+    g.initdata_raw, g.initdata_user, g.initdata_error = raw, None, None
+    try:
+        g.initdata_user = validate_init_data(raw, fleet.settings.telegram_bot_token,
+                                             max_age_s=fleet.settings.initdata_max_age_s)
+    except InitDataError as err:
+        g.initdata_error = err
+    return g.initdata_user
 
 
 def require_user(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -25,11 +41,9 @@ def require_user(view: Callable[..., Any]) -> Callable[..., Any]:
         scheme, _, raw = header.partition(" ")
         if scheme.lower() != "tma" or not raw.strip():
             raise ApiError(401, "INITDATA_MISSING", "send Authorization: tma <initData>")
-        try:
-            tg_user = validate_init_data(raw.strip(), fleet.settings.telegram_bot_token,
-                                         max_age_s=fleet.settings.initdata_max_age_s)
-        except InitDataError as err:
-            raise ApiError(401, err.code, "initData is not valid") from None
+        tg_user = validated_init_data(raw.strip())
+        if tg_user is None:
+            raise ApiError(401, g.initdata_error.code, "initData is not valid") from None
         with fleet.services.pool.connection() as conn, conn.transaction():
             g.user = register_user(conn, tg_user, start_param=tg_user.start_param)
         return view(*args, **kwargs)

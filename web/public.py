@@ -2,7 +2,7 @@
 
 - ``GET /g/<token>``: a shared gallery (HTML), alive until its link expires or is revoked; 404 after (I6).
 - ``GET /download/<job_id>.zip?exp=&sig=``: the album as a ZIP, for the signed link our Telegram summary
-  message carries (``actors.delivery.summary_buttons``: HMAC of ``"<job_id>:<exp>"`` for purpose ``zip``).
+  message carries (``usecases.delivery.summary_buttons``: HMAC of ``"<job_id>:<exp>"`` for purpose ``zip``).
 - ``GET /privacy``: what we store about a person, why, for how long, and how to erase it (Russian HTML).
 
 Photos are shown through presigned URLs with a short life; the pages are never cached and never send the token
@@ -17,8 +17,7 @@ import time
 from flask import Blueprint, Response, current_app, request
 from markupsafe import escape
 
-from db import jobs
-from db.galleries import get_live_share
+from db import jobs, photos
 from rules.plural import counted
 from rules.signing import verify
 from web.api.albums import token_hash, zip_response
@@ -46,16 +45,16 @@ def gallery(token: str):
         return _page(404, "Галерея не найдена", "<p>Ссылка неверна, истекла или была отозвана.</p>")
     fleet = current_app.extensions["pinglass"]
     with fleet.services.pool.connection() as conn:
-        share = get_live_share(conn, token_hash=token_hash(token))
-        photos = jobs.photos_of_job(conn, job_id=share["job_id"]) if share is not None else []
+        share = photos.get_live_share(conn, token_hash=token_hash(token))
+        album = photos.photos_of_job(conn, job_id=share["job_id"]) if share is not None else []
     if share is None:
         return _page(404, "Галерея не найдена", "<p>Ссылка неверна, истекла или была отозвана.</p>")
     ttl = min(GALLERY_URL_TTL_S, fleet.settings.presign_ttl_s)
     items = "".join(f'<img src="{escape(fleet.services.storage.presigned_get(p["storage_key"], ttl))}" '
-                    f'alt="Портрет {p["prompt_index"] + 1}" loading="lazy">' for p in photos)
+                    f'alt="Портрет {p["prompt_index"] + 1}" loading="lazy">' for p in album)
     expires = share["expires_at"].strftime("%d.%m.%Y %H:%M UTC")
     return _page(200, "PinGlass — AI-портреты",
-                 f"<p>{counted(len(photos), 'портрет', 'портрета', 'портретов')} · "
+                 f"<p>{counted(len(album), 'портрет', 'портрета', 'портретов')} · "
                  f"ссылка действует до {escape(expires)}</p><main>{items}</main>")
 
 
@@ -104,10 +103,10 @@ def download(job_id: int):
         raise ApiError(403, "LINK_EXPIRED", "this download link has expired; open the gallery for a new one")
     with fleet.services.pool.connection() as conn:
         job = jobs.get_job(conn, id=job_id)
-        photos = jobs.photos_of_job(conn, job_id=job_id) if job is not None else []
+        album = photos.photos_of_job(conn, job_id=job_id) if job is not None else []
     if job is None:
         raise ApiError(404, "NOT_FOUND", "generation not found")
-    return zip_response(fleet.services.storage, job_id, photos)
+    return zip_response(fleet.services.storage, job_id, album)
 
 
 def _page(status: int, title: str, body: str) -> Response:

@@ -16,12 +16,12 @@ from dramatiq import Broker, Middleware
 from dramatiq.broker import MessageProxy
 
 import runtime
-from db import messages
 from gateways.errors import ProviderError
 from rules.backoff import retry_delay_ms
 from runtime.outcomes import Defer, Permanent
 from telemetry import metrics
 from telemetry.logs import log
+from usecases import dead_letters
 
 logger = logging.getLogger("workers.retries")
 
@@ -83,15 +83,9 @@ def dead_letter(message: MessageProxy, exception: BaseException, *, attempts: in
     try:
         services = runtime.current()
         with services.pool.connection() as conn, conn.transaction():
-            letter_id = messages.insert_dead_letter(
-                conn, message_id=message.message_id, actor=message.actor_name, queue_name=message.queue_name,
-                payload=payload, error=error, traceback=tb, attempts=attempts)
-            if message.actor_name == "notify_admin":
-                return  # announcing this one would go through the same broken path again, forever
-            messages.raise_alert(conn, kind="dead_letter", severity="error",
-                                 message=f"{message.actor_name} gave up after {attempts} attempts: {error[:200]}",
-                                 details={"dead_letter_id": letter_id, "message_id": message.message_id},
-                                 dedup_key=f"dead_letter:{message.message_id}:{message.actor_name}:{attempts}")
+            dead_letters.record(conn, message_id=message.message_id, actor=message.actor_name,
+                                queue_name=message.queue_name, payload=payload, error=error, traceback=tb,
+                                attempts=attempts)
     except Exception as exc:  # noqa: BLE001 — the broker's own dead-letter queue still holds the message
         log(logger, "dead_letter_write_failed", level=logging.CRITICAL, actor=message.actor_name,
             message_id=message.message_id, error=repr(exc)[:300])

@@ -27,8 +27,8 @@ from typing import Any, TypeVar
 
 import redis
 
-from actors.bot_texts import COMMANDS
 from gateways.telegram import BotCommand, TelegramClient, TelegramError, web_app_menu_button
+from rules.bot_texts import COMMANDS
 from settings import Settings, SettingsError
 
 # The update types actors.bot handles: messages (commands, photos, documents) and my_chat_member (the user

@@ -14,16 +14,6 @@ UPDATE telegram_updates SET handled_at = now()
 WHERE update_id = %(update_id)s AND handled_at IS NULL
 RETURNING update_id;
 
--- name: lock_user
--- Serialises the updates of one user that create a draft avatar, so an album makes one avatar, not ten.
-SELECT * FROM users WHERE id = %(id)s FOR UPDATE;
-
--- name: reference_count
-SELECT count(*) AS n FROM reference_photos WHERE avatar_id = %(avatar_id)s;
-
--- name: latest_purchase_job
-SELECT * FROM generation_jobs WHERE user_id = %(user_id)s AND kind = 'purchase' ORDER BY id DESC LIMIT 1;
-
 -- name: ensure_group
 INSERT INTO bot_media_groups (chat_id, media_group_id, user_id, avatar_id)
 VALUES (%(chat_id)s, %(media_group_id)s, %(user_id)s, %(avatar_id)s)

@@ -1,3 +1,24 @@
+-- name: latest_purchase_job
+SELECT * FROM generation_jobs WHERE user_id = %(user_id)s AND kind = 'purchase' ORDER BY id DESC LIMIT 1;
+
+-- name: task_stages
+-- Progress by photo slot: each slot counts once, in the state of its latest attempt (a retried slot is
+-- "queued" again, not "failed").
+SELECT count(*) FILTER (WHERE status IN ('pending')) AS queued,
+       count(*) FILTER (WHERE status IN ('submitting')) AS submitted,
+       count(*) FILTER (WHERE status IN ('submitted', 'succeeded')) AS generating,
+       count(*) FILTER (WHERE status = 'stored') AS stored,
+       count(*) FILTER (WHERE status IN ('failed', 'given_up')) AS failed
+FROM (SELECT DISTINCT ON (prompt_index) status
+      FROM generation_tasks WHERE job_id = %(job_id)s
+      ORDER BY prompt_index, attempt DESC) AS latest;
+
+-- name: children_of_job
+SELECT id, status, created_at FROM generation_jobs WHERE parent_job_id = %(job_id)s ORDER BY id;
+
+-- name: jobs_of_avatar
+SELECT id, status FROM generation_jobs WHERE avatar_id = %(avatar_id)s ORDER BY id;
+
 -- name: insert_job
 -- UNIQUE(payment_id) is the last guard of I1: a second job for one payment is silently not created.
 INSERT INTO generation_jobs (payment_id, parent_job_id, kind, user_id, avatar_id, style_id, tier, total_photos,
@@ -87,21 +108,6 @@ RETURNING *;
 
 -- name: tasks_of_job
 SELECT * FROM generation_tasks WHERE job_id = %(job_id)s ORDER BY prompt_index, attempt;
-
--- name: insert_photo
-INSERT INTO generated_photos (job_id, prompt_index, task_id, storage_key, sha256, width, height, size_bytes,
-                              content_type)
-VALUES (%(job_id)s, %(prompt_index)s, %(task_id)s, %(storage_key)s, %(sha256)s, %(width)s, %(height)s,
-        %(size_bytes)s, %(content_type)s)
-ON CONFLICT ON CONSTRAINT generated_photos_job_index_key DO NOTHING
-RETURNING *;
-
--- name: photos_of_job
-SELECT * FROM generated_photos WHERE job_id = %(job_id)s AND deleted_at IS NULL ORDER BY prompt_index;
-
--- name: get_photo
-SELECT p.*, j.user_id FROM generated_photos p JOIN generation_jobs j ON j.id = p.job_id
-WHERE p.id = %(id)s AND p.deleted_at IS NULL;
 
 -- name: stuck_tasks
 -- Tasks whose next message was lost (crash between commit and publish is covered by the outbox; this covers

@@ -1,3 +1,8 @@
+-- name: paid_unstarted_payments_of_avatar
+-- Money taken (or about to be) for this avatar, with no job yet: erasing now would turn it into a refund.
+SELECT count(*) AS n FROM payments
+WHERE avatar_id = %(avatar_id)s AND consumed = false AND status IN ('authorized', 'confirmed');
+
 -- name: insert
 INSERT INTO payments (user_id, avatar_id, style_id, tier, photo_count, amount_kopecks, order_id, expires_at)
 VALUES (%(user_id)s, %(avatar_id)s, %(style_id)s, %(tier)s, %(photo_count)s, %(amount_kopecks)s, %(order_id)s,
@@ -62,12 +67,6 @@ ORDER BY id LIMIT %(limit)s;
 SELECT id FROM payments
 WHERE status = 'confirmed' AND consumed = false AND updated_at < now() - make_interval(secs => %(idle_s)s)
 ORDER BY id LIMIT %(limit)s;
-
--- name: insert_referral
-INSERT INTO referral_earnings (payment_id, referrer_user_id, referred_user_id, amount_kopecks)
-VALUES (%(payment_id)s, %(referrer_user_id)s, %(referred_user_id)s, %(amount_kopecks)s)
-ON CONFLICT ON CONSTRAINT referral_earnings_payment_key DO NOTHING
-RETURNING id;
 
 -- name: expire_unsent
 -- Checkouts whose T-Bank Init never succeeded have no link to pay: once past their life they are expired.

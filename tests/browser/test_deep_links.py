@@ -13,13 +13,13 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from actors.delivery import summary_buttons
 from sandbox.client import SandboxClient
 from tests.browser.conftest import ConsoleGuard, launch_fragment, new_page, screenshot
 from tests.conftest import tma_header
 from tests.factories import accept_privacy, make_avatar, make_user
 from tests.integration.pipeline_helpers import chat_messages
 from tests.web.api_helpers import make_delivered_job
+from usecases.delivery import summary_buttons
 from web.miniapp import THEMES
 
 

@@ -7,7 +7,7 @@ import json
 
 from playwright.sync_api import Route, expect
 
-from db import users
+from db import avatars
 from tests.browser.conftest import ConsoleGuard, launch_fragment, new_page
 from tests.conftest import tma_header
 from tests.factories import make_avatar, make_user
@@ -108,7 +108,7 @@ def test_a_name_that_looks_like_html_is_shown_as_text_and_never_runs(browser, se
     user = make_user(services, telegram_id=53_000_003)
     hostile = '<img src=x onerror="window.__xss=1">Аня'
     with services.pool.connection() as conn, conn.transaction():
-        users.insert_avatar(conn, user_id=user["id"], name=hostile)
+        avatars.insert_avatar(conn, user_id=user["id"], name=hostile)
     context, page = new_page(browser, guard)
     page.goto(f"{live_web}/app/" + launch_fragment(settings, 53_000_003))
     expect(page.get_by_text(hostile, exact=True)).to_be_visible()

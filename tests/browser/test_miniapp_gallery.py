@@ -9,7 +9,7 @@ import requests
 from PIL import Image
 from playwright.sync_api import expect
 
-from db import users
+from db import avatars
 from sandbox.selfies import selfie
 from tests.browser.conftest import ConsoleGuard, launch_fragment, new_page, screenshot
 from tests.factories import make_avatar, make_user
@@ -87,7 +87,7 @@ def test_a_large_photo_is_downscaled_in_the_browser_before_upload(browser, servi
     guard = ConsoleGuard(live_web)
     user = make_user(services, telegram_id=54_000_003)
     with services.pool.connection() as conn, conn.transaction():
-        avatar = users.insert_avatar(conn, user_id=user["id"], name="большое фото")
+        avatar = avatars.insert_avatar(conn, user_id=user["id"], name="большое фото")
     with Image.open(io.BytesIO(selfie(7))) as image:
         scale = 3000 / max(image.size)
         big = image.convert("RGB").resize((round(image.width * scale), round(image.height * scale)))
@@ -104,7 +104,7 @@ def test_a_large_photo_is_downscaled_in_the_browser_before_upload(browser, servi
                                             "buffer": buffer.getvalue()}])
     expect(page.get_by_text("1 из 15 — нужно ещё 4")).to_be_visible(timeout=30_000)
     with services.pool.connection() as conn:
-        [reference] = users.references_of_avatar(conn, avatar_id=avatar["id"])
+        [reference] = avatars.references_of_avatar(conn, avatar_id=avatar["id"])
     assert max(reference["width"], reference["height"]) == 2048
     # What went over the wire (the server would downscale too): a JPEG of 2048 px made by the browser.
     [sent] = page.evaluate("""async () => Promise.all(window.__sent.map(async (blob) => {

@@ -17,7 +17,7 @@ import requests
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from db import jobs, users
+from db import avatars, jobs, photos, users
 from sandbox.selfies import no_face, selfie
 from tests.browser.conftest import ConsoleGuard, launch_fragment, new_page, screenshot
 from tests.conftest import tma_header
@@ -158,8 +158,8 @@ def test_a_person_buys_a_starter_album_in_the_mini_app(browser, settings, servic
     page.locator(".dialog").get_by_role("button", name="Удалить").click()
     expect(page.get_by_text("Аватар — это набор ваших селфи", exact=False)).to_be_visible()
     with services.pool.connection() as conn:
-        assert users.list_avatars(conn, user_id=buyer["id"]) == []
-        assert jobs.photos_of_job(conn, job_id=job_id) == []
+        assert avatars.list_avatars(conn, user_id=buyer["id"]) == []
+        assert photos.photos_of_job(conn, job_id=job_id) == []
     context.close()
     guard.assert_clean()
 

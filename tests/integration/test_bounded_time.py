@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from db import delivery, jobs, payments
+from db import jobs, payments, refunds
 from tests.factories import make_avatar, make_paid_payment, make_user
 from tests.integration.pipeline_helpers import chat_messages, kie_config, wait_for_job, wait_until
 
@@ -32,7 +32,7 @@ def test_tasks_that_never_finish_are_given_up_and_the_job_is_refunded(services, 
 
     def refunded():
         with services.pool.connection() as conn:
-            return [r for r in delivery.refunds_of_job(conn, job_id=job["id"]) if r["status"] == "succeeded"]
+            return [r for r in refunds.refunds_of_job(conn, job_id=job["id"]) if r["status"] == "succeeded"]
 
     assert [r["amount_kopecks"] for r in wait_until(refunded, what="the refund")] == [49900]
     with services.pool.connection() as conn:

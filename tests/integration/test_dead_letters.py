@@ -9,10 +9,12 @@ import sys
 import pytest
 
 from actors.delivery import notify_admin
-from db import messages
+from db import alerts, dead_letters
 from sandbox.client import SandboxClient
 from tests.factories import settings_env
 from tests.integration.pipeline_helpers import chat_messages, wait_until
+from usecases import dead_letters as letters
+from usecases.errors import Refused
 
 pytestmark = pytest.mark.scenario
 
@@ -31,13 +33,13 @@ def test_exhausted_message_is_dead_lettered_and_processed_by_a_replay(services, 
 
     def dead_letter():
         with services.pool.connection() as conn:
-            rows = messages.list_dead_letters(conn)
+            rows = dead_letters.list_dead_letters(conn)
         return rows[0] if rows else None
 
     letter = wait_until(dead_letter, what="the dead letter")
     with services.pool.connection() as conn:
-        full = messages.get_dead_letter(conn, id=letter["id"])
-        alert = messages.get_alert(conn, id=alert_id)
+        full = dead_letters.get_dead_letter(conn, id=letter["id"])
+        alert = alerts.get_alert(conn, id=alert_id)
     assert (full["actor"], full["attempts"], full["payload"]["args"]) == ("notify_admin", 3, [alert_id])
     assert "TelegramError" in full["error"] and "Traceback" in full["traceback"]
     assert alert["sent_at"] is None
@@ -49,11 +51,13 @@ def test_exhausted_message_is_dead_lettered_and_processed_by_a_replay(services, 
 
     def alert_sent():
         with services.pool.connection() as conn:
-            return messages.get_alert(conn, id=alert_id)["sent_at"]
+            return alerts.get_alert(conn, id=alert_id)["sent_at"]
 
     wait_until(alert_sent, what="the replayed notification")
     admin_chat = chat_messages(services, services.settings.admin_telegram_chat_id)
     assert [m["text"] for m in admin_chat] == ["⚠️ [error] test: Kie balance is low"]
     with services.pool.connection() as conn:
-        assert messages.get_dead_letter(conn, id=letter["id"])["replayed_at"] is not None
-        assert messages.replay_dead_letter(conn, id=letter["id"]) is None  # a second replay does nothing
+        assert dead_letters.get_dead_letter(conn, id=letter["id"])["replayed_at"] is not None
+        with pytest.raises(Refused) as second:  # a second replay does nothing
+            letters.replay(conn, id=letter["id"], known_actors={letter["actor"]})
+    assert second.value.code == "ALREADY_REPLAYED"

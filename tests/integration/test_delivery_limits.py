@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from db import delivery, jobs, users
+from db import deliveries, users
+from db import photos as photo_rows
 from sandbox.client import SandboxClient
 from tests.factories import make_avatar, make_paid_payment, make_user
 from tests.integration.pipeline_helpers import albums_in_chat, fast_kie, wait_for_job
@@ -44,8 +45,8 @@ def test_user_who_blocked_the_bot_gets_nothing_sent_but_the_job_ends_with_its_ga
 
     assert job["status"] == "delivered"
     with services.pool.connection() as conn:
-        photos = jobs.photos_of_job(conn, job_id=job["id"])
-        chunks = delivery.chunks_of_job(conn, job_id=job["id"])
+        photos = photo_rows.photos_of_job(conn, job_id=job["id"])
+        chunks = deliveries.chunks_of_job(conn, job_id=job["id"])
         blocked = users.get_user(conn, id=user["id"])["bot_blocked"]
     assert len(photos) == 15 and all(services.storage.exists(p["storage_key"]) for p in photos)
     assert {c["status"] for c in chunks} == {"blocked"} and blocked

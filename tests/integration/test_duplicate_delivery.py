@@ -8,7 +8,9 @@ import threading
 import psycopg
 import pytest
 
-from db import delivery, jobs
+from db import deliveries
+from db import photos as photo_rows
+from db import refunds as refund_rows
 from tests.factories import make_avatar, make_paid_payment, make_user
 from tests.integration.pipeline_helpers import (
     albums_in_chat,
@@ -46,9 +48,9 @@ def test_every_message_delivered_twice_changes_nothing(services, worker, databas
         doubler.join(timeout=5)
 
     with services.pool.connection() as conn:
-        photos = jobs.photos_of_job(conn, job_id=job["id"])
-        refunds = delivery.refunds_of_job(conn, job_id=job["id"])
-        chunks = delivery.chunks_of_job(conn, job_id=job["id"])
+        photos = photo_rows.photos_of_job(conn, job_id=job["id"])
+        refunds = refund_rows.refunds_of_job(conn, job_id=job["id"])
+        chunks = deliveries.chunks_of_job(conn, job_id=job["id"])
         doubled = conn.execute("SELECT count(*) AS n FROM outbox WHERE attempts >= 2").fetchone()["n"]
         total = conn.execute("SELECT count(*) AS n FROM outbox").fetchone()["n"]
         credits = conn.execute("SELECT amount_kopecks FROM referral_earnings").fetchall()

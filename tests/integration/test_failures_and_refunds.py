@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from db import delivery, jobs, payments, users
+from db import avatars, jobs, payments
+from db import refunds as refund_rows
 from tests.factories import make_avatar, make_paid_payment, make_user
 from tests.integration.pipeline_helpers import (
     albums_in_chat,
@@ -32,7 +33,7 @@ def test_photo_failing_twice_then_succeeding_still_gives_all_photos(services, wo
     assert job["photos_stored"] == 23
     with services.pool.connection() as conn:
         attempts = [t for t in jobs.tasks_of_job(conn, job_id=job["id"]) if t["prompt_index"] == 5]
-        refunds = delivery.refunds_of_job(conn, job_id=job["id"])
+        refunds = refund_rows.refunds_of_job(conn, job_id=job["id"])
     assert [t["attempt"] for t in attempts] == [1, 2, 3]
     assert [t["status"] for t in attempts] == ["failed", "failed", "stored"]
     assert refunds == []
@@ -51,7 +52,7 @@ def test_photo_failing_three_times_is_refunded_pro_rata_and_the_user_told(servic
     assert (job["photos_stored"], job["photos_failed"]) == (22, 1)
     expected = 149900 * 1 // 23
     with services.pool.connection() as conn:
-        refunds = delivery.refunds_of_job(conn, job_id=job["id"])
+        refunds = refund_rows.refunds_of_job(conn, job_id=job["id"])
         paid = payments.get(conn, id=payment["id"])
     assert [(r["amount_kopecks"], r["status"], r["photos_refunded"]) for r in refunds] == [(expected, "succeeded", 1)]
     assert paid["refunded_kopecks"] == expected and paid["status"] == "partially_refunded"
@@ -69,7 +70,7 @@ def test_job_whose_avatar_lost_its_references_is_refunded_in_full(services, work
     user = make_user(services, referred_by=inviter["id"])
     avatar = make_avatar(services, user)
     with services.pool.connection() as conn:
-        users.delete_references(conn, avatar_id=avatar["id"])
+        avatars.delete_references(conn, avatar_id=avatar["id"])
     payment = make_paid_payment(services, user, avatar, tier="starter")
 
     job = wait_for_job(services, payment_id=payment["id"])

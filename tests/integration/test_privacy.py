@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 
-from db import generation
 from gateways.storage import archive_key
 from tests.factories import make_avatar, make_user
 from tests.integration.pipeline_helpers import wait_until
 from tests.web.api_helpers import confirmed_payment, make_delivered_job, object_keys
-from usecases import privacy
+from usecases import generation, privacy
 from workers import scheduler
 
 SECOND = timedelta(seconds=1)

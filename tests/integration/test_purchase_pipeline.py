@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from db import jobs
+from db import photos as photo_rows
 from tests.factories import make_avatar, make_paid_payment, make_user
 from tests.integration.pipeline_helpers import albums_in_chat, chat_messages, fast_kie, kie_state, wait_for_job
 
@@ -26,7 +26,7 @@ def test_purchase_delivers_its_tier_of_distinct_photos_as_ordered_albums(service
 
     assert job["status"] == "delivered"
     with services.pool.connection() as conn:
-        stored = jobs.photos_of_job(conn, job_id=job["id"])
+        stored = photo_rows.photos_of_job(conn, job_id=job["id"])
     assert sorted(p["prompt_index"] for p in stored) == list(range(photos))
     assert len({p["sha256"] for p in stored}) == photos
     assert all(services.storage.exists(p["storage_key"]) for p in stored)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from db import jobs, messages
+from db import dead_letters, jobs
 from tests.factories import make_avatar, make_paid_payment, make_user
 from tests.integration.pipeline_helpers import fast_kie, kie_state, wait_for_job, wait_until
 
@@ -34,7 +34,7 @@ def test_five_premium_jobs_at_once_get_no_429_and_a_later_starter_is_served_fair
     assert counts["rejected_429"] == 0
     assert counts["created"] == 5 * 23 + 7
     with services.pool.connection() as conn:  # waiting for the limiter spent no retry budget
-        assert messages.list_dead_letters(conn) == []
+        assert dead_letters.list_dead_letters(conn) == []
     with services.pool.connection() as conn:
         starter_done = max(t["submitted_at"] for t in jobs.tasks_of_job(conn, job_id=finished[-1]["id"]))
         premium_after = sum(1 for j in finished[:5] for t in jobs.tasks_of_job(conn, job_id=j["id"])

@@ -7,9 +7,11 @@ import threading
 import psycopg
 import pytest
 
-from db import generation, jobs, payments
+from db import jobs, payments
 from db.migrate import applied_versions, discover, migrate_down, migrate_up
 from tests.factories import make_avatar, make_paid_payment, make_user
+from usecases import generation
+from usecases.errors import Refused
 
 EXPECTED_TABLES = {
     "users", "avatars", "reference_photos", "payments", "payment_events", "referral_earnings", "generation_jobs",
@@ -68,7 +70,7 @@ def test_fifty_simultaneous_consumes_of_one_payment_create_exactly_one_job(servi
                     generation.start_job(conn, payment_id=payment["id"], user_id=user["id"],
                                          referral_percent=10)
                 result = "created"
-            except generation.StartRefused as refused:
+            except Refused as refused:
                 result = refused.code
         with lock:
             outcomes.append(result)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from db import jobs
+from db import photos as photo_rows
 from tests.factories import make_avatar, make_paid_payment, make_user, settings_env
 from tests.integration.pipeline_helpers import albums_in_chat, kie_config, wait_for_job, wait_until
 from workers import scheduler
@@ -70,7 +71,7 @@ def test_sigkilled_worker_mid_job_still_completes_without_duplicates(services, t
 
     assert done["status"] == "delivered", done
     with services.pool.connection() as conn:
-        photos = jobs.photos_of_job(conn, job_id=done["id"])
+        photos = photo_rows.photos_of_job(conn, job_id=done["id"])
     assert sorted(p["prompt_index"] for p in photos) == list(range(23))
     delivered = [m for album in albums_in_chat(services, user["telegram_id"]) for m in album]
     assert len(delivered) == 23

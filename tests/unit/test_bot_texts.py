@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from actors.bot_texts import (
+from rules.bot_texts import (
     COMMANDS,
     HELP,
     album_caption,

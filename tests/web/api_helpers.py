@@ -11,12 +11,13 @@ import boto3
 from flask.testing import FlaskClient
 from PIL import Image
 
-from db import generation, jobs, payments
+from db import jobs, payments
 from gateways.storage import photo_key
 from rules.catalog import parse_tiers
 from runtime import Services
 from settings import Settings
 from tests.conftest import tma_header
+from usecases import generation
 
 
 def auth(settings: Settings, user: dict[str, Any], **kwargs: Any) -> dict[str, str]:

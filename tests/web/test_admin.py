@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 
-from db import generation, messages, outbox
+from db import dead_letters, outbox
 from tests.factories import make_avatar, make_paid_payment, make_user
 from tests.integration.pipeline_helpers import chat_messages, wait_until
+from usecases import generation
+from usecases.alerts import raise_alert
 from web import create_app
 from web.admin.guard import COOKIE
 from workers.publisher import publish
@@ -78,7 +80,7 @@ def test_summary_counts_jobs_payments_money_and_backlogs(client, services, setti
     payment = make_paid_payment(services, user, make_avatar(services, user), tier="standard")
     with services.pool.connection() as conn, conn.transaction():
         generation.start_job(conn, payment_id=payment["id"], referral_percent=settings.referral_percent)
-        messages.raise_alert(conn, kind="test", message="something to look at")
+        raise_alert(conn, kind="test", message="something to look at")
 
     body = client.get("/admin/api/summary", headers=admin).get_json()
 
@@ -112,8 +114,8 @@ def test_jobs_lists_progress_and_filters_by_status(client, services, settings, a
 
 def test_alerts_are_listed_newest_first(client, services, admin) -> None:
     with services.pool.connection() as conn, conn.transaction():
-        messages.raise_alert(conn, kind="first", message="one", severity="warning")
-        messages.raise_alert(conn, kind="second", message="two", severity="critical")
+        raise_alert(conn, kind="first", message="one", severity="warning")
+        raise_alert(conn, kind="second", message="two", severity="critical")
 
     alerts = client.get("/admin/api/alerts", headers=admin).get_json()["alerts"]
 
@@ -124,7 +126,7 @@ def test_a_dead_letter_replayed_from_the_admin_api_is_processed_by_the_worker(cl
                                                                                admin) -> None:
     user = make_user(services)
     with services.pool.connection() as conn, conn.transaction():
-        letter_id = messages.insert_dead_letter(
+        letter_id = dead_letters.insert_dead_letter(
             conn, message_id="lost-message-1", actor="send_bot_reply", queue_name="bot",
             payload={"args": [user["id"], user["telegram_id"], "Ваш ответ наконец дошёл", None], "kwargs": {}},
             error="TelegramError: 502", traceback=None, attempts=6)
@@ -165,7 +167,7 @@ def test_a_real_dead_letter_shows_up_and_its_replay_runs_again(client, services,
 
 def test_replaying_an_actor_this_fleet_does_not_have_is_refused(client, services, admin) -> None:
     with services.pool.connection() as conn, conn.transaction():
-        letter_id = messages.insert_dead_letter(conn, message_id="m-gone", actor="renamed_long_ago",
+        letter_id = dead_letters.insert_dead_letter(conn, message_id="m-gone", actor="renamed_long_ago",
                                                 queue_name="old", payload={"args": []}, error="x",
                                                 traceback=None, attempts=1)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import zipfile
 
-from db import jobs
+from db import photos as photo_rows
 from tests.factories import make_avatar, make_user
 from tests.web.api_helpers import auth, confirmed_payment, make_delivered_job, start_generation
 
@@ -23,7 +23,7 @@ def test_archive_of_a_delivered_starter_job_has_its_seven_photos(client, setting
     names = archive.namelist()
     assert names == [f"pinglass-{job['id']}-{i:02d}.png" for i in range(1, 8)]
     with services.pool.connection() as conn:
-        photos = jobs.photos_of_job(conn, job_id=job["id"])
+        photos = photo_rows.photos_of_job(conn, job_id=job["id"])
     assert [archive.read(name) for name in names] == [services.storage.get(p["storage_key"]) for p in photos]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from db import jobs, users
+from db import avatars, photos, users
 from tests.factories import make_avatar, make_user
 from tests.web.api_helpers import auth, confirmed_payment, make_delivered_job, object_keys
 
@@ -61,7 +61,7 @@ def test_someone_elses_avatar_is_404_for_every_verb(client, settings, services) 
                        data={"files": []}, content_type="multipart/form-data").status_code == 404
     assert client.get("/api/v1/avatars", headers=headers).get_json() == {"avatars": []}
     with services.pool.connection() as conn:
-        assert users.get_avatar(conn, id=avatar["id"], user_id=owner["id"]) is not None
+        assert avatars.get_avatar(conn, id=avatar["id"], user_id=owner["id"]) is not None
 
 
 def test_erasing_an_avatar_removes_references_and_photos_from_storage(client, settings, services) -> None:
@@ -81,8 +81,8 @@ def test_erasing_an_avatar_removes_references_and_photos_from_storage(client, se
     assert object_keys(settings, f"references/{avatar['id']}/") == []
     assert object_keys(settings, f"photos/{job['id']}/") == []
     with services.pool.connection() as conn:
-        assert users.references_of_avatar(conn, avatar_id=avatar["id"]) == []
-        assert jobs.photos_of_job(conn, job_id=job["id"]) == []
+        assert avatars.references_of_avatar(conn, avatar_id=avatar["id"]) == []
+        assert photos.photos_of_job(conn, job_id=job["id"]) == []
     assert client.get(f"/api/v1/avatars/{avatar['id']}", headers=headers).status_code == 404
     assert client.get(share["url"].removeprefix(settings.public_base_url)).status_code == 404
     assert client.delete(f"/api/v1/avatars/{avatar['id']}", headers=headers).status_code == 404

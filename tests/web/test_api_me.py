@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from db import jobs
+from db import photos
 from gateways.storage import archive_key
 from tests.factories import make_avatar, make_user, selfie
 from tests.web.api_helpers import auth, confirmed_payment, make_delivered_job, object_keys, png, upload
@@ -111,7 +111,7 @@ def test_delete_me_erases_selfies_portraits_archives_shares_and_profile_but_keep
     assert _rows(services, "SELECT r.id FROM reference_photos r JOIN avatars a ON a.id = r.avatar_id "
                            "WHERE a.user_id = %s", user["id"]) == []
     with services.pool.connection() as conn:
-        assert jobs.photos_of_job(conn, job_id=job["id"]) == []
+        assert photos.photos_of_job(conn, job_id=job["id"]) == []
     [payment] = _rows(services, "SELECT amount_kopecks, status, user_id FROM payments WHERE id = %s",
                       job["payment_id"])
     assert payment == {"amount_kopecks": 49900, "status": "confirmed", "user_id": user["id"]}

@@ -9,7 +9,7 @@ import zipfile
 
 import requests
 
-from db import payments, users
+from db import avatars, payments
 from tests.factories import make_avatar, make_user
 from tests.web.api_helpers import auth, confirmed_payment, make_delivered_job, object_keys
 
@@ -52,7 +52,7 @@ def test_removing_one_selfie_deletes_its_object_and_counts_down(client, settings
     avatar = make_avatar(services, user, references=6)
     headers = auth(settings, user)
     with services.pool.connection() as conn:
-        [first, *rest] = users.references_of_avatar(conn, avatar_id=avatar["id"])
+        [first, *rest] = avatars.references_of_avatar(conn, avatar_id=avatar["id"])
 
     response = client.delete(f"/api/v1/avatars/{avatar['id']}/references/{first['id']}", headers=headers)
 
@@ -68,7 +68,7 @@ def test_someone_elses_selfie_cannot_be_removed(client, settings, services) -> N
     owner = make_user(services)
     avatar = make_avatar(services, owner)
     with services.pool.connection() as conn:
-        reference = users.references_of_avatar(conn, avatar_id=avatar["id"])[0]
+        reference = avatars.references_of_avatar(conn, avatar_id=avatar["id"])[0]
     stranger = make_user(services)
     mine = make_avatar(services, stranger)
     for path in (f"/api/v1/avatars/{avatar['id']}/references/{reference['id']}",
@@ -83,7 +83,7 @@ def test_a_selfie_cannot_be_removed_while_a_paid_order_uses_the_avatar(client, s
     avatar = make_avatar(services, user)
     confirmed_payment(services, user, avatar)  # paid, its job not started yet
     with services.pool.connection() as conn:
-        reference = users.references_of_avatar(conn, avatar_id=avatar["id"])[0]
+        reference = avatars.references_of_avatar(conn, avatar_id=avatar["id"])[0]
     response = client.delete(f"/api/v1/avatars/{avatar['id']}/references/{reference['id']}",
                              headers=auth(settings, user))
     assert response.status_code == 409 and response.get_json()["error"]["code"] == "AVATAR_BUSY"

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from db import jobs
+from db import jobs, photos
 from tests.factories import make_avatar, make_user
 from tests.web.api_helpers import auth, make_delivered_job
 
 
 def _photos(services, job_id: int) -> list[dict]:
     with services.pool.connection() as conn:
-        return jobs.photos_of_job(conn, job_id=job_id)
+        return photos.photos_of_job(conn, job_id=job_id)
 
 
 def test_regenerating_a_photo_starts_a_one_photo_job_with_the_same_prompt(client, settings, services) -> None:
@@ -56,7 +56,7 @@ def test_a_regenerated_photo_spends_the_original_albums_allowance(client, settin
     with services.pool.connection() as conn:  # the child job delivered its photo
         (task,) = jobs.tasks_of_job(conn, job_id=child_id)
         conn.execute("UPDATE generation_tasks SET status = 'succeeded' WHERE id = %(id)s", {"id": task["id"]})
-        new = jobs.insert_photo(conn, job_id=child_id, prompt_index=0, task_id=task["id"], storage_key="photos/x",
+        new = photos.insert_photo(conn, job_id=child_id, prompt_index=0, task_id=task["id"], storage_key="photos/x",
                                 sha256="0" * 64, width=1, height=1, size_bytes=1, content_type="image/png")
         conn.execute("UPDATE generation_jobs SET status = 'delivered' WHERE id = %(id)s", {"id": child_id})
 

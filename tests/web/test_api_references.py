@@ -14,7 +14,7 @@ import pytest
 import requests
 from PIL import Image
 
-from db import users
+from db import avatars
 from sandbox.selfies import no_face, small_selfie, two_faces
 from tests.factories import make_avatar, make_user, selfie
 from tests.web.api_helpers import auth, object_keys, upload
@@ -35,7 +35,7 @@ def _bomb(width: int = 20000, height: int = 20000) -> bytes:
 
 def _reference_count(services, avatar_id: int) -> int:
     with services.pool.connection() as conn:
-        return len(users.references_of_avatar(conn, avatar_id=avatar_id))
+        return len(avatars.references_of_avatar(conn, avatar_id=avatar_id))
 
 
 def test_five_photos_in_one_call_make_the_avatar_ready(client, settings, services) -> None:
@@ -47,7 +47,7 @@ def test_five_photos_in_one_call_make_the_avatar_ready(client, settings, service
     assert body["reference_count"] == 5 and body["ready"] is True and body["duplicates"] == []
     assert [a["index"] for a in body["added"]] == [0, 1, 2, 3, 4]
     with services.pool.connection() as conn:
-        rows = users.references_of_avatar(conn, avatar_id=avatar["id"])
+        rows = avatars.references_of_avatar(conn, avatar_id=avatar["id"])
     assert sorted(r["storage_key"] for r in rows) == object_keys(settings, f"references/{avatar['id']}/")
     assert all(r["content_type"] == "image/jpeg" and r["source"] == "upload" for r in rows)
 
@@ -120,7 +120,7 @@ def test_exif_is_stripped_and_orientation_applied_before_storing(client, setting
     added = response.get_json()["added"][0]
     assert (added["width"], added["height"]) == upright.size
     with services.pool.connection() as conn:
-        (row,) = users.references_of_avatar(conn, avatar_id=avatar["id"])
+        (row,) = avatars.references_of_avatar(conn, avatar_id=avatar["id"])
     stored = services.storage.get(row["storage_key"])
     with Image.open(io.BytesIO(stored)) as image:
         assert image.format == "JPEG" and image.size == upright.size
@@ -139,7 +139,7 @@ def test_a_png_with_transparency_is_stored_as_jpeg_on_white(client, settings, se
     response = upload(client, auth(settings, user), avatar["id"], [(buffer.getvalue(), "alpha.png")])
     assert response.status_code == 201, response.get_json()
     with services.pool.connection() as conn:
-        (row,) = users.references_of_avatar(conn, avatar_id=avatar["id"])
+        (row,) = avatars.references_of_avatar(conn, avatar_id=avatar["id"])
     stored = services.storage.get(row["storage_key"])
     assert stored[:3] == b"\xff\xd8\xff"
     with Image.open(io.BytesIO(stored)) as image:

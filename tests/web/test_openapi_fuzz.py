@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from db import jobs
+from db import photos
 from runtime.limits import ApiLimit
 from tests.factories import make_avatar, make_user
 from tests.web.api_helpers import auth, confirmed_payment, make_delivered_job
@@ -60,7 +60,7 @@ def test_no_operation_answers_5xx_or_outside_its_schema(app, settings, services)
     job = make_delivered_job(services, user, avatar)
     payment = confirmed_payment(services, user, avatar)
     with services.pool.connection() as conn:
-        photo = jobs.photos_of_job(conn, job_id=job["id"])[0]
+        photo = photos.photos_of_job(conn, job_id=job["id"])[0]
     real_ids = {"avatar_id": avatar["id"], "job_id": job["id"], "payment_id": payment["id"], "photo_id": photo["id"]}
     headers = auth(settings, user)
 

@@ -10,10 +10,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from actors.delivery import summary_buttons
 from rules.signing import sign
 from tests.factories import make_avatar, make_user
 from tests.web.api_helpers import make_delivered_job
+from usecases.delivery import summary_buttons
 
 
 def _zip_link(services, job_id: int) -> str:

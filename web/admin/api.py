@@ -7,11 +7,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from dramatiq.errors import ActorNotFound
 from flask import current_app, jsonify, request
 
-from db import admin, messages
+from db import admin, alerts, dead_letters
 from rules.states import JOB_MOVES
+from usecases import dead_letters as letters
+from usecases.errors import Refused
 from web.admin.queues import queue_sizes_or_error
 from web.errors import ApiError
 
@@ -73,11 +74,11 @@ def jobs() -> Any:
     return jsonify({"jobs": [job_view(row) for row in rows]})
 
 
-def dead_letters() -> Any:
+def dead_letters_json() -> Any:
     open_only = request.args.get("all") not in ("1", "true", "yes")
     limit = limit_arg(100)
     with _fleet().services.pool.connection() as conn:
-        rows = messages.list_dead_letters(conn, open_only=open_only, limit=limit)
+        rows = dead_letters.list_dead_letters(conn, open_only=open_only, limit=limit)
     return jsonify({"dead_letters": [plain(row) for row in rows]})
 
 
@@ -87,39 +88,26 @@ def replay(letter_id: int) -> dict[str, Any]:
     fleet = _fleet()
     try:
         with fleet.services.pool.connection() as conn, conn.transaction():
-            letter = messages.get_dead_letter(conn, id=letter_id)
-            if letter is None:
-                raise ApiError(404, "NOT_FOUND", "no such dead letter")
-            if letter["replayed_at"] is not None:
-                raise ApiError(409, "ALREADY_REPLAYED", "this dead letter was replayed already")
-            try:
-                # an unknown actor's outbox row could never be published and would stall the relay behind it
-                fleet.broker.get_actor(letter["actor"])
-            except ActorNotFound:
-                raise ApiError(409, "UNKNOWN_ACTOR", f"no actor named {letter['actor']!r} in this fleet") from None
-            new_id = messages.replay_dead_letter(conn, id=letter_id)
-            if new_id is None:
-                raise ApiError(409, "ALREADY_REPLAYED", "this dead letter was replayed already")
-    except RuntimeError:
-        # two operators at once: the loser's transaction (and its outbox row) rolled back
-        raise ApiError(409, "ALREADY_REPLAYED", "this dead letter was replayed already") from None
-    return {"id": letter_id, "actor": letter["actor"], "replay_message_id": new_id}
+            letter = letters.replay(conn, id=letter_id, known_actors=fleet.broker.get_declared_actors())
+    except Refused as refused:  # the transaction (and any outbox row) rolled back
+        raise ApiError(404 if refused.code == "NOT_FOUND" else 409, refused.code, refused.message) from None
+    return {"id": letter_id, "actor": letter["actor"], "replay_message_id": letter["replay_message_id"]}
 
 
 def replay_json(letter_id: int) -> Any:
     return jsonify(replay(letter_id))
 
 
-def alerts() -> Any:
+def alerts_json() -> Any:
     limit = limit_arg(100)
     with _fleet().services.pool.connection() as conn:
-        rows = messages.list_alerts(conn, limit=limit)
+        rows = alerts.list_alerts(conn, limit=limit)
     return jsonify({"alerts": [plain(row) for row in rows]})
 
 
 def register(blueprint: Any) -> None:
     blueprint.add_url_rule("/api/summary", "api_summary", summary, methods=["GET"])
     blueprint.add_url_rule("/api/jobs", "api_jobs", jobs, methods=["GET"])
-    blueprint.add_url_rule("/api/dead-letters", "api_dead_letters", dead_letters, methods=["GET"])
+    blueprint.add_url_rule("/api/dead-letters", "api_dead_letters", dead_letters_json, methods=["GET"])
     blueprint.add_url_rule("/api/dead-letters/<int:letter_id>/replay", "api_replay", replay_json, methods=["POST"])
-    blueprint.add_url_rule("/api/alerts", "api_alerts", alerts, methods=["GET"])
+    blueprint.add_url_rule("/api/alerts", "api_alerts", alerts_json, methods=["GET"])

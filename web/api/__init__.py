@@ -2,7 +2,8 @@
 
 Every ``/api/v1`` view is wrapped in ``web.auth.require_user`` (``Authorization: tma <initData>``). Before any
 view runs, a request whose initData is valid takes a token from its user's bucket (``web.ratelimit``), so a
-flood is refused before it reaches the database; invalid initData is left to ``require_user``'s 401.
+flood is refused before it reaches the database; invalid initData is left to ``require_user``'s 401. The
+initData is validated once per request (``web.auth.validated_init_data`` keeps the result on ``flask.g``).
 Every id in a path is bounded to what a bigint can hold (404 beyond), and storage or database outages answer 503
 with the one JSON error shape and a Retry-After.
 """
@@ -15,12 +16,12 @@ from flask import Blueprint, Flask, current_app, request
 from psycopg_pool import PoolTimeout
 
 from db.errors import DatabaseError
-from gateways.initdata import InitDataError, validate_init_data
 from gateways.storage import StorageError
 from runtime.limits import ApiLimit, retry_after_header, take_api_request
 from telemetry.logs import log
 from web.api import albums, avatars, catalog, generations, me, openapi, orders, payments, photos, references, referrals
 from web.api.common import check_path_ids
+from web.auth import validated_init_data
 from web.errors import ApiError, error_response
 
 logger = logging.getLogger("web.api")
@@ -53,10 +54,8 @@ def _rate_limit() -> None:
     if scheme.lower() != "tma" or not raw.strip():
         return
     fleet = current_app.extensions["pinglass"]
-    try:
-        user = validate_init_data(raw.strip(), fleet.settings.telegram_bot_token,
-                                  max_age_s=fleet.settings.initdata_max_age_s)
-    except InitDataError:
+    user = validated_init_data(raw.strip())
+    if user is None:
         return
     limit = current_app.config.get(RATE_LIMIT_CONFIG) or ApiLimit()
     wait = take_api_request(fleet.services.redis, str(user.id), limit, namespace=fleet.settings.broker_namespace)

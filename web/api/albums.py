@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify
 
-from db import galleries, jobs
+from db import jobs, photos
 from gateways.storage import Storage, StorageError
 from telemetry.logs import log
 from web.api.common import ID, fleet, iso, not_found, transaction
@@ -43,8 +43,8 @@ def archive(job_id: int):
         job = jobs.get_job(conn, id=job_id, user_id=g.user["id"])
         if job is None:
             raise not_found("generation")
-        photos = jobs.photos_of_job(conn, job_id=job_id)
-    return zip_response(fleet().services.storage, job_id, photos)
+        album = photos.photos_of_job(conn, job_id=job_id)
+    return zip_response(fleet().services.storage, job_id, album)
 
 
 @blueprint.post(f"/v1/generations/<{ID}:job_id>/share")
@@ -55,9 +55,9 @@ def share(job_id: int):
         job = jobs.get_job(conn, id=job_id, user_id=g.user["id"])
         if job is None:
             raise not_found("generation")
-        if not jobs.photos_of_job(conn, job_id=job_id):
+        if not photos.photos_of_job(conn, job_id=job_id):
             raise ApiError(409, "NO_PHOTOS", "this generation has no photos to share yet")
-        row = galleries.insert_share(conn, job_id=job_id, user_id=g.user["id"], token_hash=token_hash(token),
+        row = photos.insert_share(conn, job_id=job_id, user_id=g.user["id"], token_hash=token_hash(token),
                                      ttl_s=SHARE_TTL_S)
     log(logger, "gallery_shared", user_id=g.user["id"], job_id=job_id, share_id=row["id"])
     return jsonify({"url": fleet().settings.public_url(f"/g/{token}"), "expires_at": iso(row["expires_at"])}), 201
@@ -69,7 +69,7 @@ def unshare(job_id: int):
     with transaction() as conn:
         if jobs.get_job(conn, id=job_id, user_id=g.user["id"]) is None:
             raise not_found("generation")
-        revoked = galleries.revoke_shares_of_job(conn, job_id=job_id, user_id=g.user["id"])
+        revoked = photos.revoke_shares_of_job(conn, job_id=job_id, user_id=g.user["id"])
     log(logger, "gallery_unshared", user_id=g.user["id"], job_id=job_id, revoked=revoked)
     return jsonify({"job_id": job_id, "revoked": revoked})
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify
 
-from db import galleries, users
-from db.generation import MAX_REFERENCES, MIN_REFERENCES
+from db import avatars, jobs, payments, photos, users
+from rules.references import MAX_REFERENCES, MIN_REFERENCES
 from rules.states import JOB_TERMINAL
 from telemetry.logs import log
 from web.api.common import ID, fleet, iso, json_object, not_found, text_field, transaction
@@ -40,7 +40,7 @@ def create_avatar():
     if not 1 <= len(name) <= NAME_MAX or any(ch < " " or ch == "\x7f" for ch in name):
         raise ApiError(422, "INVALID_NAME", f"name must be 1..{NAME_MAX} printable characters")
     with transaction() as conn:
-        avatar = users.insert_avatar(conn, user_id=g.user["id"], name=name)
+        avatar = avatars.insert_avatar(conn, user_id=g.user["id"], name=name)
         users.set_draft_avatar(conn, id=g.user["id"], avatar_id=avatar["id"])
     log(logger, "avatar_created", user_id=g.user["id"], avatar_id=avatar["id"])
     return jsonify(avatar_json({**avatar, "reference_count": 0})), 201
@@ -50,20 +50,20 @@ def create_avatar():
 @require_user
 def list_avatars():
     with transaction() as conn:
-        avatars = users.list_avatars(conn, user_id=g.user["id"])
+        rows = avatars.list_avatars(conn, user_id=g.user["id"])
     storage = fleet().services.storage
     return jsonify({"avatars": [{**avatar_json(a), "thumbnail_url": storage.presigned_get(a["cover_key"])
-                                 if a["cover_key"] else None} for a in avatars]})
+                                 if a["cover_key"] else None} for a in rows]})
 
 
 @blueprint.get(f"/v1/avatars/<{ID}:avatar_id>")
 @require_user
 def get_avatar(avatar_id: int):
     with transaction() as conn:
-        avatar = users.get_avatar(conn, id=avatar_id, user_id=g.user["id"])
+        avatar = avatars.get_avatar(conn, id=avatar_id, user_id=g.user["id"])
         if avatar is None:
             raise not_found("avatar")
-        references = users.references_of_avatar(conn, avatar_id=avatar_id)
+        references = avatars.references_of_avatar(conn, avatar_id=avatar_id)
     storage = fleet().services.storage
     return jsonify({**avatar_json(avatar), "references": [{
         "id": r["id"], "url": storage.presigned_get(r["storage_key"]), "width": r["width"], "height": r["height"],
@@ -78,23 +78,23 @@ def remove_reference(avatar_id: int, reference_id: int):
     avatar is paid for or running: its provider tasks are made from the avatar's references."""
     storage = fleet().services.storage
     with transaction() as conn:
-        if users.get_avatar(conn, id=avatar_id, user_id=g.user["id"], lock=True) is None:
+        if avatars.get_avatar(conn, id=avatar_id, user_id=g.user["id"], lock=True) is None:
             raise not_found("avatar")
         _refuse_when_busy(conn, avatar_id)
-        removed = users.delete_reference(conn, id=reference_id, avatar_id=avatar_id)
+        removed = avatars.delete_reference(conn, id=reference_id, avatar_id=avatar_id)
         if removed is None:
             raise not_found("reference")
         # Inside the transaction: if storage fails, the row comes back and the person can try again.
         storage.delete(removed["storage_key"])
-        avatar = users.get_avatar(conn, id=avatar_id, user_id=g.user["id"])
+        avatar = avatars.get_avatar(conn, id=avatar_id, user_id=g.user["id"])
     log(logger, "reference_removed", user_id=g.user["id"], avatar_id=avatar_id, reference_id=reference_id)
     return jsonify(avatar_json(avatar))
 
 
 def _refuse_when_busy(conn, avatar_id: int) -> None:
-    jobs = galleries.jobs_of_avatar(conn, avatar_id=avatar_id)
-    running = any(job["status"] not in JOB_TERMINAL for job in jobs)
-    if running or galleries.paid_unstarted_payments(conn, avatar_id=avatar_id):
+    made = jobs.jobs_of_avatar(conn, avatar_id=avatar_id)
+    running = any(job["status"] not in JOB_TERMINAL for job in made)
+    if running or payments.paid_unstarted_payments(conn, avatar_id=avatar_id):
         raise ApiError(409, "AVATAR_BUSY", "a generation from this avatar is paid for or still running; "
                                            "try when it ends")
 
@@ -111,25 +111,25 @@ def delete_avatar(avatar_id: int):
     storage = fleet().services.storage
     user_id = g.user["id"]
     with transaction() as conn:
-        if users.get_avatar(conn, id=avatar_id, user_id=user_id, lock=True) is None:
+        if avatars.get_avatar(conn, id=avatar_id, user_id=user_id, lock=True) is None:
             raise not_found("avatar")
-        jobs = galleries.jobs_of_avatar(conn, avatar_id=avatar_id)
-        running = any(job["status"] not in JOB_TERMINAL for job in jobs)
-        if running or galleries.paid_unstarted_payments(conn, avatar_id=avatar_id):
+        made = jobs.jobs_of_avatar(conn, avatar_id=avatar_id)
+        running = any(job["status"] not in JOB_TERMINAL for job in made)
+        if running or payments.paid_unstarted_payments(conn, avatar_id=avatar_id):
             raise ApiError(409, "AVATAR_BUSY", "a generation from this avatar is paid for or still running; "
                                                "try when it ends")
-        job_ids = [job["id"] for job in jobs]
+        job_ids = [job["id"] for job in made]
         # Prefixes also catch objects whose rows were never written (an upload that failed half-way).
         storage.delete_prefix(f"references/{avatar_id}/")
         for job_id in job_ids:
             storage.delete_prefix(f"photos/{job_id}/")
             storage.delete_prefix(f"archives/{job_id}/")
-        references = users.delete_references(conn, avatar_id=avatar_id)
-        photos = galleries.erase_photos_of_jobs(conn, job_ids=job_ids)
-        users.soft_delete_avatar(conn, id=avatar_id, user_id=user_id)
+        references = avatars.delete_references(conn, avatar_id=avatar_id)
+        erased_photos = photos.erase_photos_of_jobs(conn, job_ids=job_ids)
+        avatars.soft_delete_avatar(conn, id=avatar_id, user_id=user_id)
         if g.user.get("draft_avatar_id") == avatar_id:
             users.set_draft_avatar(conn, id=user_id, avatar_id=None)
     log(logger, "avatar_erased", user_id=user_id, avatar_id=avatar_id, references=len(references),
-        photos=len(photos), jobs=len(job_ids))
+        photos=len(erased_photos), jobs=len(job_ids))
     return jsonify({"id": avatar_id, "deleted": True, "references_deleted": len(references),
-                    "photos_deleted": len(photos)})
+                    "photos_deleted": len(erased_photos)})

@@ -20,11 +20,12 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
-from db import delivery, galleries, idempotency, jobs, users
-from db.generation import StartRefused, start_job
+from db import avatars, deliveries, idempotency, jobs, photos, refunds
 from rules.signing import zip_download_path
 from telemetry.context import correlation_id
 from telemetry.logs import log
+from usecases.errors import Refused
+from usecases.generation import start_job
 from usecases.privacy import photos_delete_at
 from web.api.common import ID, fleet, id_field, iso, json_object, not_found, text_field, transaction
 from web.api.photos import regeneration_allowance
@@ -67,14 +68,14 @@ def start_generation():
 
 def _start(conn: Any, *, user_id: int, payment_id: int, avatar_id: int | None,
            style_id: str | None) -> tuple[int, dict[str, Any]]:
-    if avatar_id is not None and users.get_avatar(conn, id=avatar_id, user_id=user_id) is None:
+    if avatar_id is not None and avatars.get_avatar(conn, id=avatar_id, user_id=user_id) is None:
         return 404, _error("NOT_FOUND", "avatar not found")
     try:
         # A savepoint: a refusal undoes whatever start_job wrote, while the idempotency row may still commit.
         with conn.transaction():
             job = start_job(conn, payment_id=payment_id, user_id=user_id, avatar_id=avatar_id, style_id=style_id,
                             referral_percent=fleet().settings.referral_percent, correlation_id=correlation_id())
-    except StartRefused as refused:
+    except Refused as refused:
         log(logger, "generation_refused", user_id=user_id, payment_id=payment_id, code=refused.code)
         return REFUSAL_STATUS.get(refused.code, 409), _error(refused.code, refused.message)
     log(logger, "generation_started", user_id=user_id, payment_id=payment_id, job_id=job["id"])
@@ -111,11 +112,11 @@ def get_generation(job_id: int):
         job = jobs.get_job(conn, id=job_id, user_id=g.user["id"])
         if job is None:
             raise not_found("generation")
-        stages = galleries.task_stages(conn, job_id=job_id)
-        chunks = galleries.delivery_counts(conn, job_id=job_id)
-        photos = jobs.photos_of_job(conn, job_id=job_id)
-        refunds = delivery.refunds_of_job(conn, job_id=job_id)
-        children = galleries.children_of_job(conn, job_id=job_id)
+        stages = jobs.task_stages(conn, job_id=job_id)
+        chunks = deliveries.delivery_counts(conn, job_id=job_id)
+        album = photos.photos_of_job(conn, job_id=job_id)
+        refund_rows = refunds.refunds_of_job(conn, job_id=job_id)
+        children = jobs.children_of_job(conn, job_id=job_id)
     storage = fleet().services.storage
     done, failed, total = job["photos_stored"], job["photos_failed"], job["total_photos"]
     return jsonify({
@@ -130,17 +131,17 @@ def get_generation(job_id: int):
                                 "chunks": chunks["total"]}},
         "photos": [{"id": p["id"], "prompt_index": p["prompt_index"], "url": storage.presigned_get(p["storage_key"]),
                     "width": p["width"], "height": p["height"], "content_type": p["content_type"],
-                    "created_at": iso(p["created_at"])} for p in photos],
+                    "created_at": iso(p["created_at"])} for p in album],
         "refunds": [{"id": r["id"], "amount_kopecks": r["amount_kopecks"], "photos_refunded": r["photos_refunded"],
                      "status": r["status"], "reason": r["reason"], "created_at": iso(r["created_at"]),
-                     "completed_at": iso(r["completed_at"])} for r in refunds],
+                     "completed_at": iso(r["completed_at"])} for r in refund_rows],
         "regenerations": [{"job_id": c["id"], "status": c["status"], "created_at": iso(c["created_at"])}
                           for c in children],
         "regenerations_used": job["regenerations_used"],
         "photos_delete_at": iso(photos_delete_at(job, fleet().settings)),
         "regenerations_allowed": regeneration_allowance(job["total_photos"], fleet().settings.regenerate_percent)
         if job["kind"] == "purchase" else 0,
-        "zip_url": _zip_url(job["id"]) if photos else None,
+        "zip_url": _zip_url(job["id"]) if album else None,
         "timestamps": {"created_at": iso(job["created_at"]), "generating_at": iso(job["generating_at"]),
                        "delivering_at": iso(job["delivering_at"]), "finished_at": iso(job["finished_at"])},
     })

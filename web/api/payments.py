@@ -15,12 +15,12 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify
 
-from db import jobs, payments, users
-from db.generation import MIN_REFERENCES
+from db import avatars, jobs, payments
 from gateways.http import HttpClient
 from gateways.tbank import TBankClient, TBankError
 from rules.catalog import STYLES, parse_tiers
 from rules.plural import counted
+from rules.references import MIN_REFERENCES
 from settings import Settings
 from telemetry.logs import log
 from web.api.common import ID, fleet, id_field, iso, json_object, not_found, text_field, transaction
@@ -65,7 +65,7 @@ def create_payment():
     if style_id not in STYLES:
         raise ApiError(422, "UNKNOWN_STYLE", f"unknown style {style_id!r}")
     with transaction() as conn:
-        avatar = users.get_avatar(conn, id=avatar_id, user_id=g.user["id"])
+        avatar = avatars.get_avatar(conn, id=avatar_id, user_id=g.user["id"])
         if avatar is None:
             raise not_found("avatar")
         if avatar["reference_count"] < MIN_REFERENCES:

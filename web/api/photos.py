@@ -13,10 +13,10 @@ import logging
 
 from flask import Blueprint, g, jsonify
 
-from db import jobs
-from db.generation import start_regeneration
+from db import jobs, photos
 from rules.states import JOB_TERMINAL
 from telemetry.logs import log
+from usecases.generation import start_regeneration
 from web.api.common import ID, fleet, not_found, transaction
 from web.auth import require_user
 from web.errors import ApiError
@@ -35,7 +35,7 @@ def regenerate(photo_id: int):
     user_id = g.user["id"]
     percent = fleet().settings.regenerate_percent
     with transaction() as conn:
-        photo = jobs.get_photo(conn, id=photo_id)
+        photo = photos.get_photo(conn, id=photo_id)
         if photo is None or photo["user_id"] != user_id:
             raise not_found("photo")
         job = jobs.get_job(conn, id=photo["job_id"], user_id=user_id)

@@ -19,12 +19,14 @@ from dataclasses import dataclass
 from flask import Blueprint, g, jsonify, request
 from werkzeug.datastructures import FileStorage
 
-from db import users
-from db.generation import MAX_REFERENCES, MIN_REFERENCES
+from db import avatars
 from gateways.storage import Storage, StorageError, reference_key
 from rules.images import MAX_BYTES, ImageRejected
+from rules.references import MAX_REFERENCES, MIN_REFERENCES
 from rules.uploads import NormalisedImage, normalise_upload
 from telemetry.logs import log
+from usecases.errors import Refused
+from usecases.references import NewReference, add_references
 from web.api.common import ID, fleet, not_found, safe_text, transaction
 from web.api.me import require_consent
 from web.auth import require_user
@@ -60,10 +62,10 @@ def upload_references(avatar_id: int):
     user_id = g.user["id"]
     require_consent(g.user)  # selfies are personal data: stored only after consent
     with transaction() as conn:
-        avatar = users.get_avatar(conn, id=avatar_id, user_id=user_id)
+        avatar = avatars.get_avatar(conn, id=avatar_id, user_id=user_id)
         if avatar is None:
             raise not_found("avatar")
-        known = {r["sha256"] for r in users.references_of_avatar(conn, avatar_id=avatar_id)}
+        known = {r["sha256"] for r in avatars.references_of_avatar(conn, avatar_id=avatar_id)}
     if request.mimetype != "multipart/form-data":
         raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "send the photos as multipart/form-data under 'files'")
     files = request.files.getlist("files")
@@ -125,27 +127,19 @@ def _filename(index: int, file: FileStorage) -> str:
 
 def _record(avatar_id: int, user_id: int,
             fresh: list[Upload]) -> tuple[list[tuple[Upload, int]], list[Upload], int]:
-    """Insert the rows under the avatar's lock: (added with their ids, duplicates found only now, new total)."""
-    with transaction() as conn:
-        # The lock serialises concurrent uploads (and the bot) on this avatar, so the count below is exact.
-        if users.get_avatar(conn, id=avatar_id, user_id=user_id, lock=True) is None:
-            raise not_found("avatar")
-        existing = users.references_of_avatar(conn, avatar_id=avatar_id)
-        shas = {r["sha256"] for r in existing}
-        new = [u for u in fresh if u.image.sha256 not in shas]
-        if len(existing) + len(new) > MAX_REFERENCES:
-            raise _too_many(len(existing))
-        added, late = [], [u for u in fresh if u.image.sha256 in shas]
-        for upload in new:
-            row = users.insert_reference(conn, avatar_id=avatar_id, storage_key=upload.key,
-                                         sha256=upload.image.sha256, width=upload.image.width,
-                                         height=upload.image.height, size_bytes=upload.image.size_bytes,
-                                         content_type=upload.image.content_type)
-            if row is None:
-                late.append(upload)
-            else:
-                added.append((upload, row["id"]))
-        return added, late, len(existing) + len(added)
+    """Insert the rows (``usecases.references.add_references``, all or nothing): (added with their ids,
+    duplicates found only now, new total)."""
+    photos = [NewReference(storage_key=u.key, image=u.image) for u in fresh]
+    try:
+        with transaction() as conn:
+            result = add_references(conn, avatar_id=avatar_id, user_id=user_id, photos=photos, source="upload",
+                                    all_or_nothing=True)
+    except Refused as refused:
+        if refused.code == "NOT_FOUND":
+            raise not_found("avatar") from None
+        raise ApiError(409, refused.code, refused.message) from None
+    return ([(fresh[i], ref_id) for i, ref_id in result.added], [fresh[i] for i in result.duplicates],
+            result.total)
 
 
 def _too_many(existing: int) -> ApiError:

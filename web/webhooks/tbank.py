@@ -1,8 +1,9 @@
 """``POST /webhooks/tbank``: T-Bank payment notifications (docs/providers.md#notifications).
 
 Five steps: verify the Token, check the notification against our record (TerminalKey, OrderId, Amount), store
-the raw event deduplicated on (PaymentId, Status), move the payment monotonically — a newly confirmed payment
-queues ``consume_payment`` through the outbox in the same transaction — and answer exactly ``OK``. A rejected
+the raw event deduplicated on (PaymentId, Status) and move the payment monotonically — both
+``usecases.payments.take_notification``, which also queues ``consume_payment`` for a newly confirmed payment and
+alerts on money taken after we closed the payment — and answer exactly ``OK``. A rejected
 notification writes nothing. Redis being down does not matter here: the outbox row waits for the relay.
 """
 
@@ -13,11 +14,11 @@ from typing import Any
 
 from flask import Response, current_app, request
 
-from db import generation, messages, payments
+from db import payments
 from gateways.tbank import InvalidNotification, TBankNotification, parse_notification, verify_notification
-from rules.states import TBANK_TO_PAYMENT
 from telemetry import metrics
 from telemetry.logs import log
+from usecases import payments as payment_status
 from web.errors import ApiError
 
 logger = logging.getLogger("web.webhooks.tbank")
@@ -45,20 +46,9 @@ def receive() -> Response:
     with fleet.services.pool.connection() as conn, conn.transaction():
         payment = payments.get_by_provider_id(conn, provider_payment_id=note.payment_id)
         _check_against_record(note, payment)
-        fresh = payments.insert_event(conn, provider_payment_id=note.payment_id, status=note.status,
-                                      order_id=note.order_id, amount_kopecks=note.amount, raw=note.raw)
-        moved = None
-        new_status = TBANK_TO_PAYMENT.get(note.status)
-        if fresh and new_status is not None:
-            moved = generation.apply_payment_status(conn, payment=payment, new_status=new_status)
-            if moved is None and new_status in ("authorized", "confirmed") and \
-                    payment["status"] in ("expired", "canceled", "rejected"):
-                # money taken for a payment we had closed: no job will start, so a person must act
-                messages.raise_alert(conn, kind="payment_after_close", severity="critical",
-                                     message=f"payment {payment['id']} is {note.status} at T-Bank but was "
-                                             f"{payment['status']} here: refund or start it by hand",
-                                     details={"payment_id": payment["id"]},
-                                     dedup_key=f"payment_after_close:{payment['id']}:{note.status}")
+        fresh, moved = payment_status.take_notification(
+            conn, payment=payment, provider_payment_id=note.payment_id, bank_status=note.status,
+            order_id=note.order_id, amount_kopecks=note.amount, raw=note.raw)
 
     outcome = "accepted" if fresh else "duplicate"
     metrics.WEBHOOKS.labels("tbank", outcome).inc()

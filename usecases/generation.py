@@ -1,5 +1,6 @@
-"""Starting a generation from a paid payment — the one procedure the web's "generate" request and the
-``consume_payment`` actor share, so both race on the same guards (I1).
+"""A generation's life in rows and messages: starting a job from a paid payment (the one procedure the web's
+"generate" request and the ``consume_payment`` actor share, so both race on the same guards, I1), starting a
+regeneration, a task's attempts (submitted, polled, failed, given up) and the photo that completes the job.
 """
 
 from __future__ import annotations
@@ -9,22 +10,14 @@ from typing import Any
 
 from psycopg import Connection
 
-from db import jobs, outbox, payments, users
-from rules.backoff import MAX_TASK_ATTEMPTS
+from db import avatars, jobs, outbox, payments, photos
+from gateways.kie import KieTaskInfo
+from rules.backoff import MAX_TASK_ATTEMPTS, poll_delay_ms
 from rules.catalog import STYLES, prompt_for
-from rules.money import referral_share
-
-MIN_REFERENCES = 5
-MAX_REFERENCES = 15
-
-
-class StartRefused(Exception):
-    """The payment cannot start a generation; ``code`` is the API's machine-readable error code."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+from rules.references import MIN_REFERENCES
+from usecases.alerts import raise_alert
+from usecases.errors import Refused
+from usecases.referrals import credit_referrer
 
 
 def start_job(conn: Connection, *, payment_id: int, referral_percent: int, user_id: int | None = None,
@@ -33,41 +26,41 @@ def start_job(conn: Connection, *, payment_id: int, referral_percent: int, user_
     """Consume the payment and create its job, tasks, referral credit and first messages, in the caller's
     transaction. ``user_id`` set means a user asked (ownership is checked and a bad avatar refuses before
     anything is consumed); unset means the payment notification started it (a bad avatar fails the job,
-    which is then refunded in full). Raises StartRefused with PAYMENT_CONSUMED / PAYMENT_REQUIRED / NOT_FOUND /
+    which is then refunded in full). Raises Refused with PAYMENT_CONSUMED / PAYMENT_REQUIRED / NOT_FOUND /
     AVATAR_NOT_READY / UNKNOWN_STYLE."""
     payment = payments.get(conn, id=payment_id, user_id=user_id) if user_id is not None else \
         payments.get(conn, id=payment_id)
     if payment is None:
-        raise StartRefused("NOT_FOUND", "payment not found")
+        raise Refused("NOT_FOUND", "payment not found")
     avatar_id = avatar_id or payment["avatar_id"]
     style_id = style_id or payment["style_id"]
     style = STYLES.get(style_id)
     if style is None:
-        raise StartRefused("UNKNOWN_STYLE", f"unknown style {style_id!r}")
-    avatar = users.get_avatar(conn, id=avatar_id, user_id=payment["user_id"])
+        raise Refused("UNKNOWN_STYLE", f"unknown style {style_id!r}")
+    avatar = avatars.get_avatar(conn, id=avatar_id, user_id=payment["user_id"])
     avatar_ready = avatar is not None and avatar["reference_count"] >= MIN_REFERENCES
     if user_id is not None and not avatar_ready and not payment["consumed"]:
-        raise StartRefused("AVATAR_NOT_READY", f"the avatar needs at least {MIN_REFERENCES} reference photos")
+        raise Refused("AVATAR_NOT_READY", f"the avatar needs at least {MIN_REFERENCES} reference photos")
 
     # Atomic consume: of any number of racers exactly one gets the row; UNIQUE(payment_id) backs it up.
     consumed = payments.consume(conn, id=payment_id)
     if consumed is None:
         current = payments.get(conn, id=payment_id)
         if current["consumed"]:
-            raise StartRefused("PAYMENT_CONSUMED", "this payment has already started a generation")
-        raise StartRefused("PAYMENT_REQUIRED", "the payment is not confirmed")
+            raise Refused("PAYMENT_CONSUMED", "this payment has already started a generation")
+        raise Refused("PAYMENT_REQUIRED", "the payment is not confirmed")
 
     job = jobs.insert_job(conn, payment_id=payment_id, user_id=payment["user_id"], avatar_id=avatar_id,
                           style_id=style_id, tier=payment["tier"], total_photos=payment["photo_count"],
                           correlation_id=correlation_id or uuid.uuid4().hex)
     if job is None:
-        raise StartRefused("PAYMENT_CONSUMED", "this payment has already started a generation")
+        raise Refused("PAYMENT_CONSUMED", "this payment has already started a generation")
 
     if not avatar_ready:  # refunded in full: nobody earns a referral share of it
         failed = jobs.move_job(conn, id=job["id"], new="failed")
         outbox.send(conn, "refund_job", job["id"])
         return failed
-    _credit_referrer(conn, payment=payment, percent=referral_percent)
+    credit_referrer(conn, payment=payment, percent=referral_percent)
     for index in range(job["total_photos"]):
         jobs.insert_task(conn, job_id=job["id"], prompt_index=index, attempt=1, prompt=prompt_for(style, index))
         outbox.send(conn, "create_kie_task", job["id"])
@@ -85,15 +78,6 @@ def start_regeneration(conn: Connection, *, parent: dict[str, Any], prompt_index
                      prompt=prompt_for(style, prompt_index))
     outbox.send(conn, "create_kie_task", job["id"])
     return job
-
-
-def _credit_referrer(conn: Connection, *, payment: dict[str, Any], percent: int) -> None:
-    user = users.get_user(conn, id=payment["user_id"])
-    if user is None or user["referred_by"] is None:
-        return
-    payments.insert_referral(conn, payment_id=payment["id"], referrer_user_id=user["referred_by"],
-                             referred_user_id=user["id"],
-                             amount_kopecks=referral_share(payment["amount_kopecks"], percent))
 
 
 def fail_task(conn: Connection, *, task: dict[str, Any], seen: str, fail_code: str,
@@ -131,7 +115,7 @@ def record_photo(conn: Connection, *, task: dict[str, Any], storage_key: str, sh
     moved = jobs.move_task(conn, id=task["id"], seen="succeeded", new="stored")
     if moved is None:
         return False
-    photo = jobs.insert_photo(conn, job_id=task["job_id"], prompt_index=task["prompt_index"], task_id=task["id"],
+    photo = photos.insert_photo(conn, job_id=task["job_id"], prompt_index=task["prompt_index"], task_id=task["id"],
                               storage_key=storage_key, sha256=sha256, width=width, height=height,
                               size_bytes=size_bytes, content_type=content_type)
     if photo is None:  # the slot already has its photo (UNIQUE job + prompt index): never a duplicate
@@ -151,10 +135,43 @@ def _count_and_maybe_complete(conn: Connection, *, job_id: int, stored: int = 0,
         outbox.send(conn, "deliver_album", job_id)
 
 
-def apply_payment_status(conn: Connection, *, payment: dict[str, Any], new_status: str) -> dict[str, Any] | None:
-    """Move the payment monotonically to ``new_status``; a payment that just became confirmed queues
-    consume_payment in the same transaction. None when the move is not allowed (old or repeated event)."""
-    moved = payments.move_status(conn, id=payment["id"], new=new_status)
-    if moved is not None and new_status == "confirmed" and not moved["consumed"]:
-        outbox.send(conn, "consume_payment", payment["id"])
-    return moved
+def task_submitted(conn: Connection, *, task: dict[str, Any], kie_task_id: str, first_poll_ms: int) -> bool:
+    """Kie accepted the attempt: record its task id and schedule the first poll. False when the task was moved
+    meanwhile (the sweeper returned it to the pool)."""
+    if jobs.move_task(conn, id=task["id"], seen="submitting", new="submitted", kie_task_id=kie_task_id) is None:
+        return False
+    outbox.send(conn, "poll_task", task["id"], 0, delay_ms=first_poll_ms)
+    return True
+
+
+def return_to_pool(conn: Connection, *, task: dict[str, Any], out_of_credits: bool = False) -> None:
+    """Kie could not take the attempt now: the task is pending again (its token retries it). Kie out of credits
+    pauses everything, so admins are told once."""
+    jobs.move_task(conn, id=task["id"], seen="submitting", new="pending")
+    if out_of_credits:
+        raise_alert(conn, kind="kie_no_credits", severity="critical",
+                    message="Kie.ai has no credits left: generation is paused", dedup_key="kie_no_credits")
+
+
+def task_polled(conn: Connection, *, task: dict[str, Any], info: KieTaskInfo | None,
+                failure: tuple[str, str] | None, chain: int | None, give_up_s: float) -> None:
+    """What Kie said about a submitted attempt (``info``; None with ``failure`` = (code, message) when asking
+    failed for good): a result goes to ``store_photo``, a failure to ``fail_task``, a running task to the next
+    poll of the chain (``chain`` None is a one-off poll that schedules nothing), or fails past ``give_up_s``."""
+    if info is None:
+        code, message = failure or ("poll", "poll failed")
+        fail_task(conn, task=task, seen="submitted", fail_code=code, fail_msg=message)
+    elif info.succeeded and info.result_urls:
+        if jobs.move_task(conn, id=task["id"], seen="submitted", new="succeeded",
+                          result_url=info.result_urls[0]) is not None:
+            outbox.send(conn, "store_photo", task["id"])
+    elif info.is_terminal:
+        fail_task(conn, task=task, seen="submitted", fail_code=str(info.fail_code or "fail"),
+                  fail_msg=info.fail_msg or "generation failed")
+    elif chain is not None:
+        age = float(task["submitted_age_s"] or 0)
+        if age > give_up_s:
+            fail_task(conn, task=task, seen="submitted", fail_code="timeout",
+                      fail_msg=f"still {info.state} after {int(age)} s")
+        elif jobs.bump_poll(conn, id=task["id"], expected=chain) is not None:
+            outbox.send(conn, "poll_task", task["id"], chain + 1, delay_ms=poll_delay_ms(chain + 1))

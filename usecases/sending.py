@@ -7,14 +7,15 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from db import delivery, users
+from db import deliveries, users
 from gateways.telegram import TelegramError
+from rules import bot_texts
 from runtime import Services
 from runtime.limits import acquire_telegram
 from runtime.outcomes import Defer
 from telemetry.logs import log
 
-logger = logging.getLogger("actors.sending")
+logger = logging.getLogger("usecases.sending")
 
 SUMMARY_CHUNK = 900  # chunk numbers of the follow-up messages, after any number of albums
 NOTICE_CHUNK = 901
@@ -29,13 +30,13 @@ def send_chunk(services: Services, *, job_id: int, user: Mapping[str, Any], chun
     """
     pool, settings = services.pool, services.settings
     with pool.connection() as conn:
-        row = delivery.ensure_chunk(conn, job_id=job_id, chunk=chunk, kind=kind,
+        row = deliveries.ensure_chunk(conn, job_id=job_id, chunk=chunk, kind=kind,
                                     photo_ids=[photo["id"] for photo in photos])
     if row["status"] in ("sent", "blocked", "failed"):
         return row["status"]
     if user["bot_blocked"]:
         with pool.connection() as conn:
-            delivery.finish_chunk(conn, job_id=job_id, chunk=chunk, status="blocked", error="bot blocked")
+            deliveries.finish_chunk(conn, job_id=job_id, chunk=chunk, status="blocked", error="bot blocked")
         return "blocked"
     wait_s = acquire_telegram(services.redis, chat_id=user["telegram_id"], cost=max(1, len(photos)),
                               chat_rate=settings.tg_chat_rate, chat_burst=settings.tg_chat_burst,
@@ -44,7 +45,7 @@ def send_chunk(services: Services, *, job_id: int, user: Mapping[str, Any], chun
     if wait_s > 0:
         raise Defer(int(wait_s * 1000) + 50, "telegram flood limit (ours)")
     with pool.connection() as conn:
-        if delivery.start_sending(conn, job_id=job_id, chunk=chunk) is None:
+        if deliveries.start_sending(conn, job_id=job_id, chunk=chunk) is None:
             return "sent"
     try:
         message_ids = _send(services, user["telegram_id"], photos=photos, text=text, caption=caption,
@@ -52,7 +53,7 @@ def send_chunk(services: Services, *, job_id: int, user: Mapping[str, Any], chun
     except TelegramError as err:
         return _on_error(services, job_id=job_id, user=user, chunk=chunk, err=err)
     with pool.connection() as conn:
-        delivery.finish_chunk(conn, job_id=job_id, chunk=chunk, status="sent", message_ids=message_ids)
+        deliveries.finish_chunk(conn, job_id=job_id, chunk=chunk, status="sent", message_ids=message_ids)
     log(logger, "chunk_sent", job_id=job_id, chunk=chunk, kind=kind, photos=len(photos))
     return "sent"
 
@@ -72,7 +73,7 @@ def _on_error(services: Services, *, job_id: int, user: Mapping[str, Any], chunk
     pool = services.pool
     if err.blocked:
         with pool.connection() as conn, conn.transaction():
-            delivery.finish_chunk(conn, job_id=job_id, chunk=chunk, status="blocked", error=err.message[:300])
+            deliveries.finish_chunk(conn, job_id=job_id, chunk=chunk, status="blocked", error=err.message[:300])
             users.set_bot_blocked(conn, id=user["id"], blocked=True)
         log(logger, "chat_blocked", job_id=job_id, chunk=chunk)
         return "blocked"
@@ -80,7 +81,15 @@ def _on_error(services: Services, *, job_id: int, user: Mapping[str, Any], chunk
         raise Defer(int(err.retry_after * 1000) + 100, "telegram 429 retry_after")
     if not err.retryable:
         with pool.connection() as conn:
-            delivery.finish_chunk(conn, job_id=job_id, chunk=chunk, status="failed", error=err.message[:300])
+            deliveries.finish_chunk(conn, job_id=job_id, chunk=chunk, status="failed", error=err.message[:300])
         log(logger, "chunk_failed", level=logging.ERROR, job_id=job_id, chunk=chunk, code=err.code)
         return "failed"
     raise err
+
+
+def send_refund_notice(services: Services, *, job: Mapping[str, Any], user: Mapping[str, Any],
+                       refund: Mapping[str, Any]) -> None:
+    """Tell the user how many photos were refunded and how much (the job's notice chunk, sent once)."""
+    text = bot_texts.refund_notice(refunded=refund["photos_refunded"], total=job["total_photos"],
+                                   amount_kopecks=refund["amount_kopecks"])
+    send_chunk(services, job_id=job["id"], user=user, chunk=NOTICE_CHUNK, kind="notice", text=text)

@@ -4,17 +4,22 @@ refund is never paid twice (I7) — not by us (UNIQUE key, conditional finish) a
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from db import delivery, messages, payments
+from db import jobs, outbox, payments, refunds, users
 from gateways.tbank import TBankError
 from rules.money import prorated_refund
 from runtime import Services
 from runtime.outcomes import Permanent
 from telemetry import metrics
 from telemetry.logs import log
+from usecases.alerts import raise_alert
+from usecases.sending import send_refund_notice
 
-logger = logging.getLogger("actors.refunds")
+if TYPE_CHECKING:
+    from psycopg import Connection
+
+logger = logging.getLogger("usecases.refunds")
 
 
 def settle_refund(services: Services, job: dict[str, Any], *, retry_refused: bool = False) -> dict[str, Any] | None:
@@ -32,13 +37,13 @@ def settle_refund(services: Services, job: dict[str, Any], *, retry_refused: boo
                                  already_refunded=payment["refunded_kopecks"])
         key = f"pinglass-job-{job['id']}-missing"
         if amount <= 0:  # already refunded in full (e.g. by an operator): nothing is owed, but a row may exist
-            return delivery.get_refund_by_key(conn, external_request_id=key)
-        refund = delivery.insert_refund(conn, payment_id=payment["id"], job_id=job["id"], amount_kopecks=amount,
+            return refunds.get_refund_by_key(conn, external_request_id=key)
+        refund = refunds.insert_refund(conn, payment_id=payment["id"], job_id=job["id"], amount_kopecks=amount,
                                         photos_refunded=missing, reason="missing_photos",
                                         external_request_id=key)
     if refund["status"] == "failed" and retry_refused:
         with services.pool.connection() as conn:
-            refund = delivery.reopen_refund(conn, id=refund["id"]) or refund
+            refund = refunds.reopen_refund(conn, id=refund["id"]) or refund
     if refund["status"] != "pending":
         return refund
     try:
@@ -48,17 +53,36 @@ def settle_refund(services: Services, job: dict[str, Any], *, retry_refused: boo
         if err.retryable:
             raise
         with services.pool.connection() as conn, conn.transaction():
-            delivery.finish_refund(conn, id=refund["id"], status="failed", provider_status=None,
+            refunds.finish_refund(conn, id=refund["id"], status="failed", provider_status=None,
                                    error=err.message[:300])
-            messages.raise_alert(conn, kind="refund_failed", severity="critical",
-                                 message=f"refund of job {job['id']} refused by T-Bank: {err.message[:200]}",
+            raise_alert(conn, kind="refund_failed", severity="critical",
+                        message=f"refund of job {job['id']} refused by T-Bank: {err.message[:200]}",
                                  details={"job_id": job["id"], "refund_id": refund["id"]},
                                  dedup_key=f"refund_failed:{refund['id']}")
         raise Permanent(f"refund refused: {err.message}") from err
     with services.pool.connection() as conn, conn.transaction():
-        finished = delivery.finish_refund(conn, id=refund["id"], status="succeeded", provider_status=result.status)
+        finished = refunds.finish_refund(conn, id=refund["id"], status="succeeded", provider_status=result.status)
         if finished is not None:
             payments.add_refunded(conn, id=payment["id"], amount=refund["amount_kopecks"])
             metrics.REFUNDS.labels("full" if missing == job["total_photos"] else "partial").inc()
     log(logger, "refund_done", job_id=job["id"], amount=refund["amount_kopecks"], photos=missing)
     return finished or refund
+
+
+def refund_job(services: Services, *, job_id: int) -> dict[str, Any] | None:
+    """Refund what a finished or unstartable job owes and tell the user (idempotent: one refund per job, keyed
+    at T-Bank). An operator's retry reopens a refund the bank refused."""
+    with services.pool.connection() as conn:
+        job = jobs.get_job(conn, id=job_id)
+        user = users.get_user(conn, id=job["user_id"]) if job is not None else None
+    if job is None:
+        return None
+    refund = settle_refund(services, job, retry_refused=True)
+    if refund is not None and refund["status"] == "succeeded":
+        send_refund_notice(services, job=job, user=user, refund=refund)
+    return refund
+
+
+def queue_refund(conn: Connection, *, job_id: int) -> str:
+    """Queue ``refund_job`` for the job (an operator retrying a refund); returns the message id."""
+    return outbox.send(conn, "refund_job", job_id)

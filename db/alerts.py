@@ -1,0 +1,31 @@
+"""Admin alerts (their announcement is a ``notify_admin`` message the use case sends)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import Connection
+from psycopg.types.json import Jsonb
+
+from db.queries import fetch_all, fetch_one
+
+Row = dict[str, Any]
+
+
+def get_alert(conn: Connection, *, id: int) -> dict[str, Any] | None:
+    return fetch_one(conn, "alerts.get_alert", {"id": id})
+
+
+def mark_alert_sent(conn: Connection, *, id: int) -> bool:
+    return fetch_one(conn, "alerts.mark_alert_sent", {"id": id}) is not None
+
+
+def list_alerts(conn: Connection, *, limit: int = 100) -> list[dict[str, Any]]:
+    return fetch_all(conn, "alerts.list_alerts", {"limit": limit})
+
+
+def insert_alert(conn: Connection, *, kind: str, message: str, severity: str, details: dict[str, Any],
+                 dedup_key: str | None) -> Row | None:
+    """The new alert, or None when an alert with this ``dedup_key`` exists already."""
+    return fetch_one(conn, "alerts.insert_alert", {
+        "kind": kind, "severity": severity, "message": message, "details": Jsonb(details), "dedup_key": dedup_key})
