@@ -15,7 +15,6 @@ from runtime import Services
 from settings import Settings
 
 
-
 @dataclass
 class Fleet:
     """What the views reach through ``current_app.extensions["pinglass"]``."""
