@@ -9,7 +9,9 @@ STAMP := $(VENV)/.installed
 run: $(STAMP) services migrate  ## the whole fleet in sandbox mode, driving one purchase per tier end to end
 	$(PY) -m scenarios.demo
 
-test: $(STAMP) services browser  ## set-up, then every test (unit, integration, scenario)
+test: $(STAMP) services browser  ## set-up, lint and layer contracts, then every test (unit, integration, scenario)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 up: $(STAMP) services migrate  ## start sandbox, web, worker and scheduler in the background
