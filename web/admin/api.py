@@ -9,8 +9,8 @@ from typing import Any
 
 from flask import current_app, jsonify, request
 
-from db import admin, alerts, dead_letters
 from rules.states import JOB_MOVES
+from usecases import admin as reads
 from usecases import dead_letters as letters
 from usecases.errors import Refused
 from web.admin.queues import queue_sizes_or_error
@@ -22,9 +22,7 @@ MAX_LIMIT = 500
 def summary_data(conn: Any, broker: Any) -> dict[str, Any]:
     """Everything the dashboard's tiles show, as plain JSON values."""
     queues, queues_error = queue_sizes_or_error(broker)
-    return {"jobs": admin.job_counts(conn), "payments": admin.payment_counts(conn), "money": admin.money(conn),
-            "outbox": admin.outbox_backlog(conn), "dead_letters_open": admin.open_dead_letters(conn),
-            "alerts_unsent": admin.unsent_alerts(conn), "queues": queues, "queues_error": queues_error}
+    return {**reads.summary(conn), "queues": queues, "queues_error": queues_error}
 
 
 def job_view(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -70,7 +68,7 @@ def jobs() -> Any:
         raise ApiError(400, "INVALID_STATUS", f"status must be one of {', '.join(JOB_MOVES)}")
     limit = limit_arg()
     with _fleet().services.pool.connection() as conn:
-        rows = admin.recent_jobs(conn, status=status, limit=limit)
+        rows = reads.recent_jobs(conn, status=status, limit=limit)
     return jsonify({"jobs": [job_view(row) for row in rows]})
 
 
@@ -78,7 +76,7 @@ def dead_letters_json() -> Any:
     open_only = request.args.get("all") not in ("1", "true", "yes")
     limit = limit_arg(100)
     with _fleet().services.pool.connection() as conn:
-        rows = dead_letters.list_dead_letters(conn, open_only=open_only, limit=limit)
+        rows = reads.list_dead_letters(conn, open_only=open_only, limit=limit)
     return jsonify({"dead_letters": [plain(row) for row in rows]})
 
 
@@ -101,7 +99,7 @@ def replay_json(letter_id: int) -> Any:
 def alerts_json() -> Any:
     limit = limit_arg(100)
     with _fleet().services.pool.connection() as conn:
-        rows = alerts.list_alerts(conn, limit=limit)
+        rows = reads.list_alerts(conn, limit=limit)
     return jsonify({"alerts": [plain(row) for row in rows]})
 
 

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from flask import current_app, redirect, render_template, request
 
-from db import admin, alerts, dead_letters
+from usecases import admin as reads
 from web.admin.api import job_view, plain, replay, summary_data
 from web.errors import ApiError
 
@@ -19,9 +19,9 @@ def dashboard() -> Any:
     fleet = current_app.extensions["pinglass"]
     with fleet.services.pool.connection() as conn:
         summary = summary_data(conn, fleet.broker)
-        jobs = [job_view(row) for row in admin.recent_jobs(conn, limit=RECENT_JOBS)]
-        letters = [plain(row) for row in dead_letters.list_dead_letters(conn, open_only=True, limit=50)]
-        recent_alerts = [plain(row) for row in alerts.list_alerts(conn, limit=RECENT_ALERTS)]
+        jobs = [job_view(row) for row in reads.recent_jobs(conn, limit=RECENT_JOBS)]
+        letters = [plain(row) for row in reads.list_dead_letters(conn, open_only=True, limit=50)]
+        recent_alerts = [plain(row) for row in reads.list_alerts(conn, limit=RECENT_ALERTS)]
     return render_template("admin/dashboard.html", summary=summary, jobs=jobs, letters=letters, alerts=recent_alerts,
                            notice=request.args.get("notice"), rubles=_rubles)
 

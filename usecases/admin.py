@@ -1,0 +1,30 @@
+"""What the admin dashboard and its JSON endpoints read: counts, money, backlogs, recent jobs, dead letters and
+alerts. Queries only; the one admin write (replaying a dead letter) is ``usecases.dead_letters.replay``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from db import admin, alerts, dead_letters
+
+if TYPE_CHECKING:
+    from psycopg import Connection
+
+
+def summary(conn: Connection) -> dict[str, Any]:
+    """The dashboard's tiles that come from the database."""
+    return {"jobs": admin.job_counts(conn), "payments": admin.payment_counts(conn), "money": admin.money(conn),
+            "outbox": admin.outbox_backlog(conn), "dead_letters_open": admin.open_dead_letters(conn),
+            "alerts_unsent": admin.unsent_alerts(conn)}
+
+
+def recent_jobs(conn: Connection, *, status: str | None = None, limit: int) -> list[dict[str, Any]]:
+    return admin.recent_jobs(conn, status=status, limit=limit)
+
+
+def list_dead_letters(conn: Connection, *, open_only: bool, limit: int) -> list[dict[str, Any]]:
+    return dead_letters.list_dead_letters(conn, open_only=open_only, limit=limit)
+
+
+def list_alerts(conn: Connection, *, limit: int) -> list[dict[str, Any]]:
+    return alerts.list_alerts(conn, limit=limit)
