@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test up down status migrate bench chaos lint venv services browser clean
+.PHONY: run test up down status migrate bench chaos lint venv services browser clean lock
 
 run: $(STAMP) services migrate  ## the whole fleet in sandbox mode, driving one purchase per tier end to end
 	$(PY) -m scenarios.demo
@@ -43,14 +43,20 @@ browser:  ## Debian's chromium and fonts for the Mini App's browser tests
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-nodeps.txt
+# Development set-up: runtime (requirements.txt) + development (requirements-dev.txt, which includes the former).
+# Production installs `requirements.lock` with --require-hashes instead (README "Dependencies").
+$(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
 	# dramatiq-dashboard pins an old Dramatiq (<2); its code works with ours, so it is installed without its
 	# dependency pins, in its own step, after everything else.
 	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
 	@touch $(STAMP)
+
+lock: $(STAMP)  ## refresh requirements.lock (hash-locked runtime pins) after editing requirements.txt
+	$(VENV)/bin/pip-compile -q --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+		--no-emit-find-links --output-file requirements.lock requirements.txt
 
 clean: down
 	rm -rf $(VENV) .run .pytest_cache
