@@ -19,13 +19,13 @@ import dramatiq
 
 import runtime
 from actors.bot_photos import Sender, incoming_file, take_photo
-from db import avatars, bot, jobs, outbox, users
-from gateways.telegram import TelegramError, inline_keyboard, web_app_button
-from rules import bot_texts
+from gateways.telegram import TelegramError
 from runtime.limits import acquire_telegram
 from runtime.outcomes import Defer, Permanent
 from runtime.unit import effect_once
 from telemetry.logs import log
+from usecases import bot
+from usecases.users import set_bot_blocked
 
 logger = logging.getLogger("actors.bot")
 
@@ -38,10 +38,9 @@ CHAT_ORDER_WINDOW_S = 120.0  # an earlier update still unhandled after this no l
 def handle_telegram_update(update_id: int) -> None:
     services = runtime.current()
     with services.pool.connection() as conn:
-        row = bot.get_update(conn, update_id=update_id)
-    if row is None or row["handled_at"] is not None:
+        update = bot.update_to_handle(conn, update_id=update_id)
+    if update is None:
         return
-    update = row["raw"]
     message = update.get("message")
     if isinstance(update.get("my_chat_member"), dict):
         _membership(update_id, update["my_chat_member"])
@@ -77,44 +76,25 @@ def _text(update_id: int, message: Mapping[str, Any], sender: Sender) -> None:
     command, _, argument = text.strip().partition(" ")
     command = command.split("@", 1)[0].lower()  # "/start@PinGlassBot" in groups
     with effect_once("handle_telegram_update") as conn:
-        if conn is None or not bot.mark_handled(conn, update_id=update_id):
+        if conn is None:
             return
-        user = users.register_user(conn, sender, start_param=argument.strip() if command == "/start" else None)
-        if user["bot_blocked"]:
-            users.set_bot_blocked(conn, id=user["id"], blocked=False)  # they write to us: not blocked any more
-        markup = None
-        if command == "/start":
-            reply = bot_texts.welcome(sender.first_name)
-            markup = inline_keyboard([web_app_button("Открыть PinGlass", settings.public_url("/app/"))])
-        elif command == "/status":
-            reply = bot_texts.job_status(jobs.latest_purchase_job(conn, user_id=user["id"]))
-        elif command == "/help":
-            reply = bot_texts.HELP
-        elif message.get("document") is not None or message.get("video") is not None:
-            reply = bot_texts.not_a_photo()
-        else:
-            reply = bot_texts.UNKNOWN
-        outbox.send(conn, "send_bot_reply", user["id"], chat_id, reply, markup)
+        user = bot.answer_command(conn, update_id=update_id, sender=sender, chat_id=chat_id, command=command,
+                                  argument=argument, app_url=settings.public_url("/app/"),
+                                  not_a_photo=message.get("document") is not None or message.get("video") is not None)
+        if user is None:
+            return
     log(logger, "bot_command", update_id=update_id, command=command if command.startswith("/") else "text",
         referred=user["referred_by"] is not None)
 
 
 def _membership(update_id: int, change: Mapping[str, Any]) -> None:
-    """The user blocked (``kicked``) or unblocked (``member``) the bot in their private chat with it: stop or
-    resume sending to them. Only the private chat counts: being removed from (or added to) a group says nothing
-    about whether the person still accepts our messages, and marking them blocked would skip their albums."""
-    new_member = change.get("new_chat_member")
-    status = new_member.get("status") if isinstance(new_member, dict) else None
-    chat = change.get("chat")
-    private = isinstance(chat, dict) and chat.get("type") == "private"
-    sender = change.get("from") if isinstance(change.get("from"), dict) else {}
+    """The bot blocked or unblocked in a private chat (``usecases.bot.record_membership``)."""
     with effect_once("handle_telegram_update") as conn:
-        if conn is None or not bot.mark_handled(conn, update_id=update_id):
+        if conn is None:
             return
-        user = users.get_user_by_telegram_id(conn, telegram_id=sender.get("id")) if sender.get("id") else None
-        if user is not None and private and status in ("kicked", "member"):
-            users.set_bot_blocked(conn, id=user["id"], blocked=status == "kicked")
-            log(logger, "bot_membership", user_id=user["id"], blocked=status == "kicked")
+        changed = bot.record_membership(conn, update_id=update_id, change=change)
+    if changed is not None:
+        log(logger, "bot_membership", user_id=changed[0], blocked=changed[1])
 
 
 def _ignore(update_id: int) -> None:
@@ -127,21 +107,17 @@ def _ignore(update_id: int) -> None:
 def reply_media_group(chat_id: int, media_group_id: str) -> None:
     services = runtime.current()
     with services.pool.connection() as conn:
-        progress = bot.group_progress(conn, media_group_id=media_group_id)
+        progress = bot.album_progress(conn, media_group_id=media_group_id)
     arriving = progress["unhandled"] > 0 or float(progress["quiet_s"] or 0) < ALBUM_QUIET_S
     if arriving and float(progress["age_s"] or 0) < ALBUM_MAX_WAIT_S:
         raise Defer(500, "the album is still arriving")
     with effect_once("reply_media_group") as conn:
         if conn is None:
             return
-        claimed = bot.claim_group_reply(conn, chat_id=chat_id, media_group_id=media_group_id)
-        if claimed is None:
+        answered = bot.answer_album(conn, chat_id=chat_id, media_group_id=media_group_id)
+        if answered is None:
             return  # another reply message of this group already answered
-        total = avatars.reference_count(conn, avatar_id=claimed["avatar_id"]) if claimed["avatar_id"] else 0
-        text = bot_texts.references_received(added=claimed["added"], duplicates=claimed["duplicates"],
-                                             rejected=claimed["rejected"], over_limit=claimed["over_limit"],
-                                             total=total)
-        outbox.send(conn, "send_bot_reply", claimed["user_id"], chat_id, text, None)
+        claimed, total = answered
     log(logger, "bot_album_answered", chat_id=chat_id, media_group_id=media_group_id, added=claimed["added"],
         total=total)
 
@@ -165,7 +141,7 @@ def send_bot_reply(user_id: int, chat_id: int, text: str, reply_markup: dict[str
             services.telegram.send_message(chat_id, text, reply_markup=reply_markup)
         except TelegramError as err:
             if err.blocked:
-                users.set_bot_blocked(conn, id=user_id, blocked=True)
+                set_bot_blocked(conn, user_id=user_id, blocked=True)
                 log(logger, "bot_reply_blocked", user_id=user_id)
                 return
             if err.retry_after is not None:

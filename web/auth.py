@@ -10,8 +10,8 @@ from typing import Any
 
 from flask import current_app, g, request
 
-from db.users import register_user
 from gateways.initdata import InitDataError, MiniAppUser, validate_init_data
+from usecases.users import register_user
 from web.errors import ApiError
 
 

@@ -13,9 +13,9 @@ from typing import Any
 
 from flask import current_app, jsonify, request
 
-from db import bot, outbox
 from telemetry import metrics
 from telemetry.logs import log
+from usecases.bot import record_update
 from web.errors import ApiError
 
 logger = logging.getLogger("web.webhooks.telegram")
@@ -40,10 +40,8 @@ def receive() -> Any:
     message = update.get("message")
     group = message.get("media_group_id") if isinstance(message, dict) else None
     with fleet.services.pool.connection() as conn, conn.transaction():
-        fresh = bot.insert_update(conn, update_id=update_id, raw=update,
-                                  media_group_id=str(group) if group is not None else None)
-        if fresh:
-            outbox.send(conn, "handle_telegram_update", update_id)
+        fresh = record_update(conn, update_id=update_id, raw=update,
+                              media_group_id=str(group) if group is not None else None)
     outcome = "accepted" if fresh else "duplicate"
     metrics.WEBHOOKS.labels("telegram", outcome).inc()
     log(logger, "telegram_update", update_id=update_id, outcome=outcome)
