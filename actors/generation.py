@@ -9,7 +9,6 @@ import random
 import dramatiq
 
 import runtime
-from db import avatars, jobs
 from gateways.errors import ProviderError
 from gateways.kie import KieError
 from gateways.storage import photo_key
@@ -20,7 +19,7 @@ from runtime.outcomes import Defer
 from runtime.unit import effect_once, transaction
 from telemetry import metrics
 from telemetry.logs import log
-from usecases import generation
+from usecases import generation, tasks
 
 logger = logging.getLogger("actors.generation")
 
@@ -33,7 +32,7 @@ def create_kie_task(job_id: int) -> None:
     services = runtime.current()
     settings = services.settings
     with services.pool.connection() as conn:
-        if not jobs.any_pending_task(conn):
+        if not tasks.any_pending_task(conn):
             return  # a spare token: nothing to submit, so no rate-limit slot is spent on it
     key_index, wait_s = acquire_kie_key(services.redis, key_count=len(settings.kie_api_keys),
                                         limit=settings.kie_rate_limit, window_s=settings.kie_rate_window_s,
@@ -43,13 +42,10 @@ def create_kie_task(job_id: int) -> None:
         # hundred deferrals and slots are still taken within ~1 s of freeing up.
         raise Defer(int(wait_s * 1000) + random.randint(10, 1000), "kie rate limit")
     with transaction() as conn:
-        task = jobs.claim_fair_task(conn, api_key_index=key_index)  # intent: 'submitting', before the call
-        if task is None:
-            return
-        job = jobs.get_job(conn, id=task["job_id"])
-        if job["status"] == "queued":
-            jobs.move_job(conn, id=job["id"], new="generating")
-        references = avatars.references_of_avatar(conn, avatar_id=job["avatar_id"])
+        claimed = tasks.claim_task(conn, api_key_index=key_index)  # intent: 'submitting', before the call
+    if claimed is None:
+        return
+    task, references = claimed
     image_urls = [services.storage.presigned_get(ref["storage_key"]) for ref in references[:10]]
     try:
         kie_task_id = services.kie.create_task(
@@ -86,7 +82,7 @@ def poll_task(task_id: int, chain: int | None = None) -> None:
     services = runtime.current()
     settings = services.settings
     with services.pool.connection() as conn:
-        task = jobs.get_task(conn, id=task_id)
+        task = tasks.get_task(conn, task_id=task_id)
     if task is None or task["status"] != "submitted":
         return
     try:
@@ -109,7 +105,7 @@ def store_photo(task_id: int) -> None:
     (a retry overwrites the same object), then record photo, task and job progress in one transaction."""
     services = runtime.current()
     with services.pool.connection() as conn:
-        task = jobs.get_task(conn, id=task_id)
+        task = tasks.get_task(conn, task_id=task_id)
     if task is None or task["status"] != "succeeded":
         return
     try:

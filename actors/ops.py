@@ -9,12 +9,11 @@ from datetime import UTC, datetime
 import dramatiq
 
 import runtime
-from db import bot, idempotency, outbox, payments
 from gateways.tbank import TBankError
 from runtime.unit import transaction
 from telemetry.logs import log
+from usecases import housekeeping, privacy, sweeps
 from usecases import payments as payment_status
-from usecases import privacy, sweeps
 
 logger = logging.getLogger("actors.ops")
 
@@ -35,7 +34,7 @@ def reconcile_payments() -> None:
     services = runtime.current()
     with services.pool.connection() as conn:
         payment_status.expire_unsent(conn)
-        open_payments = payments.list_open(conn, idle_s=60)
+        open_payments = payment_status.open_payments(conn, idle_s=60)
     for payment in open_payments:
         try:
             state = services.tbank.get_state(payment["provider_payment_id"])
@@ -50,10 +49,8 @@ def reconcile_payments() -> None:
 def clean_up() -> None:
     """Forget dedup rows and published outbox rows old enough that no redelivery can still arrive."""
     with transaction() as conn:
-        removed = idempotency.purge_processed(conn, older_than_s=7 * 24 * 3600)
-        purged = outbox.purge_published(conn, older_than_s=24 * 3600)
-        updates = bot.purge_old(conn, older_than_s=3 * 24 * 3600)
-    log(logger, "clean_up", processed_removed=removed, outbox_removed=purged, bot_rows_removed=updates)
+        removed = housekeeping.clean_up(conn)
+    log(logger, "clean_up", **removed)
 
 
 @dramatiq.actor(queue_name="ops", max_retries=0)

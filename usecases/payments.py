@@ -61,3 +61,13 @@ def reconcile(conn: Connection, *, payment: dict[str, Any], bank_status: str, ba
 def expire_unsent(conn: Connection) -> int:
     """Expire checkouts that never got a payment link and are past their life; returns how many."""
     return payments.expire_unsent(conn)
+
+
+def open_payments(conn: Connection, *, idle_s: float) -> list[dict[str, Any]]:
+    """Payments T-Bank knows of (they have a PaymentId) that are still open and quiet for ``idle_s``."""
+    return payments.list_open(conn, idle_s=idle_s)
+
+
+def payment_by_provider_id(conn: Connection, *, provider_payment_id: str) -> dict[str, Any] | None:
+    return payments.get_by_provider_id(conn, provider_payment_id=provider_payment_id)
+

@@ -12,11 +12,11 @@ from typing import Any
 
 from flask import current_app, jsonify, request
 
-from db import outbox
 from gateways.kie import verify_webhook_signature
 from rules.signing import verify
 from telemetry import metrics
 from telemetry.logs import log
+from usecases.tasks import poll_task_now
 from web.errors import ApiError
 
 logger = logging.getLogger("web.webhooks.kie")
@@ -35,8 +35,7 @@ def receive() -> Any:
         raise _refused("the callback lacks Kie's valid X-Webhook-Signature")
     task_id = int(task)
     with fleet.services.pool.connection() as conn, conn.transaction():
-        # chain None: a one-off poll that never forks the scheduled poll chain; ignored unless still submitted
-        outbox.send(conn, "poll_task", task_id, None)
+        poll_task_now(conn, task_id=task_id)
     metrics.WEBHOOKS.labels("kie", "accepted").inc()
     log(logger, "kie_callback", task_id=task_id)
     return jsonify({"ok": True})

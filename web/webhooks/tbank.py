@@ -14,7 +14,6 @@ from typing import Any
 
 from flask import Response, current_app, request
 
-from db import payments
 from gateways.tbank import InvalidNotification, TBankNotification, parse_notification, verify_notification
 from telemetry import metrics
 from telemetry.logs import log
@@ -44,7 +43,7 @@ def receive() -> Response:
         raise _refused(422, "TERMINAL_MISMATCH", "the notification is for another terminal")
 
     with fleet.services.pool.connection() as conn, conn.transaction():
-        payment = payments.get_by_provider_id(conn, provider_payment_id=note.payment_id)
+        payment = payment_status.payment_by_provider_id(conn, provider_payment_id=note.payment_id)
         _check_against_record(note, payment)
         fresh, moved = payment_status.take_notification(
             conn, payment=payment, provider_payment_id=note.payment_id, bank_status=note.status,
