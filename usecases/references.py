@@ -64,3 +64,11 @@ def add_references(conn: Connection, *, avatar_id: int, user_id: int, photos: Se
         raise Refused("TOO_MANY_REFERENCES",
                       f"an avatar holds at most {MAX_REFERENCES} reference photos ({before} already)")
     return result
+
+
+def known_hashes(conn: Connection, *, avatar_id: int, user_id: int) -> set[str]:
+    """The SHA-256 of every reference the user's avatar has (an upload's duplicates are told apart before any
+    storage work); Refused NOT_FOUND when the avatar is not the user's."""
+    if avatars.get_avatar(conn, id=avatar_id, user_id=user_id) is None:
+        raise Refused("NOT_FOUND", "avatar not found")
+    return {r["sha256"] for r in avatars.references_of_avatar(conn, avatar_id=avatar_id)}

@@ -20,3 +20,8 @@ def credit_referrer(conn: Connection, *, payment: dict[str, Any], percent: int) 
     return referrals.insert_referral(conn, payment_id=payment["id"], referrer_user_id=user["referred_by"],
                                      referred_user_id=user["id"],
                                      amount_kopecks=referral_share(payment["amount_kopecks"], percent))
+
+
+def referral_stats(conn: Connection, *, user_id: int) -> dict[str, Any]:
+    """What the user's invite code brought: ``invited``, ``paying`` (of them, who paid) and ``earned_kopecks``."""
+    return referrals.stats(conn, user_id=user_id)

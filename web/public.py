@@ -17,9 +17,9 @@ import time
 from flask import Blueprint, Response, current_app, request
 from markupsafe import escape
 
-from db import jobs, photos
 from rules.plural import counted
 from rules.signing import verify
+from usecases import albums
 from web.api.albums import token_hash, zip_response
 from web.api.common import ID, check_path_ids
 from web.errors import ApiError
@@ -45,10 +45,10 @@ def gallery(token: str):
         return _page(404, "Галерея не найдена", "<p>Ссылка неверна, истекла или была отозвана.</p>")
     fleet = current_app.extensions["pinglass"]
     with fleet.services.pool.connection() as conn:
-        share = photos.get_live_share(conn, token_hash=token_hash(token))
-        album = photos.photos_of_job(conn, job_id=share["job_id"]) if share is not None else []
-    if share is None:
+        shared = albums.shared_album(conn, token_hash=token_hash(token))
+    if shared is None:
         return _page(404, "Галерея не найдена", "<p>Ссылка неверна, истекла или была отозвана.</p>")
+    share, album = shared
     ttl = min(GALLERY_URL_TTL_S, fleet.settings.presign_ttl_s)
     items = "".join(f'<img src="{escape(fleet.services.storage.presigned_get(p["storage_key"], ttl))}" '
                     f'alt="Портрет {p["prompt_index"] + 1}" loading="lazy">' for p in album)
@@ -102,9 +102,8 @@ def download(job_id: int):
     if int(exp) < time.time():
         raise ApiError(403, "LINK_EXPIRED", "this download link has expired; open the gallery for a new one")
     with fleet.services.pool.connection() as conn:
-        job = jobs.get_job(conn, id=job_id)
-        album = photos.photos_of_job(conn, job_id=job_id) if job is not None else []
-    if job is None:
+        album = albums.album_of_job(conn, job_id=job_id)
+    if album is None:
         raise ApiError(404, "NOT_FOUND", "generation not found")
     return zip_response(fleet.services.storage, job_id, album)
 

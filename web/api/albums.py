@@ -18,9 +18,10 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify
 
-from db import jobs, photos
 from gateways.storage import Storage, StorageError
 from telemetry.logs import log
+from usecases import albums
+from usecases.errors import Refused
 from web.api.common import ID, fleet, iso, not_found, transaction
 from web.auth import require_user
 from web.errors import ApiError
@@ -39,11 +40,11 @@ def token_hash(token: str) -> str:
 @blueprint.get(f"/v1/generations/<{ID}:job_id>/archive.zip")
 @require_user
 def archive(job_id: int):
-    with transaction() as conn:
-        job = jobs.get_job(conn, id=job_id, user_id=g.user["id"])
-        if job is None:
-            raise not_found("generation")
-        album = photos.photos_of_job(conn, job_id=job_id)
+    try:
+        with transaction() as conn:
+            album = albums.album_of_user(conn, user_id=g.user["id"], job_id=job_id)
+    except Refused:
+        raise not_found("generation") from None
     return zip_response(fleet().services.storage, job_id, album)
 
 
@@ -51,14 +52,12 @@ def archive(job_id: int):
 @require_user
 def share(job_id: int):
     token = secrets.token_urlsafe(32)
-    with transaction() as conn:
-        job = jobs.get_job(conn, id=job_id, user_id=g.user["id"])
-        if job is None:
-            raise not_found("generation")
-        if not photos.photos_of_job(conn, job_id=job_id):
-            raise ApiError(409, "NO_PHOTOS", "this generation has no photos to share yet")
-        row = photos.insert_share(conn, job_id=job_id, user_id=g.user["id"], token_hash=token_hash(token),
+    try:
+        with transaction() as conn:
+            row = albums.share_album(conn, user_id=g.user["id"], job_id=job_id, token_hash=token_hash(token),
                                      ttl_s=SHARE_TTL_S)
+    except Refused as refused:
+        raise _http(refused) from None
     log(logger, "gallery_shared", user_id=g.user["id"], job_id=job_id, share_id=row["id"])
     return jsonify({"url": fleet().settings.public_url(f"/g/{token}"), "expires_at": iso(row["expires_at"])}), 201
 
@@ -66,12 +65,19 @@ def share(job_id: int):
 @blueprint.delete(f"/v1/generations/<{ID}:job_id>/share")
 @require_user
 def unshare(job_id: int):
-    with transaction() as conn:
-        if jobs.get_job(conn, id=job_id, user_id=g.user["id"]) is None:
-            raise not_found("generation")
-        revoked = photos.revoke_shares_of_job(conn, job_id=job_id, user_id=g.user["id"])
+    try:
+        with transaction() as conn:
+            revoked = albums.unshare_album(conn, user_id=g.user["id"], job_id=job_id)
+    except Refused as refused:
+        raise _http(refused) from None
     log(logger, "gallery_unshared", user_id=g.user["id"], job_id=job_id, revoked=revoked)
     return jsonify({"job_id": job_id, "revoked": revoked})
+
+
+def _http(refused: Refused) -> ApiError:
+    if refused.code == "NOT_FOUND":
+        return not_found("generation")
+    return ApiError(409, refused.code, refused.message)
 
 
 def zip_response(storage: Storage, job_id: int, photos: list[dict[str, Any]]) -> Response:

@@ -27,8 +27,8 @@ from telemetry.logs import log
 from usecases.errors import Refused
 from usecases.generation import start_job
 from usecases.privacy import photos_delete_at
+from usecases.regenerations import regeneration_allowance
 from web.api.common import ID, fleet, id_field, iso, json_object, not_found, text_field, transaction
-from web.api.photos import regeneration_allowance
 from web.auth import require_user
 from web.errors import ApiError
 

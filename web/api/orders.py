@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify
 
-from db.orders import orders_of_user
+from usecases.orders import orders_of_user
 from web.api.common import fleet, iso, transaction
 from web.auth import require_user
 

@@ -19,14 +19,13 @@ from dataclasses import dataclass
 from flask import Blueprint, g, jsonify, request
 from werkzeug.datastructures import FileStorage
 
-from db import avatars
 from gateways.storage import Storage, StorageError, reference_key
 from rules.images import MAX_BYTES, ImageRejected
 from rules.references import MAX_REFERENCES, MIN_REFERENCES
 from rules.uploads import NormalisedImage, normalise_upload
 from telemetry.logs import log
 from usecases.errors import Refused
-from usecases.references import NewReference, add_references
+from usecases.references import NewReference, add_references, known_hashes
 from web.api.common import ID, fleet, not_found, safe_text, transaction
 from web.api.me import require_consent
 from web.auth import require_user
@@ -61,11 +60,11 @@ class Upload:
 def upload_references(avatar_id: int):
     user_id = g.user["id"]
     require_consent(g.user)  # selfies are personal data: stored only after consent
-    with transaction() as conn:
-        avatar = avatars.get_avatar(conn, id=avatar_id, user_id=user_id)
-        if avatar is None:
-            raise not_found("avatar")
-        known = {r["sha256"] for r in avatars.references_of_avatar(conn, avatar_id=avatar_id)}
+    try:
+        with transaction() as conn:
+            known = known_hashes(conn, avatar_id=avatar_id, user_id=user_id)
+    except Refused:
+        raise not_found("avatar") from None
     if request.mimetype != "multipart/form-data":
         raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "send the photos as multipart/form-data under 'files'")
     files = request.files.getlist("files")

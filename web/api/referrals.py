@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify
 
-from db import referrals
+from usecases.referrals import referral_stats
 from web.api.common import fleet, transaction
 from web.auth import require_user
 
@@ -21,7 +21,7 @@ def my_referrals():
     settings = fleet().settings
     code = g.user["referral_code"]
     with transaction() as conn:
-        stats = referrals.stats(conn, user_id=g.user["id"])
+        stats = referral_stats(conn, user_id=g.user["id"])
     return jsonify({"code": code, "invite_link": f"https://t.me/{settings.telegram_bot_username}?start=ref_{code}",
                     "percent": settings.referral_percent, "invited": stats["invited"], "paying": stats["paying"],
                     "earnings_kopecks": stats["earned_kopecks"], "balance_kopecks": stats["earned_kopecks"]})
