@@ -15,6 +15,11 @@ method) or ``"*"`` for any; ``match`` a substring the request must contain (what
 docstring); ``http_status`` the HTTP status to answer (null: the fake's usual one for that error);
 ``error_code`` the provider's own error code; ``body`` a raw, non-JSON body (a proxy's HTML page) to answer
 instead of the provider's error shape.
+
+Telegram's fake also reads (the others refuse nothing but ignore them): ``delay_ms`` — wait that long before
+answering (a rule with only a delay answers normally afterwards: a slow provider); ``description`` — the Bot
+API's error description instead of the standard one; ``retry_after`` — ``parameters.retry_after``;
+``partial`` — ``sendMediaGroup`` delivers its first ``partial`` items, then answers the error (a flood mid-album).
 """
 
 from __future__ import annotations
@@ -41,6 +46,16 @@ class FaultRule:
     error_code: str | int | None = None
     body: str | None = None
     remaining: int = 0
+    delay_ms: int = 0
+    description: str | None = None
+    retry_after: int | None = None
+    partial: int | None = None
+
+    @property
+    def is_delay_only(self) -> bool:
+        """Only slows the call down: no status, code, body or description to answer instead."""
+        return (self.delay_ms > 0 and self.http_status is None and self.error_code is None and self.body is None
+                and self.description is None)
 
 
 class FaultRules:
@@ -59,7 +74,8 @@ class FaultRules:
     def _parse_one(self, raw: Any) -> FaultRule:
         if not isinstance(raw, dict):
             raise ValueError("a fault rule is a JSON object")
-        unknown = sorted(set(raw) - {"method", "times", "match", "http_status", "error_code", "body"})
+        unknown = sorted(set(raw) - {"method", "times", "match", "http_status", "error_code", "body", "delay_ms",
+                                     "description", "retry_after", "partial"})
         if unknown:
             raise ValueError(f"unknown fault rule field(s): {', '.join(unknown)}")
         method, times, match = raw.get("method", ANY), raw.get("times", 1), raw.get("match", "")
@@ -77,7 +93,18 @@ class FaultRules:
             raise ValueError("error_code must be a string or an integer")
         if body is not None and not isinstance(body, str):
             raise ValueError("body must be a string")
-        return FaultRule(method, times, match, status, code, body, remaining=times)
+        extras = {}
+        for name in ("delay_ms", "retry_after", "partial"):
+            value = raw.get(name)
+            if value is not None:
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ValueError(f"{name} must be a non-negative integer")
+                extras[name] = value
+        if raw.get("description") is not None:
+            if not isinstance(raw["description"], str):
+                raise ValueError("description must be a string")
+            extras["description"] = raw["description"]
+        return FaultRule(method, times, match, status, code, body, remaining=times, **extras)
 
     def add(self, rules: list[FaultRule]) -> None:
         with self._lock:

@@ -39,7 +39,8 @@ def processes(env: Mapping[str, str]) -> list[Proc]:
                      "--workers", env.get("WEB_WORKERS", "2"), "--threads", "4", "--timeout", "60",
                      "--access-logfile", "-"]),
         Proc("worker", [str(bin_dir / "dramatiq"), "workers.main", "--processes", env.get("WORKER_PROCESSES", "2"),
-                        "--threads", env.get("WORKER_THREADS", "8")]),
+                        "--threads", env.get("WORKER_THREADS", "8"), "--worker-shutdown-timeout",
+                        env.get("WORKER_SHUTDOWN_TIMEOUT_MS", "20000")]),  # as deploy/launch.sh
         Proc("scheduler", [PY, "-m", "workers.scheduler"]),
     ]
 

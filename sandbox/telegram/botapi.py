@@ -57,7 +57,14 @@ def bot_api_blueprint() -> Blueprint:
         if handler is None:
             return _failure(state, method, chat_id, ApiError(404, "Not Found"))
         rule = state.faults.take(method, json.dumps(params, ensure_ascii=False, default=str))
-        if rule is not None:
+        if rule is not None and rule.delay_ms:
+            time.sleep(rule.delay_ms / 1000)  # a slow provider (or network)
+        if rule is not None and rule.partial and method == "sendMediaGroup":
+            try:  # Telegram can deliver the start of an album, then refuse the rest (a flood mid-album)
+                send_media_group(state, params, limit=rule.partial)
+            except (Refused, ApiError):
+                pass
+        if rule is not None and not rule.is_delay_only:
             return _injected(state, method, chat_id, rule)
         if state.draw_server_error():
             return _failure(state, method, chat_id, ApiError(500, "Internal Server Error"))
@@ -105,9 +112,11 @@ def _injected(state: FakeTelegramState, method: str, chat_id: int | None, rule: 
         state.record_call(method, chat_id, status, "injected page")
         return Response(rule.body, status, mimetype="text/html")
     code = int(rule.error_code) if str(rule.error_code).isdigit() else rule.http_status or 500
-    description = HTTP_STATUS_CODES.get(code, "Injected failure")
+    description = rule.description or HTTP_STATUS_CODES.get(code, "Injected failure")
     state.record_call(method, chat_id, code, description)
-    body = {"ok": False, "error_code": code, "description": description}
+    body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
+    if rule.retry_after is not None:
+        body["parameters"] = {"retry_after": rule.retry_after}
     return jsonify(body), rule.http_status or code
 
 
@@ -223,7 +232,8 @@ def send_photo(state: FakeTelegramState, params: Params) -> dict[str, Any]:
                         {"caption": caption, "reply_markup": markup, "photos": [photo.record(stored)]})
 
 
-def send_media_group(state: FakeTelegramState, params: Params) -> list[dict[str, Any]]:
+def send_media_group(state: FakeTelegramState, params: Params, limit: int | None = None) -> list[dict[str, Any]]:
+    """``limit``: deliver only the first ``limit`` items (a fault rule's ``partial``)."""
     chat_id = _chat_id(params)
     media = params.get("media")
     if isinstance(media, str):
@@ -251,6 +261,8 @@ def send_media_group(state: FakeTelegramState, params: Params) -> list[dict[str,
             raise Refused(f'Bad Request: failed to send message #{number} with the error message "{reason}"',
                           reason) from None
     with state.lock:
+        if limit is not None:
+            photos, captions = photos[:limit], captions[:limit]
         _gate(state, chat_id, "sendMediaGroup", len(photos))
         group_id = state.next_media_group_id()
         messages = []

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The Procfile's launcher: `deploy/launch.sh web|worker|scheduler|release|sandbox` runs that role the way a
+# Heroku-style platform should, with the set-up the bare commands lack:
+# - PROMETHEUS_MULTIPROC_DIR: prometheus_client picks its multiprocess mode when it is imported, so the variable
+#   must exist before Python starts; unset, it defaults to $TMPDIR/pinglass-metrics (created here), shared by every
+#   role of one machine (a dyno, a VM) so /metrics sums the web's and the workers' processes. Files left by dead
+#   processes (`<kind>_<pid>.db`) are removed at boot; a live process's files are kept.
+# - web: binds 0.0.0.0:$PORT when the platform gives $PORT, else 127.0.0.1:${WEB_PORT:-8000} (local runs).
+# - worker: --worker-shutdown-timeout ${WORKER_SHUTDOWN_TIMEOUT_MS:-20000} ms. Platforms send SIGTERM and
+#   SIGKILL 30 s later; Dramatiq's default (600 s) would be cut by the SIGKILL mid-message. Within the timeout the
+#   in-flight messages finish and are acked; what is still running after it is left unacked and comes back to
+#   another worker (workers/broker.py's heartbeat), and every actor is exactly-once (actors/unit.py), so it is
+#   redone without a double effect. tests/scenario/test_worker_sigterm.py runs this line.
+set -euo pipefail
+role="${1:?usage: deploy/launch.sh web|worker|scheduler|release|sandbox}"
+
+export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-${TMPDIR:-/tmp}/pinglass-metrics}"
+mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+for file in "$PROMETHEUS_MULTIPROC_DIR"/*_*.db; do
+    [[ -e "$file" ]] || continue
+    pid="${file##*_}"; pid="${pid%.db}"
+    if [[ "$pid" =~ ^[0-9]+$ ]] && ! kill -0 "$pid" 2>/dev/null; then rm -f "$file"; fi
+done
+
+case "$role" in
+    web)
+        if [[ -n "${PORT:-}" ]]; then bind="0.0.0.0:${PORT}"; else bind="127.0.0.1:${WEB_PORT:-8000}"; fi
+        exec gunicorn 'web.wsgi:build()' --bind "$bind" --workers "${WEB_WORKERS:-2}" --threads 4 --timeout 60 ;;
+    worker)
+        exec dramatiq workers.main --processes "${WORKER_PROCESSES:-2}" --threads "${WORKER_THREADS:-8}" \
+            --worker-shutdown-timeout "${WORKER_SHUTDOWN_TIMEOUT_MS:-20000}" ;;
+    scheduler) exec python -m workers.scheduler ;;
+    release) exec python -m db.migrate up ;;
+    sandbox) exec python -m sandbox ;;
+    *) echo "deploy/launch.sh: unknown role $role" >&2; exit 2 ;;
+esac
