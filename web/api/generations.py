@@ -1,6 +1,6 @@
 """Generations: POST /api/v1/generations starts the job a confirmed payment paid for; GET reads its progress.
 
-The start is ``db.generation.start_job`` — the same atomic consume the payment notification's actor races on,
+The start is ``usecases.generation.start_job`` — the same atomic consume the payment notification's actor races on,
 so of any number of requests (and the actor) exactly one creates the job (I1); the others get 409
 PAYMENT_CONSUMED. With an ``Idempotency-Key`` header the first answer to (user, endpoint, key) is stored in the
 same transaction and replayed for every repeat; the same key with a different body is 422
@@ -20,12 +20,11 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
-from db import avatars, deliveries, idempotency, jobs, photos, refunds
 from rules.signing import zip_download_path
 from telemetry.context import correlation_id
 from telemetry.logs import log
+from usecases import generation_requests as requests_
 from usecases.errors import Refused
-from usecases.generation import start_job
 from usecases.privacy import photos_delete_at
 from usecases.regenerations import regeneration_allowance
 from web.api.common import ID, fleet, id_field, iso, json_object, not_found, text_field, transaction
@@ -54,27 +53,30 @@ def start_generation():
     user_id = g.user["id"]
     request_hash = hashlib.sha256(json.dumps(request_, sort_keys=True).encode()).hexdigest()
 
-    with transaction() as conn:
-        if key is not None:
-            earlier = idempotency.claim(conn, user_id=user_id, endpoint=ENDPOINT, key=key, request_hash=request_hash)
-            if earlier is not None:
-                return _replay(earlier, request_hash)
-        status, answer = _start(conn, user_id=user_id, **request_)
-        if key is not None:
-            idempotency.store_response(conn, user_id=user_id, endpoint=ENDPOINT, key=key, status=status,
+    try:
+        with transaction() as conn:
+            if key is not None:
+                earlier = requests_.earlier_answer(conn, user_id=user_id, endpoint=ENDPOINT, key=key,
+                                                   request_hash=request_hash)
+                if earlier is not None:
+                    return _replay(*earlier)
+            status, answer = _start(conn, user_id=user_id, **request_)
+            if key is not None:
+                requests_.store_answer(conn, user_id=user_id, endpoint=ENDPOINT, key=key, status=status,
                                        body=answer)
+    except Refused as refused:  # the key's own refusals; nothing was recorded
+        raise ApiError(422 if refused.code == "IDEMPOTENCY_KEY_REUSED" else 409, refused.code,
+                       refused.message) from None
     return jsonify(answer), status
 
 
 def _start(conn: Any, *, user_id: int, payment_id: int, avatar_id: int | None,
            style_id: str | None) -> tuple[int, dict[str, Any]]:
-    if avatar_id is not None and avatars.get_avatar(conn, id=avatar_id, user_id=user_id) is None:
-        return 404, _error("NOT_FOUND", "avatar not found")
     try:
-        # A savepoint: a refusal undoes whatever start_job wrote, while the idempotency row may still commit.
-        with conn.transaction():
-            job = start_job(conn, payment_id=payment_id, user_id=user_id, avatar_id=avatar_id, style_id=style_id,
-                            referral_percent=fleet().settings.referral_percent, correlation_id=correlation_id())
+        # A refusal undoes whatever the start wrote, while the idempotency row may still commit.
+        job = requests_.start_generation(conn, user_id=user_id, payment_id=payment_id, avatar_id=avatar_id,
+                                         style_id=style_id, referral_percent=fleet().settings.referral_percent,
+                                         correlation_id=correlation_id())
     except Refused as refused:
         log(logger, "generation_refused", user_id=user_id, payment_id=payment_id, code=refused.code)
         return REFUSAL_STATUS.get(refused.code, 409), _error(refused.code, refused.message)
@@ -82,13 +84,9 @@ def _start(conn: Any, *, user_id: int, payment_id: int, avatar_id: int | None,
     return 201, {"job_id": job["id"], "correlation_id": job["correlation_id"]}
 
 
-def _replay(earlier: dict[str, Any], request_hash: str):
-    if earlier["request_hash"] != request_hash:
-        raise ApiError(422, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used with a different request")
-    if earlier["response_status"] is None:  # cannot happen: the key and its answer commit together
-        raise ApiError(409, "IDEMPOTENCY_KEY_IN_USE", "a request with this Idempotency-Key has not finished")
-    response = jsonify(earlier["response_body"])
-    response.status_code = earlier["response_status"]
+def _replay(status: int, body: dict[str, Any]):
+    response = jsonify(body)
+    response.status_code = status
     response.headers["Idempotent-Replayed"] = "true"
     return response
 
@@ -108,15 +106,13 @@ def _error(code: str, message: str) -> dict[str, Any]:
 @blueprint.get(f"/v1/generations/<{ID}:job_id>")
 @require_user
 def get_generation(job_id: int):
-    with transaction() as conn:
-        job = jobs.get_job(conn, id=job_id, user_id=g.user["id"])
-        if job is None:
-            raise not_found("generation")
-        stages = jobs.task_stages(conn, job_id=job_id)
-        chunks = deliveries.delivery_counts(conn, job_id=job_id)
-        album = photos.photos_of_job(conn, job_id=job_id)
-        refund_rows = refunds.refunds_of_job(conn, job_id=job_id)
-        children = jobs.children_of_job(conn, job_id=job_id)
+    try:
+        with transaction() as conn:
+            progress = requests_.generation_progress(conn, user_id=g.user["id"], job_id=job_id)
+    except Refused:
+        raise not_found("generation") from None
+    job, stages, chunks, album = progress["job"], progress["stages"], progress["chunks"], progress["photos"]
+    refund_rows, children = progress["refunds"], progress["children"]
     storage = fleet().services.storage
     done, failed, total = job["photos_stored"], job["photos_failed"], job["total_photos"]
     return jsonify({
