@@ -1,36 +1,26 @@
-"""Checkout: POST /api/v1/payments creates a payment and its T-Bank payment page; GET reads it back.
-
-T-Bank Init is the one provider call the API makes inside a request (the user is waiting for the payment page
-anyway). The payment row — with its unique OrderId, T-Bank's idempotency key — is committed before the call,
-so the intent is on record whatever happens to the call. If Init fails the answer is 502
-PAYMENT_PROVIDER_ERROR and the row stays as it was: status ``new``, no PaymentId, no URL. Nobody can pay it,
-the reconciler ignores it (it has no PaymentId to ask about), and the user simply asks for a new payment.
+"""Checkout: POST /api/v1/payments creates a payment and its T-Bank payment page (``usecases.checkout``, given
+the web's short-timeout T-Bank client: a stuck Init must not hold a web worker); GET reads it back. A failed
+Init is 502 PAYMENT_PROVIDER_ERROR, and the user simply asks for a new payment.
 """
 
 from __future__ import annotations
 
-import logging
-import uuid
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify
 
-from db import avatars, jobs, payments
 from gateways.http import HttpClient
 from gateways.tbank import TBankClient, TBankError
 from rules.catalog import STYLES, parse_tiers
-from rules.plural import counted
-from rules.references import MIN_REFERENCES
 from settings import Settings
-from telemetry.logs import log
+from usecases import checkout
+from usecases.errors import Refused
 from web.api.common import ID, fleet, id_field, iso, json_object, not_found, text_field, transaction
 from web.auth import require_user
 from web.errors import ApiError
 
-logger = logging.getLogger("web.api.payments")
 blueprint = Blueprint("payments", __name__)
 
-PAYMENT_TTL_S = 24 * 3600  # T-Bank's default link life; our record expires with the link
 INIT_TIMEOUT = (3.05, 8.0)  # (connect, read): a user is waiting, and a stuck Init must not hold a web worker
 EXTENSION_KEY = "pinglass.api.tbank"
 
@@ -64,43 +54,29 @@ def create_payment():
         raise ApiError(422, "UNKNOWN_TIER", f"unknown tier {tier_id!r}")
     if style_id not in STYLES:
         raise ApiError(422, "UNKNOWN_STYLE", f"unknown style {style_id!r}")
-    with transaction() as conn:
-        avatar = avatars.get_avatar(conn, id=avatar_id, user_id=g.user["id"])
-        if avatar is None:
-            raise not_found("avatar")
-        if avatar["reference_count"] < MIN_REFERENCES:
-            raise ApiError(422, "AVATAR_NOT_READY", f"the avatar needs at least {MIN_REFERENCES} reference photos")
-        payment = payments.insert(conn, user_id=g.user["id"], avatar_id=avatar_id, style_id=style_id,
-                                  tier=tier.id, photo_count=tier.photos, amount_kopecks=tier.price_kopecks,
-                                  order_id=uuid.uuid4().hex, ttl_s=PAYMENT_TTL_S)
-
     tbank: TBankClient = current_app.extensions[EXTENSION_KEY]
     try:
-        init = tbank.init(order_id=payment["order_id"], amount=payment["amount_kopecks"],
-                          description="PinGlass: " + counted(tier.photos, "AI-портрет", "AI-портрета", "AI-портретов"),
-                          notification_url=settings.public_url("/webhooks/tbank"),
-                          success_url=settings.public_url(f"/app/#/payments/{payment['id']}?result=success"),
-                          fail_url=settings.public_url(f"/app/#/payments/{payment['id']}?result=fail"),
-                          data={"payment_id": str(payment["id"])}, redirect_due_date=payment["expires_at"])
-    except TBankError as exc:
-        log(logger, "payment_init_failed", level=logging.WARNING, payment_id=payment["id"],
-            order_id=payment["order_id"], code=exc.code, retryable=exc.retryable)
-        raise ApiError(502, "PAYMENT_PROVIDER_ERROR", "the payment provider did not answer; try again") from None
-
-    with transaction() as conn:
-        payment = payments.set_provider(conn, id=payment["id"], provider_payment_id=init.payment_id,
-                                        payment_url=init.payment_url) or payments.get(conn, id=payment["id"])
-    log(logger, "payment_created", user_id=g.user["id"], payment_id=payment["id"], tier=tier.id,
-        amount=payment["amount_kopecks"], provider_payment_id=init.payment_id)
+        payment = checkout.checkout(fleet().services.pool, tbank, settings, user_id=g.user["id"],
+                                    avatar_id=avatar_id, style_id=style_id, tier=tier)
+    except Refused as refused:
+        raise _http(refused) from None
     return jsonify(payment_json(payment, None)), 201
 
 
 @blueprint.get(f"/v1/payments/<{ID}:payment_id>")
 @require_user
 def get_payment(payment_id: int):
-    with transaction() as conn:
-        payment = payments.get(conn, id=payment_id, user_id=g.user["id"])
-        if payment is None:
-            raise not_found("payment")
-        job = jobs.get_job_by_payment(conn, payment_id=payment_id)
+    try:
+        with transaction() as conn:
+            payment, job = checkout.payment_of_user(conn, user_id=g.user["id"], payment_id=payment_id)
+    except Refused:
+        raise not_found("payment") from None
     return jsonify(payment_json(payment, job))
+
+
+def _http(refused: Refused) -> ApiError:
+    if refused.code == "NOT_FOUND":
+        return not_found("avatar")
+    if refused.code == "PAYMENT_PROVIDER_ERROR":
+        return ApiError(502, refused.code, refused.message)
+    return ApiError(422, refused.code, refused.message)

@@ -1,0 +1,73 @@
+"""Checkout: a payment for an avatar, a style and a tier, and its T-Bank payment page, plus a payment read back.
+
+T-Bank Init is the one provider call made inside a user's request (they are waiting for the payment page
+anyway). The payment row — with its unique OrderId, T-Bank's idempotency key — is committed before the call,
+so the intent is on record whatever happens to the call. If Init fails the row stays as it was: status ``new``,
+no PaymentId, no URL. Nobody can pay it, the reconciler ignores it (it has no PaymentId to ask about), and the
+user simply asks for a new payment."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from db import avatars, jobs, payments
+from gateways.tbank import TBankClient, TBankError
+from rules.catalog import Tier
+from rules.plural import counted
+from rules.references import MIN_REFERENCES
+from settings import Settings
+from telemetry.logs import log
+from usecases.errors import Refused
+
+if TYPE_CHECKING:
+    from psycopg import Connection
+    from psycopg_pool import ConnectionPool
+
+logger = logging.getLogger("web.api.payments")  # the checkout's log lines keep their logger
+
+PAYMENT_TTL_S = 24 * 3600  # T-Bank's default link life; our record expires with the link
+
+
+def checkout(pool: ConnectionPool, tbank: TBankClient, settings: Settings, *, user_id: int, avatar_id: int,
+             style_id: str, tier: Tier) -> dict[str, Any]:
+    """Record the payment, then ask T-Bank (``tbank``: the caller's client, e.g. the web's short-timeout one) for
+    its payment page; the payment with its PaymentId and URL. Refused NOT_FOUND (not the user's avatar),
+    AVATAR_NOT_READY (too few references) or PAYMENT_PROVIDER_ERROR (Init failed; the row stays ``new``)."""
+    with pool.connection() as conn, conn.transaction():
+        avatar = avatars.get_avatar(conn, id=avatar_id, user_id=user_id)
+        if avatar is None:
+            raise Refused("NOT_FOUND", "avatar not found")
+        if avatar["reference_count"] < MIN_REFERENCES:
+            raise Refused("AVATAR_NOT_READY", f"the avatar needs at least {MIN_REFERENCES} reference photos")
+        payment = payments.insert(conn, user_id=user_id, avatar_id=avatar_id, style_id=style_id,
+                                  tier=tier.id, photo_count=tier.photos, amount_kopecks=tier.price_kopecks,
+                                  order_id=uuid.uuid4().hex, ttl_s=PAYMENT_TTL_S)
+    try:
+        init = tbank.init(order_id=payment["order_id"], amount=payment["amount_kopecks"],
+                          description="PinGlass: " + counted(tier.photos, "AI-портрет", "AI-портрета", "AI-портретов"),
+                          notification_url=settings.public_url("/webhooks/tbank"),
+                          success_url=settings.public_url(f"/app/#/payments/{payment['id']}?result=success"),
+                          fail_url=settings.public_url(f"/app/#/payments/{payment['id']}?result=fail"),
+                          data={"payment_id": str(payment["id"])}, redirect_due_date=payment["expires_at"])
+    except TBankError as exc:
+        log(logger, "payment_init_failed", level=logging.WARNING, payment_id=payment["id"],
+            order_id=payment["order_id"], code=exc.code, retryable=exc.retryable)
+        raise Refused("PAYMENT_PROVIDER_ERROR", "the payment provider did not answer; try again") from None
+
+    with pool.connection() as conn, conn.transaction():
+        payment = payments.set_provider(conn, id=payment["id"], provider_payment_id=init.payment_id,
+                                        payment_url=init.payment_url) or payments.get(conn, id=payment["id"])
+    log(logger, "payment_created", user_id=user_id, payment_id=payment["id"], tier=tier.id,
+        amount=payment["amount_kopecks"], provider_payment_id=init.payment_id)
+    return payment
+
+
+def payment_of_user(conn: Connection, *, user_id: int,
+                    payment_id: int) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The user's payment and the job it started (None before it starts); Refused NOT_FOUND."""
+    payment = payments.get(conn, id=payment_id, user_id=user_id)
+    if payment is None:
+        raise Refused("NOT_FOUND", "payment not found")
+    return payment, jobs.get_job_by_payment(conn, payment_id=payment_id)
