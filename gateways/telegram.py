@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -80,6 +80,23 @@ class BotCommand:
     description: str
 
 
+WEBHOOK_PORTS = (443, 80, 88, 8443)  # the only ports Telegram delivers webhooks to
+
+
+def webhook_url_problem(url: str) -> str | None:
+    """Why Telegram would not deliver to ``url`` (https only, ports 443/80/88/8443), or None when it would."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or 443
+    except ValueError:
+        return "the webhook URL is malformed"
+    if parts.scheme != "https" or not parts.hostname:
+        return "the webhook URL must be https"
+    if port not in WEBHOOK_PORTS:
+        return f"the webhook port must be one of {', '.join(map(str, WEBHOOK_PORTS))} (not {port})"
+    return None
+
+
 def web_app_menu_button(text: str, url: str) -> dict[str, Any]:
     """A chat menu button that opens the Mini App at ``url`` (Telegram takes HTTPS only)."""
     return {"type": "web_app", "text": text, "web_app": {"url": url}}
@@ -103,10 +120,15 @@ def inline_keyboard(*rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 class TelegramClient:
     """One bot's view of the Bot API. Thread-safe as far as the underlying ``requests`` session is."""
 
-    def __init__(self, api_base: str, bot_token: str, *, http: HttpClient | None = None) -> None:
+    def __init__(self, api_base: str, bot_token: str, *, http: HttpClient | None = None,
+                 https_only: bool = False) -> None:
+        """``https_only``: refuse, before any call, a webhook that is not https on 443/80/88/8443 and a Web App
+        button that is not https, as Telegram does (``runtime`` and ``workers.telegram_setup`` set it outside
+        sandbox mode; the sandbox's fakes live on plain http)."""
         if not bot_token:
             raise ValueError("bot_token is required")
         self.api_base = api_base.rstrip("/")
+        self.https_only = https_only
         self._token = bot_token
         self._http = http or HttpClient("telegram", self.api_base, error_type=TelegramError)
 
@@ -204,6 +226,8 @@ class TelegramClient:
         method = "setWebhook"
         if not url.startswith(("https://", "http://")):
             raise self._refused(method, "the webhook URL must be absolute")
+        if self.https_only and (problem := webhook_url_problem(url)):
+            raise self._refused(method, problem)
         if not 1 <= len(secret_token) <= 256 or not all(c.isascii() and (c.isalnum() or c in "_-")
                                                         for c in secret_token):
             raise self._refused(method, "secret_token must be 1..256 of A-Z, a-z, 0-9, _ and -")
@@ -248,6 +272,11 @@ class TelegramClient:
 
     def set_chat_menu_button(self, menu_button: Mapping[str, Any], *, chat_id: int | None = None) -> None:
         """Set the menu button of one private chat, or the bot's default one (``chat_id`` None)."""
+        web_app = menu_button.get("web_app")
+        if self.https_only and menu_button.get("type") == "web_app":
+            app_url = web_app.get("url") if isinstance(web_app, Mapping) else None
+            if not isinstance(app_url, str) or urlsplit(app_url).scheme != "https" or not urlsplit(app_url).hostname:
+                raise self._refused("setChatMenuButton", "a Web App button's URL must be https")
         body: dict[str, Any] = {"menu_button": dict(menu_button)}
         if chat_id is not None:
             body["chat_id"] = chat_id

@@ -46,7 +46,8 @@ def build(settings: Settings, *, pool_size: int = 10) -> Services:
         redis=redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=3),
         kie=KieClient(settings.kie_base_url, settings.kie_model),
         tbank=TBankClient(settings.tbank_base_url, settings.tbank_terminal_key, settings.tbank_password),
-        telegram=TelegramClient(settings.telegram_api_base, settings.telegram_bot_token),
+        telegram=TelegramClient(settings.telegram_api_base, settings.telegram_bot_token,
+                                https_only=not settings.sandbox_mode),
         storage=Storage.from_settings(settings),
         files=FileFetcher(),
     )

@@ -13,7 +13,8 @@ the webhook it last set (URL, secret, update types) in Redis; when that is missi
 set again — one harmless extra call after Redis lost its data, never a stale secret.
 
 Exit status: 0 when all three are as configured; 1 when Telegram refused (or failed after retries) or Redis could
-not be reached, with the reason on stderr; 2 on bad configuration.
+not be reached, with the reason on stderr; 2 on bad configuration (outside sandbox mode that includes a
+PUBLIC_BASE_URL that is not https on port 443, 80, 88 or 8443: Telegram delivers webhooks nowhere else).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any, TypeVar
 
 import redis
 
-from gateways.telegram import BotCommand, TelegramClient, TelegramError, web_app_menu_button
+from gateways.telegram import BotCommand, TelegramClient, TelegramError, web_app_menu_button, webhook_url_problem
 from rules.bot_texts import COMMANDS
 from settings import Settings, SettingsError
 
@@ -85,6 +86,15 @@ def register(settings: Settings, client: TelegramClient, store: redis.Redis,
         report("menu button: set")
 
 
+def https_problem(settings: Settings) -> str | None:
+    """Outside sandbox mode Telegram takes only an https webhook on 443/80/88/8443 and an https Web App button:
+    what in PUBLIC_BASE_URL stops that, or None. (The gateway refuses the calls too; this names the variable.)"""
+    if settings.sandbox_mode:
+        return None
+    problem = webhook_url_problem(settings.public_url("/webhooks/telegram"))
+    return f"PUBLIC_BASE_URL: {problem} (Telegram's rule)" if problem else None
+
+
 def _retrying(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """``call`` again after a retryable failure (429: after exactly ``retry_after``), at most ATTEMPTS times."""
     for attempt in range(1, ATTEMPTS + 1):
@@ -104,7 +114,12 @@ def main(environ: Mapping[str, str]) -> int:
     except SettingsError as exc:
         print(f"telegram_setup: bad configuration: {exc}", file=sys.stderr)
         return 2
-    client = TelegramClient(settings.telegram_api_base, settings.telegram_bot_token)
+    problem = https_problem(settings)
+    if problem:
+        print(f"telegram_setup: bad configuration: {problem}", file=sys.stderr)
+        return 2
+    client = TelegramClient(settings.telegram_api_base, settings.telegram_bot_token,
+                            https_only=not settings.sandbox_mode)
     store = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
     try:
         register(settings, client, store)
