@@ -42,9 +42,14 @@ logger = logging.getLogger("gateways.telegram")
 
 
 class TelegramError(ProviderError):
-    """A Bot API call failed; ``code`` is Telegram's ``error_code`` (400 for what we refused locally)."""
+    """A Bot API call failed; ``code`` is Telegram's ``error_code`` (400 for what we refused locally).
+
+    ``outcome_unknown``: the call may have taken effect — the answer was lost after the request left (a read
+    timeout, a reset connection, a proxy's non-JSON 5xx page). A Bot API error object (JSON) means Telegram
+    answered, so we know what happened (a flood answer may still have delivered part of an album)."""
 
     provider = "telegram"
+    outcome_unknown = False
 
     @property
     def blocked(self) -> bool:
@@ -80,6 +85,7 @@ class BotCommand:
     description: str
 
 
+FLOOD_DESCRIPTION = re.compile(r"Too Many Requests: retry after (\d{1,6})", re.IGNORECASE)
 WEBHOOK_PORTS = (443, 80, 88, 8443)  # the only ports Telegram delivers webhooks to
 
 
@@ -305,7 +311,11 @@ class TelegramClient:
               timeout: tuple[float, float] | None = None) -> Any:
         response = self._request("POST", f"/bot{self._token}/{method}", op=method, json=json, data=data,
                                  files=files, timeout=timeout)
-        body = json_body(response, TelegramError, method)
+        try:
+            body = json_body(response, TelegramError, method)
+        except TelegramError as err:
+            err.outcome_unknown = response.status_code >= 500  # a proxy's page: Telegram may have sent it
+            raise
         if response.status_code == 200 and body.get("ok") is True and "result" in body:
             return body["result"]
         self._raise_for_answer(method, response, body)
@@ -316,6 +326,8 @@ class TelegramClient:
         except ProviderError as exc:  # whatever error type the injected HttpClient raises
             failure = TelegramError(self._scrub(exc.message), code=exc.code, retryable=exc.retryable,
                                     retry_after=exc.retry_after, http_status=exc.http_status)
+            # Only a failed connect proves the request never left; anything later may have been acted on.
+            failure.outcome_unknown = "ConnectTimeout" not in exc.message
         # Raised outside the except block on purpose: the transport exception's text holds the URL, and with
         # it the bot token, so it must not ride along as __cause__ or __context__ into logs and tracebacks.
         raise failure
@@ -328,6 +340,13 @@ class TelegramClient:
         parameters = body.get("parameters") if isinstance(body.get("parameters"), dict) else {}
         retry_after = parameters.get("retry_after")
         retry_after = float(retry_after) if isinstance(retry_after, (int, float)) and retry_after >= 0 else None
+        flood = FLOOD_DESCRIPTION.search(description)
+        if flood is not None and code != 429:
+            # sendMediaGroup can deliver the start of an album and then answer 400 "Too Many Requests: retry
+            # after N": a flood wait like a 429, not a bad request (docs/providers.md, Telegram).
+            code = 429
+            if retry_after is None:
+                retry_after = float(flood.group(1))
         retryable = code == 429 or code >= 500
         log(logger, "telegram_api_error", level=logging.WARNING, op=op, code=code, retry_after=retry_after,
             http_status=response.status_code)

@@ -1,5 +1,17 @@
 """Sending one delivery chunk to a user's chat, exactly as recorded: a chunk that was sent or blocked is never
-sent again; the intent is recorded before the call and the result right after."""
+sent again; the intent is recorded before the call and the result right after.
+
+The policy for a send whose outcome is unknown (issue 10 item 15): **a chunk is never sent twice when we cannot
+know that its first send failed.** The intent ('sending', ``last_error`` NULL) is recorded just before the call.
+When the call fails in a way that proves nothing was sent, or nothing we can see — a Bot API error object:
+429 or the 400 "Too Many Requests: retry after N" flood answer, a JSON 5xx, a failed connect — the chunk is
+marked ``RETRY_MARK`` and the next attempt sends it again. When the answer was lost after the request left (read
+timeout, reset connection, a proxy's 5xx page) or a worker died mid-call (the chunk is still 'sending' without
+the mark), the chunk ends 'sent' with ``last_error`` ``UNKNOWN_OUTCOME`` and is not re-sent: the photos are in
+the gallery whatever happened, and the summary message says the gallery holds every portrait.
+A flood answer to an album may have delivered its first items; the album is re-sent after the wait (Telegram
+gives no way to know which items arrived), so those items may show twice — rare, and never a loss.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +29,8 @@ from telemetry.logs import log
 
 logger = logging.getLogger("usecases.sending")
 
+RETRY_MARK = "retry: nothing sent"  # last_error of a 'sending' chunk whose last call provably sent nothing
+UNKNOWN_OUTCOME = "outcome unknown: not re-sent (the gallery holds every portrait)"
 SUMMARY_CHUNK = 900  # chunk numbers of the follow-up messages, after any number of albums
 NOTICE_CHUNK = 901
 
@@ -34,6 +48,12 @@ def send_chunk(services: Services, *, job_id: int, user: Mapping[str, Any], chun
                                     photo_ids=[photo["id"] for photo in photos])
     if row["status"] in ("sent", "blocked", "failed"):
         return row["status"]
+    if row["status"] == "sending" and row["last_error"] != RETRY_MARK:
+        # The last attempt's call may have delivered it (answer lost, or the worker died mid-call).
+        with pool.connection() as conn:
+            deliveries.finish_chunk(conn, job_id=job_id, chunk=chunk, status="sent", error=UNKNOWN_OUTCOME)
+        log(logger, "chunk_outcome_unknown", level=logging.WARNING, job_id=job_id, chunk=chunk, kind=kind)
+        return "sent"
     if user["bot_blocked"]:
         with pool.connection() as conn:
             deliveries.finish_chunk(conn, job_id=job_id, chunk=chunk, status="blocked", error="bot blocked")
@@ -44,11 +64,14 @@ def send_chunk(services: Services, *, job_id: int, user: Mapping[str, Any], chun
                               namespace=settings.broker_namespace)
     if wait_s > 0:
         raise Defer(int(wait_s * 1000) + 50, "telegram flood limit (ours)")
+    blobs = [services.storage.get(photo["storage_key"]) for photo in photos]  # before the intent: a narrow window
     with pool.connection() as conn:
         if deliveries.start_sending(conn, job_id=job_id, chunk=chunk) is None:
             return "sent"
+        # the intent of this attempt: no retry mark until this call proves it sent nothing
+        deliveries.finish_chunk(conn, job_id=job_id, chunk=chunk, status="sending", error=None)
     try:
-        message_ids = _send(services, user["telegram_id"], photos=photos, text=text, caption=caption,
+        message_ids = _send(services, user["telegram_id"], blobs=blobs, text=text, caption=caption,
                             reply_markup=reply_markup)
     except TelegramError as err:
         return _on_error(services, job_id=job_id, user=user, chunk=chunk, err=err)
@@ -58,12 +81,11 @@ def send_chunk(services: Services, *, job_id: int, user: Mapping[str, Any], chun
     return "sent"
 
 
-def _send(services: Services, chat_id: int, *, photos: Sequence[Mapping[str, Any]], text: str | None,
+def _send(services: Services, chat_id: int, *, blobs: Sequence[bytes], text: str | None,
           caption: str | None, reply_markup: Mapping[str, Any] | None) -> list[int]:
     telegram = services.telegram
-    if not photos:
+    if not blobs:
         return [telegram.send_message(chat_id, text or "", reply_markup=reply_markup)]
-    blobs = [services.storage.get(photo["storage_key"]) for photo in photos]
     if len(blobs) == 1:
         return [telegram.send_photo(chat_id, blobs[0], caption=caption, reply_markup=reply_markup)]
     return telegram.send_media_group(chat_id, blobs, caption=caption)
@@ -77,8 +99,11 @@ def _on_error(services: Services, *, job_id: int, user: Mapping[str, Any], chunk
             users.set_bot_blocked(conn, id=user["id"], blocked=True)
         log(logger, "chat_blocked", job_id=job_id, chunk=chunk)
         return "blocked"
+    if err.retryable and not err.outcome_unknown:
+        with pool.connection() as conn:  # provably nothing (or, for a flood answer, part of an album) sent
+            deliveries.finish_chunk(conn, job_id=job_id, chunk=chunk, status="sending", error=RETRY_MARK)
     if err.retry_after is not None:
-        raise Defer(int(err.retry_after * 1000) + 100, "telegram 429 retry_after")
+        raise Defer(int(err.retry_after * 1000) + 100, "telegram flood wait (429 retry_after)")
     if not err.retryable:
         with pool.connection() as conn:
             deliveries.finish_chunk(conn, job_id=job_id, chunk=chunk, status="failed", error=err.message[:300])
