@@ -29,3 +29,22 @@ def insert_alert(conn: Connection, *, kind: str, message: str, severity: str, de
     """The new alert, or None when an alert with this ``dedup_key`` exists already."""
     return fetch_one(conn, "alerts.insert_alert", {
         "kind": kind, "severity": severity, "message": message, "details": Jsonb(details), "dedup_key": dedup_key})
+
+
+def _group_prefix(group: str) -> str:
+    """The LIKE pattern of a group's windowed dedup keys (``<group>@<microseconds>``)."""
+    return group.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "@%"
+
+
+def insert_alert_per_window(conn: Connection, *, kind: str, message: str, severity: str, details: dict[str, Any],
+                            group: str, window_s: float) -> Row | None:
+    """The new alert, or None when the group had one within ``window_s`` (that one's ``details.repeats`` then
+    counts this). Takes the group's transaction-scoped advisory lock first."""
+    prefix = _group_prefix(group)
+    fetch_one(conn, "alerts.lock_alert_group", {"group": group})
+    row = fetch_one(conn, "alerts.insert_alert_per_window", {
+        "kind": kind, "severity": severity, "message": message, "details": Jsonb(details), "group": group,
+        "prefix": prefix, "window_s": float(window_s)})
+    if row is None:
+        fetch_one(conn, "alerts.count_alert_repeat", {"prefix": prefix})
+    return row

@@ -150,7 +150,7 @@ def return_to_pool(conn: Connection, *, task: dict[str, Any], out_of_credits: bo
     jobs.move_task(conn, id=task["id"], seen="submitting", new="pending")
     if out_of_credits:
         raise_alert(conn, kind="kie_no_credits", severity="critical",
-                    message="Kie.ai has no credits left: generation is paused", dedup_key="kie_no_credits")
+                    message="Kie.ai has no credits left: generation is paused", group="kie_no_credits")
 
 
 def task_polled(conn: Connection, *, task: dict[str, Any], info: KieTaskInfo | None,

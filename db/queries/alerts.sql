@@ -12,3 +12,24 @@ UPDATE admin_alerts SET sent_at = now() WHERE id = %(id)s AND sent_at IS NULL RE
 
 -- name: list_alerts
 SELECT * FROM admin_alerts ORDER BY id DESC LIMIT %(limit)s;
+
+-- name: lock_alert_group
+-- Serialises raisers of one alert group until their transaction ends (two workers, one window, one alert).
+SELECT pg_advisory_xact_lock(hashtext('admin_alerts:' || %(group)s)) IS NOT NULL AS locked;
+
+-- name: insert_alert_per_window
+-- A new alert of the group unless one was raised within the window; its dedup_key is <group>@<microseconds>.
+INSERT INTO admin_alerts (kind, severity, message, details, dedup_key)
+SELECT %(kind)s, %(severity)s, %(message)s, %(details)s,
+       %(group)s || '@' || (extract(epoch FROM clock_timestamp()) * 1000000)::bigint
+WHERE NOT EXISTS (SELECT 1 FROM admin_alerts
+                  WHERE dedup_key LIKE %(prefix)s AND created_at > now() - make_interval(secs => %(window_s)s))
+ON CONFLICT ON CONSTRAINT admin_alerts_dedup_key DO NOTHING
+RETURNING id;
+
+-- name: count_alert_repeat
+-- A repeat inside the window: counted on the group's latest alert (details.repeats), not announced.
+UPDATE admin_alerts
+SET details = jsonb_set(details, '{repeats}', to_jsonb(COALESCE((details->>'repeats')::int, 0) + 1))
+WHERE id = (SELECT id FROM admin_alerts WHERE dedup_key LIKE %(prefix)s ORDER BY id DESC LIMIT 1)
+RETURNING id;
