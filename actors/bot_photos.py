@@ -17,7 +17,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
 @dataclass(frozen=True)
 class Sender:
-    """The ``from`` of an update, in the shape ``db.users.register_user`` takes."""
+    """The ``from`` of an update, in the shape ``usecases.users.register_user`` takes."""
 
     id: int
     username: str | None
