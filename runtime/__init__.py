@@ -6,6 +6,7 @@ The worker middleware installs them on boot; tests install their own. Actors rea
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from psycopg_pool import ConnectionPool
@@ -16,6 +17,7 @@ from gateways.kie import KieClient
 from gateways.storage import Storage
 from gateways.tbank import TBankClient
 from gateways.telegram import TelegramClient
+from runtime.outages import OutageGuard
 from settings import Settings
 
 
@@ -39,17 +41,24 @@ _current: Services | None = None
 
 
 def build(settings: Settings, *, pool_size: int = 10) -> Services:
-    """Open the pool and the clients for ``settings``."""
+    """Open the pool and the clients for ``settings``; Kie, S3 and result downloads behind an ``OutageGuard``
+    (``runtime/outages.py``: a provider that is down makes work wait instead of failing)."""
+    store = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=3)
+    ns = settings.broker_namespace
+
+    def guarded(provider: str, client: Any) -> Any:
+        return OutageGuard(provider, client, store, ns)
+
     return Services(
         settings=settings,
         pool=open_pool(settings.database_url, max_size=pool_size),
-        redis=redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=3),
-        kie=KieClient(settings.kie_base_url, settings.kie_model),
+        redis=store,
+        kie=guarded("kie", KieClient(settings.kie_base_url, settings.kie_model)),
         tbank=TBankClient(settings.tbank_base_url, settings.tbank_terminal_key, settings.tbank_password),
         telegram=TelegramClient(settings.telegram_api_base, settings.telegram_bot_token,
                                 https_only=not settings.sandbox_mode),
-        storage=Storage.from_settings(settings),
-        files=FileFetcher(),
+        storage=guarded("storage", Storage.from_settings(settings)),
+        files=guarded("files", FileFetcher()),
     )
 
 

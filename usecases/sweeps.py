@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+import runtime
 from db import jobs, outbox, payments
+from runtime.outages import outages
 from telemetry.logs import log
 from usecases.alerts import raise_alert
 from usecases.generation import give_up_task
@@ -15,10 +17,12 @@ if TYPE_CHECKING:
     from psycopg import Connection
 
 logger = logging.getLogger("usecases.sweeps")
+OUTAGE_ALERT_WINDOW_S = 3600  # one provider_outage alert per incident (an incident longer than this: one an hour)
 
 
 def sweep_stuck(conn: Connection, *, idle_s: float) -> None:
     """Re-send the message each kind of quiet work waits for, in the caller's transaction."""
+    services = runtime.current() if runtime.installed() else None
     # Pending: a token was lost (dead-lettered, or Redis came back empty). Under a provider backlog every task
     # looks idle, so only long-idle ones are re-tokened (each at most once per 3 idle periods, as the touch
     # marks it seen — not a status move); a spare token finds nothing pending and spends no slot.
@@ -31,10 +35,22 @@ def sweep_stuck(conn: Connection, *, idle_s: float) -> None:
         if jobs.move_task(conn, id=task["id"], seen="submitting", new="pending") is not None:
             outbox.send(conn, "create_kie_task", task["job_id"])
             log(logger, "task_orphan_risk", task_id=task["id"], job_id=task["job_id"])
-    for task in jobs.stuck_tasks(conn, statuses=["submitted"], idle_s=idle_s + 30):
-        outbox.send(conn, "poll_task", task["id"], task["poll_count"])
-    for task in jobs.stuck_tasks(conn, statuses=["succeeded"], idle_s=idle_s):
-        outbox.send(conn, "store_photo", task["id"])
+    # Submitted / succeeded: the poll chain or the store was lost. While the provider they wait on is down
+    # (runtime/outages.py) their messages are alive and waiting, so nothing is re-sent, and one alert per
+    # incident says so; otherwise each is re-sent at most once per idle period (the touch marks it seen).
+    down = set(outages(services.redis, services.settings.broker_namespace)) if services is not None else set()
+    for provider in sorted(down):
+        raise_alert(conn, kind="provider_outage", severity="critical", group=f"provider_outage:{provider}",
+                    window_s=OUTAGE_ALERT_WINDOW_S,
+                    message=f"{provider} is down: work waits for it (nothing fails, nothing is re-sent)")
+    if "kie" not in down:
+        for task in jobs.stuck_tasks(conn, statuses=["submitted"], idle_s=idle_s + 30):
+            if jobs.touch_task(conn, id=task["id"], status="submitted") is not None:
+                outbox.send(conn, "poll_task", task["id"], task["poll_count"])
+    if not down & {"storage", "files"}:
+        for task in jobs.stuck_tasks(conn, statuses=["succeeded"], idle_s=idle_s):
+            if jobs.touch_task(conn, id=task["id"], status="succeeded") is not None:
+                outbox.send(conn, "store_photo", task["id"])
     for job in jobs.stale_jobs(conn, statuses=["delivering"], idle_s=idle_s * 3):
         jobs.touch_job(conn, id=job["id"])
         outbox.send(conn, "deliver_album", job["id"])

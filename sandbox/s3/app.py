@@ -8,6 +8,8 @@ Knobs (start values from ``SANDBOX_S3_<KNOB>``; change them live with ``POST /_s
 - ``latency_ms`` (0): delay added before every S3 request.
 - ``error_rate`` (0.0): fraction of S3 requests answered ``503 SlowDown``.
 - ``enforce_presign_expiry`` (true): expired presigned URLs get ``403 AccessDenied "Request has expired"``.
+- ``down_methods`` (""): a comma list of HTTP methods (``PUT``) answered ``503 SlowDown`` until cleared: an
+  outage of, say, writes only, that a test can start and end.
 - ``clock_offset_s`` (0.0): how far ahead of the real clock the fake judges expiry, so a test can see a URL
   expire without waiting for it.
 
@@ -52,6 +54,7 @@ class S3FakeConfig(Knobs):
     error_rate: float = 0.0
     enforce_presign_expiry: bool = True
     clock_offset_s: float = 0.0
+    down_methods: str = ""  # e.g. "PUT": every such request answers 503 SlowDown until cleared (an outage)
 
     def check(self) -> None:
         if not 0.0 <= self.error_rate <= 1.0:
@@ -94,6 +97,7 @@ class S3Fake:
         with self.lock:
             config = self.config
             random_fault = config.error_rate > 0 and self.random.random() < config.error_rate
+            random_fault = random_fault or method in config.down_methods.replace(" ", "").split(",")
         if config.latency_ms:
             time.sleep(config.latency_ms / 1000)
         refusal = None
