@@ -153,6 +153,12 @@ def return_to_pool(conn: Connection, *, task: dict[str, Any], out_of_credits: bo
                     message="Kie.ai has no credits left: generation is paused", group="kie_no_credits")
 
 
+# Kie may not know a task it has just created (recordInfo 404, or 422 "recordInfo is null") for a moment
+# (docs/providers.md): only when that persists past the grace is the attempt a failure.
+UNKNOWN_TASK_CODES = frozenset({"poll_404", "poll_422"})
+UNKNOWN_TASK_GRACE_S = 60.0
+
+
 def task_polled(conn: Connection, *, task: dict[str, Any], info: KieTaskInfo | None,
                 failure: tuple[str, str] | None, chain: int | None, give_up_s: float) -> None:
     """What Kie said about a submitted attempt (``info``; None with ``failure`` = (code, message) when asking
@@ -160,6 +166,11 @@ def task_polled(conn: Connection, *, task: dict[str, Any], info: KieTaskInfo | N
     poll of the chain (``chain`` None is a one-off poll that schedules nothing), or fails past ``give_up_s``."""
     if info is None:
         code, message = failure or ("poll", "poll failed")
+        if code in UNKNOWN_TASK_CODES and float(task["submitted_age_s"] or 0) < UNKNOWN_TASK_GRACE_S:
+            # Just created and not yet visible to recordInfo: not a failure until it persists.
+            if chain is not None and jobs.bump_poll(conn, id=task["id"], expected=chain) is not None:
+                outbox.send(conn, "poll_task", task["id"], chain + 1, delay_ms=poll_delay_ms(chain + 1))
+            return
         fail_task(conn, task=task, seen="submitted", fail_code=code, fail_msg=message)
     elif info.succeeded and info.result_urls:
         if jobs.move_task(conn, id=task["id"], seen="submitted", new="succeeded",

@@ -26,7 +26,9 @@ never the key — fetches and callback attempts. Fault rules: ``method`` is ``cr
 Knobs (``POST /_sandbox/config`` or env ``SANDBOX_KIE_<KNOB>``):
   api_keys (empty: any non-empty Bearer) · credits=1000000 per key (setting it resets every balance) ·
   rate_limit=20 / rate_window_s=10 new tasks per key, sliding, 0 = off · record_info_rate_limit=10 per s
-  per key, 0 = off · retry_after_hint=false (429 carries Retry-After and data.retryAfter) ·
+  per key, 0 = off · record_info_unknown_ms=0 (a task younger than this answers 422 "recordInfo is null", or
+  404 with record_info_unknown_404=true: just created, not yet visible) ·
+  retry_after_hint=false (429 carries Retry-After and data.retryAfter) ·
   latency_ms_min=300 / latency_ms_max=1200 · fail_rate · error_500_rate · http200_error_rate (0..1; the two
   error rates hit every /api call) · mirror_http_status=false · result_json_as_object=false ·
   result_ttl_s=86400 · callback_drop_rate · callback_duplicate_rate · callback_retry_ms=200 (doubling) ·
@@ -156,6 +158,12 @@ def create_app(config: KieFakeConfig | None = None) -> Flask:
             fake.count("record_info_429")
             return envelope(429, _MESSAGES[429])
         task = fake.find_task(key, request.args.get("taskId", ""))
+        config = fake.config
+        if task is not None and kie_worker.now_ms() - task.create_ms < config.record_info_unknown_ms:
+            fake.count("record_info_unknown")
+            if config.record_info_unknown_404:
+                return rejected(404, "Not Found")
+            return rejected(422, "recordInfo is null")
         if task is None:
             return rejected(422, "recordInfo is null")
         with fake.lock:

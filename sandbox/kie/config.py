@@ -8,7 +8,7 @@ from sandbox.knobs import Knobs
 
 _RATES = ("fail_rate", "error_500_rate", "http200_error_rate", "callback_drop_rate", "callback_duplicate_rate")
 _NON_NEGATIVE = ("credits", "rate_limit", "rate_window_s", "record_info_rate_limit", "latency_ms_min",
-                 "latency_ms_max", "result_ttl_s", "callback_retry_ms")
+                 "latency_ms_max", "result_ttl_s", "callback_retry_ms", "record_info_unknown_ms")
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,10 @@ class KieFakeConfig(Knobs):
     callback_duplicate_rate: float = 0.0
     callback_retry_ms: int = 200
     webhook_key: str = ""
+    # A task just created is unknown to recordInfo this long (Kie's eventual consistency): 422 "recordInfo is
+    # null", or 404 with record_info_unknown_404.
+    record_info_unknown_ms: int = 0
+    record_info_unknown_404: bool = False
 
     def check(self) -> None:
         for name in _RATES:
