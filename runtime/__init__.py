@@ -17,6 +17,7 @@ from gateways.kie import KieClient
 from gateways.storage import Storage
 from gateways.tbank import TBankClient
 from gateways.telegram import TelegramClient
+from runtime.limits import KieKeyRests
 from runtime.outages import OutageGuard
 from settings import Settings
 
@@ -53,7 +54,8 @@ def build(settings: Settings, *, pool_size: int = 10) -> Services:
         settings=settings,
         pool=open_pool(settings.database_url, max_size=pool_size),
         redis=store,
-        kie=guarded("kie", KieClient(settings.kie_base_url, settings.kie_model)),
+        kie=guarded("kie", KieKeyRests(KieClient(settings.kie_base_url, settings.kie_model), store,
+                                       api_keys=settings.kie_api_keys, namespace=ns)),
         tbank=TBankClient(settings.tbank_base_url, settings.tbank_terminal_key, settings.tbank_password),
         telegram=TelegramClient(settings.telegram_api_base, settings.telegram_bot_token,
                                 https_only=not settings.sandbox_mode),

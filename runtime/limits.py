@@ -1,8 +1,9 @@
 """The fleet's one limiter module: rate limits kept in Redis, shared by every process on every machine, all on
 Redis's clock and under the configured namespace.
 
-- Kie: a sliding window per API key (N new tasks per W seconds); ``acquire_kie_key`` takes a slot on the key with
-  room and says which, or how long until one frees up.
+- Kie: a sliding window per account (N new tasks per W seconds, shared by the account's keys); ``acquire_kie_key``
+  takes a slot on a key whose account has room and that is not resting after a 433, and says which, or how long
+  until one frees up.
 - Telegram: token buckets per chat and for the whole bot (``acquire_telegram``).
 - The Mini App API: a token bucket per user (``take_api_request``), a guard against floods that lets requests
   through when Redis cannot answer.
@@ -19,6 +20,7 @@ import time
 import uuid
 import weakref
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
@@ -30,25 +32,6 @@ logger = logging.getLogger("runtime.limits")
 
 # Time comes from Redis itself (TIME), not from the calling worker, so machines with skewed clocks share one
 # timeline.
-_WINDOW = """
-local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local window = tonumber(ARGV[2]); local limit = tonumber(ARGV[3])
-local best_wait = -1
-for i, key in ipairs(KEYS) do
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-  local count = redis.call('ZCARD', key)
-  if count < limit then
-    redis.call('ZADD', key, now, ARGV[4])
-    redis.call('PEXPIRE', key, math.ceil(window * 1000) + 1000)
-    return {i - 1, 0}
-  end
-  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-  local wait = tonumber(oldest[2]) + window - now
-  if best_wait < 0 or wait < best_wait then best_wait = wait end
-end
-return {-1, tostring(best_wait)}
-"""
-
 _BUCKETS = """
 local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local n = #KEYS; local waits = {}
@@ -74,19 +57,105 @@ return '0'
 """
 
 
+_KIE_WINDOW = """
+local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local window = tonumber(ARGV[2]); local limit = tonumber(ARGV[3]); local n = #KEYS / 2
+local best_wait = -1
+for i = 1, n do
+  local account, rest = KEYS[i], KEYS[n + i]
+  local rest_ms = redis.call('PTTL', rest)
+  if rest_ms > 0 then
+    if best_wait < 0 or rest_ms / 1000 < best_wait then best_wait = rest_ms / 1000 end
+  else
+    redis.call('ZREMRANGEBYSCORE', account, '-inf', now - window)
+    local count = redis.call('ZCARD', account)
+    if count < limit then
+      redis.call('ZADD', account, now, ARGV[4])
+      redis.call('PEXPIRE', account, math.ceil(window * 1000) + 1000)
+      return {i - 1, 0}
+    end
+    local oldest = redis.call('ZRANGE', account, 0, 0, 'WITHSCORES')
+    local wait = tonumber(oldest[2]) + window - now
+    if best_wait < 0 or wait < best_wait then best_wait = wait end
+  end
+end
+return {-1, tostring(best_wait)}
+"""
+KIE_KEY_REST_S = 60.0  # a key that answered 433 (over its own cap) rests this long; the others carry on
+
+
+def kie_rest_key(namespace: str, index: int) -> str:
+    return f"{namespace}:limit:kie:rest:{index}"
+
+
+def rest_kie_key(client: redis.Redis, *, index: int, namespace: str = "pinglass",
+                 seconds: float = KIE_KEY_REST_S) -> None:
+    """Keep ``acquire_kie_key`` off key ``index`` for ``seconds`` (Kie answered 433: that key is over its cap)."""
+    client.set(kie_rest_key(namespace, index), "433", px=max(1, int(seconds * 1000)))
+    log(logger, "kie_key_resting", key_index=index, seconds=seconds)
+
+
+def kie_key_health(client: redis.Redis, *, key_count: int, namespace: str = "pinglass") -> list[dict[str, object]]:
+    """Each key's state for operators: resting (and for how long) or available."""
+    rests = [client.pttl(kie_rest_key(namespace, i)) for i in range(key_count)]
+    return [{"key_index": i, "resting_s": round(ms / 1000, 1) if ms and ms > 0 else 0.0}
+            for i, ms in enumerate(rests)]
+
+
 def acquire_kie_key(client: redis.Redis, *, key_count: int, limit: int, window_s: float,
-                    namespace: str = "pinglass") -> tuple[int | None, float]:
+                    namespace: str = "pinglass", accounts: tuple[str, ...] | None = None) -> tuple[int | None, float]:
     """Take one createTask slot: (key index, 0) when granted, (None, seconds to wait) when every key is full.
 
+    Kie's limit is per account (``limit`` new tasks per ``window_s``), not per key: keys of one account
+    (``accounts[i]`` is key i's account; default ``Settings.kie_key_accounts``, else each key its own) share
+    one window, so extra keys of one account add no budget. A key resting after a 433 is skipped.
     A slot is held a little longer than the provider's window: the provider counts arrivals, we count grants,
     and a request granted early can arrive after one granted later (network, GC, thread scheduling).
     """
+    if accounts is None:
+        accounts = _configured_accounts(key_count)
     window_s = window_s + max(0.3, 0.05 * window_s)
-    keys = [f"{namespace}:limit:kie:{i}" for i in range(key_count)]
-    index, wait = client.eval(_WINDOW, len(keys), *keys, time.time(), window_s, limit, uuid.uuid4().hex)
+    windows = [f"{namespace}:limit:kie:account:{accounts[i]}" for i in range(key_count)]
+    rests = [kie_rest_key(namespace, i) for i in range(key_count)]
+    index, wait = client.eval(_KIE_WINDOW, 2 * key_count, *windows, *rests, time.time(), window_s, limit,
+                              uuid.uuid4().hex)
     if int(index) >= 0:
         return int(index), 0.0
     return None, max(0.05, float(wait))
+
+
+class KieKeyRests:
+    """Wraps the Kie client: a createTask answered 433 (that key is over its own cap) rests the key
+    (``rest_kie_key``) so ``acquire_kie_key`` uses the account's other keys; the error still reaches the caller,
+    which returns the task to the pool."""
+
+    def __init__(self, client: Any, store: redis.Redis, *, api_keys: tuple[str, ...], namespace: str) -> None:
+        self._client, self._store, self._api_keys, self._namespace = client, store, api_keys, namespace
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def create_task(self, *, api_key: str, **kwargs: Any) -> Any:
+        try:
+            return self._client.create_task(api_key=api_key, **kwargs)
+        except Exception as err:
+            if getattr(err, "code", None) == 433 and api_key in self._api_keys:
+                try:
+                    rest_kie_key(self._store, index=self._api_keys.index(api_key), namespace=self._namespace)
+                except redis.RedisError:
+                    pass
+            raise
+
+
+def _configured_accounts(key_count: int) -> tuple[str, ...]:
+    """The running process's key → account map (the actors call without one), else each key its own account."""
+    import runtime  # the services container of this process, read lazily
+
+    if runtime.installed():
+        accounts = runtime.current().settings.kie_key_accounts
+        if len(accounts) == key_count:
+            return accounts
+    return tuple(str(i) for i in range(key_count))
 
 
 def acquire_telegram(client: redis.Redis, *, chat_id: int, cost: int, chat_rate: float, chat_burst: int,

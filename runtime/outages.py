@@ -36,6 +36,7 @@ TRIP_AFTER = 3
 OUTAGE_TTL_S = 60
 WAIT_MS = (10_000, 20_000)
 PROVIDERS = ("storage", "kie", "files")
+NOT_OUTAGE_CODES = frozenset({429, 433})  # rate limits: the limiter's business, not an outage
 
 _waiting_types: dict[type, type] = {}
 
@@ -79,7 +80,8 @@ class OutageGuard:
         try:
             result = call(*args, **kwargs)
         except ProviderError as err:
-            if not err.retryable or err.retry_after is not None or isinstance(err, Defer):
+            if (not err.retryable or err.retry_after is not None or isinstance(err, Defer)
+                    or err.code in NOT_OUTAGE_CODES):
                 raise
             if self._failed():
                 raise waiting(err, random.randint(*WAIT_MS)) from None

@@ -41,6 +41,10 @@ class Settings:
     kie_base_url: str = "http://127.0.0.1:9101"
     kie_api_keys: tuple[str, ...] = field(default=("sandbox-kie-key-1",), repr=False)
     kie_model: str = "google/nano-banana-edit"
+    # Kie limits new tasks per account (kie_rate_limit per kie_rate_window_s), not per key: key i belongs to
+    # account kie_key_accounts[i] (any labels; empty: each key its own account), and keys of one account share
+    # one budget (runtime/limits.py).
+    kie_key_accounts: tuple[str, ...] = ()
     kie_rate_limit: int = 20
     kie_rate_window_s: float = 10.0
     kie_webhook_key: str = field(default="", repr=False)  # optional Kie account signing key
@@ -96,6 +100,8 @@ class Settings:
             raise SettingsError("BROKER must be 'redis' or 'rabbitmq'")
         if not self.kie_api_keys:
             raise SettingsError("KIE_API_KEYS must name at least one key")
+        if self.kie_key_accounts and len(self.kie_key_accounts) != len(self.kie_api_keys):
+            raise SettingsError("KIE_KEY_ACCOUNTS must name one account per key of KIE_API_KEYS")
         if self.selfie_retention_days < 1 or self.portrait_retention_days < 1:
             raise SettingsError("SELFIE_RETENTION_DAYS and PORTRAIT_RETENTION_DAYS must be at least 1")
         for name in ("database_url", "redis_url", "s3_endpoint_url", "kie_base_url", "tbank_base_url",
