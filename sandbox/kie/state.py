@@ -95,7 +95,8 @@ class KieFake:
         self.callbacks: list[dict[str, Any]] = []
         self.counts: dict[str, Any] = {
             "create_calls": 0, "record_info_calls": 0, "credit_calls": 0, "created": 0, "rejected_429": 0,
-            "record_info_429": 0, "record_info_unknown": 0, "rejected_401": 0, "rejected_402": 0, "rejected_404": 0, "rejected_422": 0,
+            "record_info_429": 0, "record_info_unknown": 0, "rejected_401": 0, "rejected_402": 0,
+            "rejected_404": 0, "rejected_422": 0,
             "failures": {kind: 0 for kind in FAILURE_KINDS},
             "succeeded": 0, "callbacks_sent": 0, "callbacks_dropped": 0, "callbacks_given_up": 0,
         }
