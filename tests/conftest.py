@@ -120,7 +120,7 @@ def settings(database_url: str, sandbox: Sandbox, redis_client: redis.Redis) -> 
     """Settings of this test: its own database, the test Redis, the sandbox, and fast pipeline timing."""
     reset_sandbox(sandbox)
     port = free_port()
-    return Settings(database_url=database_url, redis_url=REDIS_TEST_URL, kie_first_poll_ms=500,
+    return Settings(sandbox_mode=True, database_url=database_url, redis_url=REDIS_TEST_URL, kie_first_poll_ms=500,
                     sweep_idle_s=5, job_deadline_s=120, poll_give_up_s=60, web_port=port, kie_rate_window_s=2.0,
                     broker_namespace=BROKER_NAMESPACE,
                     public_base_url=f"http://127.0.0.1:{port}", **sandbox.settings_overrides())
