@@ -36,7 +36,7 @@ def create_kie_task(job_id: int) -> None:
             return  # a spare token: nothing to submit, so no rate-limit slot is spent on it
     key_index, wait_s = acquire_kie_key(services.redis, key_count=len(settings.kie_api_keys),
                                         limit=settings.kie_rate_limit, window_s=settings.kie_rate_window_s,
-                                        namespace=settings.broker_namespace)
+                                        namespace=settings.broker_namespace, accounts=settings.kie_key_accounts)
     if key_index is None:
         # Up to a second of jitter spreads the waiting tokens, so a long backlog costs each only a few
         # hundred deferrals and slots are still taken within ~1 s of freeing up.

@@ -107,13 +107,13 @@ def acquire_kie_key(client: redis.Redis, *, key_count: int, limit: int, window_s
     """Take one createTask slot: (key index, 0) when granted, (None, seconds to wait) when every key is full.
 
     Kie's limit is per account (``limit`` new tasks per ``window_s``), not per key: keys of one account
-    (``accounts[i]`` is key i's account; default ``Settings.kie_key_accounts``, else each key its own) share
+    (``accounts[i]`` is key i's account, ``Settings.kie_key_accounts``; none given: each key its own) share
     one window, so extra keys of one account add no budget. A key resting after a 433 is skipped.
     A slot is held a little longer than the provider's window: the provider counts arrivals, we count grants,
     and a request granted early can arrive after one granted later (network, GC, thread scheduling).
     """
-    if accounts is None:
-        accounts = _configured_accounts(key_count)
+    if not accounts or len(accounts) != key_count:
+        accounts = tuple(str(i) for i in range(key_count))  # each key its own account
     window_s = window_s + max(0.3, 0.05 * window_s)
     windows = [f"{namespace}:limit:kie:account:{accounts[i]}" for i in range(key_count)]
     rests = [kie_rest_key(namespace, i) for i in range(key_count)]
@@ -145,17 +145,6 @@ class KieKeyRests:
                 except redis.RedisError:
                     pass
             raise
-
-
-def _configured_accounts(key_count: int) -> tuple[str, ...]:
-    """The running process's key → account map (the actors call without one), else each key its own account."""
-    import runtime  # the services container of this process, read lazily
-
-    if runtime.installed():
-        accounts = runtime.current().settings.kie_key_accounts
-        if len(accounts) == key_count:
-            return accounts
-    return tuple(str(i) for i in range(key_count))
 
 
 def acquire_telegram(client: redis.Redis, *, chat_id: int, cost: int, chat_rate: float, chat_burst: int,
