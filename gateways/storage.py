@@ -221,6 +221,18 @@ def reference_key(avatar_id: int, *, secret: str) -> str:
     return f"references/{_non_negative(avatar_id, 'avatar_id')}/{uuid.uuid4()}.jpg"
 
 
+def delete_references_of(storage: Storage, avatar_id: int) -> int:
+    """Delete every selfie object of the avatar — by prefix, so objects whose rows were never written (an upload
+    that failed half-way) go too; the number deleted."""
+    return storage.delete_prefix(f"references/{_non_negative(avatar_id, 'avatar_id')}/")
+
+
+def delete_album_of(storage: Storage, job_id: int) -> int:
+    """Delete every portrait and archive object of the job, by prefix; the number deleted."""
+    job = _non_negative(job_id, "job_id")
+    return storage.delete_prefix(f"photos/{job}/") + storage.delete_prefix(f"archives/{job}/")
+
+
 def photo_key(job_id: int, prompt_index: int, *, secret: str, ext: str = "png") -> str:
     """``photos/<job>/<index>-<hmac>.<ext>``: the same for the same (job, index) and unguessable without ``secret``."""
     job = _non_negative(job_id, "job_id")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from db import avatars, jobs, payments, photos, users
-from gateways.storage import Storage
+from gateways.storage import Storage, delete_album_of, delete_references_of
 from rules.states import JOB_TERMINAL
 from usecases.errors import Refused
 
@@ -80,11 +80,9 @@ def erase_avatar(conn: Connection, storage: Storage, *, user: dict[str, Any], av
     if avatars.get_avatar(conn, id=avatar_id, user_id=user_id, lock=True) is None:
         raise Refused("NOT_FOUND", "avatar not found")
     job_ids = [job["id"] for job in _jobs_unless_busy(conn, avatar_id)]
-    # Prefixes also catch objects whose rows were never written (an upload that failed half-way).
-    storage.delete_prefix(f"references/{avatar_id}/")
+    delete_references_of(storage, avatar_id)
     for job_id in job_ids:
-        storage.delete_prefix(f"photos/{job_id}/")
-        storage.delete_prefix(f"archives/{job_id}/")
+        delete_album_of(storage, job_id)
     references = avatars.delete_references(conn, avatar_id=avatar_id)
     erased_photos = photos.erase_photos_of_jobs(conn, job_ids=job_ids)
     avatars.soft_delete_avatar(conn, id=avatar_id, user_id=user_id)

@@ -26,6 +26,7 @@ from db import avatars as avatar_rows
 from db import outbox
 from db import photos as photo_rows
 from db import privacy as rows
+from gateways.storage import delete_album_of, delete_references_of
 from gateways.telegram import inline_keyboard, web_app_button
 from telemetry.logs import log
 
@@ -157,7 +158,7 @@ def _expire_selfies(pool: ConnectionPool, storage: Storage, settings: Settings, 
                 current = rows.selfie_retention(conn, avatar_ids=[avatar_id])
                 if not current or not _selfies_due(current[0], settings, now):
                     continue
-                storage.delete_prefix(f"references/{avatar_id}/")
+                delete_references_of(storage, avatar_id)
                 keys = avatar_rows.delete_references(conn, avatar_id=avatar_id)
             avatars, references = avatars + 1, references + len(keys)
             log(logger, "selfies_expired", avatar_id=avatar_id, references=len(keys))
@@ -184,8 +185,7 @@ def _expire_portraits(pool: ConnectionPool, storage: Storage, settings: Settings
                 avatar = rows.selfie_retention(conn, avatar_ids=[job["avatar_id"]])
                 if not avatar or not _photos_due(job, avatar[0]["busy"], settings, now):
                     continue
-                storage.delete_prefix(f"photos/{job['id']}/")
-                storage.delete_prefix(f"archives/{job['id']}/")
+                delete_album_of(storage, job["id"])
                 keys = photo_rows.erase_photos_of_jobs(conn, job_ids=[job["id"]])
             jobs, photos = jobs + 1, photos + len(keys)
             log(logger, "portraits_expired", job_id=job["id"], avatar_id=job["avatar_id"], photos=len(keys))
@@ -212,11 +212,10 @@ def erase_person(pool: ConnectionPool, storage: Storage, *, user_id: int, now: d
             raise UserBusy("a generation is paid for or still running; try when it ends")
         job_ids = [job["id"] for job in rows.jobs_of_user(conn, user_id=user_id)]
         avatar_ids = [avatar["id"] for avatar in avatars]
-        for avatar_id in avatar_ids:  # prefixes also catch objects whose rows were never written
-            storage.delete_prefix(f"references/{avatar_id}/")
+        for avatar_id in avatar_ids:
+            delete_references_of(storage, avatar_id)
         for job_id in job_ids:
-            storage.delete_prefix(f"photos/{job_id}/")
-            storage.delete_prefix(f"archives/{job_id}/")
+            delete_album_of(storage, job_id)
         references = rows.delete_references_of_avatars(conn, avatar_ids=avatar_ids)
         erased_photos = photo_rows.erase_photos_of_jobs(conn, job_ids=job_ids)
         rows.revoke_shares_of_user(conn, user_id=user_id, now=now)

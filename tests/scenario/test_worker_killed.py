@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from db import jobs
 from db import photos as photo_rows
 from tests.factories import make_avatar, make_paid_payment, make_user, settings_env
 from tests.integration.pipeline_helpers import albums_in_chat, kie_config, wait_for_job, wait_until
-from workers import scheduler
 
 pytestmark = pytest.mark.scenario
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,15 +28,11 @@ def _start_worker(env: dict[str, str], name: str, log_dir: Path) -> subprocess.P
                             start_new_session=True)
 
 
-def test_sigkilled_worker_mid_job_still_completes_without_duplicates(services, tmp_path) -> None:
+def test_sigkilled_worker_mid_job_still_completes_without_duplicates(services, tmp_path, relay) -> None:
     kie_config(services, latency_ms_min=800, latency_ms_max=2000, rate_limit=20,
                rate_window_s=services.settings.kie_rate_window_s)
     env = settings_env(services.settings)
     workers = [_start_worker(env, name, tmp_path) for name in ("worker-a", "worker-b")]
-    stop = threading.Event()
-    relay = threading.Thread(target=scheduler.run, args=(services.settings, stop), kwargs={"relay_every_s": 0.2},
-                             daemon=True)
-    relay.start()
     try:
         user = make_user(services)
         payment = make_paid_payment(services, user, make_avatar(services, user), tier="premium")
@@ -56,8 +50,6 @@ def test_sigkilled_worker_mid_job_still_completes_without_duplicates(services, t
         done = wait_for_job(services, payment_id=payment["id"], timeout_s=120)
         recovery_s = time.monotonic() - killed_at
     finally:
-        stop.set()
-        relay.join(timeout=10)
         for proc in workers:
             try:
                 os.killpg(proc.pid, signal.SIGTERM)

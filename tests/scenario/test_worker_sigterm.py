@@ -15,7 +15,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -26,7 +25,6 @@ from sandbox.client import SandboxClient
 from tests.factories import make_avatar, make_paid_payment, make_user, settings_env
 from tests.integration.pipeline_helpers import albums_in_chat, kie_config, wait_for_job, wait_until
 from tests.unit.test_procfile import procfile
-from workers import scheduler
 
 pytestmark = pytest.mark.scenario
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,7 +46,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.mark.parametrize("target", ["main process", "process group"])
-def test_sigterm_mid_message_ends_within_30_s_and_the_job_completes(services, tmp_path, target) -> None:
+def test_sigterm_mid_message_ends_within_30_s_and_the_job_completes(services, tmp_path, target, relay) -> None:
     kie_config(services, latency_ms_min=200, latency_ms_max=600, rate_limit=20,
                rate_window_s=services.settings.kie_rate_window_s)
     telegram = SandboxClient.from_settings(services.settings).telegram
@@ -60,10 +58,6 @@ def test_sigterm_mid_message_ends_within_30_s_and_the_job_completes(services, tm
     (tmp_path / "metrics").mkdir()
     first = _start_procfile_worker(env, tmp_path / "worker-a.log")
     second = None
-    stop = threading.Event()
-    relay = threading.Thread(target=scheduler.run, args=(services.settings, stop), kwargs={"relay_every_s": 0.2},
-                             daemon=True)
-    relay.start()
     try:
         user = make_user(services)
         payment = make_paid_payment(services, user, make_avatar(services, user), tier="starter")
@@ -94,8 +88,6 @@ def test_sigterm_mid_message_ends_within_30_s_and_the_job_completes(services, tm
         done = wait_for_job(services, payment_id=payment["id"], timeout_s=120)
         completed_s = time.monotonic() - termed_at
     finally:
-        stop.set()
-        relay.join(timeout=10)
         for proc in (first, second):
             if proc is not None:
                 _stop(proc)
