@@ -31,7 +31,7 @@ export function date(iso, { time = false } = {}) {
   const options = { day: "numeric", month: "long", year: "numeric" };
   if (time) Object.assign(options, { hour: "2-digit", minute: "2-digit" });
   // "30 декабря 2026 г." → without the "г.", which would clash with a full stop after the date
-  return new Date(iso).toLocaleString("ru-RU", options).replace(/\s*г\.(?=,|$)/, "");
+  return new Date(iso).toLocaleString("ru-RU", options).replace(/\s*г\.(?=[,\s]|$)/, "");
 }
 
 /** Seconds as "около 40 секунд" / "около 2 минут". */

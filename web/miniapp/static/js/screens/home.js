@@ -56,7 +56,7 @@ function avatarsSection(ctx, avatars) {
         h("button", { type: "button", class: "item", onclick: () => ctx.navigate(`/avatars/${a.id}`) },
           a.thumbnail_url
             ? h("img", { class: "thumb", src: a.thumbnail_url, alt: "", loading: "lazy" })
-            : h("span", { class: "thumb placeholder", "aria-hidden": "true" }, "🙂"),
+            : h("span", { class: "thumb placeholder", "aria-hidden": "true" }),
           h("span", { class: "item-text" },
             h("span", { class: "item-title" }, a.name),
             h("span", { class: "hint" }, a.ready ? `${selfies(a.reference_count)} · готов к заказу`
@@ -74,7 +74,7 @@ function ordersSection(ctx, orders) {
                       onclick: () => ctx.navigate(o.job ? `/generations/${o.job.id}` : `/payments/${o.payment_id}`) },
           o.cover_url
             ? h("img", { class: "thumb", src: o.cover_url, alt: "", loading: "lazy" })
-            : h("span", { class: "thumb placeholder", "aria-hidden": "true" }, "🖼"),
+            : h("span", { class: "thumb placeholder", "aria-hidden": "true" }),
           h("span", { class: "item-text" },
             h("span", { class: "item-title" }, `${portraits(o.photo_count)} · ${o.avatar_name}`),
             h("span", { class: "hint" }, orderLine(o)),
