@@ -90,6 +90,21 @@ class Settings:
     tiers: str = "starter:7:49900,standard:15:99900,premium:23:149900"
     referral_percent: int = 10
     regenerate_percent: int = 10
+    # Telegram Stars (currency XTR), the second rail beside T-Bank: each tier's price in Stars, "id:stars,...".
+    # A tier without a Stars price is sold by card only; empty turns the Stars rail off (docs/payments.md).
+    tier_stars: str = "starter:250,standard:500,premium:750"
+    # 54-FZ: a T-Bank terminal with an online cash register needs a Receipt on Init and on every partial Cancel;
+    # the Mini App then asks for an e-mail at checkout. Taxation system and VAT of the one item we sell.
+    tbank_receipts: bool = False
+    tbank_taxation: str = "usn_income"
+    tbank_vat: str = "none"
+    # Payments: open checkouts one person may hold at once; every open payment is asked about (GetState,
+    # getStarTransactions) at least every reconcile_interval_s; a payment still not final alerts after
+    # payment_alert_after_s and is cancelled at the bank and expired after payment_cancel_after_s.
+    max_open_checkouts: int = 3
+    reconcile_interval_s: int = 180
+    payment_alert_after_s: int = 24 * 3600
+    payment_cancel_after_s: int = 48 * 3600
     # Personal data: selfies are erased this many days after their avatar's last order (or its creation),
     # portraits this many days after their job finished (usecases/privacy.py).
     selfie_retention_days: int = 30
@@ -102,6 +117,14 @@ class Settings:
             raise SettingsError("KIE_API_KEYS must name at least one key")
         if self.kie_key_accounts and len(self.kie_key_accounts) != len(self.kie_api_keys):
             raise SettingsError("KIE_KEY_ACCOUNTS must name one account per key of KIE_API_KEYS")
+        if self.tbank_taxation not in TAXATIONS:
+            raise SettingsError(f"TBANK_TAXATION must be one of {', '.join(TAXATIONS)}")
+        if self.tbank_vat not in VATS:
+            raise SettingsError(f"TBANK_VAT must be one of {', '.join(VATS)}")
+        if self.max_open_checkouts < 1 or self.reconcile_interval_s < 10:
+            raise SettingsError("MAX_OPEN_CHECKOUTS must be at least 1 and RECONCILE_INTERVAL_S at least 10")
+        if not 0 < self.payment_alert_after_s < self.payment_cancel_after_s:
+            raise SettingsError("PAYMENT_ALERT_AFTER_S must be positive and below PAYMENT_CANCEL_AFTER_S")
         if self.selfie_retention_days < 1 or self.portrait_retention_days < 1:
             raise SettingsError("SELFIE_RETENTION_DAYS and PORTRAIT_RETENTION_DAYS must be at least 1")
         for name in ("database_url", "redis_url", "s3_endpoint_url", "kie_base_url", "tbank_base_url",
@@ -150,6 +173,10 @@ class Settings:
     def with_overrides(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)
 
+
+# T-Bank's Receipt vocabulary (Receipt.Taxation, Items[].Tax)
+TAXATIONS = ("osn", "usn_income", "usn_income_outcome", "esn", "patent")
+VATS = ("none", "vat0", "vat5", "vat7", "vat10", "vat20", "vat105", "vat107", "vat110", "vat120")
 
 # Secrets a production process refuses to start without (empty or equal to the sandbox default): README.md,
 # section "Configuration". KIE_WEBHOOK_KEY is optional (Kie's own signature on top of our signed URL).
