@@ -31,11 +31,12 @@ PAYMENT_TTL_S = 24 * 3600  # T-Bank's default link life; our record expires with
 
 
 def checkout(pool: ConnectionPool, tbank: TBankClient, settings: Settings, *, user_id: int, avatar_id: int,
-             style_id: str, tier: Tier) -> dict[str, Any]:
+             style_id: str, tier: Tier, email: str | None = None) -> dict[str, Any]:
     """Record the payment, then ask T-Bank (``tbank``: the caller's client, e.g. the web's short-timeout one) for
     its payment page; the payment with its PaymentId and URL. Refused NOT_FOUND (not the user's avatar),
     AVATAR_NOT_READY (too few references) or PAYMENT_PROVIDER_ERROR (Init failed; the row stays ``new``)."""
     with pool.connection() as conn, conn.transaction():
+        hold_checkout_slot(conn, settings, user_id=user_id)
         avatar = avatars.get_avatar(conn, id=avatar_id, user_id=user_id)
         if avatar is None:
             raise Refused("NOT_FOUND", "avatar not found")
@@ -62,6 +63,11 @@ def checkout(pool: ConnectionPool, tbank: TBankClient, settings: Settings, *, us
     log(logger, "payment_created", user_id=user_id, payment_id=payment["id"], tier=tier.id,
         amount=payment["amount_kopecks"], provider_payment_id=init.payment_id)
     return payment
+
+
+def hold_checkout_slot(conn: Connection, settings: Settings, *, user_id: int) -> None:
+    """Refused TOO_MANY_CHECKOUTS when the user already holds ``settings.max_open_checkouts`` open payments
+    (either rail), in the caller's transaction, before a new payment row is written. Being built (issue 9)."""
 
 
 def payment_of_user(conn: Connection, *, user_id: int,

@@ -25,3 +25,9 @@ def credit_referrer(conn: Connection, *, payment: dict[str, Any], percent: int) 
 def referral_stats(conn: Connection, *, user_id: int) -> dict[str, Any]:
     """What the user's invite code brought: ``invited``, ``paying`` (of them, who paid) and ``earned_kopecks``."""
     return referrals.stats(conn, user_id=user_id)
+
+
+def reverse_for_refund(conn: Connection, *, refund: dict[str, Any], percent: int) -> int:
+    """Reverse the inviter's share of a refund that just succeeded, in the caller's transaction (once per
+    refund); the kopecks reversed (0 when the payer was not referred). Being built (issue 9)."""
+    raise NotImplementedError("the referral reversal is being built (issue 9)")
