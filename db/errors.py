@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg_pool import PoolTimeout
 
 
 class DatabaseError(Exception):
@@ -41,3 +42,12 @@ def translated() -> Iterator[None]:
         raise DatabaseError(str(exc).splitlines()[0] if str(exc) else "operational error", retryable=True) from exc
     except psycopg.Error as exc:
         raise DatabaseError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
+
+
+def unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` says the database cannot be reached right now (not a bug): a lost or refused
+    connection, a pool that found no working connection in time, or our retryable DatabaseError. Callers answer
+    it as a brief outage (the web: 503 with Retry-After) instead of an internal error."""
+    if isinstance(exc, DatabaseError):
+        return exc.retryable
+    return isinstance(exc, (psycopg.OperationalError, PoolTimeout))

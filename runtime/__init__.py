@@ -41,9 +41,11 @@ class Services:
 _current: Services | None = None
 
 
-def build(settings: Settings, *, pool_size: int = 10) -> Services:
+def build(settings: Settings, *, pool_size: int = 10, pool_timeout_s: float = 10.0) -> Services:
     """Open the pool and the clients for ``settings``; Kie, S3 and result downloads behind an ``OutageGuard``
-    (``runtime/outages.py``: a provider that is down makes work wait instead of failing)."""
+    (``runtime/outages.py``: a provider that is down makes work wait instead of failing). ``pool_timeout_s``: how
+    long a caller waits for a working connection (the web waits less: a person is waiting, and a 503 with
+    Retry-After is better than a hung request)."""
     store = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=3)
     ns = settings.broker_namespace
 
@@ -52,7 +54,7 @@ def build(settings: Settings, *, pool_size: int = 10) -> Services:
 
     return Services(
         settings=settings,
-        pool=open_pool(settings.database_url, max_size=pool_size),
+        pool=open_pool(settings.database_url, max_size=pool_size, timeout_s=pool_timeout_s),
         redis=store,
         kie=guarded("kie", KieKeyRests(KieClient(settings.kie_base_url, settings.kie_model), store,
                                        api_keys=settings.kie_api_keys, namespace=ns)),

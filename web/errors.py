@@ -7,6 +7,7 @@ import logging
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
+from db.errors import unavailable
 from telemetry.logs import log
 
 logger = logging.getLogger("web.errors")
@@ -14,6 +15,9 @@ logger = logging.getLogger("web.errors")
 _HTTP_CODES = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
                405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE",
                422: "UNPROCESSABLE", 429: "RATE_LIMITED"}
+
+
+DB_RETRY_AFTER = "2"  # seconds; a Postgres restart or fail-over is over in a few
 
 
 class ApiError(Exception):
@@ -47,6 +51,10 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):
+        if unavailable(err):  # the database restarting or unreachable: a brief outage every client retries
+            log(logger, "database_unavailable", level=logging.ERROR, error=type(err).__name__)
+            return error_response(503, "DATABASE_UNAVAILABLE", "the service is briefly unavailable; try again",
+                                  {"Retry-After": DB_RETRY_AFTER})
         log(logger, "unhandled_error", level=logging.ERROR, error=type(err).__name__)
         logger.exception("unhandled error")
         return error_response(500, "INTERNAL", "internal error")

@@ -24,6 +24,7 @@ from telemetry import logs
 from workers.broker import build_broker
 
 POOL_SIZES = {"web": 10, "scheduler": 3}  # the worker's pool opens per process, sized by its threads
+WEB_POOL_TIMEOUT_S = 4.0  # a person is waiting: past this, 503 DATABASE_UNAVAILABLE with Retry-After
 
 
 @dataclass(frozen=True)
@@ -54,5 +55,8 @@ def boot(role: str, environ: Mapping[str, str]) -> Booted:
     services = None
     if role != "worker":
         pool_size = int(environ.get(f"{role.upper()}_POOL_SIZE", POOL_SIZES[role]))
-        services = runtime.build(settings, pool_size=pool_size)
+        # The web waits at most WEB_POOL_TIMEOUT_S for a connection, then answers 503 DATABASE_UNAVAILABLE
+        # with Retry-After (web/errors.py); the scheduler waits as long as a worker would.
+        services = runtime.build(settings, pool_size=pool_size,
+                                 pool_timeout_s=WEB_POOL_TIMEOUT_S if role == "web" else 10.0)
     return Booted(settings, broker, services)
