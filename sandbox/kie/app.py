@@ -4,7 +4,8 @@ API (Bearer auth; every answer an envelope ``{"code", "msg", "data"}``, business
 ``mirror_http_status``):
 - ``POST /api/v1/jobs/createTask`` → ``data.taskId``; 401 unknown key, 422 validation (no model or prompt,
   prompt > 5000 chars, 0 or > 10 image_urls, unknown output_format/aspect_ratio), 402 no credits (each task
-  costs 1), 429 over the per-key sliding window — the request is dropped, no task is made.
+  costs 1), 429 over the sliding window of the key's account (keys of one account share it), 433 when the key is
+  over its own cap (``key_cap``) — either way the request is dropped, no task is made.
 - ``GET /api/v1/jobs/recordInfo?taskId=`` → the documented ``data``; a task is visible only to the key that
   created it (otherwise 422 "recordInfo is null"); 429 over the per-key recordInfo limit.
 - ``GET /api/v1/chat/credit`` → ``data`` = the key's balance.
@@ -15,7 +16,7 @@ after its latency and POSTs a callback (``code`` 200 / 501) to callBackUrl, up t
 ``webhook_key`` is set.
 
 Control: the shared ``/_sandbox/`` API (``sandbox.control``). The state has knobs with secrets masked, counts
-(incl. rejected_429, record_info_429 and injected ``failures`` by kind), accounts and tasks by key index —
+(incl. rejected_429, rejected_433, record_info_429 and injected ``failures`` by kind), accounts and tasks by key index —
 never the key — fetches and callback attempts. Fault rules: ``method`` is ``createTask``, ``recordInfo``,
 ``credit`` or ``task`` (the task is created, then ends in ``fail``; ``error_code`` is its failCode, default
 500); ``match`` looks in the prompt; ``error_code`` is the envelope code (default 500), in HTTP 200 unless
@@ -25,7 +26,9 @@ never the key — fetches and callback attempts. Fault rules: ``method`` is ``cr
 
 Knobs (``POST /_sandbox/config`` or env ``SANDBOX_KIE_<KNOB>``):
   api_keys (empty: any non-empty Bearer) · credits=1000000 per key (setting it resets every balance) ·
-  rate_limit=20 / rate_window_s=10 new tasks per key, sliding, 0 = off · record_info_rate_limit=10 per s
+  rate_limit=20 / rate_window_s=10 new tasks per account, sliding, 0 = off · key_accounts (one account label
+  per key of api_keys; empty: each key its own account) · key_cap=0 / key_cap_window_s=3600 (a key's own cap:
+  433 over it, 0 = none) · record_info_rate_limit=10 per s
   per key, 0 = off · record_info_unknown_ms=0 (a task younger than this answers 422 "recordInfo is null", or
   404 with record_info_unknown_404=true: just created, not yet visible) ·
   retry_after_hint=false (429 carries Retry-After and data.retryAfter) ·
@@ -54,6 +57,7 @@ MAX_IMAGE_URLS = 10
 ASPECT_RATIOS = frozenset({"1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9", "auto"})
 _MESSAGES = {
     401: "You do not have access permissions", 402: "Credits insufficient", 429: "Rate limited",
+    433: "Sub-key usage exceeds the limit",
     455: "Service is under maintenance, please try again later", 500: "Server exception, please try again later",
 }
 
@@ -119,6 +123,8 @@ def create_app(config: KieFakeConfig | None = None) -> Flask:
             if wait_s is not None:
                 fake.count("rejected_429")
                 return rate_limited(wait_s)
+            if fake.over_key_cap(key):  # after the account's window: a 429 spends none of the key's cap
+                return rejected(433, _MESSAGES[433])
             # Decided only now, so that a "fail" rule is spent on a task that exists, not on a dropped request.
             planned_failure = None
             doomed = fake.faults.take("task", prompt, any_method=False)

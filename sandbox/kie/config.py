@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from sandbox.knobs import Knobs
 
 _RATES = ("fail_rate", "error_500_rate", "http200_error_rate", "callback_drop_rate", "callback_duplicate_rate")
-_NON_NEGATIVE = ("credits", "rate_limit", "rate_window_s", "record_info_rate_limit", "latency_ms_min",
-                 "latency_ms_max", "result_ttl_s", "callback_retry_ms", "record_info_unknown_ms")
+_NON_NEGATIVE = ("credits", "rate_limit", "rate_window_s", "key_cap", "key_cap_window_s", "record_info_rate_limit",
+                 "latency_ms_min", "latency_ms_max", "result_ttl_s", "callback_retry_ms", "record_info_unknown_ms")
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,12 @@ class KieFakeConfig(Knobs):
     credits: int = 1_000_000
     rate_limit: int = 20
     rate_window_s: float = 10.0
+    # Kie's window is per account: key i of api_keys belongs to account key_accounts[i] (empty: each key is its
+    # own account), and keys of one account share rate_limit. A key may also have its own cap: key_cap new tasks
+    # per key_cap_window_s (0 = none); over it that key alone answers 433 and makes nothing.
+    key_accounts: tuple[str, ...] = ()
+    key_cap: int = 0
+    key_cap_window_s: float = 3600.0
     record_info_rate_limit: int = 10
     retry_after_hint: bool = False
     latency_ms_min: int = 300
@@ -48,6 +54,8 @@ class KieFakeConfig(Knobs):
         for name in _NON_NEGATIVE:
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
+        if self.key_accounts and len(self.key_accounts) != len(self.api_keys):
+            raise ValueError("key_accounts must name one account per key of api_keys")
         if self.latency_ms_min > self.latency_ms_max:
             raise ValueError("latency_ms_min must not exceed latency_ms_max")
 

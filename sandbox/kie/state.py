@@ -89,13 +89,14 @@ class KieFake:
         self.tasks: dict[str, FakeTask] = {}
         self.balances: dict[str, int] = {}
         self.key_indexes: dict[str, int] = {}
-        self.create_windows: dict[str, deque[float]] = {}
+        self.create_windows: dict[str, deque[float]] = {}  # by account (account_of)
+        self.key_cap_windows: dict[str, deque[float]] = {}
         self.record_info_windows: dict[str, deque[float]] = {}
         self.fetches: list[dict[str, Any]] = []
         self.callbacks: list[dict[str, Any]] = []
         self.counts: dict[str, Any] = {
             "create_calls": 0, "record_info_calls": 0, "credit_calls": 0, "created": 0, "rejected_429": 0,
-            "record_info_429": 0, "record_info_unknown": 0, "rejected_401": 0, "rejected_402": 0,
+            "rejected_433": 0, "record_info_429": 0, "record_info_unknown": 0, "rejected_401": 0, "rejected_402": 0,
             "rejected_404": 0, "rejected_422": 0,
             "failures": {kind: 0 for kind in FAILURE_KINDS},
             "succeeded": 0, "callbacks_sent": 0, "callbacks_dropped": 0, "callbacks_given_up": 0,
@@ -139,11 +140,25 @@ class KieFake:
         with self.lock:
             return self.rng.randint(self.config.latency_ms_min, self.config.latency_ms_max)
 
+    def account_of(self, key: str) -> str:
+        """The account ``key`` belongs to (``key_accounts``); a key not configured is its own account."""
+        keys, accounts = self.config.api_keys, self.config.key_accounts
+        if accounts and key in keys:
+            return "account:" + accounts[keys.index(key)]
+        return "key:" + key
+
+    def over_key_cap(self, key: str) -> bool:
+        """True when ``key`` has made ``key_cap`` tasks within ``key_cap_window_s`` (its own cap, Kie's 433);
+        otherwise the task about to be made is counted against it."""
+        return self._take_slot(self.key_cap_windows, key, self.config.key_cap,
+                               self.config.key_cap_window_s) is not None
+
     def take_create_slot(self, key: str) -> float | None:
-        """Reserve a new-task slot in ``key``'s sliding window; None when granted, else seconds until one frees.
-        Only granted slots are counted, so a rejected (dropped) request does not extend the penalty."""
+        """Reserve a new-task slot in the sliding window of ``key``'s account; None when granted, else seconds
+        until one frees. Only granted slots are counted, so a rejected (dropped) request does not extend the
+        penalty."""
         limit, window = self.config.rate_limit, self.config.rate_window_s
-        return self._take_slot(self.create_windows, key, limit, window)
+        return self._take_slot(self.create_windows, self.account_of(key), limit, window)
 
     def take_record_info_slot(self, key: str) -> float | None:
         return self._take_slot(self.record_info_windows, key, self.config.record_info_rate_limit,

@@ -241,7 +241,40 @@ def test_create_task_over_limit_is_rejected_with_429_and_dropped(kie: Kie) -> No
     assert state["counts"]["rejected_429"] == 1 and state["counts"]["created"] == 3
     assert sorted(t["task_id"] for t in state["tasks"]) == sorted(created)
     assert all(t["prompt"] != "the fourth" for t in state["tasks"])
-    assert kie.create(key="key-calm")  # the window is per key
+    assert kie.create(key="key-calm")  # keys not configured into accounts are each their own account
+
+
+def test_keys_of_one_account_share_its_window(kie: Kie) -> None:
+    kie.configure(api_keys=["k-a1", "k-a2", "k-b"], key_accounts=["acme", "acme", "globex"], rate_limit=3)
+    for key in ("k-a1", "k-a1", "k-a2"):
+        kie.create(key=key)
+
+    err = raises(lambda: kie.create(key="k-a2"))  # a second key of the account adds no budget
+
+    assert err.code == 429 and err.retryable
+    assert kie.create(key="k-b")  # another account has its own window
+    assert kie.state()["counts"]["rejected_429"] == 1
+
+
+def test_a_key_over_its_own_cap_answers_433_and_makes_nothing(kie: Kie) -> None:
+    kie.configure(api_keys=["k-1", "k-2"], key_accounts=["acme", "acme"], key_cap=2, rate_limit=20)
+    kie.create(key="k-1")
+    kie.create(key="k-1")
+
+    err = raises(lambda: kie.create(key="k-1", prompt="over the cap"))
+
+    assert err.code == 433 and err.retryable
+    assert kie.create(key="k-2")  # the cap is the key's own: the account's other key still works
+    state = kie.state()
+    assert state["counts"]["rejected_433"] == 1 and state["counts"]["created"] == 3
+    assert all(t["prompt"] != "over the cap" for t in state["tasks"])
+
+
+def test_a_task_upstream_never_finished_ends_with_408(kie: Kie) -> None:
+    """Kie's 408: upstream gave no result for over 10 minutes, terminal for that task (a fault rule here)."""
+    kie.control("fail", {"method": "task", "error_code": 408})
+    info = kie.wait_terminal(kie.create())
+    assert info.state == "fail" and info.fail_code == "408"
 
 
 def test_rate_window_slides_and_can_name_a_retry_after(kie: Kie) -> None:
