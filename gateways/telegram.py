@@ -1,5 +1,6 @@
 """The Telegram Bot API gateway (docs/providers.md#telegram-bot-api): albums, photos, messages, documents,
-files, and the bot's settings at Telegram (the webhook, the command list, the chat menu button).
+files, the bot's settings at Telegram (the webhook, the command list, the chat menu button), and Telegram Stars
+(invoice links, the pre-checkout answer, refunds, the bot's Star transactions).
 
 Every call goes to ``<api_base>/bot<token>/<method>`` through ``gateways.http.HttpClient``. The bot token is in
 that URL, so it must never escape: the operation label is the method name, error messages are built here from
@@ -52,6 +53,11 @@ class TelegramError(ProviderError):
     outcome_unknown = False
 
     @property
+    def already_refunded(self) -> bool:
+        """refundStarPayment of a charge refunded before: the money already went back."""
+        return self.code == 400 and "CHARGE_ALREADY_REFUNDED" in self.message
+
+    @property
     def blocked(self) -> bool:
         """The chat cannot receive messages from the bot (blocked, deactivated user, ...): stop sending to it."""
         return self.code == 403
@@ -78,6 +84,20 @@ class WebhookInfo:
 
 
 @dataclass(frozen=True)
+class StarTransaction:
+    """One of the bot's Star transactions: ``id`` is the charge's ``telegram_payment_charge_id``; ``incoming``
+    says a user paid us (``source``), else it is money out (a refund: ``receiver``). ``user_id`` and
+    ``invoice_payload`` come from that user partner (None for other partners)."""
+
+    id: str
+    amount: int
+    date: int
+    incoming: bool
+    user_id: int | None
+    invoice_payload: str | None
+
+
+@dataclass(frozen=True)
 class BotCommand:
     """One entry of the bot's command menu: ``command`` without the slash, and its description."""
 
@@ -85,6 +105,9 @@ class BotCommand:
     description: str
 
 
+STARS_CURRENCY = "XTR"
+STARS_TITLE_MAX, STARS_DESCRIPTION_MAX, STARS_PAYLOAD_MAX, STARS_MAX = 32, 255, 128, 10_000
+STAR_TRANSACTIONS_MAX = 100
 FLOOD_DESCRIPTION = re.compile(r"Too Many Requests: retry after (\d{1,6})", re.IGNORECASE)
 WEBHOOK_PORTS = (443, 80, 88, 8443)  # the only ports Telegram delivers webhooks to
 
@@ -302,6 +325,48 @@ class TelegramClient:
             raise TelegramError("getMe: unexpected result shape", code="bad_result")
         return result
 
+    # -- Telegram Stars --------------------------------------------------------------------------------------
+
+    def create_invoice_link(self, *, title: str, description: str, payload: str, label: str, stars: int) -> str:
+        """A link to an invoice of ``stars`` Telegram Stars (XTR, no payment provider, one price) carrying
+        ``payload`` (1..128 bytes) back to us in the pre-checkout query and the successful payment."""
+        method = "createInvoiceLink"
+        if not 1 <= len(title) <= STARS_TITLE_MAX or not 1 <= len(description) <= STARS_DESCRIPTION_MAX:
+            raise self._refused(method, f"title 1..{STARS_TITLE_MAX} and description "
+                                        f"1..{STARS_DESCRIPTION_MAX} characters")
+        if not 1 <= len(payload.encode()) <= STARS_PAYLOAD_MAX:
+            raise self._refused(method, f"payload must be 1..{STARS_PAYLOAD_MAX} bytes")
+        if not 1 <= stars <= STARS_MAX:
+            raise self._refused(method, f"a Stars price is 1..{STARS_MAX}")
+        result = self._call(method, json={"title": title, "description": description, "payload": payload,
+                                          "provider_token": "", "currency": STARS_CURRENCY,
+                                          "prices": [{"label": label, "amount": stars}]})
+        if not isinstance(result, str) or not result.startswith(("https://", "http://")):
+            raise TelegramError(f"{method}: the answer is not a link", code="bad_result")
+        return result
+
+    def answer_pre_checkout_query(self, query_id: str, *, ok: bool, error_message: str | None = None) -> None:
+        """Accept or refuse a pre-checkout query (Telegram waits 10 s); a refusal needs an ``error_message``."""
+        self._call("answerPreCheckoutQuery", json=pre_checkout_answer(query_id, ok=ok, error_message=error_message,
+                                                                      as_method=False))
+
+    def refund_star_payment(self, *, user_id: int, telegram_payment_charge_id: str) -> None:
+        """Return a whole Stars charge to the user who paid it. Telegram answers 400 CHARGE_ALREADY_REFUNDED to
+        a second refund of the same charge: ``TelegramError.already_refunded`` (the money went back once)."""
+        self._call("refundStarPayment", json={"user_id": user_id,
+                                              "telegram_payment_charge_id": telegram_payment_charge_id})
+
+    def get_star_transactions(self, *, offset: int = 0, limit: int = STAR_TRANSACTIONS_MAX) -> list[StarTransaction]:
+        """The bot's Star transactions, newest first: ``limit`` (1..100) of them from ``offset``."""
+        method = "getStarTransactions"
+        if offset < 0 or not 1 <= limit <= STAR_TRANSACTIONS_MAX:
+            raise self._refused(method, f"offset >= 0 and limit 1..{STAR_TRANSACTIONS_MAX}")
+        result = self._call(method, json={"offset": offset, "limit": limit})
+        items = result.get("transactions") if isinstance(result, dict) else None
+        if not isinstance(items, list):
+            raise TelegramError(f"{method}: unexpected result shape", code="bad_result")
+        return [_star_transaction(method, item) for item in items]
+
     def close(self) -> None:
         self._http.close()
 
@@ -386,6 +451,31 @@ class TelegramClient:
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._token, "<bot-token>")
+
+
+def pre_checkout_answer(query_id: str, *, ok: bool, error_message: str | None,
+                        as_method: bool = True) -> dict[str, Any]:
+    """answerPreCheckoutQuery's parameters; ``as_method`` adds ``"method"`` so a webhook can answer the update
+    with it in its response body (Telegram executes it, no second request)."""
+    if not ok and not (error_message or "").strip():
+        raise ValueError("a refused pre-checkout query needs an error_message the person will read")
+    body: dict[str, Any] = {"pre_checkout_query_id": query_id, "ok": ok}
+    if not ok:
+        body["error_message"] = error_message
+    return {"method": "answerPreCheckoutQuery", **body} if as_method else body
+
+
+def _star_transaction(method: str, item: Any) -> StarTransaction:
+    if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not isinstance(item.get("amount"), int):
+        raise TelegramError(f"{method}: a transaction without id or amount", code="bad_result")
+    incoming = isinstance(item.get("source"), dict)
+    partner = item.get("source") if incoming else item.get("receiver")
+    partner = partner if isinstance(partner, dict) and partner.get("type") == "user" else {}
+    user = partner.get("user") if isinstance(partner.get("user"), dict) else {}
+    user_id = user.get("id") if isinstance(user.get("id"), int) else None
+    payload = partner.get("invoice_payload") if isinstance(partner.get("invoice_payload"), str) else None
+    return StarTransaction(id=item["id"], amount=item["amount"], date=int(item.get("date") or 0), incoming=incoming,
+                           user_id=user_id, invoice_payload=payload)
 
 
 def _message_id(method: str, message: Any) -> int:

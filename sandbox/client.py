@@ -126,6 +126,40 @@ class TelegramControl(FakeControl):
             body["caption"] = caption
         return _json(self.post("updates/photos", body))
 
+    # -- Telegram Stars (sandbox.telegram.invoices) ---------------------------------------------------------------
+
+    def pay_invoice(self, invoice_url: str, *, user: dict[str, Any] | int | None = None, wait: bool = True) -> str:
+        """Pay an invoice link as a person would (the pre-checkout round trip, then the successful_payment
+        update); its status: ``paid``, ``failed`` (``invoice()`` tells why) or, with ``wait=False``,
+        ``pending`` while the fake pays in the background. ``user``: the payer (default: the fake's
+        ``default_payer_id``)."""
+        body: dict[str, Any] = {"wait": wait}
+        if user is not None:
+            body["user"] = user
+        answer = requests.post(f"{_invoice_root(invoice_url)}/pay", json=body, timeout=self.timeout + 15)
+        return _json(answer)["status"]
+
+    def cancel_invoice(self, invoice_url: str) -> str:
+        """Close the invoice as a person pressing "Отмена" would; its status."""
+        return _json(requests.post(f"{_invoice_root(invoice_url)}/cancel", json={}, timeout=self.timeout))["status"]
+
+    def invoice(self, invoice_url: str) -> dict[str, Any]:
+        """The fake's record of the invoice: status, error_message, payload, total_amount, charge id, payer."""
+        return _json(requests.get(f"{_invoice_root(invoice_url)}/status", timeout=self.timeout))
+
+    def invoice_status(self, invoice_url: str) -> str:
+        """What ``Telegram.WebApp.openInvoice``'s callback would get: pending, paid, failed or cancelled."""
+        return self.invoice(invoice_url)["status"]
+
+    def star_transactions(self) -> list[dict[str, Any]]:
+        """The bot's Star transactions, oldest first (incoming payments have ``source``, refunds ``receiver``)."""
+        return self.state()["star_transactions"]
+
+    def refunds_of_charge(self, telegram_payment_charge_id: str) -> int:
+        """How many refund transactions the charge has (Telegram allows one)."""
+        return sum(1 for item in self.star_transactions()
+                   if item["id"] == telegram_payment_charge_id and "receiver" in item)
+
 
 class S3Control(FakeControl):
     def objects(self, bucket: str) -> list[dict[str, Any]]:
@@ -194,3 +228,8 @@ def _check(answer: requests.Response) -> None:
 def _json(answer: requests.Response) -> Any:
     _check(answer)
     return answer.json()
+
+
+def _invoice_root(invoice_url: str) -> str:
+    """The invoice's own URL without its query (``return``, ``user``)."""
+    return invoice_url.split("?", 1)[0].split("#", 1)[0].rstrip("/")

@@ -8,7 +8,10 @@ width + height <= 10000; one bad item fails the whole group), ``sendPhoto`` (upl
 ``/file/bot<token>/<file_path>``, ``getMe``, and the bot's settings (``sandbox.telegram.bot_setup``):
 ``setWebhook`` / ``deleteWebhook`` / ``getWebhookInfo``, ``setMyCommands`` / ``getMyCommands`` /
 ``deleteMyCommands``, ``setChatMenuButton`` / ``getChatMenuButton`` (HTTPS only, except http://127.0.0.1).
-URLs as photos are refused: our code must upload bytes (a Telegram-cached failed URL is a real-world trap).
+Telegram Stars: ``createInvoiceLink``, ``answerPreCheckoutQuery``, ``refundStarPayment``,
+``getStarTransactions`` (``sandbox.telegram.stars``) and the invoice page that pays an invoice link with its
+pre-checkout round trip (``sandbox.telegram.invoices``). URLs as photos are refused: our code must upload
+bytes (a Telegram-cached failed URL is a real-world trap).
 
 Flood control: token buckets per chat and for the whole bot; each album item counts as one message; over a limit
 the answer is 429 ``Too Many Requests: retry after S`` with ``parameters.retry_after`` and nothing is recorded.
@@ -25,6 +28,9 @@ Knobs (``POST /_sandbox/config`` with JSON, or ``SANDBOX_TELEGRAM_<KNOB>`` in th
   lost_answer_rate    probability that a send takes effect but answers 502 (0.0): the duplicate-send window
   strict_button_urls  refuse loopback button URLs and non-HTTPS Web App URLs as real Telegram does (false)
   webhook_timeout_ms  how long to wait for our webhook's answer (10000)
+  pre_checkout_timeout_ms  how long a pre_checkout_query waits for the bot's answer before the payment fails
+                      (10000, as Telegram)
+  default_payer_id    who pays an invoice when the payer is not named (700000001)
   seed                seed of the random draws above (none)
 Changing a rate or burst refills the buckets; ``seed`` restarts the draws.
 
@@ -53,6 +59,7 @@ from flask import Flask
 from sandbox.control import mount_control
 from sandbox.telegram.botapi import bot_api_blueprint
 from sandbox.telegram.control import control_blueprint
+from sandbox.telegram.invoices import invoice_blueprint
 from sandbox.telegram.state import FakeTelegramState, TelegramFakeConfig
 
 
@@ -65,4 +72,5 @@ def create_app(config: TelegramFakeConfig | None = None) -> Flask:
     app.register_blueprint(bot_api_blueprint())
     mount_control(app, fake)
     app.register_blueprint(control_blueprint())
+    app.register_blueprint(invoice_blueprint())
     return app

@@ -29,6 +29,7 @@ from sandbox.telegram.checks import (
     inspect_photo,
     thumbnail,
 )
+from sandbox.telegram.stars import STARS_METHODS
 from sandbox.telegram.state import FakeTelegramState, StoredFile
 
 Params = dict[str, Any]
@@ -315,5 +316,5 @@ def get_me(state: FakeTelegramState, params: Params) -> dict[str, Any]:
 
 METHODS: dict[str, Callable[[FakeTelegramState, Params], Any]] = {
     "sendMessage": send_message, "sendPhoto": send_photo, "sendMediaGroup": send_media_group,
-    "sendDocument": send_document, "getFile": get_file, "getMe": get_me, **SETUP_METHODS,
+    "sendDocument": send_document, "getFile": get_file, "getMe": get_me, **SETUP_METHODS, **STARS_METHODS,
 }

@@ -23,7 +23,10 @@ from sandbox.knobs import Knobs
 # Bot API methods the fake answers (fault rules name these); the bot-settings ones live in bot_setup.
 BOT_API_METHODS = ("sendMessage", "sendPhoto", "sendMediaGroup", "sendDocument", "getFile", "getMe",
                    "setWebhook", "deleteWebhook", "getWebhookInfo", "setMyCommands", "getMyCommands",
-                   "deleteMyCommands", "setChatMenuButton", "getChatMenuButton")
+                   "deleteMyCommands", "setChatMenuButton", "getChatMenuButton", "createInvoiceLink",
+                   "answerPreCheckoutQuery", "refundStarPayment", "getStarTransactions")
+# Steps of a Stars payment that fault rules may name too (not calls: ``sandbox.telegram.stars`` documents them).
+STARS_STEPS = ("pre_checkout_query", "successful_payment")
 
 DEFAULT_BOT_TOKEN = "100000:SANDBOX-bot-token"  # the fleet's default TELEGRAM_BOT_TOKEN; the runner passes the real one
 CALL_LOG_SIZE = 5000
@@ -48,6 +51,8 @@ class TelegramFakeConfig(Knobs):
     lost_answer_rate: float = 0.0
     strict_button_urls: bool = False
     webhook_timeout_ms: int = 10_000
+    pre_checkout_timeout_ms: int = 10_000
+    default_payer_id: int = 700_000_001
     seed: int | None = None
 
     def check(self) -> None:
@@ -57,7 +62,7 @@ class TelegramFakeConfig(Knobs):
             raise ValueError("rates must be positive")
         if self.chat_burst < 1 or self.global_burst < 1:
             raise ValueError("bursts must be at least 1")
-        if self.duplicate_updates < 0 or self.webhook_timeout_ms <= 0:
+        if self.duplicate_updates < 0 or self.webhook_timeout_ms <= 0 or self.pre_checkout_timeout_ms <= 0:
             raise ValueError("counts and times cannot be negative")
         for name in ("server_error_rate", "lost_answer_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
@@ -106,13 +111,21 @@ class StoredFile:
                 "file_path": self.file_path}
 
 
+@dataclass
+class PreCheckoutWaiter:
+    """A pre_checkout_query sent to the bot, waiting for answerPreCheckoutQuery (or the webhook's answer)."""
+
+    event: threading.Event = field(default_factory=threading.Event)
+    answer: dict[str, Any] | None = None
+
+
 class FakeTelegramState:
     """Everything the fake received and did since the last reset."""
 
     def __init__(self, config: TelegramFakeConfig) -> None:
         self.start_config = config
         self.lock = threading.RLock()
-        self.faults = FaultRules(BOT_API_METHODS)
+        self.faults = FaultRules(BOT_API_METHODS + STARS_STEPS)
         self.reset()
 
     def reset(self) -> None:
@@ -139,6 +152,14 @@ class FakeTelegramState:
             # from the clock, so a restarted fake never repeats an update_id our webhook has already deduplicated
             self.last_update_id = max(getattr(self, "last_update_id", 0), int(time.time() * 1000) % 10**12)
             self.last_group_id = 13_000_000_000_000_000
+            # Telegram Stars (sandbox.telegram.stars): invoices by slug, charges by telegram_payment_charge_id,
+            # the bot's Star transactions (oldest first; getStarTransactions answers newest first), and the
+            # pre-checkout queries waiting for the bot's answer (query id -> waiter)
+            self.invoices: dict[str, dict[str, Any]] = {}
+            self.charges: dict[str, dict[str, Any]] = {}
+            self.star_transactions: list[dict[str, Any]] = []
+            self.pre_checkout_waiters: dict[str, PreCheckoutWaiter] = {}
+            self.pre_checkout_answers: list[dict[str, Any]] = []
             self._restart_limits()
 
     def configure(self, changes: Mapping[str, Any]) -> TelegramFakeConfig:
@@ -257,4 +278,8 @@ class FakeTelegramState:
                     "chats": {str(chat): list(messages) for chat, messages in self.chats.items()},
                     "rejections": list(self.rejections), "errors": list(self.errors), "calls": list(self.calls),
                     "call_counts": dict(self.call_counts), "updates": list(self.updates),
-                    "deliveries": list(self.deliveries), "files": len(self.files)}
+                    "deliveries": list(self.deliveries), "files": len(self.files),
+                    "invoices": [dict(invoice) for invoice in self.invoices.values()],
+                    "charges": [dict(charge) for charge in self.charges.values()],
+                    "star_transactions": list(self.star_transactions),
+                    "pre_checkout_answers": list(self.pre_checkout_answers)}
