@@ -128,3 +128,38 @@ def rubles(kopecks: int) -> str:
     whole, cents = divmod(kopecks, 100)
     text = f"{whole:,}".replace(",", NBSP)
     return f"{text}{NBSP}₽" if cents == 0 else f"{text},{cents:02d}{NBSP}₽"
+
+
+# -- Telegram Stars (usecases/stars.py, usecases/credits.py) ------------------------------------------------------
+
+STARS_REFUSED_UNKNOWN = "Этот счёт не найден. Оформите заказ заново в приложении."
+STARS_REFUSED_CLOSED = "Этот счёт уже оплачен или закрыт. Оформите заказ заново в приложении."
+STARS_REFUSED_EXPIRED = "Срок этого счёта истёк. Оформите заказ заново в приложении."
+STARS_REFUSED_AMOUNT = "Сумма счёта изменилась. Оформите заказ заново в приложении."
+
+
+def stars(amount: int) -> str:
+    """Stars as the person sees them: "500 ⭐" (a non-breaking space, so the star never wraps alone)."""
+    return f"{amount}{NBSP}⭐"
+
+
+def stars_invoice_title(photos: int) -> str:
+    """The invoice's title (Telegram allows 32 characters): "PinGlass: 15 портретов"."""
+    return f"PinGlass: {counted(photos, *PORTRAITS)}"
+
+
+def stars_invoice_description(photos: int, style_title: str) -> str:
+    return f"{counted(photos, 'AI-портрет', 'AI-портрета', 'AI-портретов')} в стиле «{style_title}»"
+
+
+def stars_refund_notice(*, total: int, amount_stars: int) -> str:
+    """A Stars job that made nothing: the whole charge went back ("Мы вернули 500 ⭐")."""
+    return (f"Не удалось создать портреты ({total} из {total}). "
+            f"Мы вернули {stars(amount_stars)} на ваш баланс Telegram Stars.")
+
+
+def credits_granted_notice(*, missing: int, total: int, balance: int) -> str:
+    """Missing portraits of a Stars or credit job credited as free portraits for the next order."""
+    return (f"Не удалось создать {counted(missing, *PORTRAITS)} из {total}. Мы начислили вам "
+            f"{counted(missing, 'бесплатный портрет', 'бесплатных портрета', 'бесплатных портретов')} — "
+            f"на балансе {balance}. Получите их в приложении PinGlass: выберите аватар и стиль.")

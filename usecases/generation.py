@@ -16,6 +16,7 @@ from rules.backoff import MAX_TASK_ATTEMPTS, poll_delay_ms
 from rules.catalog import STYLES, prompt_for
 from rules.references import MIN_REFERENCES
 from usecases.alerts import raise_alert
+from usecases.credits import grant_missing
 from usecases.errors import Refused
 from usecases.referrals import credit_referrer
 
@@ -133,6 +134,8 @@ def _count_and_maybe_complete(conn: Connection, *, job_id: int, stored: int = 0,
     # Exactly one transaction flips generating → delivering and so wins the right to deliver.
     if jobs.move_job(conn, id=job_id, new="delivering") is not None:
         outbox.send(conn, "deliver_album", job_id)
+        if job["kind"] == "credit":  # free portraits that failed again are owed again (no money to refund)
+            grant_missing(conn, job=job, missing=job["photos_failed"])
 
 
 def task_submitted(conn: Connection, *, task: dict[str, Any], kie_task_id: str, first_poll_ms: int) -> bool:

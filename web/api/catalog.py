@@ -1,10 +1,12 @@
-"""GET /api/v1/catalog: what can be bought (tiers, from configuration) and in which styles."""
+"""GET /api/v1/catalog: what can be bought (tiers, from configuration) and in which styles; each tier's price in
+Telegram Stars (null: card only) and whether a card checkout needs an e-mail for its receipt (54-FZ)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
 from rules.catalog import STYLES, parse_tiers
+from usecases.stars import stars_prices
 from web.api.common import fleet
 from web.auth import require_user
 
@@ -14,8 +16,12 @@ blueprint = Blueprint("catalog", __name__)
 @blueprint.get("/v1/catalog")
 @require_user
 def catalog():
-    tiers = parse_tiers(fleet().settings.tiers)
+    settings = fleet().settings
+    tiers = parse_tiers(settings.tiers)
+    in_stars = stars_prices(settings.tier_stars)
     return jsonify({
-        "tiers": [{"id": t.id, "photos": t.photos, "price_kopecks": t.price_kopecks} for t in tiers.values()],
+        "tiers": [{"id": t.id, "photos": t.photos, "price_kopecks": t.price_kopecks, "price_stars": in_stars.get(t.id)}
+                  for t in tiers.values()],
         "styles": [{"id": s.id, "title": s.title, "preview": s.preview} for s in STYLES.values()],
+        "receipts_required": settings.tbank_receipts,
     })

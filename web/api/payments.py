@@ -1,6 +1,8 @@
-"""Checkout: POST /api/v1/payments creates a payment and its T-Bank payment page (``usecases.checkout``, given
-the web's short-timeout T-Bank client: a stuck Init must not hold a web worker); GET reads it back. A failed
-Init is 502 PAYMENT_PROVIDER_ERROR, and the user simply asks for a new payment.
+"""Checkout: POST /api/v1/payments creates a payment on the rail the person chose — ``"card"`` (default): its
+T-Bank payment page (``usecases.checkout``, given the web's short-timeout T-Bank client: a stuck Init must not
+hold a web worker); ``"stars"``: a Telegram Stars invoice link the Mini App opens with ``openInvoice``
+(``usecases.stars``). GET reads it back. A failed Init or createInvoiceLink is 502 PAYMENT_PROVIDER_ERROR, and the
+user simply asks for a new payment; a person holding too many open checkouts gets 429 TOO_MANY_CHECKOUTS.
 """
 
 from __future__ import annotations
@@ -13,16 +15,20 @@ from gateways.http import HttpClient
 from gateways.tbank import TBankClient, TBankError
 from rules.catalog import STYLES, parse_tiers
 from settings import Settings
-from usecases import checkout
+from usecases import checkout, stars
 from usecases.errors import Refused
+from web.api import credits as credits_api
 from web.api.common import ID, fleet, id_field, iso, json_object, not_found, text_field, transaction
 from web.auth import require_user
 from web.errors import ApiError
 
 blueprint = Blueprint("payments", __name__)
+# The free portraits' routes ride on this blueprint until web/api/__init__.py lists web.api.credits itself.
+blueprint.register_blueprint(credits_api.blueprint)
 
 INIT_TIMEOUT = (3.05, 8.0)  # (connect, read): a user is waiting, and a stuck Init must not hold a web worker
 EXTENSION_KEY = "pinglass.api.tbank"
+RAILS = ("card", "stars")
 
 
 def init_client(settings: Settings) -> TBankClient:
@@ -32,7 +38,10 @@ def init_client(settings: Settings) -> TBankClient:
 
 
 def payment_json(payment: dict[str, Any], job: dict[str, Any] | None) -> dict[str, Any]:
+    is_stars = payment["rail"] == "stars"
     return {"payment_id": payment["id"], "status": payment["status"], "amount_kopecks": payment["amount_kopecks"],
+            "rail": "stars" if is_stars else "card", "amount_stars": payment["amount_stars"],
+            "invoice_url": payment["payment_url"] if is_stars else None,
             "refunded_kopecks": payment["refunded_kopecks"], "order_id": payment["order_id"],
             "provider_payment_id": payment["provider_payment_id"], "payment_url": payment["payment_url"],
             "tier": payment["tier"], "photo_count": payment["photo_count"], "style_id": payment["style_id"],
@@ -48,16 +57,24 @@ def create_payment():
     avatar_id = id_field(body, "avatar_id")
     style_id = text_field(body, "style_id")
     tier_id = text_field(body, "tier")
+    rail = text_field(body, "rail", required=False) or "card"
+    email = text_field(body, "email", required=False)
     settings = fleet().settings
     tier = parse_tiers(settings.tiers).get(tier_id)
     if tier is None:
         raise ApiError(422, "UNKNOWN_TIER", f"unknown tier {tier_id!r}")
     if style_id not in STYLES:
         raise ApiError(422, "UNKNOWN_STYLE", f"unknown style {style_id!r}")
-    tbank: TBankClient = current_app.extensions[EXTENSION_KEY]
+    if rail not in RAILS:
+        raise ApiError(422, "UNKNOWN_RAIL", f"rail must be one of {', '.join(RAILS)}")
     try:
-        payment = checkout.checkout(fleet().services.pool, tbank, settings, user_id=g.user["id"],
-                                    avatar_id=avatar_id, style_id=style_id, tier=tier)
+        if rail == "stars":
+            payment = stars.checkout_stars(fleet().services.pool, fleet().services.telegram, settings,
+                                           user_id=g.user["id"], avatar_id=avatar_id, style_id=style_id, tier=tier)
+        else:
+            tbank: TBankClient = current_app.extensions[EXTENSION_KEY]
+            payment = checkout.checkout(fleet().services.pool, tbank, settings, user_id=g.user["id"],
+                                        avatar_id=avatar_id, style_id=style_id, tier=tier, email=email)
     except Refused as refused:
         raise _http(refused) from None
     return jsonify(payment_json(payment, None)), 201
@@ -79,4 +96,6 @@ def _http(refused: Refused) -> ApiError:
         return not_found("avatar")
     if refused.code == "PAYMENT_PROVIDER_ERROR":
         return ApiError(502, refused.code, refused.message)
+    if refused.code == "TOO_MANY_CHECKOUTS":
+        return ApiError(429, refused.code, refused.message)
     return ApiError(422, refused.code, refused.message)
