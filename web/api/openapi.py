@@ -25,9 +25,12 @@ _ERRORS = {
          "PRIVACY_NOT_ACCEPTED, USER_BUSY, ...).",
     413: "Too large: the request, a JSON body or an image (PAYLOAD_TOO_LARGE, IMAGE_TOO_LARGE).",
     415: "Wrong body type, or a file that is not a JPEG, PNG or WebP image (NOT_AN_IMAGE, UNSUPPORTED_IMAGE).",
-    422: "Well-formed but not acceptable (UNKNOWN_TIER, UNKNOWN_STYLE, AVATAR_NOT_READY, INVALID_NAME; a selfie "
-         "with NO_FACE, MANY_FACES or IMAGE_TOO_SMALL, whose error also names the file's index and filename).",
-    429: "Too many requests from this user (RATE_LIMITED); wait Retry-After seconds.",
+    422: "Well-formed but not acceptable (UNKNOWN_TIER, UNKNOWN_STYLE, AVATAR_NOT_READY, INVALID_NAME; at "
+         "checkout UNKNOWN_RAIL, STARS_UNAVAILABLE (the tier has no Stars price), EMAIL_REQUIRED or INVALID_EMAIL "
+         "(a card payment when receipts are on); NO_CREDITS when redeeming an empty balance; a selfie with "
+         "NO_FACE, MANY_FACES or IMAGE_TOO_SMALL, whose error also names the file's index and filename).",
+    429: "Too many requests from this user (RATE_LIMITED), or too many open checkouts at once "
+         "(TOO_MANY_CHECKOUTS: pay or let one expire first); wait Retry-After seconds when given.",
     502: "The payment provider failed (PAYMENT_PROVIDER_ERROR); the payment was not created there.",
     503: "Storage or database briefly unavailable (STORAGE_UNAVAILABLE, DATABASE_UNAVAILABLE).",
 }
@@ -103,9 +106,17 @@ def document() -> dict[str, Any]:
                 params=_id("avatar_id") + _id("reference_id"))},
             "/api/v1/orders": {"get": _op("The user's orders with their generations' progress, newest first",
                                           _ok(200, "OrderList", "Orders."), ())},
-            "/api/v1/payments": {"post": _op("Create a payment and its T-Bank payment page",
-                                             _ok(201, "Payment", "Created; send the user to payment_url."),
-                                             (404, 422, 502), body="NewPayment")},
+            "/api/v1/payments": {"post": _op(
+                "Create a payment: rail card (a T-Bank payment page) or stars (a Telegram Stars invoice link)",
+                _ok(201, "Payment", "Created; card: send the user to payment_url; stars: open invoice_url with "
+                                    "Telegram.WebApp.openInvoice."),
+                (404, 422, 502), body="NewPayment")},
+            "/api/v1/credits": {"get": _op("Free portraits owed to the user (missing portraits of a Stars order)",
+                                           _ok(200, "Credits", "The balance and its history, newest first."), ())},
+            "/api/v1/credits/redeem": {"post": _op(
+                "Spend the whole free-portrait balance on a generation (no payment)",
+                _ok(201, "CreditsRedeemed", "Started; follow the job at /api/v1/generations/{job_id}."),
+                (404, 422), body="RedeemCredits")},
             "/api/v1/payments/{payment_id}": {"get": _op("A payment, and the job it paid for", _ok(
                 200, "Payment", "The payment."), (404,), params=_id("payment_id"))},
             "/api/v1/generations": {"post": {**_op(

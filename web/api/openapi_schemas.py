@@ -38,8 +38,10 @@ def schemas(tier_ids: list[str], style_ids: list[str]) -> dict[str, Schema]:
     return {
         "Error": obj({"error": obj({"code": STR, "message": STR})}),
         "Catalog": obj({
-            "tiers": {"type": "array", "items": obj({"id": STR, "photos": INT, "price_kopecks": INT})},
-            "styles": {"type": "array", "items": obj({"id": STR, "title": STR, "preview": STR})}}),
+            "tiers": {"type": "array", "items": obj({"id": STR, "photos": INT, "price_kopecks": INT,
+                                                     "price_stars": {**INT, "nullable": True}})},
+            "styles": {"type": "array", "items": obj({"id": STR, "title": STR, "preview": STR})},
+            "receipts_required": BOOL}),
         "NewAvatar": obj({"name": {"type": "string", "minLength": 1, "maxLength": 64}}),
         "Avatar": obj({"id": ID_SCHEMA, "name": STR, "reference_count": INT, "min_references": INT,
                        "max_references": INT, "ready": BOOL, "created_at": TIME,
@@ -59,9 +61,13 @@ def schemas(tier_ids: list[str], style_ids: list[str]) -> dict[str, Schema]:
             "added": {"type": "array", "items": obj({"index": INT, "filename": STR, "reference_id": ID_SCHEMA,
                                                      "width": INT, "height": INT})},
             "duplicates": {"type": "array", "items": obj({"index": INT, "filename": STR})}}),
-        "NewPayment": obj({"avatar_id": ID_SCHEMA, "style_id": style, "tier": tier}),
+        "NewPayment": obj({"avatar_id": ID_SCHEMA, "style_id": style, "tier": tier,
+                           "rail": {"type": "string", "enum": ["card", "stars"], "default": "card"},
+                           "email": {"type": "string", "maxLength": 254}},
+                          required=["avatar_id", "style_id", "tier"]),
         "Payment": obj({
-            "payment_id": ID_SCHEMA,
+            "payment_id": ID_SCHEMA, "rail": {"type": "string", "enum": ["card", "stars"]},
+            "amount_stars": {**INT, "nullable": True}, "invoice_url": {**URL, "nullable": True},
             "status": {"type": "string", "enum": list(PAYMENT_MOVES)},
             "amount_kopecks": INT, "refunded_kopecks": INT, "order_id": STR, "provider_payment_id": NULL_STR,
             "payment_url": {**URL, "nullable": True}, "tier": STR, "photo_count": INT, "style_id": STR,
@@ -71,7 +77,7 @@ def schemas(tier_ids: list[str], style_ids: list[str]) -> dict[str, Schema]:
                              required=["payment_id"]),
         "GenerationStarted": obj({"job_id": ID_SCHEMA, "correlation_id": STR}),
         "Generation": obj({
-            "job_id": ID_SCHEMA, "kind": {"type": "string", "enum": ["purchase", "regeneration"]},
+            "job_id": ID_SCHEMA, "kind": {"type": "string", "enum": ["purchase", "regeneration", "credit"]},
             "parent_job_id": NULL_ID, "payment_id": NULL_ID, "avatar_id": ID_SCHEMA, "style_id": STR, "tier": STR,
             "status": {"type": "string", "enum": list(JOB_MOVES)},
             "correlation_id": STR,
@@ -92,6 +98,11 @@ def schemas(tier_ids: list[str], style_ids: list[str]) -> dict[str, Schema]:
             "timestamps": obj({"created_at": TIME, "generating_at": NULL_TIME, "delivering_at": NULL_TIME,
                                "finished_at": NULL_TIME})}),
         "Share": obj({"url": URL, "expires_at": TIME}),
+        "Credits": obj({"balance": INT, "history": {"type": "array", "items": obj({
+            "job_id": ID_SCHEMA, "photos": INT, "kind": {"type": "string", "enum": ["granted", "spent"]},
+            "created_at": TIME})}}),
+        "RedeemCredits": obj({"avatar_id": ID_SCHEMA, "style_id": style}),
+        "CreditsRedeemed": obj({"job_id": ID_SCHEMA, "photos": INT}),
         "OrderList": obj({"orders": {"type": "array", "items": obj({
             "payment_id": ID_SCHEMA, "payment_status": STR, "tier": STR, "photo_count": INT, "style_id": STR,
             "avatar_id": ID_SCHEMA, "avatar_name": STR, "amount_kopecks": INT, "refunded_kopecks": INT,
