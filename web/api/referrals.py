@@ -1,7 +1,9 @@
 """GET /api/v1/referrals/me: the user's invite code and link, who came through it, and what it earned.
 
-Whoever invited a user earns ``referral_percent`` of each of that user's payments, credited once per payment
-when the payment starts its generation. Nothing is paid out yet, so the balance equals the earnings.
+Whoever invited a user earns ``referral_percent`` of what the business kept of each of that user's payments:
+credited once per payment when the payment starts its generation, and a refund takes back the matching share.
+``earnings_kopecks`` is every credit as credited, ``reversed_kopecks`` what refunds took back, and
+``balance_kopecks`` the difference (nothing is paid out yet).
 """
 
 from __future__ import annotations
@@ -24,4 +26,5 @@ def my_referrals():
         stats = referral_stats(conn, user_id=g.user["id"])
     return jsonify({"code": code, "invite_link": f"https://t.me/{settings.telegram_bot_username}?start=ref_{code}",
                     "percent": settings.referral_percent, "invited": stats["invited"], "paying": stats["paying"],
-                    "earnings_kopecks": stats["earned_kopecks"], "balance_kopecks": stats["earned_kopecks"]})
+                    "earnings_kopecks": stats["earned_kopecks"], "reversed_kopecks": stats["reversed_kopecks"],
+                    "balance_kopecks": stats["balance_kopecks"]})
