@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 import dramatiq
 
@@ -63,7 +63,7 @@ def handle_telegram_update(update_id: int) -> None:
     _text(update_id, message, sender)
 
 
-def _usable(message: Any) -> bool:
+def _usable(message: Any) -> TypeGuard[dict[str, Any]]:
     return (isinstance(message, dict) and isinstance(message.get("from"), dict)
             and isinstance(message["from"].get("id"), int) and isinstance(message.get("chat"), dict)
             and isinstance(message["chat"].get("id"), int))
@@ -72,7 +72,8 @@ def _usable(message: Any) -> bool:
 def _text(update_id: int, message: Mapping[str, Any], sender: Sender) -> None:
     settings = runtime.current().settings
     chat_id = int(message["chat"]["id"])
-    text = message.get("text") if isinstance(message.get("text"), str) else ""
+    raw = message.get("text")
+    text = raw if isinstance(raw, str) else ""
     command, _, argument = text.strip().partition(" ")
     command = command.split("@", 1)[0].lower()  # "/start@PinGlassBot" in groups
     with effect_once("handle_telegram_update") as conn:

@@ -36,9 +36,10 @@ def incoming_file(message: Mapping[str, Any]) -> IncomingFile | None:
     if isinstance(photo, list) and photo and isinstance(photo[-1], dict) and photo[-1].get("file_id"):
         item = photo[-1]  # sizes come smallest first
     else:
-        item = message.get("document")
-        if not isinstance(item, dict) or not item.get("file_id"):
+        document = message.get("document")
+        if not isinstance(document, dict) or not document.get("file_id"):
             return None
+        item = document
         mime = str(item.get("mime_type") or "")
         name = str(item.get("file_name") or "").lower()
         if not mime.startswith("image/") and not name.endswith(IMAGE_SUFFIXES):

@@ -6,7 +6,7 @@ from typing import Any
 
 from psycopg import Connection
 
-from db.queries import fetch_all, fetch_one
+from db.queries import fetch_all, fetch_row
 from rules.states import JOB_MOVES, PAYMENT_MOVES
 
 Row = dict[str, Any]
@@ -29,7 +29,7 @@ def payment_counts(conn: Connection) -> dict[str, dict[str, int]]:
 
 def money(conn: Connection) -> dict[str, int]:
     """Kopecks paid (charged), refunded and credited to referrers, and what stays with us."""
-    row = fetch_one(conn, "admin.money")
+    row = fetch_row(conn, "admin.money")
     paid, refunded, referral = (int(row[k]) for k in ("paid_kopecks", "refunded_kopecks", "referral_kopecks"))
     return {"paid_kopecks": paid, "refunded_kopecks": refunded, "referral_kopecks": referral,
             "net_kopecks": paid - refunded - referral}
@@ -40,15 +40,15 @@ def recent_jobs(conn: Connection, *, status: str | None = None, limit: int = 50)
 
 
 def open_dead_letters(conn: Connection) -> int:
-    return int(fetch_one(conn, "admin.open_dead_letters")["n"])
+    return int(fetch_row(conn, "admin.open_dead_letters")["n"])
 
 
 def unsent_alerts(conn: Connection) -> int:
-    return int(fetch_one(conn, "admin.unsent_alerts")["n"])
+    return int(fetch_row(conn, "admin.unsent_alerts")["n"])
 
 
 def outbox_backlog(conn: Connection) -> dict[str, Any]:
     """Unpublished outbox rows and the age in seconds of the oldest (None when there are none)."""
-    row = fetch_one(conn, "admin.outbox_backlog")
+    row = fetch_row(conn, "admin.outbox_backlog")
     oldest = row["oldest_s"]
     return {"backlog": int(row["n"]), "oldest_s": round(float(oldest), 1) if oldest is not None else None}

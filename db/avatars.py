@@ -6,13 +6,13 @@ from typing import Any
 
 from psycopg import Connection
 
-from db.queries import fetch_all, fetch_one
+from db.queries import fetch_all, fetch_one, fetch_row
 
 Row = dict[str, Any]
 
 
 def insert_avatar(conn: Connection, *, user_id: int, name: str) -> Row:
-    return fetch_one(conn, "avatars.insert_avatar", {"user_id": user_id, "name": name})
+    return fetch_row(conn, "avatars.insert_avatar", {"user_id": user_id, "name": name})
 
 
 def get_avatar(conn: Connection, *, id: int, user_id: int, lock: bool = False) -> Row | None:
@@ -55,4 +55,4 @@ def delete_reference(conn: Connection, *, id: int, avatar_id: int) -> Row | None
 
 
 def reference_count(conn: Connection, *, avatar_id: int) -> int:
-    return fetch_one(conn, "avatars.reference_count", {"avatar_id": avatar_id})["n"]
+    return fetch_row(conn, "avatars.reference_count", {"avatar_id": avatar_id})["n"]

@@ -8,7 +8,7 @@ from typing import Any
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
-from db.queries import execute, fetch_one
+from db.queries import execute, fetch_one, fetch_row
 
 Row = dict[str, Any]
 
@@ -51,7 +51,7 @@ def count_group_photo(conn: Connection, *, chat_id: int, media_group_id: str, us
     (no reply was pending), False when a scheduled reply will count it too."""
     key = {"chat_id": chat_id, "media_group_id": media_group_id}
     execute(conn, "bot.ensure_group", {**key, "user_id": user_id, "avatar_id": avatar_id})
-    row = fetch_one(conn, "bot.count_group_photo", {
+    row = fetch_row(conn, "bot.count_group_photo", {
         **key, "avatar_id": avatar_id, "added": outcome.added, "duplicates": outcome.duplicates,
         "rejected": outcome.rejected, "over_limit": outcome.over_limit})
     return not row["was_pending"]
@@ -59,7 +59,7 @@ def count_group_photo(conn: Connection, *, chat_id: int, media_group_id: str, us
 
 def group_progress(conn: Connection, *, media_group_id: str) -> Row:
     """``unhandled`` updates of the album, seconds since its newest (``quiet_s``) and oldest (``age_s``) arrived."""
-    return fetch_one(conn, "bot.group_progress", {"media_group_id": media_group_id})
+    return fetch_row(conn, "bot.group_progress", {"media_group_id": media_group_id})
 
 
 def claim_group_reply(conn: Connection, *, chat_id: int, media_group_id: str) -> Row | None:

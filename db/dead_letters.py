@@ -7,14 +7,14 @@ from typing import Any
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
-from db.queries import fetch_all, fetch_one
+from db.queries import fetch_all, fetch_one, fetch_row
 
 Row = dict[str, Any]
 
 
 def insert_dead_letter(conn: Connection, *, message_id: str, actor: str, queue_name: str, payload: dict[str, Any],
                        error: str, traceback: str | None, attempts: int) -> int:
-    return fetch_one(conn, "dead_letters.insert_dead_letter", {
+    return fetch_row(conn, "dead_letters.insert_dead_letter", {
         "message_id": message_id, "actor": actor, "queue_name": queue_name, "payload": Jsonb(payload),
         "error": error[:4000], "traceback": traceback, "attempts": attempts,
     })["id"]

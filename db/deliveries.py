@@ -6,7 +6,7 @@ from typing import Any
 
 from psycopg import Connection
 
-from db.queries import execute, fetch_all, fetch_one
+from db.queries import execute, fetch_all, fetch_one, fetch_row
 from rules.states import CHUNK_MOVES, expected_sources
 
 Row = dict[str, Any]
@@ -14,13 +14,13 @@ Row = dict[str, Any]
 
 def delivery_counts(conn: Connection, *, job_id: int) -> Row:
     """Delivery chunks of the job: ``sent`` and ``total``."""
-    return fetch_one(conn, "deliveries.delivery_counts", {"job_id": job_id})
+    return fetch_row(conn, "deliveries.delivery_counts", {"job_id": job_id})
 
 
 def ensure_chunk(conn: Connection, *, job_id: int, chunk: int, kind: str, photo_ids: list[int]) -> Row:
     """The chunk's row, created pending on first sight."""
     execute(conn, "deliveries.ensure_chunk", {"job_id": job_id, "chunk": chunk, "kind": kind, "photo_ids": photo_ids})
-    return fetch_one(conn, "deliveries.get_chunk", {"job_id": job_id, "chunk": chunk})
+    return fetch_row(conn, "deliveries.get_chunk", {"job_id": job_id, "chunk": chunk})
 
 
 def chunks_of_job(conn: Connection, *, job_id: int) -> list[Row]:

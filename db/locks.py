@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, cast
 
 from psycopg_pool import ConnectionPool
 
@@ -19,7 +20,9 @@ def try_lock(pool: ConnectionPool, namespace: int, key: int) -> Iterator[bool]:
     The lock lives on a pooled connection kept for the block and is released before it goes back."""
     with pool.connection() as conn:
         with translated():
-            got = conn.execute("SELECT pg_try_advisory_lock(%s, %s) AS got", (namespace, key)).fetchone()["got"]
+            row = cast("dict[str, Any] | None",  # the pool's rows are dicts (db/pool.py)
+                       conn.execute("SELECT pg_try_advisory_lock(%s, %s) AS got", (namespace, key)).fetchone())
+        got = bool(row and row["got"])
         try:
             yield got
         finally:

@@ -15,7 +15,7 @@ from typing import Any
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
-from db.queries import execute, fetch_all, fetch_one
+from db.queries import execute, fetch_all, fetch_row
 from telemetry.context import correlation_id
 
 _pending: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("outbox_pending", default=None)
@@ -24,7 +24,7 @@ _pending: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("out
 def send(conn: Connection, actor_name: str, *args: Any, delay_ms: int = 0, **kwargs: Any) -> str:
     """Write a message for ``actor_name`` in the caller's transaction; returns its fixed message id."""
     message_id = str(uuid.uuid4())
-    row = fetch_one(conn, "outbox.insert", {
+    row = fetch_row(conn, "outbox.insert", {
         "message_id": message_id, "actor_name": actor_name, "args": Jsonb(list(args)), "kwargs": Jsonb(kwargs),
         "delay_ms": max(0, int(delay_ms)), "correlation_id": correlation_id()})
     pending = _pending.get()
@@ -59,7 +59,7 @@ def mark_published(conn: Connection, *, ids: list[int]) -> None:
 
 
 def backlog(conn: Connection) -> int:
-    return fetch_one(conn, "outbox.backlog")["n"]
+    return fetch_row(conn, "outbox.backlog")["n"]
 
 
 def purge_published(conn: Connection, *, older_than_s: float) -> int:

@@ -7,14 +7,14 @@ from typing import Any
 
 from psycopg import Connection
 
-from db.queries import execute, fetch_all, fetch_one
+from db.queries import execute, fetch_all, fetch_one, fetch_row
 
 Row = dict[str, Any]
 
 
 def insert_share(conn: Connection, *, job_id: int, user_id: int, token_hash: str, ttl_s: int) -> Row:
     """A share of the job that lives ``ttl_s`` seconds; the caller keeps the token, we keep its hash."""
-    return fetch_one(conn, "photos.insert_share",
+    return fetch_row(conn, "photos.insert_share",
                 {"job_id": job_id, "user_id": user_id, "token_hash": token_hash, "ttl_s": ttl_s})
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from psycopg import Connection
 
-from db.queries import execute, fetch_all, fetch_one
+from db.queries import execute, fetch_all, fetch_one, fetch_row
 
 Row = dict[str, Any]
 
@@ -67,7 +67,7 @@ def jobs_of_user(conn: Connection, *, user_id: int) -> list[Row]:
 
 def user_busy(conn: Connection, *, user_id: int) -> bool:
     """True while a job of the user runs or a payment of theirs is paid and has not started its job."""
-    return bool(fetch_one(conn, "privacy.user_busy", {"user_id": user_id})["busy"])
+    return bool(fetch_row(conn, "privacy.user_busy", {"user_id": user_id})["busy"])
 
 
 def delete_references_of_avatars(conn: Connection, *, avatar_ids: list[int]) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from psycopg import Connection
 
@@ -37,19 +37,31 @@ def sql(name: str) -> str:
     return _load()[name]
 
 
-def fetch_one(conn: Connection, name: str, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
+Row = dict[str, Any]  # the pool's connections return rows as dicts (db/pool.py)
+
+
+def fetch_one(conn: Connection[Any], name: str, params: dict[str, Any] | None = None) -> Row | None:
     """Run named query ``name`` and return its first row (None when there is none)."""
     with translated():
-        return conn.execute(sql(name), params or {}).fetchone()
+        return cast("Row | None", conn.execute(sql(name), params or {}).fetchone())
 
 
-def fetch_all(conn: Connection, name: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def fetch_row(conn: Connection[Any], name: str, params: dict[str, Any] | None = None) -> Row:
+    """Run named query ``name``, which always yields a row (``INSERT … RETURNING``, an aggregate), and return it;
+    LookupError if it yielded none."""
+    row = fetch_one(conn, name, params)
+    if row is None:
+        raise LookupError(f"query {name} returned no row")
+    return row
+
+
+def fetch_all(conn: Connection[Any], name: str, params: dict[str, Any] | None = None) -> list[Row]:
     """Run named query ``name`` and return every row."""
     with translated():
-        return conn.execute(sql(name), params or {}).fetchall()
+        return cast("list[Row]", conn.execute(sql(name), params or {}).fetchall())
 
 
-def execute(conn: Connection, name: str, params: dict[str, Any] | None = None) -> int:
+def execute(conn: Connection[Any], name: str, params: dict[str, Any] | None = None) -> int:
     """Run named statement ``name``; returns the number of rows it touched."""
     with translated():
         return conn.execute(sql(name), params or {}).rowcount

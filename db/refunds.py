@@ -6,7 +6,7 @@ from typing import Any
 
 from psycopg import Connection
 
-from db.queries import fetch_all, fetch_one
+from db.queries import fetch_all, fetch_one, fetch_row
 from rules.states import REFUND_MOVES, expected_sources
 
 Row = dict[str, Any]
@@ -18,7 +18,7 @@ def insert_refund(conn: Connection, *, payment_id: int, job_id: int | None, amou
     row = fetch_one(conn, "refunds.insert_refund", {
         "payment_id": payment_id, "job_id": job_id, "amount_kopecks": amount_kopecks,
         "photos_refunded": photos_refunded, "reason": reason, "external_request_id": external_request_id})
-    return row or get_refund_by_key(conn, external_request_id=external_request_id)
+    return row or fetch_row(conn, "refunds.get_refund_by_key", {"external_request_id": external_request_id})
 
 
 def finish_refund(conn: Connection, *, id: int, status: str, provider_status: str | None,

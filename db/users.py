@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from psycopg import Connection
 
-from db.queries import execute, fetch_one
+from db.queries import execute, fetch_one, fetch_row
 
 Row = dict[str, Any]
 
@@ -15,7 +15,7 @@ Row = dict[str, Any]
 def upsert_user(conn: Connection, *, telegram_id: int, username: str | None, first_name: str | None,
                 language_code: str | None, referral_code: str, referred_by: int | None = None) -> Row:
     """Register the Telegram user or refresh their profile; ``referral_code`` is used only for a new row."""
-    return fetch_one(conn, "users.upsert_user", {
+    return fetch_row(conn, "users.upsert_user", {
         "telegram_id": telegram_id, "username": username, "first_name": first_name,
         "language_code": language_code, "referral_code": referral_code, "referred_by": referred_by})
 
@@ -23,10 +23,14 @@ def upsert_user(conn: Connection, *, telegram_id: int, username: str | None, fir
 class TelegramProfile(Protocol):
     """Who a Telegram user is (a Mini App's initData user, or the sender of a bot update)."""
 
-    id: int
-    username: str | None
-    first_name: str | None
-    language_code: str | None
+    @property
+    def id(self) -> int: ...
+    @property
+    def username(self) -> str | None: ...
+    @property
+    def first_name(self) -> str | None: ...
+    @property
+    def language_code(self) -> str | None: ...
 
 
 def new_referral_code() -> str:
@@ -71,5 +75,6 @@ def set_draft_avatar(conn: Connection, *, id: int, avatar_id: int | None) -> Non
     execute(conn, "users.set_draft_avatar", {"id": id, "avatar_id": avatar_id})
 
 
-def lock_user(conn: Connection, *, id: int) -> Row | None:
-    return fetch_one(conn, "users.lock_user", {"id": id})
+def lock_user(conn: Connection, *, id: int) -> Row:
+    """Lock the user's row (it exists: users are never deleted, only erased in place)."""
+    return fetch_row(conn, "users.lock_user", {"id": id})

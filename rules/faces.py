@@ -69,7 +69,7 @@ def count_faces(image: Image.Image) -> int:
 def _classifier() -> cv2.CascadeClassifier:
     classifier = getattr(_local, "classifier", None)
     if classifier is None:
-        classifier = cv2.CascadeClassifier(cv2.data.haarcascades + CASCADE)
+        classifier = cv2.CascadeClassifier(cv2.data.haarcascades + CASCADE)  # type: ignore[attr-defined]
         if classifier.empty():  # a broken OpenCV install: fail loudly rather than find no face in anything
             raise RuntimeError(f"OpenCV could not load its bundled {CASCADE}")
         _local.classifier = classifier

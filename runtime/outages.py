@@ -51,7 +51,7 @@ def waiting(err: ProviderError, delay_ms: int) -> ProviderError:
     kind = _waiting_types.get(cls)
     if kind is None:
         kind = _waiting_types.setdefault(cls, type(f"{cls.__name__}Waiting", (cls, Defer), {}))
-    copy = Exception.__new__(kind)
+    copy: Any = Exception.__new__(kind)  # an instance of the made-up subclass, filled in below
     copy.__dict__.update(err.__dict__)
     copy.args = (f"{err} — provider down, waiting {delay_ms} ms",)
     copy.delay_ms, copy.reason = delay_ms, f"{getattr(err, 'provider', '?')} outage"

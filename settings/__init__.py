@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 
@@ -135,7 +136,7 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Read every known variable from ``environ``; unknown ones are ignored, bad ones raise SettingsError."""
-        values: dict[str, object] = {}
+        values: dict[str, Any] = {}  # each value parsed to its field's type by _parse
         for f in dataclasses.fields(cls):
             raw = environ.get(f.name.upper())
             if raw is None or raw == "":
@@ -153,7 +154,7 @@ class Settings:
         forge bot updates, so a production process must not start on them."""
         if self.sandbox_mode:
             return
-        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        defaults: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(self)}
         bad = []
         for name in PRODUCTION_SECRETS:
             value = getattr(self, name)
@@ -170,7 +171,7 @@ class Settings:
     def public_url(self, path: str) -> str:
         return self.public_base_url.rstrip("/") + path
 
-    def with_overrides(self, **changes: object) -> Settings:
+    def with_overrides(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
 

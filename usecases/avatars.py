@@ -59,7 +59,10 @@ def remove_reference(conn: Connection, storage: Storage, *, user_id: int, avatar
     if removed is None:
         raise Refused("NOT_FOUND", "reference not found")
     storage.delete(removed["storage_key"])
-    return avatars.get_avatar(conn, id=avatar_id, user_id=user_id)
+    avatar = avatars.get_avatar(conn, id=avatar_id, user_id=user_id)
+    if avatar is None:  # erased meanwhile by the person's other device
+        raise Refused("NOT_FOUND", "avatar not found")
+    return avatar
 
 
 @dataclass(frozen=True)

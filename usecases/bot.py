@@ -80,10 +80,11 @@ def record_membership(conn: Connection, *, update_id: int, change: Mapping[str, 
     status = new_member.get("status") if isinstance(new_member, dict) else None
     chat = change.get("chat")
     private = isinstance(chat, dict) and chat.get("type") == "private"
-    sender = change.get("from") if isinstance(change.get("from"), dict) else {}
+    sender = change.get("from")
+    sender_id = sender.get("id") if isinstance(sender, dict) else None
     if not bot.mark_handled(conn, update_id=update_id):
         return None
-    user = users.get_user_by_telegram_id(conn, telegram_id=sender.get("id")) if sender.get("id") else None
+    user = users.get_user_by_telegram_id(conn, telegram_id=sender_id) if isinstance(sender_id, int) else None
     if user is not None and private and status in ("kicked", "member"):
         users.set_bot_blocked(conn, id=user["id"], blocked=status == "kicked")
         return user["id"], status == "kicked"

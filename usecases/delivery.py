@@ -32,6 +32,8 @@ def deliver_album(services: Services, *, job_id: int) -> None:
             return
         user = users.get_user(conn, id=job["user_id"])
         album = photos.photos_of_job(conn, job_id=job_id)
+    if user is None:  # a job's user outlives it (foreign key): never here
+        raise LookupError(f"job {job_id} has no user")
 
     for index, chunk in enumerate(chunk_album(album)):
         caption = None

@@ -37,7 +37,7 @@ def store_answer(conn: Connection, *, user_id: int, endpoint: str, key: str, sta
 
 
 def start_generation(conn: Connection, *, user_id: int, payment_id: int, avatar_id: int | None,
-                     style_id: str | None, referral_percent: int, correlation_id: str) -> dict[str, Any]:
+                     style_id: str | None, referral_percent: int, correlation_id: str | None) -> dict[str, Any]:
     """Start the job the user's payment paid for. A refusal (NOT_FOUND for someone else's avatar, and those of
     ``start_job``) undoes whatever was written for it — a savepoint — so the caller's transaction may still
     commit the refusal's stored answer."""

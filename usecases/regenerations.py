@@ -36,7 +36,10 @@ def regenerate_photo(conn: Connection, *, user_id: int, photo_id: int, percent: 
     if photo is None or photo["user_id"] != user_id:
         raise Refused("NOT_FOUND", "photo not found")
     job = jobs.get_job(conn, id=photo["job_id"], user_id=user_id)
-    root = job if job["kind"] == "purchase" else jobs.get_job(conn, id=job["parent_job_id"], user_id=user_id)
+    root = job if job is None or job["kind"] == "purchase" else jobs.get_job(conn, id=job["parent_job_id"],
+                                                                              user_id=user_id)
+    if job is None or root is None:
+        raise Refused("NOT_FOUND", "photo not found")
     if job["status"] not in JOB_TERMINAL or root["status"] not in JOB_TERMINAL:
         raise Refused("JOB_NOT_FINISHED", "a photo can be regenerated once its album is delivered")
     allowance = regeneration_allowance(root["total_photos"], percent)

@@ -24,6 +24,8 @@ def claim_task(conn: Connection, *, api_key_index: int) -> tuple[dict[str, Any],
     if task is None:
         return None
     job = jobs.get_job(conn, id=task["job_id"])
+    if job is None:  # a task's job outlives it (foreign key): never here
+        raise LookupError(f"task {task['id']} has no job")
     if job["status"] == "queued":
         jobs.move_job(conn, id=job["id"], new="generating")
     return task, avatars.references_of_avatar(conn, avatar_id=job["avatar_id"])

@@ -28,7 +28,7 @@ def create_app(settings: Settings, *, services: Services, broker: dramatiq.Broke
     from web import admin, api, errors, health, limits, miniapp, unit, webhooks
 
     app = Flask(__name__)
-    app.json.ensure_ascii = False
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Flask's DefaultJSONProvider has it
     app.extensions["pinglass"] = Fleet(settings=settings, services=services, broker=broker)
     limits.register(app)  # first: every body is bounded before any other hook or view can read it
     errors.register(app)

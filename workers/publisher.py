@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 import dramatiq
 from dramatiq import Broker
@@ -42,7 +43,7 @@ def publish(pool: ConnectionPool, broker: Broker, *, ids: list[int] | None = Non
                 log(logger, "outbox_unknown_actor", level=logging.ERROR, row_id=row["id"], actor=row["actor_name"])
                 continue
             options = {"correlation_id": row["correlation_id"]} if row["correlation_id"] else {}
-            message = dramatiq.Message(queue_name=actor.queue_name, actor_name=row["actor_name"],
+            message: dramatiq.Message[Any] = dramatiq.Message(queue_name=actor.queue_name, actor_name=row["actor_name"],
                                        args=tuple(row["args"]), kwargs=row["kwargs"], options=options,
                                        message_id=row["message_id"])
             remaining_ms = int(row["delay_ms"] - (now - float(row["created_epoch"])) * 1000)

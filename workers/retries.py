@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from typing import Any
 
 from dramatiq import Broker, Middleware
 from dramatiq.broker import MessageProxy
@@ -46,7 +47,7 @@ class RetryPolicy(Middleware):
             if deferrals <= MAX_DEFERRALS:
                 message.options["deferrals"] = deferrals
                 metrics.RATE_LIMIT_WAITS.labels(message.actor_name).inc()
-                broker.enqueue(message, delay=exception.delay_ms)
+                broker.enqueue(message, delay=exception.delay_ms)  # type: ignore[arg-type]  # a proxy, as Dramatiq's Retries does
                 return
         retries = message.options.get("retries", 0)
         max_retries = _option(message, actor, "max_retries", DEFAULT_MAX_RETRIES)
@@ -60,15 +61,15 @@ class RetryPolicy(Middleware):
                                    retry_after_s=retry_after)
             log(logger, "message_retry", level=logging.WARNING, actor=message.actor_name,
                 message_id=message.message_id, retries=retries + 1, delay_ms=delay, error=repr(exception)[:300])
-            broker.enqueue(message, delay=delay)
+            broker.enqueue(message, delay=delay)  # type: ignore[arg-type]  # a proxy, as Dramatiq's Retries does
             return
         message.fail()
         dead_letter(message, exception, attempts=retries + 1)
 
 
-def _option(message: MessageProxy, actor: object, name: str, default: int) -> int:
+def _option(message: MessageProxy, actor: Any, name: str, default: int) -> int:
     """A per-message option (``send_with_options``) wins over the actor's, which wins over the default."""
-    return message.options.get(name, actor.options.get(name, default))
+    return int(message.options.get(name, actor.options.get(name, default)))
 
 
 def dead_letter(message: MessageProxy, exception: BaseException, *, attempts: int) -> None:

@@ -64,7 +64,7 @@ def register(settings: Settings, client: TelegramClient, store: redis.Redis,
     info = _retrying(client.get_webhook_info)
     stored = store.get(key)
     if (info.url == url and set(info.allowed_updates or ()) == set(ALLOWED_UPDATES)
-            and stored is not None and stored.decode() == fingerprint):
+            and isinstance(stored, bytes) and stored.decode() == fingerprint):
         report("webhook: unchanged")
     else:
         _retrying(client.set_webhook, url, settings.telegram_webhook_secret, allowed_updates=list(ALLOWED_UPDATES))

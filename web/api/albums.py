@@ -117,7 +117,7 @@ def _zip_stream(storage: Storage, job_id: int, photos: list[dict[str, Any]]) -> 
     sink = _Sink()
     stamp = datetime.now(UTC).timetuple()[:6]
     # ZIP_STORED: PNG and JPEG are compressed already; deflating them again costs CPU and saves nothing.
-    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive_file:  # type: ignore[arg-type]
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive_file:  # type: ignore[call-overload]
         for photo in photos:
             try:
                 data = storage.get(photo["storage_key"])

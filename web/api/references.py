@@ -74,7 +74,9 @@ def upload_references(avatar_id: int):
         raise _too_many(len(known))
     uploads = [Upload(i, _filename(i, f), _normalise(i, f)) for i, f in enumerate(files)]
 
-    fresh, duplicates, seen = [], [], set(known)
+    fresh: list[Upload] = []
+    duplicates: list[Upload] = []
+    seen = set(known)
     for upload in uploads:
         (duplicates if upload.image.sha256 in seen else fresh).append(upload)
         seen.add(upload.image.sha256)
@@ -128,7 +130,7 @@ def _record(avatar_id: int, user_id: int,
             fresh: list[Upload]) -> tuple[list[tuple[Upload, int]], list[Upload], int]:
     """Insert the rows (``usecases.references.add_references``, all or nothing): (added with their ids,
     duplicates found only now, new total)."""
-    photos = [NewReference(storage_key=u.key, image=u.image) for u in fresh]
+    photos = [NewReference(storage_key=u.key, image=u.image) for u in fresh if u.key]  # all stored by now
     try:
         with transaction() as conn:
             result = add_references(conn, avatar_id=avatar_id, user_id=user_id, photos=photos, source="upload",
