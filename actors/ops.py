@@ -1,5 +1,6 @@
-"""Periodic safety nets, sent by the scheduler: sweep stuck work (I4), reconcile payments with T-Bank,
-clean the dedup and outbox tables, erase personal data past its retention."""
+"""Periodic safety nets, sent by the scheduler: sweep stuck work (I4), keep payments from staying stuck
+(reconcile with T-Bank and Telegram Stars, alert, cancel), clean the dedup and outbox tables, erase personal
+data past its retention."""
 
 from __future__ import annotations
 
@@ -9,10 +10,9 @@ from datetime import UTC, datetime
 import dramatiq
 
 import runtime
-from gateways.tbank import TBankError
 from runtime.unit import transaction
 from telemetry.logs import log
-from usecases import housekeeping, privacy, sweeps
+from usecases import housekeeping, payment_upkeep, privacy, stars, sweeps
 from usecases import payments as payment_status
 
 logger = logging.getLogger("actors.ops")
@@ -30,19 +30,29 @@ def sweep_stuck() -> None:
 
 @dramatiq.actor(queue_name="ops", max_retries=0)
 def reconcile_payments() -> None:
-    """Payments T-Bank never told us about: ask GetState; expire the ones past their link's life."""
+    """Payments nobody told us about: expire checkouts that never got a link; cancel at the bank and close
+    those past the cancel age (first, so the rotation never closes one without its notice); ask T-Bank
+    (GetState) about the least recently checked open payments, a fair rotation bounded per run; reconcile the
+    Stars rail; alert on payments still not final at the alert age (usecases.payment_upkeep)."""
     services = runtime.current()
-    with services.pool.connection() as conn:
+    with transaction() as conn:
         payment_status.expire_unsent(conn)
-        open_payments = payment_status.open_payments(conn, idle_s=60)
-    for payment in open_payments:
-        try:
-            state = services.tbank.get_state(payment["provider_payment_id"])
-        except TBankError as err:
-            log(logger, "reconcile_failed", level=logging.WARNING, payment_id=payment["id"], code=err.code)
-            continue
-        with transaction() as conn:
-            payment_status.reconcile(conn, payment=payment, bank_status=state.status, bank_amount=state.amount)
+    closed = payment_upkeep.close_overdue(services)
+    rotation = payment_upkeep.check_rotation(services)
+    stars_applied = _reconcile_stars(services)
+    alerted = payment_upkeep.alert_stuck(services)
+    log(logger, "reconcile_payments", **rotation, stars_applied=stars_applied, alerted=alerted, closed=closed)
+
+
+def _reconcile_stars(services: runtime.Services) -> int:
+    """The Stars rail's reconciliation, guarded: whatever it raises never stops the T-Bank rotation, the
+    alerts or the cancels (logged; the next run tries again)."""
+    try:
+        return stars.reconcile_stars(services)
+    except Exception as exc:  # noqa: BLE001 — one rail's failure must not starve the other's upkeep
+        log(logger, "reconcile_stars_failed", level=logging.WARNING, error=type(exc).__name__,
+            message=str(exc)[:300])
+        return 0
 
 
 @dramatiq.actor(queue_name="ops", max_retries=0)

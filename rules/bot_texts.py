@@ -163,3 +163,12 @@ def credits_granted_notice(*, missing: int, total: int, balance: int) -> str:
     return (f"Не удалось создать {counted(missing, *PORTRAITS)} из {total}. Мы начислили вам "
             f"{counted(missing, 'бесплатный портрет', 'бесплатных портрета', 'бесплатных портретов')} — "
             f"на балансе {balance}. Получите их в приложении PinGlass: выберите аватар и стиль.")
+
+
+def payment_closed_notice(*, hours: int, held: bool) -> str:
+    """A checkout that stayed unpaid for ``hours`` was cancelled at the bank and closed here; ``held``: the bank
+    had reserved the money (a two-stage authorization), and the reservation is released."""
+    money = ("Заблокированная банком сумма вернётся на карту — обычно в течение нескольких дней."
+             if held else "Деньги не списаны.")
+    return (f"Оплата заказа не завершилась за {counted(hours, 'час', 'часа', 'часов')}, и мы его отменили. "
+            f"{money} Чтобы получить портреты, оформите заказ заново в приложении PinGlass.")

@@ -17,15 +17,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from db import deliveries, users
+from db import deliveries, outbox, users
 from gateways.telegram import TelegramError
 from rules import bot_texts
 from runtime import Services
 from runtime.limits import acquire_telegram
 from runtime.outcomes import Defer
 from telemetry.logs import log
+
+if TYPE_CHECKING:
+    from psycopg import Connection
 
 logger = logging.getLogger("usecases.sending")
 
@@ -118,3 +121,11 @@ def send_refund_notice(services: Services, *, job: Mapping[str, Any], user: Mapp
     text = bot_texts.refund_notice(refunded=refund["photos_refunded"], total=job["total_photos"],
                                    amount_kopecks=refund["amount_kopecks"])
     send_chunk(services, job_id=job["id"], user=user, chunk=NOTICE_CHUNK, kind="notice", text=text)
+
+
+def queue_payment_closed_notice(conn: Connection, *, user: Mapping[str, Any], hours: int, held: bool) -> str:
+    """Tell the payer their checkout was cancelled after ``hours`` unpaid (``held``: the bank had reserved the
+    money): a ``send_bot_reply`` written to the outbox in the caller's transaction — the one that closed the
+    payment, so the notice goes out once (the close is a conditional move only one run wins). The message id."""
+    text = bot_texts.payment_closed_notice(hours=hours, held=held)
+    return outbox.send(conn, "send_bot_reply", user["id"], user["telegram_id"], text, None)

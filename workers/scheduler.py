@@ -20,6 +20,7 @@ from db import outbox
 from settings import Settings
 from telemetry import metrics
 from telemetry.logs import log
+from usecases import payment_upkeep
 from workers.boot import boot
 from workers.publisher import publish
 
@@ -39,17 +40,25 @@ SCHEDULE = [Periodic("sweep_stuck", 15), Periodic("reconcile_payments", 30), Per
             Periodic("expire_personal_data", 3600)]
 
 
+def schedule(settings: Settings) -> list[Periodic]:
+    """The periodic messages of this process: ``SCHEDULE``, with ``reconcile_payments`` as often as its rotation
+    needs to ask about every open payment within ``settings.reconcile_interval_s``."""
+    every = {"reconcile_payments": payment_upkeep.run_every_s(settings)}
+    return [Periodic(item.actor_name, every.get(item.actor_name, item.every_s)) for item in SCHEDULE]
+
+
 def run(settings: Settings, stop: threading.Event, *, relay_every_s: float = RELAY_EVERY_S) -> None:
     """Relay the outbox and send periodic messages until ``stop`` is set."""
     broker = dramatiq.get_broker()
     services = runtime.current()
     next_relay = 0.0
+    periodic = schedule(settings)
     while not stop.is_set():
         now = time.monotonic()
         if now >= next_relay:
             next_relay = now + relay_every_s
             relay_once(services, broker)
-        for item in SCHEDULE:
+        for item in periodic:
             if now >= item.next_at:
                 item.next_at = now + item.every_s
                 try:
