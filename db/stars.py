@@ -34,7 +34,7 @@ def record_charge(conn: Connection, *, id: int, charge_id: str, payer_id: int | 
 
 
 def open_payments(conn: Connection) -> list[Row]:
-    """Stars payments still ``new`` without a charge: ``id`` and ``created_at``, oldest first."""
+    """Stars payments without a charge, ``new`` or expired in the last 3 days: ``id`` and ``created_at``."""
     return fetch_all(conn, "stars.open_payments", {})
 
 

@@ -24,8 +24,11 @@ RETURNING *;
 
 -- name: open_payments
 -- Stars payments nobody has paid yet as far as we know: what reconciliation looks for in getStarTransactions.
+-- Recently expired ones too: a charge whose update was lost must not vanish because the row expired meanwhile
+-- (applying it then raises an alert instead of starting a job).
 SELECT id, created_at FROM payments
-WHERE rail = 'stars' AND status = 'new' AND telegram_payment_charge_id IS NULL
+WHERE rail = 'stars' AND telegram_payment_charge_id IS NULL
+  AND (status = 'new' OR (status = 'expired' AND created_at > now() - make_interval(days => 3)))
 ORDER BY id;
 
 -- name: record_update

@@ -191,3 +191,16 @@ def test_reconciliation_asks_nothing_while_no_stars_payment_is_open(services, se
     sandbox = SandboxClient.from_settings(settings).telegram
     assert reconcile_stars(services) == 0
     assert sandbox.state()["call_counts"].get("getStarTransactions") is None
+
+
+def test_a_lost_charge_of_a_payment_expired_meanwhile_is_alerted_not_started(services, telegram) -> None:
+    user = make_user(services)
+    telegram.fail(method="successful_payment", error_code="drop")
+    payment = paid_stars_payment(services, telegram, user, make_avatar(services, user))
+    with services.pool.connection() as conn:
+        conn.execute("UPDATE payments SET status = 'expired' WHERE id = %s", (payment["id"],))
+
+    assert reconcile_stars(services) == 0
+
+    assert [a["kind"] for a in rows(services, "SELECT kind FROM admin_alerts")] == ["stars_payment_unmatched"]
+    assert rows(services, "SELECT id FROM outbox WHERE actor_name = 'consume_payment'") == []
