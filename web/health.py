@@ -1,6 +1,13 @@
-"""Liveness and metrics: ``/health`` checks the database and Redis; ``/metrics`` is Prometheus text for the holder
-of ``METRICS_TOKEN`` or ``ADMIN_TOKEN`` (``Authorization: Bearer …``): refunds, failures and provider error rates
-are not for the public. Nothing sent: 401; something wrong: 403."""
+"""Health and metrics.
+
+- ``/health/live``: the process answers (a liveness probe: restart it when this fails).
+- ``/health/ready``: every part the fleet depends on with status and latency (``usecases.health``): 200 when the
+  required ones (database, Redis, storage) are fine, else 503; providers and the worker/scheduler heartbeats are
+  reported, provider checks cached briefly. A readiness probe takes the web out of rotation while it is 503.
+- ``/health``: the database and Redis only, quick (kept for the Dockerfile's HEALTHCHECK and older probes).
+- ``/metrics``: Prometheus text for the holder of ``METRICS_TOKEN`` or ``ADMIN_TOKEN`` (``Authorization: Bearer
+  …``): refunds, failures and provider error rates are not for the public. Nothing sent: 401; something wrong:
+  403."""
 
 from __future__ import annotations
 
@@ -10,9 +17,31 @@ import os
 from flask import Blueprint, Response, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
+from usecases.health import Probes, readiness
 from web.errors import ApiError
 
 blueprint = Blueprint("health", __name__)
+PROBES_KEY = "pinglass.health.probes"
+
+
+@blueprint.get("/health/live")
+def live():
+    return jsonify({"status": "ok"})
+
+
+@blueprint.get("/health/ready")
+def ready():
+    services = current_app.extensions["pinglass"].services
+    probes = current_app.extensions.get(PROBES_KEY)
+    if probes is None:  # built on first use, never at import; one set per process
+        probes = current_app.extensions.setdefault(PROBES_KEY, Probes.for_services(services))
+    is_ready, report = readiness(services, probes)
+    response = jsonify(report)
+    response.status_code = 200 if is_ready else 503
+    if not is_ready:
+        response.headers["Retry-After"] = "5"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @blueprint.get("/health")

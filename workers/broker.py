@@ -10,6 +10,7 @@ from dramatiq import Broker
 from dramatiq.middleware import AgeLimit, CurrentMessage, ShutdownNotifications, TimeLimit
 
 from settings import Settings
+from workers.heartbeat import Heartbeat
 from workers.middleware import ServicesLifecycle, UnitOfWork
 from workers.retries import RetryPolicy
 
@@ -21,7 +22,7 @@ MAINTENANCE_CHANCE = 200_000  # per million commands; an idle worker issues seve
 
 def build_broker(settings: Settings, *, namespace: str = "pinglass", manage_services: bool = True) -> Broker:
     middleware = [AgeLimit(), TimeLimit(time_limit=120_000), ShutdownNotifications(), CurrentMessage(),
-                  UnitOfWork(), RetryPolicy()]
+                  UnitOfWork(), RetryPolicy(), Heartbeat(settings, namespace)]
     if manage_services:
         middleware.insert(0, ServicesLifecycle(settings))
     if settings.broker == "rabbitmq":

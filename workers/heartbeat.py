@@ -1,0 +1,47 @@
+"""The worker process's heartbeat (``runtime.heartbeats``): a daemon thread beats while the worker runs and the
+heartbeat is removed when it shuts down. Redis being away only skips beats (the fleet's readiness then shows
+the worker as silent, which is what it looks like from outside)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import redis
+from dramatiq import Broker, Middleware, Worker
+
+from runtime import heartbeats
+from settings import Settings
+from telemetry.logs import log
+
+logger = logging.getLogger("workers.heartbeat")
+
+
+class Heartbeat(Middleware):
+    def __init__(self, settings: Settings, namespace: str) -> None:
+        self.settings, self.namespace = settings, namespace
+        self.stop = threading.Event()
+        self.client: redis.Redis | None = None
+
+    def after_worker_boot(self, broker: Broker, worker: Worker) -> None:
+        self.stop.clear()
+        self.client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        threading.Thread(target=self._run, args=(self.client, time.time()), name="heartbeat", daemon=True).start()
+
+    def before_worker_shutdown(self, broker: Broker, worker: Worker) -> None:
+        self.stop.set()
+        if self.client is not None:
+            try:
+                heartbeats.forget(self.client, namespace=self.namespace, role="worker")
+            except redis.RedisError:
+                pass
+            self.client.close()
+
+    def _run(self, client: redis.Redis, started_at: float) -> None:
+        while not self.stop.is_set():
+            try:
+                heartbeats.beat(client, namespace=self.namespace, role="worker", started_at=started_at)
+            except redis.RedisError as exc:
+                log(logger, "heartbeat_skipped", level=logging.WARNING, error=type(exc).__name__)
+            self.stop.wait(heartbeats.BEAT_EVERY_S)
