@@ -11,9 +11,10 @@ def test_catalog_lists_configured_tiers_and_styles(client, settings, services) -
     response = client.get("/api/v1/catalog", headers=auth(settings, make_user(services)))
     assert response.status_code == 200
     body = response.get_json()
-    assert body["tiers"] == [{"id": "starter", "photos": 7, "price_kopecks": 49900},
-                             {"id": "standard", "photos": 15, "price_kopecks": 99900},
-                             {"id": "premium", "photos": 23, "price_kopecks": 149900}]
+    assert body["tiers"] == [{"id": "starter", "photos": 7, "price_kopecks": 49900, "price_stars": 250},
+                             {"id": "standard", "photos": 15, "price_kopecks": 99900, "price_stars": 500},
+                             {"id": "premium", "photos": 23, "price_kopecks": 149900, "price_stars": 750}]
+    assert body["receipts_required"] is False
     assert {s["id"] for s in body["styles"]} == {"business", "cinematic", "fairytale"}
     assert all(s["title"] and s["preview"] for s in body["styles"])
 

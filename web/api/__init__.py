@@ -19,14 +19,28 @@ from db.errors import DatabaseError
 from gateways.storage import StorageError
 from runtime.limits import ApiLimit, retry_after_header, take_api_request
 from telemetry.logs import log
-from web.api import albums, avatars, catalog, generations, me, openapi, orders, payments, photos, references, referrals
+from web.api import (
+    albums,
+    avatars,
+    catalog,
+    credits,
+    generations,
+    me,
+    openapi,
+    orders,
+    payments,
+    photos,
+    references,
+    referrals,
+)
 from web.api.common import check_path_ids
 from web.auth import validated_init_data
 from web.errors import ApiError, error_response
 
 logger = logging.getLogger("web.api")
 blueprint = Blueprint("api", __name__, url_prefix="/api")
-for _module in (catalog, avatars, references, payments, generations, albums, photos, referrals, orders, me, openapi):
+for _module in (catalog, avatars, references, payments, credits, generations, albums, photos, referrals, orders, me,
+                openapi):
     blueprint.register_blueprint(_module.blueprint)
 
 RATE_LIMIT_CONFIG = "API_RATE_LIMIT"  # app.config key: a runtime.limits.ApiLimit (tests and operators may tune it)

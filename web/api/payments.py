@@ -17,14 +17,11 @@ from rules.catalog import STYLES, parse_tiers
 from settings import Settings
 from usecases import checkout, stars
 from usecases.errors import Refused
-from web.api import credits as credits_api
 from web.api.common import ID, fleet, id_field, iso, json_object, not_found, text_field, transaction
 from web.auth import require_user
 from web.errors import ApiError
 
 blueprint = Blueprint("payments", __name__)
-# The free portraits' routes ride on this blueprint until web/api/__init__.py lists web.api.credits itself.
-blueprint.register_blueprint(credits_api.blueprint)
 
 INIT_TIMEOUT = (3.05, 8.0)  # (connect, read): a user is waiting, and a stuck Init must not hold a web worker
 EXTENSION_KEY = "pinglass.api.tbank"
