@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
-from db import dead_letters, outbox
+from db import dead_letters, outbox, payments, refunds
 from tests.factories import make_avatar, make_paid_payment, make_user
 from tests.integration.pipeline_helpers import chat_messages, wait_until
 from usecases import generation
 from usecases.alerts import raise_alert
+from usecases.referrals import reverse_for_refund
 from web import create_app
 from web.admin.guard import COOKIE
 from workers.publisher import publish
@@ -28,7 +29,7 @@ def letters(services) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("path", ["/admin", "/admin/api/summary", "/admin/api/jobs", "/admin/api/dead-letters",
-                                  "/admin/api/alerts", "/admin/dramatiq/"])
+                                  "/admin/api/alerts", "/admin/api/referrals", "/admin/dramatiq/"])
 def test_admin_pages_need_the_admin_token(client, path) -> None:
     nothing = client.get(path)
     wrong = client.get(path, headers={"Authorization": "Bearer not-the-token"})
@@ -90,6 +91,33 @@ def test_summary_counts_jobs_payments_money_and_backlogs(client, services, setti
                              "net_kopecks": 89910}
     assert body["outbox"]["backlog"] >= 1 and body["alerts_unsent"] == 1 and body["dead_letters_open"] == 0
     assert {"kie", "payments", "bot"} <= {q["name"] for q in body["queues"]}
+
+
+def test_referrers_show_what_they_earned_what_refunds_reversed_and_the_balance(client, services, settings,
+                                                                              admin) -> None:
+    inviter, quiet = make_user(services), make_user(services)
+    for tier, refunded in (("standard", 99900), ("starter", 0)):  # one purchase refunded in full, one kept
+        payer = make_user(services, referred_by=inviter["id"])
+        payment = make_paid_payment(services, payer, make_avatar(services, payer), tier=tier)
+        with services.pool.connection() as conn, conn.transaction():
+            generation.start_job(conn, payment_id=payment["id"], referral_percent=settings.referral_percent)
+            if refunded:
+                refund = refunds.insert_refund(conn, payment_id=payment["id"], job_id=None, amount_kopecks=refunded,
+                                               photos_refunded=15, reason="missing_photos",
+                                               external_request_id=f"admin-test-{payment['id']}")
+                refund = refunds.finish_refund(conn, id=refund["id"], status="succeeded", provider_status="REFUNDED")
+                payments.add_refunded(conn, id=payment["id"], amount=refunded)
+                reverse_for_refund(conn, refund=refund, percent=settings.referral_percent)
+
+    listed = client.get("/admin/api/referrals", headers=admin).get_json()["referrers"]
+    page = client.get("/admin", headers=admin).get_data(as_text=True)
+
+    assert [(r["referrer_user_id"], r["paying"], r["earned_kopecks"], r["reversed_kopecks"], r["balance_kopecks"])
+            for r in listed] == [(inviter["id"], 2, 9990 + 4990, 9990, 4990)]
+    assert quiet["id"] not in {r["referrer_user_id"] for r in listed}
+    row = page[page.index(f'id="referrer-{inviter["id"]}"'):].split("</tr>")[0]
+    assert "149.80 ₽" in row and "99.90 ₽" in row and "49.90 ₽" in row
+    assert client.get("/admin/api/referrals?limit=0", headers=admin).status_code == 400
 
 
 def test_jobs_lists_progress_and_filters_by_status(client, services, settings, admin) -> None:

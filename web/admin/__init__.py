@@ -1,9 +1,10 @@
 """The operators' surface under ``/admin``, every address behind the admin token (``web.admin.guard``).
 
 - ``GET /admin``: the dashboard page — jobs by status and the recent ones with progress bars, payments by
-  status, money (paid, refunded, referral credits), dead letters with Replay buttons, recent alerts, the outbox
-  backlog and the broker's queues, links to ``/metrics`` and the Dramatiq dashboard.
-- ``GET /admin/api/summary | jobs?status=&limit= | dead-letters?all=1 | alerts``, and
+  status, money (paid, refunded, referral credits), dead letters with Replay buttons, recent alerts, referrers
+  (earned, reversed by refunds, balance), the outbox backlog and the broker's queues, links to ``/metrics`` and
+  the Dramatiq dashboard.
+- ``GET /admin/api/summary | jobs?status=&limit= | dead-letters?all=1 | alerts | referrals?limit=``, and
   ``POST /admin/api/dead-letters/<id>/replay``: the same as JSON (the replayed message is published after the
   request, through the outbox).
 - ``/admin/dramatiq/``: the Dramatiq dashboard (``web.admin.queues``).

@@ -13,6 +13,7 @@ from rules.states import JOB_MOVES
 from usecases import admin as reads
 from usecases import dead_letters as letters
 from usecases.errors import Refused
+from usecases.referrals import referrer_balances
 from web.admin.queues import queue_sizes_or_error
 from web.errors import ApiError
 
@@ -103,9 +104,18 @@ def alerts_json() -> Any:
     return jsonify({"alerts": [plain(row) for row in rows]})
 
 
+def referrals_json() -> Any:
+    """Per referrer: what their invitations earned, what refunds reversed of it, and the balance."""
+    limit = limit_arg(100)
+    with _fleet().services.pool.connection() as conn:
+        rows = referrer_balances(conn, limit=limit)
+    return jsonify({"referrers": [plain(row) for row in rows]})
+
+
 def register(blueprint: Any) -> None:
     blueprint.add_url_rule("/api/summary", "api_summary", summary, methods=["GET"])
     blueprint.add_url_rule("/api/jobs", "api_jobs", jobs, methods=["GET"])
     blueprint.add_url_rule("/api/dead-letters", "api_dead_letters", dead_letters_json, methods=["GET"])
     blueprint.add_url_rule("/api/dead-letters/<int:letter_id>/replay", "api_replay", replay_json, methods=["POST"])
     blueprint.add_url_rule("/api/alerts", "api_alerts", alerts_json, methods=["GET"])
+    blueprint.add_url_rule("/api/referrals", "api_referrals", referrals_json, methods=["GET"])

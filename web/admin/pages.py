@@ -8,11 +8,13 @@ from urllib.parse import urlencode
 from flask import current_app, redirect, render_template, request
 
 from usecases import admin as reads
+from usecases.referrals import referrer_balances
 from web.admin.api import job_view, plain, replay, summary_data
 from web.errors import ApiError
 
 RECENT_JOBS = 25
 RECENT_ALERTS = 20
+REFERRERS = 50
 
 
 def dashboard() -> Any:
@@ -22,8 +24,9 @@ def dashboard() -> Any:
         jobs = [job_view(row) for row in reads.recent_jobs(conn, limit=RECENT_JOBS)]
         letters = [plain(row) for row in reads.list_dead_letters(conn, open_only=True, limit=50)]
         recent_alerts = [plain(row) for row in reads.list_alerts(conn, limit=RECENT_ALERTS)]
+        referrers = [plain(row) for row in referrer_balances(conn, limit=REFERRERS)]
     return render_template("admin/dashboard.html", summary=summary, jobs=jobs, letters=letters, alerts=recent_alerts,
-                           notice=request.args.get("notice"), rubles=_rubles)
+                           referrers=referrers, notice=request.args.get("notice"), rubles=_rubles)
 
 
 def replay_form(letter_id: int) -> Any:
