@@ -18,6 +18,7 @@ from telemetry import metrics
 from telemetry.logs import log
 from usecases.refunds import settle_refund
 from usecases.sending import SUMMARY_CHUNK, send_chunk, send_refund_notice
+from usecases.stars import STARS_FULL_REFUND
 
 logger = logging.getLogger("usecases.delivery")
 ZIP_LINK_TTL_S = 7 * 24 * 3600
@@ -49,7 +50,8 @@ def deliver_album(services: Services, *, job_id: int) -> None:
                    text=bot_texts.album_summary(len(album)),
                    reply_markup=summary_buttons(services, job_id))
     refund = settle_refund(services, job)
-    if refund is not None and refund["status"] == "succeeded":
+    # A Stars refund tells the person itself, in Stars (usecases/stars.py); a card refund is told here, in rubles.
+    if refund is not None and refund["status"] == "succeeded" and refund["reason"] != STARS_FULL_REFUND:
         send_refund_notice(services, job=job, user=user, refund=refund)
 
     final = "failed" if not album else "delivered_partial" if job["photos_failed"] else "delivered"

@@ -199,6 +199,8 @@ def _alert_unmatched(conn: Connection, *, charge_id: str, payment: Mapping[str, 
 
 # -- refunds -------------------------------------------------------------------------------------------------------
 
+STARS_FULL_REFUND = "stars_full"  # refunds.reason of a whole Stars charge refunded (the person is told here)
+
 def settle_stars_refund(services: Services, job: dict[str, Any], payment: dict[str, Any]) -> dict[str, Any] | None:
     """What a Stars job owes: a job that made nothing is refunded whole (refundStarPayment, once: the refund row
     keyed by the payment, the charge refunded once at Telegram); the missing portraits of a partial job are
@@ -223,7 +225,7 @@ def _refund_whole_charge(services: Services, job: dict[str, Any], payment: dict[
         if amount <= 0:
             return refunds.get_refund_by_key(conn, external_request_id=key)
         refund = refunds.insert_refund(conn, payment_id=payment["id"], job_id=job["id"], amount_kopecks=amount,
-                                       photos_refunded=job["total_photos"], reason="stars_full",
+                                       photos_refunded=job["total_photos"], reason=STARS_FULL_REFUND,
                                        external_request_id=key)
     if refund["status"] != "pending":
         return refund
