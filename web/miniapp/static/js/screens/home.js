@@ -98,7 +98,8 @@ function referralCard(ref) {
   };
   return h("section", { class: "card referral", "aria-labelledby": "ref-title" },
     h("h2", { id: "ref-title" }, "Приглашайте друзей"),
-    h("p", { class: "hint" }, `Вы получаете ${ref.percent}% от каждой их покупки.`),
+    h("p", { class: "hint" },
+      `Вы получаете ${ref.percent}% от каждой их покупки; если покупку вернули, ваша доля с неё списывается.`),
     h("p", { class: "invite", "aria-label": "Ваша ссылка" }, ref.invite_link),
     h("div", { class: "row" },
       h("button", { type: "button", class: "secondary", onclick: () => shareLink(ref.invite_link,
@@ -107,5 +108,11 @@ function referralCard(ref) {
     h("dl", { class: "stats" },
       h("div", {}, h("dt", {}, "Пришли"), h("dd", {}, String(ref.invited))),
       h("div", {}, h("dt", {}, "Купили"), h("dd", {}, String(ref.paying))),
-      h("div", {}, h("dt", {}, "Заработано"), h("dd", {}, rubles(ref.earnings_kopecks)))));
+      h("div", {}, h("dt", {}, "Заработано"), h("dd", {}, rubles(ref.earnings_kopecks)))),
+    // A refund takes back the matching share of what it earned: the balance is what is left.
+    h("dl", { class: "stats", "aria-label": "Баланс" },
+      h("div", {}, h("dt", {}, "Возвраты"),
+        h("dd", {}, ref.reversed_kopecks ? `−${rubles(ref.reversed_kopecks)}` : rubles(0))),
+      h("div", {}, h("dt", {}, "Баланс"), h("dd", {}, rubles(ref.balance_kopecks))),
+      h("div", {}, h("dt", {}, "Ваш процент"), h("dd", {}, `${ref.percent}%`))));
 }
