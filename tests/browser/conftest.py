@@ -1,7 +1,12 @@
 """The Mini App in a real browser: Debian's chromium driven by Playwright (which cannot download its own browser
 here), a phone-sized viewport, and a guard that fails the test on any console error of our pages.
 
-Screenshots go to ``out/screens/`` (``<screen>-<theme>.png``), for a reviewer to look at."""
+Screenshots go to ``out/screens/`` (``<screen>-<theme>.png``), for a reviewer to look at.
+
+``inside_telegram`` puts a stand-in for ``telegram-web-app.js`` into a page: the app then runs as inside Telegram
+(MainButton, BackButton, openLink, openInvoice). Its ``openInvoice`` is Telegram's invoice sheet played honestly:
+the invoice page of the Telegram fake opens in a popup where the test pays or cancels as a person would, and the
+callback gets the status the fake reports for that invoice (polled through ``SandboxClient``), never a fixed one."""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
+from sandbox.client import SandboxClient
 from settings import Settings
 from tests.conftest import tma_header
 from web.miniapp import THEMES
@@ -105,3 +111,74 @@ def screenshot(page: Page, name: str) -> Path:
     finally:
         page.set_viewport_size(PHONE)
     return path
+
+
+# A stand-in for telegram-web-app.js with the surface our code uses; it records what the app asks of it in
+# window.__telegram.calls. openInvoice opens the invoice in a popup (Telegram's sheet) and reports the fake's
+# status of the invoice once it is no longer pending, or "cancelled" when the sheet is closed unpaid.
+TELEGRAM_WEBAPP = """
+(() => {
+  const calls = [];
+  const button = (name) => {
+    const handlers = new Set();
+    return { text: "", isVisible: false, isActive: true, isProgressVisible: false,
+      setText(t) { this.text = t; calls.push([name, "setText", t]); },
+      show() { this.isVisible = true; calls.push([name, "show"]); },
+      hide() { this.isVisible = false; calls.push([name, "hide"]); },
+      enable() { this.isActive = true; }, disable() { this.isActive = false; },
+      showProgress() { this.isProgressVisible = true; }, hideProgress() { this.isProgressVisible = false; },
+      onClick(fn) { handlers.add(fn); }, offClick(fn) { handlers.delete(fn); },
+      press() { handlers.forEach((fn) => fn()); } };
+  };
+  async function openInvoice(url, callback) {
+    calls.push(["openInvoice", url]);
+    const sheet = window.open(url, "telegram-invoice");
+    let status = "pending";
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      status = await window.__invoiceStatus(url);
+      if (status !== "pending") break;
+      if (!sheet || sheet.closed) { status = "cancelled"; break; }
+    }
+    if (sheet && !sheet.closed) sheet.close();
+    calls.push(["invoiceClosed", status]);
+    callback(status);
+  }
+  window.__telegram = { calls };
+  window.Telegram = { WebApp: {
+    initData: %(init)s, initDataUnsafe: { start_param: "" }, version: "8.0", platform: "android",
+    colorScheme: %(scheme)s, themeParams: %(theme)s,
+    ready() { calls.push(["ready"]); }, expand() { calls.push(["expand"]); }, close() { calls.push(["close"]); },
+    onEvent() {}, isVersionAtLeast() { return true; },
+    MainButton: button("MainButton"), BackButton: button("BackButton"),
+    openLink(url) { calls.push(["openLink", url]); },
+    openTelegramLink(url) { calls.push(["openTelegramLink", url]); },
+    openInvoice,
+    showConfirm(message, cb) { calls.push(["showConfirm", message]); cb(true); },
+    downloadFile(params) { calls.push(["downloadFile", params.url]); },
+    HapticFeedback: { notificationOccurred() {} },
+  } };
+})();
+"""
+
+
+def inside_telegram(page: Page, settings: Settings, telegram_id: int, *, theme: str = "light") -> Page:
+    """Make ``page`` run the Mini App as inside Telegram for this user (initData, theme, native buttons, the
+    invoice sheet); call before its first ``goto``."""
+    init = tma_header(settings, telegram_id)["Authorization"][4:]
+    fake = SandboxClient.from_settings(settings).telegram
+    page.expose_function("__invoiceStatus", fake.invoice_status)
+    page.add_init_script(TELEGRAM_WEBAPP % {"init": json.dumps(init), "scheme": json.dumps(theme),
+                                            "theme": json.dumps(THEMES[theme])})
+    return page
+
+
+def main_button(page: Page) -> dict:
+    """Telegram's MainButton as the app left it: text, isVisible, isActive, isProgressVisible."""
+    return page.evaluate("() => { const b = Telegram.WebApp.MainButton; return {text: b.text, "
+                         "isVisible: b.isVisible, isActive: b.isActive, isProgressVisible: b.isProgressVisible}; }")
+
+
+def telegram_calls(page: Page, name: str) -> list[list]:
+    """What the app asked of the Telegram stand-in, by method name (e.g. "openInvoice")."""
+    return [call[1:] for call in page.evaluate("() => __telegram.calls") if call[0] == name]

@@ -37,6 +37,16 @@ async function toError(response) {
   return error;
 }
 
+// A 429 that waiting does not cure: the person must act first (pay or let an open checkout lapse).
+const FINAL_429 = new Set(["TOO_MANY_CHECKOUTS"]);
+
+async function isFinal429(response) {
+  try {
+    const body = await response.clone().json();
+    return Boolean(body && body.error && FINAL_429.has(body.error.code));
+  } catch { return false; }
+}
+
 function retryAfterMs(response, attempt) {
   const header = Number(response && response.headers.get("Retry-After"));
   return Number.isFinite(header) && header > 0 ? Math.min(header, 30) * 1000 : BACKOFF_MS[attempt];
@@ -45,6 +55,7 @@ function retryAfterMs(response, attempt) {
 /**
  * request("GET", "/api/v1/avatars") → the JSON body. A POST is retried only when the server says it did
  * nothing (429, 503) — a lost answer to a POST is not repeated blindly; GET and DELETE also on network errors.
+ * A 429 TOO_MANY_CHECKOUTS is not retried: only the person can free a checkout.
  */
 export async function request(method, path, { json, retries = BACKOFF_MS.length } = {}) {
   const safe = method === "GET" || method === "DELETE";
@@ -61,6 +72,7 @@ export async function request(method, path, { json, retries = BACKOFF_MS.length 
       throw new ApiError(0, "NETWORK");
     }
     if (response.ok) return response.status === 204 ? null : response.json();
+    if (response.status === 429 && await isFinal429(response)) throw await toError(response);
     if (RETRYABLE_STATUS.has(response.status) && (safe || response.status !== 502) && attempt < retries) {
       await sleep(retryAfterMs(response, attempt));
       continue;

@@ -1,6 +1,6 @@
 // The Mini App's entry: reads the launch (initData), applies the theme, and routes the hash to a screen.
-// Routes: #/ · #/avatars/new · #/avatars/<id> · #/avatars/<id>/order · #/payments/<id>?result=success|fail ·
-// #/generations/<id> · #/generations/<id>/gallery · #/me
+// Routes: #/ · #/avatars/new · #/avatars/<id> · #/avatars/<id>/order · #/payments/<id>?result=…|status=… ·
+// #/generations/<id> · #/generations/<id>/gallery · #/credits · #/me
 
 import * as telegram from "./telegram.js";
 import { onSessionLost } from "./api.js";
@@ -11,6 +11,7 @@ import * as order from "./screens/order.js";
 import * as payment from "./screens/payment.js";
 import * as generation from "./screens/generation.js";
 import * as gallery from "./screens/gallery.js";
+import * as credits from "./screens/credits.js";
 import * as me from "./screens/me.js";
 
 const ROUTES = [
@@ -21,6 +22,7 @@ const ROUTES = [
   [/^\/payments\/(\d+)$/, payment, ["paymentId"]],
   [/^\/generations\/(\d+)$/, generation, ["jobId"]],
   [/^\/generations\/(\d+)\/gallery$/, gallery, ["jobId"]],
+  [/^\/credits$/, credits, []],
   [/^\/me$/, me, []],
 ];
 

@@ -25,6 +25,15 @@ export function rubles(kopecks) {
   return `${value} ₽`;
 }
 
+/** 500 → "500 ⭐" (Telegram Stars are whole). */
+export const stars = (n) => `${n.toLocaleString("ru-RU")} ⭐`;
+
+/** A tier's price on a rail: roubles for "card", Stars for "stars". */
+export const price = (tier, rail) => (rail === "stars" ? stars(tier.price_stars) : rubles(tier.price_kopecks));
+
+/** The form of "портрет … не получился/не получились" for n. */
+export const notMade = (n) => `${portraits(n)} не ${n % 10 === 1 && n % 100 !== 11 ? "получился" : "получились"}`;
+
 /** An ISO timestamp as "5 декабря 2026" (date only) or with the time. */
 export function date(iso, { time = false } = {}) {
   if (!iso) return "";
@@ -81,7 +90,14 @@ const ERRORS = {
   INVALID_NAME: "Название должно быть от 1 до 64 символов.",
   UNKNOWN_TIER: "Такого пакета больше нет. Обновите страницу и выберите снова.",
   UNKNOWN_STYLE: "Такого стиля больше нет. Обновите страницу и выберите снова.",
-  PAYMENT_PROVIDER_ERROR: "Банк сейчас не отвечает. Попробуйте оплатить через минуту.",
+  PAYMENT_PROVIDER_ERROR: "Платёжная система сейчас не отвечает. Попробуйте оплатить через минуту.",
+  TOO_MANY_CHECKOUTS: "У вас уже есть неоплаченные заказы. Оплатите один из них или подождите, пока ссылка " +
+    "на оплату истечёт, — тогда можно начать новый.",
+  EMAIL_REQUIRED: "Укажите e-mail — пришлём на него чек.",
+  INVALID_EMAIL: "Похоже, в адресе ошибка. Проверьте e-mail, например: anna@example.ru.",
+  STARS_UNAVAILABLE: "Этот пакет нельзя оплатить звёздами. Выберите оплату картой или другой пакет.",
+  UNKNOWN_RAIL: "Такой способ оплаты не поддерживается. Выберите «Картой» или «Telegram Stars».",
+  NO_CREDITS: "Подарочных портретов не осталось.",
   PAYMENT_REQUIRED: "Заказ ещё не оплачен.",
   PAYMENT_CONSUMED: "Этот заказ уже запущен.",
   JOB_NOT_FINISHED: "Портрет можно переделать, когда альбом будет готов.",

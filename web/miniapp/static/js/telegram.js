@@ -1,4 +1,5 @@
-// The Telegram side of the app: initData, the start parameter, the theme, the main and back buttons, links.
+// The Telegram side of the app: initData, the start parameter, the theme, the main and back buttons, links,
+// Stars invoices.
 // Inside Telegram it uses window.Telegram.WebApp; outside (tests, a desktop browser in the sandbox) it reads
 // the URL hash exactly as Telegram passes it ("#/path?tgWebAppData=...&tgWebAppThemeParams=...") and draws
 // plain buttons instead of the native ones.
@@ -142,6 +143,18 @@ export function setBack(fn) {
 export function openPayment(url) {
   if (webApp) webApp.openLink(url);
   else location.assign(url);
+}
+
+/** Pay a Telegram Stars invoice link. Inside Telegram: Telegram's own invoice sheet (openInvoice); resolves to
+ * how it ended — "paid", "cancelled", "failed" or "pending". Outside (a desktop browser in the sandbox): this tab
+ * goes to the invoice page, which comes back to `returnTo` with "status=paid|failed|cancelled" appended; the
+ * promise never resolves, as the page is left. */
+export function openInvoice(url, returnTo) {
+  if (webApp && webApp.openInvoice) return new Promise((resolve) => webApp.openInvoice(url, resolve));
+  const target = new URL(url, location.href);
+  target.searchParams.set("return", returnTo);
+  location.assign(target.toString());
+  return new Promise(() => {});
 }
 
 /** Share a link through Telegram's chat picker. */

@@ -1,9 +1,11 @@
 // Order: live progress (queued → generating N of M → delivering), portraits appearing as they are stored, an
-// estimate of the time left; "Ваши фото готовы" at the end, and a partial refund explained.
+// estimate of the time left; "Ваши фото готовы" at the end, and what happened to the money for portraits that
+// did not come out, in the rail's terms: roubles back to the card, Stars back to the Telegram balance (a job that
+// made nothing), or free portraits credited (a partial Stars order, and any free-portrait order).
 
 import { get } from "../api.js";
 import { h, mount, progressBar, sleep, toast } from "../dom.js";
-import { JOB_STATUS, duration, plural, portraits, rubles } from "../ru.js";
+import { duration, notMade, portraits, rubles, stars } from "../ru.js";
 import { haptic, setBack, setPrimary } from "../telegram.js";
 
 const TERMINAL = new Set(["delivered", "delivered_partial", "failed"]);
@@ -36,8 +38,11 @@ export async function render(ctx) {
   const grid = h("ul", { class: "grid live", "aria-label": "Готовые портреты" });
   const head = h("div", { "aria-live": "polite" });
   mount(ctx.root, head, grid);
+  let rail = null; // how this order was paid, read once the money matters (the job's answer does not say)
   for (let round = 0; ctx.alive(); round += 1) {
-    draw(ctx, job, head, grid, seen);
+    if (TERMINAL.has(job.status) && rail === null) rail = await railOf(job);
+    if (!ctx.alive()) return;
+    draw(ctx, job, head, grid, seen, rail);
     if (TERMINAL.has(job.status)) { haptic(job.status === "failed" ? "error" : "success"); return; }
     await sleep(1500);
     try {
@@ -50,7 +55,40 @@ export async function render(ctx) {
   }
 }
 
-function draw(ctx, job, head, grid, seen) {
+/** How the job was paid: {kind: "card"|"stars"|"credit", stars} (the payment's rail and its Stars amount). */
+async function railOf(job) {
+  if (!job.payment_id) return { kind: "credit", stars: 0 };
+  if (!job.progress.failed && !job.refunds.length) return { kind: "card", stars: 0 }; // nothing to explain
+  try {
+    const payment = await get(`/api/v1/payments/${job.payment_id}`);
+    return payment.rail === "stars" ? { kind: "stars", stars: payment.amount_stars } : { kind: "card", stars: 0 };
+  } catch {
+    return null; // asked again on the next round
+  }
+}
+
+/** The sentence about money for the portraits that did not come out, and a link where one helps. */
+function moneyNotice(ctx, job, rail) {
+  const { failed, done } = job.progress;
+  const refunded = job.refunds.reduce((sum, r) => sum + r.amount_kopecks, 0);
+  const returned = job.refunds.some((r) => r.status === "succeeded") || refunded > 0;
+  const toCredits = h("button", { type: "button", class: "link", onclick: () => ctx.navigate("/credits") },
+    "Мои подарочные портреты");
+  if (!rail || failed === 0) return null;
+  if (rail.kind === "credit" || (rail.kind === "stars" && done > 0)) {
+    return h("div", { class: "notice" },
+      h("p", {}, `${notMade(failed)} — ${failed === 1 ? "он зачислен" : "они зачислены"} вам в подарок. ` +
+        "Их можно получить в любом стиле для любого аватара."), toCredits);
+  }
+  if (rail.kind === "stars") {
+    return h("p", { class: "notice" }, returned ? `Мы вернули ${stars(rail.stars)} на ваш баланс Telegram Stars.`
+      : `Мы вернём ${stars(rail.stars)} на ваш баланс Telegram Stars.`);
+  }
+  return h("p", { class: "notice" }, `${notMade(failed)}. ` +
+    (refunded ? `Мы вернули ${rubles(refunded)} на вашу карту.` : "Мы вернём за них деньги на вашу карту."));
+}
+
+function draw(ctx, job, head, grid, seen, rail) {
   const { done, failed, total } = job.progress;
   const status = job.status;
   const stage = TERMINAL.has(status) ? "done" : status;
@@ -59,21 +97,16 @@ function draw(ctx, job, head, grid, seen) {
   if (status === "queued") { title = "Заказ в очереди"; line = "Сейчас начнём создавать портреты."; }
   else if (status === "generating") { title = `Создаём портреты: ${done} из ${total}`; line = eta(job); }
   else if (status === "delivering") { title = "Отправляем альбом в Telegram"; line = "Портреты готовы, альбом уже в пути."; }
-  else if (status === "failed") { title = "Не получилось создать портреты"; line = "Мы вернём деньги на карту — обычно это занимает несколько дней."; }
+  else if (status === "failed") { title = "Не получилось создать портреты"; line = failedLine(rail); }
   else { title = "Ваши фото готовы"; line = `${portraits(done)} — в галерее и в чате с ботом.`; }
-  const refunded = job.refunds.reduce((sum, r) => sum + r.amount_kopecks, 0);
-  mount(head, 
+  mount(head,
     h("h1", {}, title),
     h("ol", { class: "stages", "aria-label": "Этапы" }, STAGES.map(([key, label]) => h("li", {
       class: key === stage ? "current" : STAGES.findIndex((s) => s[0] === key) < STAGES.findIndex((s) => s[0] === stage)
         ? "past" : "" }, label))),
     progressBar((done + failed) / total, "Готовность заказа"),
     h("p", { class: "hint" }, line),
-    failed > 0 && TERMINAL.has(status)
-      ? h("p", { class: "notice" }, `${failed} ${plural(failed, "портрет", "портрета", "портретов")} не ` +
-        `${failed === 1 ? "получился" : "получились"}. ` +
-        (refunded ? `Мы вернули ${rubles(refunded)} на вашу карту.` : "Мы вернём за них деньги на вашу карту."))
-      : null);
+    TERMINAL.has(status) ? moneyNotice(ctx, job, rail) : null);
   // New portraits join the grid in their album order; ones already shown keep their element (no reload).
   for (const photo of job.photos) {
     if (seen.has(photo.id)) continue;
@@ -87,6 +120,11 @@ function draw(ctx, job, head, grid, seen) {
   } else if (TERMINAL.has(status)) {
     setPrimary({ text: "На главную", onClick: () => ctx.navigate("/") });
   }
+}
+
+function failedLine(rail) {
+  if (rail && rail.kind !== "card") return "Ни один портрет не получился.";
+  return "Мы вернём деньги на карту — обычно это занимает несколько дней.";
 }
 
 function eta(job) {
