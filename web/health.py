@@ -16,9 +16,12 @@ import os
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily
 
+from usecases.fleet_state import FleetState, read_state
 from usecases.health import Probes, readiness
 from web.errors import ApiError
+from workers.queues import queue_depths
 
 blueprint = Blueprint("health", __name__)
 PROBES_KEY = "pinglass.health.probes"
@@ -71,8 +74,71 @@ def metrics():
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
-    return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+        events = generate_latest(registry)
+    else:
+        events = generate_latest()
+    return Response(events + _state(), mimetype=CONTENT_TYPE_LATEST)
+
+
+def _state() -> bytes:
+    """The fleet's levels, read now (``usecases.fleet_state``, ``workers.queues``); a part that cannot be read
+    is left out of this scrape (its absence is visible) rather than failing the events above."""
+    fleet = current_app.extensions["pinglass"]
+    families: list[GaugeMetricFamily] = []
+    try:
+        families += _db_families(read_state(fleet.services.pool))
+    except Exception:  # noqa: BLE001 — the database being down is reported by /health/ready
+        pass
+    try:
+        queue = GaugeMetricFamily("pinglass_queue_messages", "Messages in each broker queue by state",
+                                  labels=["queue", "state"])
+        for name, ready, delayed, dead in queue_depths(fleet.broker):
+            for state, n in (("ready", ready), ("delayed", delayed), ("dead", dead)):
+                queue.add_metric([name, state], n)
+        families.append(queue)
+    except Exception:  # noqa: BLE001 — the broker being down is reported by /health/ready
+        pass
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Fixed(families))
+    return generate_latest(registry)
+
+
+def _db_families(state: FleetState) -> list[GaugeMetricFamily]:
+    payments = GaugeMetricFamily("pinglass_payments", "Payments by rail and status", labels=["rail", "status"])
+    for row in state.payments:
+        payments.add_metric([row["rail"], row["status"]], row["n"])
+    revenue = GaugeMetricFamily("pinglass_revenue_kopecks", "Paid minus refunded, by rail (kopecks)",
+                                labels=["rail"])
+    stars = GaugeMetricFamily("pinglass_revenue_stars", "Stars paid for payments not refunded", labels=["rail"])
+    for row in state.revenue:
+        revenue.add_metric([row["rail"]], row["kopecks"])
+        if row["rail"] == "stars":
+            stars.add_metric([row["rail"]], row["stars"])
+    jobs = GaugeMetricFamily("pinglass_jobs", "Generation jobs by kind and status", labels=["kind", "status"])
+    for row in state.jobs:
+        jobs.add_metric([row["kind"], row["status"]], row["n"])
+    tasks = GaugeMetricFamily("pinglass_tasks", "Generation tasks by status", labels=["status"])
+    for row in state.tasks:
+        tasks.add_metric([row["status"]], row["n"])
+    deliveries = GaugeMetricFamily("pinglass_deliveries", "Telegram delivery chunks by status", labels=["status"])
+    for row in state.deliveries:
+        deliveries.add_metric([row["status"]], row["n"])
+    return [payments, revenue, stars, jobs, tasks, deliveries,
+            GaugeMetricFamily("pinglass_dead_letters_open", "Dead letters not replayed", value=state.open_dead_letters),
+            GaugeMetricFamily("pinglass_outbox_unpublished", "Outbox rows not yet published",
+                              value=state.outbox_backlog),
+            GaugeMetricFamily("pinglass_outbox_lag_seconds", "Age of the oldest unpublished outbox row",
+                              value=state.outbox_oldest_s)]
+
+
+class _Fixed:
+    """A collector of metric families read once for this scrape."""
+
+    def __init__(self, families: list[GaugeMetricFamily]) -> None:
+        self.families = families
+
+    def collect(self) -> list[GaugeMetricFamily]:
+        return self.families
 
 
 def _check_scraper() -> None:
