@@ -7,14 +7,14 @@ from typing import Any
 
 from psycopg import Connection
 
-from db.queries import fetch_all, fetch_one
+from db.queries import fetch_all, fetch_one, fetch_row
 
 Row = dict[str, Any]
 
 
 def rotation_counts(conn: Connection, *, due_after_s: float) -> tuple[int, int]:
     """(open T-Bank payments the rotation covers, those not asked about for ``due_after_s``)."""
-    row = fetch_one(conn, "payment_upkeep.rotation_counts", {"due_after_s": due_after_s})
+    row = fetch_row(conn, "payment_upkeep.rotation_counts", {"due_after_s": due_after_s})
     return int(row["open"]), int(row["due"])
 
 

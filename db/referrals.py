@@ -7,7 +7,7 @@ from typing import Any
 
 from psycopg import Connection
 
-from db.queries import fetch_all, fetch_one
+from db.queries import fetch_all, fetch_one, fetch_row
 
 Row = dict[str, Any]
 
@@ -15,7 +15,7 @@ Row = dict[str, Any]
 def stats(conn: Connection, *, user_id: int) -> dict[str, Any]:
     """``invited`` (people registered with the user's code), ``paying`` (of them, who paid),
     ``earned_kopecks`` (sum of referral credits) and ``reversed_kopecks`` (what refunds took back of them)."""
-    row = fetch_one(conn, "referrals.stats", {"user_id": user_id})
+    row = fetch_row(conn, "referrals.stats", {"user_id": user_id})
     return {"invited": int(row["invited"]), "paying": int(row["paying"]),
             "earned_kopecks": int(row["earned_kopecks"]), "reversed_kopecks": int(row["reversed_kopecks"])}
 

@@ -173,6 +173,8 @@ def _close_here(services: Services, payment: dict[str, Any], *, held: bool) -> b
         if moved is None or moved["status"] != target:
             return False
         user = users.get_user(conn, id=payment["user_id"])
+        if user is None:  # erased meanwhile (privacy): nobody to tell
+            return True
         queue_payment_closed_notice(conn, user=user, hours=services.settings.payment_cancel_after_s // 3600,
                                     held=held or payment["status"] == "authorized")
     log(logger, "payment_closed_overdue", payment_id=payment["id"], rail=payment["rail"], status=target)

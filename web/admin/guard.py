@@ -12,6 +12,7 @@ import hmac
 from urllib.parse import urlencode, urlsplit
 
 from flask import Response, current_app, g, redirect, request
+from werkzeug.wrappers import Response as BaseResponse
 
 from rules.signing import sign
 from web.errors import ApiError
@@ -29,7 +30,7 @@ def _same(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
-def check() -> Response | None:
+def check() -> BaseResponse | None:
     """The blueprint's before_request: None to let the request through, a redirect, or raise ApiError."""
     token = current_app.extensions["pinglass"].settings.admin_token
     if not token:

@@ -14,6 +14,7 @@ from typing import Any
 import dramatiq
 from dramatiq.common import dq_name, xq_name
 from flask import Flask, Response, current_app, render_template, request
+from werkzeug.wrappers import Response as BaseResponse
 
 from telemetry.logs import log
 
@@ -60,7 +61,7 @@ def install(app: Flask, broker: dramatiq.Broker) -> None:
     app.extensions[_DASHBOARD] = dashboard
 
 
-def dashboard_view(rest: str = "") -> Response:
+def dashboard_view(rest: str = "") -> BaseResponse:
     """Hand the request to the Dramatiq dashboard's WSGI app, under our prefix (the guard already ran)."""
     dashboard = current_app.extensions.get(_DASHBOARD)
     if dashboard is None:
