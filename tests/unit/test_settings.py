@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import dataclasses
+import re
+from pathlib import Path
+
 import pytest
 
 from settings import Settings, SettingsError
@@ -39,3 +43,11 @@ def test_secrets_never_appear_in_repr() -> None:
 def test_settings_are_frozen() -> None:
     with pytest.raises(AttributeError):
         Settings().web_port = 1  # type: ignore[misc]
+
+
+def test_env_example_names_every_variable() -> None:
+    """A newcomer configures from .env.example: every setting must be there (commented or set)."""
+    text = (Path(__file__).resolve().parents[2] / ".env.example").read_text(encoding="utf-8")
+    named = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", text, flags=re.MULTILINE))
+    missing = {f.name.upper() for f in dataclasses.fields(Settings)} - named
+    assert not missing, f".env.example lacks {sorted(missing)}"
