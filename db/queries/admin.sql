@@ -6,11 +6,11 @@ SELECT status, count(*) AS n, coalesce(sum(amount_kopecks), 0) AS amount_kopecks
 
 -- name: money
 -- Paid: every payment that was charged (confirmed, whatever was refunded of it since); refunds and referral
--- credits as recorded on our side.
+-- credits as recorded on our side (net of what refunds reversed).
 SELECT (SELECT coalesce(sum(amount_kopecks), 0) FROM payments
         WHERE status IN ('confirmed', 'partially_refunded', 'refunded')) AS paid_kopecks,
        (SELECT coalesce(sum(refunded_kopecks), 0) FROM payments) AS refunded_kopecks,
-       (SELECT coalesce(sum(amount_kopecks), 0) FROM referral_earnings) AS referral_kopecks;
+       (SELECT coalesce(sum(amount_kopecks - reversed_kopecks), 0) FROM referral_earnings) AS referral_kopecks;
 
 -- name: recent_jobs
 SELECT id, kind, payment_id, parent_job_id, user_id, avatar_id, style_id, tier, status, total_photos,

@@ -117,5 +117,5 @@ def schemas(tier_ids: list[str], style_ids: list[str]) -> dict[str, Schema]:
                                    "selfie_retention_days": INT, "portrait_retention_days": INT})}),
         "MeErased": obj({"erased": BOOL, "avatars": INT, "references": INT, "photos": INT}),
         "Referrals": obj({"code": STR, "invite_link": URL, "percent": INT, "invited": INT, "paying": INT,
-                          "earnings_kopecks": INT, "balance_kopecks": INT}),
+                          "earnings_kopecks": INT, "reversed_kopecks": INT, "balance_kopecks": INT}),
     }
