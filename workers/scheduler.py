@@ -17,6 +17,7 @@ import dramatiq
 
 import runtime
 from db import outbox
+from runtime import heartbeats
 from settings import Settings
 from telemetry import metrics
 from telemetry.logs import log
@@ -54,10 +55,14 @@ def run(settings: Settings, stop: threading.Event, *, relay_every_s: float = REL
     """Relay the outbox and send periodic messages until ``stop`` is set."""
     broker = dramatiq.get_broker()
     services = runtime.current()
-    next_relay = 0.0
+    next_relay = next_beat = 0.0
+    started_at = time.time()
     periodic = schedule(settings)
     while not stop.is_set():
         now = time.monotonic()
+        if now >= next_beat:
+            next_beat = now + heartbeats.BEAT_EVERY_S
+            _beat(services, settings, started_at)
         if now >= next_relay:
             next_relay = now + relay_every_s
             relay_once(services, broker)
@@ -70,6 +75,19 @@ def run(settings: Settings, stop: threading.Event, *, relay_every_s: float = REL
                     log(logger, "periodic_send_failed", level=logging.WARNING, actor=item.actor_name,
                         error=type(exc).__name__)
         stop.wait(0.2)
+    try:
+        heartbeats.forget(services.redis, namespace=settings.broker_namespace, role="scheduler")
+    except Exception:  # noqa: BLE001 — Redis down: the heartbeat expires by itself
+        pass
+
+
+def _beat(services: runtime.Services, settings: Settings, started_at: float) -> None:
+    """The scheduler is alive (``runtime.heartbeats``; /health/ready and the admin show it)."""
+    try:
+        heartbeats.beat(services.redis, namespace=settings.broker_namespace, role="scheduler",
+                        started_at=started_at)
+    except Exception as exc:  # noqa: BLE001 — Redis down: readiness shows the scheduler silent, as it is
+        log(logger, "heartbeat_skipped", level=logging.WARNING, error=type(exc).__name__)
 
 
 def relay_once(services: runtime.Services, broker: dramatiq.Broker) -> int:

@@ -36,6 +36,7 @@ def test_every_part_ok_and_the_running_worker_is_listed(settings, services, brok
     assert body["checks"]["kie"]["detail"]["credits"][0] > 0
     assert body["checks"]["telegram"]["detail"]["username"]
     assert body["processes"]["worker_hosts"], "the in-process worker's heartbeat is missing"
+    assert body["processes"]["scheduler"] is not None, "the scheduler's heartbeat is missing"
 
 
 def test_redis_down_is_503(settings, services, broker) -> None:
