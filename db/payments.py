@@ -7,7 +7,7 @@ from typing import Any
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
-from db.queries import execute, fetch_all, fetch_one
+from db.queries import execute, fetch_all, fetch_one, fetch_row
 from rules.states import PAYMENT_MOVES, expected_sources
 
 Row = dict[str, Any]
@@ -19,6 +19,16 @@ def insert(conn: Connection, *, user_id: int, avatar_id: int, style_id: str, tie
         "user_id": user_id, "avatar_id": avatar_id, "style_id": style_id, "tier": tier,
         "photo_count": photo_count, "amount_kopecks": amount_kopecks, "order_id": order_id, "ttl_s": ttl_s,
     })
+
+
+def lock_checkouts_of_user(conn: Connection, *, user_id: int) -> None:
+    """Hold the user's checkout lock until the transaction ends (two checkouts of one person run one at a time)."""
+    fetch_one(conn, "payments.lock_checkouts_of_user", {"user_id": user_id})
+
+
+def count_open_checkouts(conn: Connection, *, user_id: int, in_flight_s: int) -> int:
+    """The user's open payments of either rail: payable now, or created ``in_flight_s`` ago at most (no link yet)."""
+    return fetch_row(conn, "payments.count_open_checkouts", {"user_id": user_id, "in_flight_s": in_flight_s})["n"]
 
 
 def set_provider(conn: Connection, *, id: int, provider_payment_id: str, payment_url: str) -> Row | None:

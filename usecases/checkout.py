@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger("web.api.payments")  # the checkout's log lines keep their logger
 
 PAYMENT_TTL_S = 24 * 3600  # T-Bank's default link life; our record expires with the link
+# A checkout without a link is still "in flight" this long (Init reads for 8 s at most, createInvoiceLink about
+# as long); after that its provider call failed and it no longer holds one of the person's checkout slots.
+CHECKOUT_IN_FLIGHT_S = 120
 
 
 def checkout(pool: ConnectionPool, tbank: TBankClient, settings: Settings, *, user_id: int, avatar_id: int,
@@ -67,7 +70,16 @@ def checkout(pool: ConnectionPool, tbank: TBankClient, settings: Settings, *, us
 
 def hold_checkout_slot(conn: Connection, settings: Settings, *, user_id: int) -> None:
     """Refused TOO_MANY_CHECKOUTS when the user already holds ``settings.max_open_checkouts`` open payments
-    (either rail), in the caller's transaction, before a new payment row is written. Being built (issue 9)."""
+    (either rail), in the caller's transaction, before a new payment row is written.
+
+    Open: ``new`` or ``authorized`` and not past its life, with a link handed out or its provider call still in
+    flight. The user's checkout lock is held to the end of the caller's transaction, so two concurrent checkouts
+    cannot both count the same open payments and both pass."""
+    payments.lock_checkouts_of_user(conn, user_id=user_id)
+    held = payments.count_open_checkouts(conn, user_id=user_id, in_flight_s=CHECKOUT_IN_FLIGHT_S)
+    if held >= settings.max_open_checkouts:
+        raise Refused("TOO_MANY_CHECKOUTS",
+                      f"at most {settings.max_open_checkouts} open checkouts at once: pay one or let it expire")
 
 
 def payment_of_user(conn: Connection, *, user_id: int,

@@ -3,6 +3,19 @@
 SELECT count(*) AS n FROM payments
 WHERE avatar_id = %(avatar_id)s AND consumed = false AND status IN ('authorized', 'confirmed');
 
+-- name: lock_checkouts_of_user
+-- Serialises one person's checkouts (transaction-scoped): two concurrent checkouts cannot both count the same
+-- open payments and both pass the limit. Other people's checkouts are not held up.
+SELECT pg_advisory_xact_lock(hashtext('checkouts:' || %(user_id)s::text)) IS NOT NULL AS locked;
+
+-- name: count_open_checkouts
+-- Open checkouts of either rail: payable now (a link handed out and not past its life) or an Init / invoice
+-- still in flight (no link yet, minutes old). A checkout whose Init failed has no link and stops counting
+-- once in_flight_s is over, so failed provider calls do not lock a person out for a day.
+SELECT count(*) AS n FROM payments
+WHERE user_id = %(user_id)s AND status IN ('new', 'authorized') AND expires_at > now()
+  AND (payment_url IS NOT NULL OR created_at > now() - make_interval(secs => %(in_flight_s)s));
+
 -- name: insert
 INSERT INTO payments (user_id, avatar_id, style_id, tier, photo_count, amount_kopecks, order_id, expires_at)
 VALUES (%(user_id)s, %(avatar_id)s, %(style_id)s, %(tier)s, %(photo_count)s, %(amount_kopecks)s, %(order_id)s,
