@@ -95,11 +95,24 @@ def rest_kie_key(client: redis.Redis, *, index: int, namespace: str = "pinglass"
     log(logger, "kie_key_resting", key_index=index, seconds=seconds)
 
 
-def kie_key_health(client: redis.Redis, *, key_count: int, namespace: str = "pinglass") -> list[dict[str, object]]:
-    """Each key's state for operators: resting (and for how long) or available."""
+def kie_key_health(client: redis.Redis, *, key_count: int, namespace: str = "pinglass",
+                   accounts: tuple[str, ...] | None = None, window_s: float | None = None) -> list[dict[str, object]]:
+    """Each key's state for operators: resting after a 433 (and for how long) or available; with ``window_s``
+    also its account and how many new-task slots the account holds in its current window (its budget use)."""
+    if not accounts or len(accounts) != key_count:
+        accounts = tuple(str(i) for i in range(key_count))
     rests = [client.pttl(kie_rest_key(namespace, i)) for i in range(key_count)]
-    return [{"key_index": i, "resting_s": round(ms / 1000, 1) if ms and ms > 0 else 0.0}
-            for i, ms in enumerate(rests)]
+    health: list[dict[str, object]] = []
+    for i, ms in enumerate(rests):
+        entry: dict[str, object] = {"key_index": i, "resting_s": round(ms / 1000, 1) if ms and ms > 0 else 0.0}
+        if window_s is not None:
+            (now_s, now_us) = client.time()
+            now = now_s + now_us / 1_000_000
+            entry["account"] = accounts[i]
+            entry["account_used"] = int(client.zcount(f"{namespace}:limit:kie:account:{accounts[i]}",
+                                                      now - window_s, "+inf"))
+        health.append(entry)
+    return health
 
 
 def acquire_kie_key(client: redis.Redis, *, key_count: int, limit: int, window_s: float,

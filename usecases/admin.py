@@ -1,11 +1,14 @@
-"""What the admin dashboard and its JSON endpoints read: counts, money, backlogs, recent jobs, dead letters and
-alerts. Queries only; the one admin write (replaying a dead letter) is ``usecases.dead_letters.replay``."""
+"""What the admin dashboard and its JSON endpoints read: counts, money, backlogs, recent jobs, dead letters,
+alerts and the Kie keys' health. Queries only; the one admin write (replaying a dead letter) is
+``usecases.dead_letters.replay``."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from db import admin, alerts, dead_letters
+from runtime import Services
+from runtime.limits import kie_key_health
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -16,6 +19,15 @@ def summary(conn: Connection) -> dict[str, Any]:
     return {"jobs": admin.job_counts(conn), "payments": admin.payment_counts(conn), "money": admin.money(conn),
             "outbox": admin.outbox_backlog(conn), "dead_letters_open": admin.open_dead_letters(conn),
             "alerts_unsent": admin.unsent_alerts(conn)}
+
+
+def kie_keys(services: Services) -> list[dict[str, Any]]:
+    """Each Kie key by index (never the key): its account, the account's use of its window and the limit, and
+    whether it rests after a 433."""
+    s = services.settings
+    keys = kie_key_health(services.redis, key_count=len(s.kie_api_keys), namespace=s.broker_namespace,
+                          accounts=s.kie_key_accounts, window_s=s.kie_rate_window_s)
+    return [{**key, "limit": s.kie_rate_limit, "window_s": s.kie_rate_window_s} for key in keys]
 
 
 def recent_jobs(conn: Connection, *, status: str | None = None, limit: int) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from db import dead_letters, outbox, payments, refunds
+from runtime.limits import acquire_kie_key, rest_kie_key
 from tests.factories import make_avatar, make_paid_payment, make_user
 from tests.integration.pipeline_helpers import chat_messages, wait_until
 from usecases import generation
@@ -215,3 +216,17 @@ def test_dramatiq_dashboard_is_mounted_behind_the_guard(client, broker, admin) -
     assert queue.status_code == 200 and "send_bot_reply" in queue.get_data(as_text=True)
     summary = client.get("/admin/api/summary", headers=admin).get_json()
     assert [q["delayed"] for q in summary["queues"] if q["name"] == "bot"] == [1]
+
+
+def test_dashboard_shows_each_kie_keys_account_budget_use_and_rest(client, settings, services, admin) -> None:
+    ns = settings.broker_namespace
+    acquire_kie_key(services.redis, key_count=1, limit=settings.kie_rate_limit, window_s=settings.kie_rate_window_s,
+                    namespace=ns, accounts=settings.kie_key_accounts or None)
+    rest_kie_key(services.redis, index=0, namespace=ns, seconds=42)
+
+    page = client.get("/admin", headers=admin).get_data(as_text=True)
+
+    row = page[page.index('id="kie-key-0"'):]
+    row = row[:row.index("</tr>")]
+    assert f"1 / {settings.kie_rate_limit}" in row and "resting" in row and "433" in row, row
+    assert settings.kie_api_keys[0] not in page  # a key is shown by its index, never itself

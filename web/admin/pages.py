@@ -25,8 +25,13 @@ def dashboard() -> Any:
         letters = [plain(row) for row in reads.list_dead_letters(conn, open_only=True, limit=50)]
         recent_alerts = [plain(row) for row in reads.list_alerts(conn, limit=RECENT_ALERTS)]
         referrers = [plain(row) for row in referrer_balances(conn, limit=REFERRERS)]
+    try:
+        kie_keys, kie_keys_error = reads.kie_keys(fleet.services), None
+    except Exception as exc:  # noqa: BLE001 — Redis down: the page still shows what the database knows
+        kie_keys, kie_keys_error = [], type(exc).__name__
     return render_template("admin/dashboard.html", summary=summary, jobs=jobs, letters=letters, alerts=recent_alerts,
-                           referrers=referrers, notice=request.args.get("notice"), rubles=_rubles)
+                           referrers=referrers, kie_keys=kie_keys, kie_keys_error=kie_keys_error,
+                           notice=request.args.get("notice"), rubles=_rubles)
 
 
 def replay_form(letter_id: int) -> Any:
