@@ -1,9 +1,11 @@
-"""``make run``: the whole fleet in sandbox mode, driving one real purchase per tier over HTTP only.
+"""``make run``: the whole fleet in sandbox mode, driving one real purchase per tier by card and one in Telegram
+Stars, over HTTP only.
 
 As the Mini App and a person would: a user with signed initData creates an avatar, uploads selfies, checks
-out, completes the T-Bank payment page, watches live progress, and receives albums in the sandbox Telegram
-chat. Prints a summary; stops everything it started unless KEEP_RUNNING=1. The last line is ``run: ok ...``
-(exit 0) or ``run: FAILED ...`` (exit 1).
+out, completes the T-Bank payment page (card) or the Telegram invoice (Stars: the fake asks our webhook's
+pre-checkout answer, then sends the paid message), watches live progress, and receives albums in the sandbox
+Telegram chat. Prints a summary; stops everything it started unless KEEP_RUNNING=1. The last line is
+``run: ok ...`` with the purchases by rail (exit 0) or ``run: FAILED ...`` (exit 1).
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ from sandbox.client import SandboxClient
 from scenarios import fleet
 from settings import Settings
 
-TIERS = (("starter", 7, [7]), ("standard", 15, [10, 5]), ("premium", 23, [10, 10, 3]))
+# (tier, photos, the albums it arrives as, rail)
+PURCHASES = (("starter", 7, [7], "card"), ("standard", 15, [10, 5], "card"), ("premium", 23, [10, 10, 3], "card"),
+             ("standard", 15, [10, 5], "stars"))
+RAIL_NAMES = {"card": "card", "stars": "Stars"}
 JOB_TIMEOUT_S = 240
 
 
@@ -32,6 +37,7 @@ class Purchase:
     photos: int
     albums_expected: list[int]
     telegram_id: int
+    rail: str = "card"  # or "stars"
     job_id: int | None = None
     status: str = "starting"
     progress: str = ""
@@ -74,11 +80,9 @@ def buy(base: str, settings: Settings, purchase: Purchase) -> None:
         files = [("files", (f"selfie{i}.jpg", selfie(purchase.telegram_id + i), "image/jpeg")) for i in range(6)]
         app.call("POST", f"/api/v1/avatars/{avatar['id']}/references", files=files)
         payment = app.call("POST", "/api/v1/payments", json={"avatar_id": avatar["id"], "style_id": style,
-                                                             "tier": purchase.tier})
+                                                             "tier": purchase.tier, "rail": purchase.rail})
         purchase.status = "paying"
-        page = requests.get(payment["payment_url"], timeout=10)  # the person opens the payment page ...
-        page.raise_for_status()
-        requests.post(payment["payment_url"], json={"outcome": "success"}, timeout=10).raise_for_status()  # ... pays
+        pay(settings, purchase, payment)
         purchase.stages["paid"] = time.monotonic() - started
         deadline = time.monotonic() + JOB_TIMEOUT_S
         while purchase.job_id is None and time.monotonic() < deadline:
@@ -106,6 +110,20 @@ def buy(base: str, settings: Settings, purchase: Purchase) -> None:
         purchase.error = str(exc)
 
 
+def pay(settings: Settings, purchase: Purchase, payment: dict) -> None:
+    """Pay as the person would: open the payment page (T-Bank's or the Telegram invoice) and press pay."""
+    if purchase.rail == "stars":
+        requests.get(payment["invoice_url"], timeout=10).raise_for_status()
+        status = SandboxClient.from_settings(settings).telegram.pay_invoice(payment["invoice_url"],
+                                                                            user=purchase.telegram_id)
+        if status != "paid":
+            raise RuntimeError(f"the Stars invoice ended {status}")
+        return
+    page = requests.get(payment["payment_url"], timeout=10)  # the person opens the payment page ...
+    page.raise_for_status()
+    requests.post(payment["payment_url"], json={"outcome": "success"}, timeout=10).raise_for_status()  # ... pays
+
+
 def albums_in_chat(api_base: str, chat_id: int) -> list[int]:
     messages = SandboxClient(telegram=api_base).telegram.messages(chat_id)
     sizes: list[int] = []
@@ -126,7 +144,11 @@ def bar(purchase: Purchase, width: int = 23) -> str:
     done = int(purchase.progress.split("/")[0]) if purchase.progress else 0
     filled = round(width * done / purchase.photos)
     progress = purchase.progress or f"0/{purchase.photos}"
-    return f"{purchase.tier:9} [{'█' * filled}{'·' * (width - filled)}] {progress:>6} {purchase.status}"
+    return f"{label(purchase):10}[{'█' * filled}{'·' * (width - filled)}] {progress:>6} {purchase.status}"
+
+
+def label(purchase: Purchase) -> str:
+    return purchase.tier if purchase.rail == "card" else f"{purchase.tier}★"  # ★: one column wide, ⭐ two
 
 
 def main() -> int:
@@ -141,17 +163,18 @@ def main() -> int:
         fleet.start(env)
         fleet.wait_healthy(base)
         registered = fleet.register_bot(env)
-        print(f"run: fleet up in {time.monotonic() - started:.1f} s; buying one album of each tier")
+        print(f"run: fleet up in {time.monotonic() - started:.1f} s; buying one album of each tier by card "
+              "and one with Telegram Stars")
         print(fleet.dev_login_line(settings.web_port))
         print(f"run: bot registered at Telegram — {'; '.join(registered)}")
         seed = int(time.time()) % 100000 * 10
-        purchases = [Purchase(tier, photos, albums, telegram_id=700_000_000 + seed + i)
-                     for i, (tier, photos, albums) in enumerate(TIERS)]
+        purchases = [Purchase(tier, photos, albums, telegram_id=700_000_000 + seed + i, rail=rail)
+                     for i, (tier, photos, albums, rail) in enumerate(PURCHASES)]
         threads = [threading.Thread(target=buy, args=(base, settings, p), daemon=True) for p in purchases]
         for thread in threads:
             thread.start()
         while any(thread.is_alive() for thread in threads):
-            print("   " + "   |   ".join(bar(p) for p in purchases), flush=True)
+            print("  " + "  |  ".join(bar(p, width=15) for p in purchases), flush=True)
             time.sleep(2)
         for purchase in purchases:
             if not purchase.error:
@@ -169,25 +192,26 @@ def main() -> int:
 
 
 def summarise(purchases: list[Purchase], settings: Settings, base: str, elapsed: float, keep: bool) -> int:
-    print("\n tier      job  status      photos  albums        paid  started  generated  delivered  gallery")
+    print("\n tier       job  status      photos  albums        paid  started  generated  delivered  gallery")
     failures = []
     for p in purchases:
         s = p.stages
-        print(f" {p.tier:9} {p.job_id or '-':>4}  {p.status:10} {sum(p.albums):>3}/{p.photos:<3} "
+        print(f" {label(p):10} {p.job_id or '-':>4}  {p.status:10} {sum(p.albums):>3}/{p.photos:<3} "
               f"{str(p.albums):13} {s.get('paid', 0):5.1f}s {s.get('job_started', 0):6.1f}s "
               f"{s.get('generated', 0):8.1f}s {s.get('delivered', 0):8.1f}s  {p.gallery_url}")
         if p.error:
-            failures.append(f"{p.tier}: {p.error}")
+            failures.append(f"{label(p)}: {p.error}")
         elif p.status != "delivered" or p.albums != p.albums_expected:
-            failures.append(f"{p.tier}: status {p.status}, albums {p.albums} (expected {p.albums_expected})")
+            failures.append(f"{label(p)}: status {p.status}, albums {p.albums} (expected {p.albums_expected})")
     print(f"\n dashboard: {base}/admin?token=<ADMIN_TOKEN>   metrics: {base}/metrics   "
           f"chat records: {SandboxClient.from_settings(settings).telegram.chat_url('<telegram id>')}")
     if failures:
         print("run: FAILED — " + "; ".join(failures))
         return 1
     total = sum(sum(p.albums) for p in purchases)
-    print(f"run: ok — 3 purchases, {total} photos in {sum(len(p.albums) for p in purchases)} albums, "
-          f"{elapsed:.0f} s end to end")
+    by_rail = ", ".join(f"{sum(p.rail == rail for p in purchases)} {name}" for rail, name in RAIL_NAMES.items())
+    print(f"run: ok — {len(purchases)} purchases ({by_rail}), {total} photos in "
+          f"{sum(len(p.albums) for p in purchases)} albums, {elapsed:.0f} s end to end")
     return 0
 
 
