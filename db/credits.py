@@ -7,7 +7,7 @@ from typing import Any
 
 from psycopg import Connection
 
-from db.queries import fetch_all, fetch_one
+from db.queries import fetch_all, fetch_one, fetch_row
 
 Row = dict[str, Any]
 
@@ -19,7 +19,7 @@ def insert_entry(conn: Connection, *, user_id: int, job_id: int, kind: str, phot
 
 
 def add_balance(conn: Connection, *, user_id: int, photos: int) -> int:
-    return fetch_one(conn, "credits.add_balance", {"user_id": user_id, "photos": photos})["balance"]
+    return int(fetch_row(conn, "credits.add_balance", {"user_id": user_id, "photos": photos})["balance"])
 
 
 def lock_balance(conn: Connection, *, user_id: int) -> int:

@@ -7,7 +7,7 @@ from typing import Any
 
 from psycopg import Connection
 
-from db.queries import execute, fetch_all, fetch_one
+from db.queries import execute, fetch_all, fetch_one, fetch_row
 from rules.states import JOB_MOVES, TASK_MOVES, expected_sources
 
 Row = dict[str, Any]
@@ -39,7 +39,7 @@ def move_job(conn: Connection, *, id: int, new: str) -> Row | None:
 
 
 def add_progress(conn: Connection, *, id: int, stored: int = 0, failed: int = 0) -> Row:
-    return fetch_one(conn, "jobs.add_progress", {"id": id, "stored": stored, "failed": failed})
+    return fetch_row(conn, "jobs.add_progress", {"id": id, "stored": stored, "failed": failed})
 
 
 def use_regeneration(conn: Connection, *, id: int, allowance: int) -> Row | None:
@@ -108,13 +108,13 @@ def live_tasks_of_job(conn: Connection, *, job_id: int) -> list[Row]:
 
 
 def any_pending_task(conn: Connection) -> bool:
-    return fetch_one(conn, "jobs.any_pending_task")["found"]
+    return bool(fetch_row(conn, "jobs.any_pending_task")["found"])
 
 
 def task_stages(conn: Connection, *, job_id: int) -> Row:
     """Photo slots of the job by the state of their latest attempt: queued, submitted, generating, stored,
     failed."""
-    return fetch_one(conn, "jobs.task_stages", {"job_id": job_id})
+    return fetch_row(conn, "jobs.task_stages", {"job_id": job_id})
 
 
 def children_of_job(conn: Connection, *, job_id: int) -> list[Row]:

@@ -7,14 +7,14 @@ from typing import Any
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
-from db.queries import fetch_all, fetch_one
+from db.queries import fetch_all, fetch_one, fetch_row
 
 Row = dict[str, Any]
 
 
 def insert_payment(conn: Connection, *, user_id: int, avatar_id: int, style_id: str, tier: str, photo_count: int,
                    amount_kopecks: int, amount_stars: int, order_id: str, ttl_s: int) -> Row:
-    return fetch_one(conn, "stars.insert_payment", {
+    return fetch_row(conn, "stars.insert_payment", {
         "user_id": user_id, "avatar_id": avatar_id, "style_id": style_id, "tier": tier, "photo_count": photo_count,
         "amount_kopecks": amount_kopecks, "amount_stars": amount_stars, "order_id": order_id, "ttl_s": ttl_s})
 

@@ -55,6 +55,11 @@ def get_user(conn: Connection, *, id: int) -> Row | None:
     return fetch_one(conn, "users.get_user", {"id": id})
 
 
+def owner(conn: Connection, *, id: int) -> Row:
+    """The user behind a row that references them (a payment, a job): they exist, users are never deleted."""
+    return fetch_row(conn, "users.get_user", {"id": id})
+
+
 def get_user_by_telegram_id(conn: Connection, *, telegram_id: int) -> Row | None:
     return fetch_one(conn, "users.get_user_by_telegram_id", {"telegram_id": telegram_id})
 

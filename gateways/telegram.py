@@ -402,7 +402,8 @@ class TelegramClient:
         if isinstance(code, bool) or not isinstance(code, int):
             code = response.status_code
         description = self._scrub(str(body.get("description") or f"HTTP {response.status_code}"))[:300]
-        parameters = body.get("parameters") if isinstance(body.get("parameters"), dict) else {}
+        raw_parameters = body.get("parameters")
+        parameters = raw_parameters if isinstance(raw_parameters, dict) else {}
         retry_after = parameters.get("retry_after")
         retry_after = float(retry_after) if isinstance(retry_after, (int, float)) and retry_after >= 0 else None
         flood = FLOOD_DESCRIPTION.search(description)
@@ -469,9 +470,10 @@ def _star_transaction(method: str, item: Any) -> StarTransaction:
     if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not isinstance(item.get("amount"), int):
         raise TelegramError(f"{method}: a transaction without id or amount", code="bad_result")
     incoming = isinstance(item.get("source"), dict)
-    partner = item.get("source") if incoming else item.get("receiver")
-    partner = partner if isinstance(partner, dict) and partner.get("type") == "user" else {}
-    user = partner.get("user") if isinstance(partner.get("user"), dict) else {}
+    found = item.get("source") if incoming else item.get("receiver")
+    partner: dict[str, Any] = found if isinstance(found, dict) and found.get("type") == "user" else {}
+    raw_user = partner.get("user")
+    user: dict[str, Any] = raw_user if isinstance(raw_user, dict) else {}
     user_id = user.get("id") if isinstance(user.get("id"), int) else None
     payload = partner.get("invoice_payload") if isinstance(partner.get("invoice_payload"), str) else None
     return StarTransaction(id=item["id"], amount=item["amount"], date=int(item.get("date") or 0), incoming=incoming,

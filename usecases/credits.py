@@ -29,7 +29,7 @@ def grant_missing(conn: Connection, *, job: dict[str, Any], missing: int) -> int
                                             photos=missing) is None:
         return None
     balance = credits.add_balance(conn, user_id=job["user_id"], photos=missing)
-    user = users.get_user(conn, id=job["user_id"])
+    user = users.owner(conn, id=job["user_id"])
     text = bot_texts.credits_granted_notice(missing=missing, total=job["total_photos"], balance=balance)
     outbox.send(conn, "send_bot_reply", user["id"], user["telegram_id"], text, None)
     return balance
@@ -52,6 +52,8 @@ def redeem(conn: Connection, *, user_id: int, avatar_id: int, style_id: str) -> 
     job = jobs.insert_job(conn, payment_id=None, kind="credit", user_id=user_id, avatar_id=avatar_id,
                           style_id=style_id, tier=CREDIT_TIER, total_photos=balance,
                           correlation_id=uuid.uuid4().hex)
+    if job is None:  # only a payment's second job conflicts; a credit job has none
+        raise LookupError("a credit job was not created")
     if credits.take_balance(conn, user_id=user_id, photos=balance) is None:
         raise Refused("NO_CREDITS", "there are no free portraits to redeem")  # unreachable under the lock
     credits.insert_entry(conn, user_id=user_id, job_id=job["id"], kind="spent", photos=balance)

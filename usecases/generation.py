@@ -47,7 +47,7 @@ def start_job(conn: Connection, *, payment_id: int, referral_percent: int, user_
     consumed = payments.consume(conn, id=payment_id)
     if consumed is None:
         current = payments.get(conn, id=payment_id)
-        if current["consumed"]:
+        if current is not None and current["consumed"]:
             raise Refused("PAYMENT_CONSUMED", "this payment has already started a generation")
         raise Refused("PAYMENT_REQUIRED", "the payment is not confirmed")
 
@@ -60,7 +60,7 @@ def start_job(conn: Connection, *, payment_id: int, referral_percent: int, user_
     if not avatar_ready:  # refunded in full: nobody earns a referral share of it
         failed = jobs.move_job(conn, id=job["id"], new="failed")
         outbox.send(conn, "refund_job", job["id"])
-        return failed
+        return failed or job
     credit_referrer(conn, payment=payment, percent=referral_percent)
     for index in range(job["total_photos"]):
         jobs.insert_task(conn, job_id=job["id"], prompt_index=index, attempt=1, prompt=prompt_for(style, index))
@@ -75,6 +75,8 @@ def start_regeneration(conn: Connection, *, parent: dict[str, Any], prompt_index
     job = jobs.insert_job(conn, payment_id=None, kind="regeneration", parent_job_id=parent["id"],
                           user_id=parent["user_id"], avatar_id=parent["avatar_id"], style_id=parent["style_id"],
                           tier=parent["tier"], total_photos=1, correlation_id=uuid.uuid4().hex)
+    if job is None:  # only a payment's second job conflicts; a regeneration has none
+        raise LookupError("a regeneration job was not created")
     jobs.insert_task(conn, job_id=job["id"], prompt_index=prompt_index, attempt=1,
                      prompt=prompt_for(style, prompt_index))
     outbox.send(conn, "create_kie_task", job["id"])

@@ -154,7 +154,8 @@ def take_successful_payment(conn: Connection, settings: Settings, *, update_id: 
     """Record the paid update and apply it in the caller's transaction (the webhook's); the outcome:
     ``confirmed``, ``duplicate`` (this update or this charge was applied already) or ``unmatched`` (an alert)."""
     paid = message["successful_payment"]
-    sender = message.get("from") if isinstance(message.get("from"), dict) else {}
+    raw_sender = message.get("from")
+    sender: Mapping[str, Any] = raw_sender if isinstance(raw_sender, dict) else {}
     outcome = apply_charge(conn, settings, payload=paid.get("invoice_payload"),
                            charge_id=paid.get("telegram_payment_charge_id"), currency=paid.get("currency"),
                            amount=paid.get("total_amount"), payer_id=sender.get("id"))
@@ -220,7 +221,7 @@ def settle_stars_refund(services: Services, job: dict[str, Any], payment: dict[s
 def _refund_whole_charge(services: Services, job: dict[str, Any], payment: dict[str, Any]) -> dict[str, Any] | None:
     key = f"pinglass-stars-{payment['id']}-refund"
     with services.pool.connection() as conn, conn.transaction():
-        payment = payments.get(conn, id=payment["id"])
+        payment = payments.get(conn, id=payment["id"]) or payment
         amount = payment["amount_kopecks"] - payment["refunded_kopecks"]
         if amount <= 0:
             return refunds.get_refund_by_key(conn, external_request_id=key)
@@ -232,7 +233,7 @@ def _refund_whole_charge(services: Services, job: dict[str, Any], payment: dict[
     payer_id = payment["telegram_payer_id"]
     if payer_id is None:  # reconciled from a transaction without its user: the link is paid by its owner mostly
         with services.pool.connection() as conn:
-            payer_id = users.get_user(conn, id=payment["user_id"])["telegram_id"]
+            payer_id = users.owner(conn, id=payment["user_id"])["telegram_id"]
     try:
         services.telegram.refund_star_payment(user_id=payer_id,
                                               telegram_payment_charge_id=payment["telegram_payment_charge_id"])
@@ -250,7 +251,7 @@ def _refund_whole_charge(services: Services, job: dict[str, Any], payment: dict[
         if finished is not None:
             payments.add_refunded(conn, id=payment["id"], amount=finished["amount_kopecks"])
             reverse_for_refund(conn, refund=finished, percent=services.settings.referral_percent)
-            user = users.get_user(conn, id=payment["user_id"])
+            user = users.owner(conn, id=payment["user_id"])
             text = bot_texts.stars_refund_notice(total=job["total_photos"], amount_stars=payment["amount_stars"])
             outbox.send(conn, "send_bot_reply", user["id"], user["telegram_id"], text, None)
     log(logger, "stars_refund_done", job_id=job["id"], payment_id=payment["id"], stars=payment["amount_stars"])

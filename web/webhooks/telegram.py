@@ -40,7 +40,8 @@ def receive() -> Any:
         raise ApiError(403, "BAD_SECRET", "the secret token header is missing or wrong")
     update = request.get_json(silent=True)
     update_id = update.get("update_id") if isinstance(update, dict) else None
-    if isinstance(update_id, bool) or not isinstance(update_id, int) or not 0 <= update_id < 2**63:
+    if (not isinstance(update, dict) or isinstance(update_id, bool) or not isinstance(update_id, int)
+            or not 0 <= update_id < 2**63):
         metrics.WEBHOOKS.labels("telegram", "rejected_400").inc()
         raise ApiError(400, "INVALID_UPDATE", "the body must be a JSON update with an integer update_id")
 
