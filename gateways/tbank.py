@@ -5,10 +5,18 @@ Wire contract: docs/providers.md#t-bank. Every method is ``POST <base>/<Method>`
 (``"0"`` = ok) and a business error usually arrives with HTTP 200, so the answer body, not the HTTP status,
 decides. ``PaymentId`` arrives as a string or a number and is always handed out as ``str``.
 
+Every Init sends ``PayType: "O"`` (one-stage): a terminal set to two-stage payments would otherwise stop at
+AUTHORIZED, holding the money while we wait for CONFIRMED. With an online cash register the terminal needs a 54-FZ
+``Receipt`` on Init and on a partial Cancel; the caller builds it (``rules.receipts``), it is sent as given and,
+like ``DATA``, is not part of the Token.
+
 Retry policy (``TBankError.retryable``): transport failures, HTTP 5xx / 429, and the ErrorCodes that the
 public error list documents as internal or "try again later" — see ``RETRYABLE_CODES``. Everything else is
-permanent: bad token (204), unknown terminal (501, 205), OrderId already paid (623), validation errors, and
-card declines (which are payment outcomes, not call failures). Never logged: the password and the token.
+permanent, in particular the invalid-parameter errors (``TBankError.invalid_parameters``: 9999 "Неверные
+параметры", the 2xx field errors, the 3xx receipt errors such as 309 "Receipt required" and 308 "items do not
+sum to Amount") — the same request fails the same way however often it is sent — plus bad token (204), unknown
+terminal (501, 205), OrderId already paid (623) and card declines (1xxx: payment outcomes, not call failures).
+Never logged: the password and the token.
 """
 
 from __future__ import annotations
@@ -30,21 +38,23 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("gateways.tbank")
 
-# ErrorCodes worth retrying later: 3 / 21 / 96-98 / 401 / 9999 internal errors of the acquiring system and
-# its components; 55, 120, 123, 125, 402, 9001 "try again later". 3029/3042 and 3030/3041 are the hourly and
-# daily limits on refund attempts (SBP), retryable after the window (RETRY_AFTER_S).
+# ErrorCodes worth retrying later: 3 / 21 / 96-98 / 401 internal errors of the acquiring system and its
+# components; 55, 120, 123, 125, 402, 9001 "try again later". 3029/3042 and 3030/3041 are the hourly and daily
+# limits on refund attempts (SBP), retryable after the window (RETRY_AFTER_S). Not 9999: "Неверные параметры".
 RETRYABLE_CODES = frozenset({"3", "21", "55", "96", "97", "98", "120", "123", "125", "401", "402", "9001",
-                             "9999", "3029", "3030", "3041", "3042"})
+                             "3029", "3030", "3041", "3042"})
 RETRY_AFTER_S = {"3029": 3600.0, "3042": 3600.0, "3030": 86400.0, "3041": 86400.0}
 BAD_TOKEN = "204"
 ORDER_ALREADY_PAID = "623"
+INVALID_PARAMETERS = "9999"
+RECEIPT_REQUIRED = "309"
+PAY_TYPES = ("O", "T")  # one-stage (charge at once), two-stage (hold until Confirm)
 
 ORDER_ID_MAX = 36
 DESCRIPTION_MAX = 140
 DATA_MAX_PAIRS = 20
 DATA_KEY_MAX = 20
 DATA_VALUE_MAX = 100
-RECEIPT_NAME_MAX = 128
 
 _UNSIGNED_FIELDS = frozenset({"Token", "DATA", "Receipt"})
 
@@ -63,6 +73,18 @@ class TBankError(ProviderError):
     def order_already_paid(self) -> bool:
         """The OrderId already has a successful payment: a new attempt needs a new OrderId."""
         return self.code == ORDER_ALREADY_PAID
+
+    @property
+    def invalid_parameters(self) -> bool:
+        """The request itself is wrong (9999, a 2xx field error, a 3xx receipt error): never retried, a
+        developer or an operator must change what is sent."""
+        return is_invalid_parameters(self.code)
+
+
+def is_invalid_parameters(code: object) -> bool:
+    """T-Bank's invalid-parameter ErrorCodes: 9999 and the three-digit 2xx (fields) and 3xx (receipt) families."""
+    text = str(code) if code is not None else ""
+    return text == INVALID_PARAMETERS or (len(text) == 3 and text[0] in "23" and text.isdigit())
 
 
 class TBankValidationError(TBankError, ValueError):
@@ -188,30 +210,6 @@ def _payment_id(value: object) -> str | None:
     return None
 
 
-def receipt_for(*, amount: int, item_name: str, email: str | None = None, phone: str | None = None,
-                taxation: str = "usn_income", tax: str = "none", quantity: int = 1,
-                payment_method: str = "full_prepayment", payment_object: str = "service") -> dict[str, Any]:
-    """A 54-FZ ``Receipt`` of one item whose sum equals ``amount`` (kopecks), for Init or a refund's Cancel.
-
-    Needs ``email`` or ``phone``; ``amount`` must split evenly into ``quantity`` units (Price × Quantity = Amount).
-    """
-    _check_amount(amount, "amount")
-    if not email and not phone:
-        raise TBankValidationError("a receipt needs Email or Phone")
-    if not item_name or len(item_name) > RECEIPT_NAME_MAX:
-        raise TBankValidationError(f"receipt item Name must be 1..{RECEIPT_NAME_MAX} characters")
-    if not isinstance(quantity, int) or quantity <= 0 or amount % quantity:
-        raise TBankValidationError("receipt Quantity must be a positive integer that divides Amount")
-    receipt: dict[str, Any] = {"Taxation": taxation, "Items": [{
-        "Name": item_name, "Price": amount // quantity, "Quantity": quantity, "Amount": amount, "Tax": tax,
-        "PaymentMethod": payment_method, "PaymentObject": payment_object}]}
-    if email:
-        receipt["Email"] = email
-    if phone:
-        receipt["Phone"] = phone
-    return receipt
-
-
 def _check_amount(amount: object, what: str) -> None:
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
         raise TBankValidationError(f"{what} must be a positive integer number of kopecks")
@@ -246,19 +244,24 @@ class TBankClient:
 
     def init(self, *, order_id: str, amount: int, description: str, notification_url: str,
              success_url: str | None = None, fail_url: str | None = None, data: Mapping[str, str] | None = None,
-             receipt: Mapping[str, Any] | None = None, redirect_due_date: datetime | None = None) -> InitResult:
+             receipt: Mapping[str, Any] | None = None, redirect_due_date: datetime | None = None,
+             pay_type: str = "O") -> InitResult:
         """Create a payment of ``amount`` kopecks for ``order_id`` and return its PaymentId and PaymentURL.
 
         ``order_id`` is the idempotency key of the attempt: reusing one already paid raises TBankError 623
-        (``order_already_paid``). ``redirect_due_date`` must be timezone-aware.
+        (``order_already_paid``). ``redirect_due_date`` must be timezone-aware. ``pay_type`` is "O" (one-stage,
+        whatever the terminal's default) unless a caller means to hold the money ("T"); ``receipt`` is the 54-FZ
+        Receipt a terminal with a cash register needs (items summing to ``amount``).
         """
         _check_amount(amount, "Amount")
+        if pay_type not in PAY_TYPES:
+            raise TBankValidationError(f"PayType must be one of {', '.join(PAY_TYPES)}")
         if not isinstance(order_id, str) or not 0 < len(order_id) <= ORDER_ID_MAX:
             raise TBankValidationError(f"OrderId must be 1..{ORDER_ID_MAX} characters")
         if not isinstance(description, str) or len(description) > DESCRIPTION_MAX:
             raise TBankValidationError(f"Description must be at most {DESCRIPTION_MAX} characters")
         payload: dict[str, Any] = {"Amount": amount, "OrderId": order_id, "Description": description,
-                                   "NotificationURL": notification_url}
+                                   "PayType": pay_type, "NotificationURL": notification_url}
         if success_url:
             payload["SuccessURL"] = success_url
         if fail_url:
@@ -293,7 +296,8 @@ class TBankClient:
         """Cancel, reverse or refund ``amount`` kopecks (all that is left when None).
 
         Pass ``external_request_id`` to make the refund idempotent: the same id twice refunds once and answers
-        the same. Without it every call is a new refund.
+        the same. Without it every call is a new refund. ``receipt``: the 54-FZ Receipt of the refunded part (items
+        summing to ``amount``), which a terminal with a cash register needs on a partial refund.
         """
         payload: dict[str, Any] = {"PaymentId": self._request_payment_id(payment_id)}
         if amount is not None:

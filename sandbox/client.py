@@ -91,6 +91,11 @@ class TBankControl(FakeControl):
         """Send a notification of any ``status`` for the payment ``times`` times (its record is untouched)."""
         return _json(self.post(f"payments/{payment_id}/notify", {"status": status, "times": times}))
 
+    def notifications(self, payment_id: str | int, status: str | None = None) -> list[dict[str, Any]]:
+        """The notifications sent for the payment (of ``status`` only, when given), each with its attempts."""
+        return [n for n in self.state()["notifications"]
+                if n["payment_id"] == str(payment_id) and status in (None, n["status"])]
+
 
 class TelegramControl(FakeControl):
     def chat(self, chat_id: int) -> dict[str, Any]:

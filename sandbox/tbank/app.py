@@ -1,33 +1,41 @@
 """The T-Bank fake: Internet Acquiring v2 on loopback, with a payment page and signed notifications.
 
-Serve ``create_app(config)`` and point the gateway at ``<url>/v2``. Wire behaviour (docs/providers.md#t-bank):
-``POST /v2/Init | /v2/GetState | /v2/Cancel`` answer HTTP 200 with ``Success`` / ``ErrorCode`` (``"0"`` ok;
+Serve ``create_app(config)`` and point the gateway at ``<url>/v2``. Wire behaviour (docs/providers.md#t-bank): ``POST
+/v2/Init | /v2/GetState | /v2/Confirm | /v2/Cancel`` answer HTTP 200 with ``Success`` / ``ErrorCode`` (``"0"`` ok;
 ``"204"`` wrong Token, ``"501"`` unknown TerminalKey, ``"623"`` OrderId already paid, ``"251"`` bad Amount,
-``"212"/"213"/"207"-"209"`` sizes of OrderId/Description/DATA, ``"255"`` unknown PaymentId, ``"330"`` refund
-larger than what is left, ``"4"`` status does not allow it). ``PaymentId`` is a string in answers and a
-number in notifications, as in life. Cancel: NEW/FORM_SHOWED → CANCELED (not notified); AUTHORIZED →
-PARTIAL_REVERSED / REVERSED; CONFIRMED → PARTIAL_REFUNDED / REFUNDED, never beyond what is left; the same
-``ExternalRequestId`` twice refunds once and answers the same.
+``"212"/"213"/"207"-"209"`` sizes of OrderId/Description/DATA, ``"255"`` unknown PaymentId, ``"330"`` refund larger
+than what is left, ``"4"`` status does not allow it, ``"9999"`` invalid parameters such as a ``PayType`` other than
+O/T, ``"309"`` / ``"308"`` a missing or invalid Receipt / items not summing to the amount). ``PaymentId`` is a string
+in answers and a number in notifications, as in life. Cancel: NEW/FORM_SHOWED → CANCELED (notified, with the order's
+Amount); AUTHORIZED → PARTIAL_REVERSED / REVERSED; CONFIRMED → PARTIAL_REFUNDED / REFUNDED, never beyond what is
+left; the same ``ExternalRequestId`` twice refunds once and answers the same.
 
-Payment page: ``GET /pay/<PaymentId>`` (NEW → FORM_SHOWED) shows Pay / Decline; scripted completion is
-``POST /pay/<PaymentId>`` with form or JSON ``{"outcome": "success" | "decline" | "abandon"}``: success →
-AUTHORIZED + CONFIRMED, notified concurrently in random order (two-stage: AUTHORIZED only); decline → REJECTED;
-abandon → nothing, until the deadline turns it into DEADLINE_EXPIRED (not notified).
+Payment page: ``GET /pay/<PaymentId>`` (NEW → FORM_SHOWED) shows Pay / Decline; scripted completion is ``POST
+/pay/<PaymentId>`` with form or JSON ``{"outcome": "success" | "decline" | "abandon"}``: success → AUTHORIZED +
+CONFIRMED, notified concurrently in random order (two-stage — ``PayType`` "T", or none on a terminal with the knob
+``two_stage`` — AUTHORIZED only, until ``Confirm``; ``PayType`` "O" always confirms); decline → REJECTED; abandon →
+nothing, until the deadline turns it into DEADLINE_EXPIRED (not notified).
 
-Control: the shared ``/_sandbox/`` API (``sandbox.control``); the state has payments with status history and
-refunds, notifications with every attempt and answer, and API requests with answers; reset also stops pending
-re-sends (PaymentIds keep counting up). Fault rules: ``method`` is ``Init``, ``GetState`` or ``Cancel``;
+Control: the shared ``/_sandbox/`` API (``sandbox.control``); the state has payments with status history and refunds,
+notifications with every attempt and answer, and API requests with answers; reset also stops pending re-sends
+(PaymentIds keep counting up). Fault rules: ``method`` is ``Init``, ``GetState``, ``Confirm`` or ``Cancel``;
 ``match`` looks in the request's JSON; the call fails with ``error_code`` (default ``"9999"``) in HTTP 200, or,
 with another ``http_status``, with ``body`` (default: an HTML error page). Also ``POST
 /_sandbox/payments/<PaymentId>/notify`` ``{"status": "...", "times": n}`` re-sends any status (record untouched).
 
-Knobs (``SANDBOX_TBANK_<NAME>`` in the environment, or JSON to /_sandbox/config):
-terminal_key, password (default: the Settings defaults "SandboxTerminal" / "sandbox-terminal-password");
-two_stage (false); deadline_s (link life, 86400; RedirectDueDate wins when given); notify_retry_interval_s
-(0.5); notify_max_attempts (8); notify_duplicates (1: copies of each notification); notify_confirmed_first
-(false: CONFIRMED is delivered before AUTHORIZED); notify_timeout_s (5); notify_seed (0 = random order;
-otherwise a reproducible order). Fixed: Amount at least 100 kopecks, a decline's ErrorCode "1051", a refund
-notification's Amount is that refund's.
+Cash register (knob ``cash_register``, ``sandbox.tbank.receipts``): Init without a ``Receipt`` is refused with 309, a
+Receipt whose items do not sum to the amount with 308, a Cancel returning less than the whole payment without a
+Receipt for the refunded amount with 309; after a payment is confirmed and after each refund a ``Status: "RECEIPT"``
+notification reports the fiscal document (``Type`` Income / IncomeReturn, ``Amount`` of that document, ``ReceiptUrl``
+→ ``GET /receipt/<n>``, ``FiscalNumber``, ...), signed like every notification.
+
+Knobs (``SANDBOX_TBANK_<NAME>`` in the environment, or JSON to /_sandbox/config): terminal_key, password (default:
+the Settings defaults "SandboxTerminal" / "sandbox-terminal-password"); two_stage (false: the terminal's default when
+Init has no PayType); cash_register (false); deadline_s (link life, 86400; RedirectDueDate wins when given);
+notify_retry_interval_s (0.5); notify_max_attempts (8); notify_duplicates (1: copies of each notification);
+notify_confirmed_first (false: CONFIRMED is delivered before AUTHORIZED); notify_timeout_s (5); notify_seed (0 =
+random order; otherwise a reproducible order). Fixed: Amount at least 100 kopecks, a decline's ErrorCode "1051", a
+refund notification's Amount is that refund's.
 """
 
 from __future__ import annotations
@@ -44,7 +52,7 @@ from sandbox.tbank.bank import Refusal, TBankBank
 from sandbox.tbank.config import TBankFakeConfig
 from sandbox.tbank.notifier import Notifier
 
-METHODS = ("Init", "GetState", "Cancel")
+METHODS = ("Init", "GetState", "Confirm", "Cancel")
 OUTCOMES = ("success", "decline", "abandon")
 _ERROR_PAGE = "<html><body>Service Unavailable</body></html>"
 
@@ -100,6 +108,8 @@ def create_app(config: TBankFakeConfig | None = None) -> flask.Flask:
                 answer = fake.bank.init(request, flask.request.host_url)
             elif method == "GetState":
                 answer = fake.bank.get_state(request)
+            elif method == "Confirm":
+                answer = fake.bank.confirm(request)
             else:
                 answer = fake.bank.cancel(request)
         except Refusal as refusal:
@@ -140,6 +150,16 @@ def create_app(config: TBankFakeConfig | None = None) -> flask.Flask:
         if target and outcome != "abandon":
             return flask.redirect(target, 303)
         return f"<!doctype html><p>Статус: <b>{payment.status}</b></p>"
+
+    @app.get("/receipt/<number>")
+    def receipt_page(number: str) -> ResponseReturnValue:
+        document = fake.bank.register.documents.get(number)
+        if document is None:
+            return "<h1>Чек не найден</h1>", 404
+        kind = "Возврат прихода" if document["Type"] == "IncomeReturn" else "Приход"
+        return (f"<!doctype html><html><head><meta charset='utf-8'><title>Чек {escape(number)}</title></head><body>"
+                f"<h1>Кассовый чек: {kind}</h1><p>ФД {escape(number)}, ФН {escape(document['FnNumber'])}</p>"
+                f"<p>Сумма: {document['amount'] / 100:.2f} ₽</p></body></html>")
 
     @app.post("/_sandbox/payments/<payment_id>/notify")
     def renotify(payment_id: str) -> ResponseReturnValue:

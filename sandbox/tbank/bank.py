@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sandbox.tbank.config import TBankFakeConfig
+from sandbox.tbank.receipts import CashRegister, receipt_problem
 
 if TYPE_CHECKING:
     from sandbox.tbank.notifier import Notifier
@@ -27,6 +28,8 @@ Answer = dict[str, Any]
 # Statuses meaning "this order is paid": Init with the same OrderId is refused with 623.
 PAID_STATUSES = frozenset({"AUTHORIZED", "CONFIRMED", "PARTIAL_REFUNDED", "REFUNDED"})
 PAYABLE_STATUSES = frozenset({"NEW", "FORM_SHOWED"})
+CHARGED_STATUSES = frozenset({"CONFIRMED", "PARTIAL_REFUNDED"})  # money taken and fiscalized
+PAY_TYPES = (None, "O", "T")  # one-stage, two-stage; absent: the terminal's setting (knob two_stage)
 # Statuses a notification reports as a failure (Success false).
 FAILURE_STATUSES = frozenset({"REJECTED", "AUTH_FAIL", "DEADLINE_EXPIRED", "CANCELED"})
 MIN_AMOUNT = 100  # kopecks
@@ -80,10 +83,12 @@ class Payment:
     data: dict[str, str] | None
     receipt: dict[str, Any] | None
     deadline_at: float
+    page_base: str = ""
     status: str = "NEW"
     remaining: int = 0  # kopecks not yet refunded or reversed
     history: list[dict[str, Any]] = field(default_factory=list)
     refunds: list[dict[str, Any]] = field(default_factory=list)
+    receipts: list[dict[str, Any]] = field(default_factory=list)  # fiscal documents issued for it
     created_at: float = field(default_factory=time.time)
 
     def move(self, status: str) -> None:
@@ -105,10 +110,12 @@ class TBankBank:
         self._ids = itertools.count(first_payment_id())  # never reset, so ids stay unique across resets
         self.payments: dict[str, Payment] = {}
         self.requests: list[dict[str, Any]] = []
+        self.register = CashRegister()
 
     def reset(self) -> None:
         with self._lock:
             self.config = self.start_config
+            self.register.reset()
             self.payments.clear()
             self.requests.clear()
 
@@ -149,7 +156,14 @@ class TBankBank:
         if not isinstance(description, str) or len(description) > 140:
             raise Refusal("213", "Размер поля Description должен быть от 0 до 140.")
         data = _data(body.get("DATA"))
-        receipt = _receipt(body.get("Receipt"), amount)
+        pay_type = body.get("PayType")
+        if pay_type not in PAY_TYPES:
+            raise Refusal("9999", "Неверные параметры. PayType: O (одностадийная) или T (двухстадийная).")
+        receipt = body.get("Receipt")
+        if receipt is None and cfg.cash_register:
+            raise Refusal("309", "Для терминала с подключенной онлайн-кассой параметр Receipt обязателен.")
+        if receipt is not None and (problem := receipt_problem(receipt, amount)):
+            raise Refusal(*problem)
         deadline = time.time() + cfg.deadline_s
         if body.get("RedirectDueDate"):
             try:
@@ -164,8 +178,8 @@ class TBankBank:
             payment = Payment(payment_id=str(next(self._ids)), order_id=order_id, amount=amount,
                               description=description, notification_url=str(body.get("NotificationURL") or ""),
                               success_url=str(body.get("SuccessURL") or ""), fail_url=str(body.get("FailURL") or ""),
-                              two_stage=cfg.two_stage or body.get("PayType") == "T", data=data, receipt=receipt,
-                              deadline_at=deadline, remaining=amount)
+                              two_stage=pay_type == "T" or (pay_type is None and cfg.two_stage), data=data,
+                              receipt=receipt, deadline_at=deadline, remaining=amount, page_base=page_base)
             payment.move("NEW")
             self.payments[payment.payment_id] = payment
         return {"Success": True, "ErrorCode": "0", "TerminalKey": cfg.terminal_key, "Status": "NEW",
@@ -179,6 +193,21 @@ class TBankBank:
                     "Status": payment.status, "PaymentId": payment.payment_id, "OrderId": payment.order_id,
                     "Amount": payment.amount}
 
+    def confirm(self, body: dict[str, Any]) -> Answer:
+        """Two-stage: charge the money an AUTHORIZED payment holds (the whole amount: partial Confirm is not
+        modelled); CONFIRMED is notified, then the Income receipt when a cash register is connected."""
+        with self._lock:
+            payment = self.find(body.get("PaymentId"))
+            if payment.status != "AUTHORIZED":
+                raise Refusal("4", f"Не получится изменить статус платежа {payment.status}.")
+            if body.get("Amount") not in (None, payment.amount):
+                raise Refusal("9999", "Неверные параметры. Частичное подтверждение песочница не поддерживает.")
+            payment.move("CONFIRMED")
+            self._notify(payment, [("CONFIRMED", payment.amount)], False)
+            self._fiscalize(payment, "Income", payment.amount, payment.receipt)
+            return {"Success": True, "ErrorCode": "0", "TerminalKey": self.config.terminal_key,
+                    "Status": "CONFIRMED", "PaymentId": payment.payment_id, "OrderId": payment.order_id}
+
     def cancel(self, body: dict[str, Any]) -> Answer:
         # No Amount means "everything that is left".
         amount = None if body.get("Amount") is None else _amount(body.get("Amount"))
@@ -188,6 +217,7 @@ class TBankBank:
             for refund in payment.refunds:
                 if request_id and refund["external_request_id"] == request_id:
                     return dict(refund["answer"])  # idempotent: the same id refunds once, answers the same
+            receipt = self._refund_receipt(payment, body.get("Receipt"), amount)
             before = payment.remaining
             if payment.status in PAYABLE_STATUSES:
                 if amount not in (None, payment.amount):
@@ -211,9 +241,27 @@ class TBankBank:
                 answer["ExternalRequestId"] = request_id
             payment.refunds.append({"external_request_id": request_id, "amount": before - after, "status": status,
                                     "at": round(time.time(), 3), "answer": answer})
-            if status != "CANCELED":  # nothing was charged, so nothing is reported
+            if status == "CANCELED":  # nothing was charged: the whole order is reported cancelled
+                self._notify(payment, [(status, payment.amount)], False)
+            else:
                 self._notify(payment, [(status, before - after)], False)  # the amount of this refund
+            if status.endswith("REFUNDED"):  # money returned: its own fiscal document, for that amount
+                self._fiscalize(payment, "IncomeReturn", before - after, receipt or payment.receipt)
             return dict(answer)
+
+    def _refund_receipt(self, payment: Payment, receipt: object, amount: int | None) -> dict[str, Any] | None:
+        """The Receipt a Cancel of a charged payment carries, checked; with a cash register a refund of less than
+        the whole payment must carry one for the refunded amount (the Init receipt covers only a whole refund)."""
+        if payment.status not in CHARGED_STATUSES:
+            return None
+        take = payment.remaining if amount is None else amount
+        if receipt is None:
+            if self.config.cash_register and take != payment.amount:
+                raise Refusal("309", "Для частичного возврата с онлайн-кассой нужен Receipt на возвращаемую сумму.")
+            return None
+        if problem := receipt_problem(receipt, take):
+            raise Refusal(*problem)
+        return dict(receipt)  # type: ignore[arg-type]  # receipt_problem checked it is a dict
 
     def pay(self, payment_id: str, outcome: str) -> Payment:
         """Complete the payment page: ``success``, ``decline`` or ``abandon``; KeyError / LookupError if not payable."""
@@ -234,6 +282,7 @@ class TBankBank:
                 payment.move("CONFIRMED")
                 # One-stage: both are sent at the same moment, in either order (or CONFIRMED first by knob).
                 self._notify(payment, [("AUTHORIZED", payment.amount), ("CONFIRMED", payment.amount)], True)
+                self._fiscalize(payment, "Income", payment.amount, payment.receipt)
             return payment
 
     def show_form(self, payment_id: str) -> Payment:
@@ -249,8 +298,18 @@ class TBankBank:
             payment = self.find(payment_id)
             self._notify(payment, [(status, payment.amount)], False, copies=times)
 
+    def _fiscalize(self, payment: Payment, kind: str, amount: int, receipt: dict[str, Any] | None) -> None:
+        """With a cash register connected: issue the fiscal document and report it (Status RECEIPT, Amount of
+        this document) after the payment's own notifications."""
+        if not self.config.cash_register:
+            return
+        document = self.register.issue(payment_id=payment.payment_id, kind=kind, amount=amount, receipt=receipt,
+                                       page_base=payment.page_base)
+        payment.receipts.append({"Amount": amount, **document})
+        self._notify(payment, [("RECEIPT", amount)], False, fields=document)
+
     def _notify(self, payment: Payment, events: list[tuple[str, int]], concurrent: bool,
-                copies: int | None = None) -> None:
+                copies: int | None = None, fields: Mapping[str, Any] | None = None) -> None:
         if not payment.notification_url:
             return
         cfg = self.config
@@ -261,8 +320,12 @@ class TBankBank:
                 "Success": status not in FAILURE_STATUSES, "Status": status,
                 "PaymentId": int(payment.payment_id),  # a number here, unlike the API answers
                 "ErrorCode": DECLINE_ERROR_CODE if status in ("REJECTED", "AUTH_FAIL") else "0",
-                "Amount": amount, "CardId": CARD["CardId"], "Pan": CARD["Pan"], "ExpDate": CARD["ExpDate"]}
-            if payment.data:
+                "Amount": amount}
+            if fields:  # a fiscal document's fields instead of the card's
+                payload.update(fields)
+            else:
+                payload.update({"CardId": CARD["CardId"], "Pan": CARD["Pan"], "ExpDate": CARD["ExpDate"]})
+            if payment.data and not fields:
                 payload["DATA"] = dict(payment.data)
             payload["Token"] = sandbox_token(payload, cfg.password)
             payloads.append(payload)
@@ -316,13 +379,3 @@ def _data(value: object) -> dict[str, str] | None:
             raise Refusal("209", "Значение ключа из параметра DATA превышает максимально допустимый размер.")
     return dict(value)
 
-
-def _receipt(value: object, amount: int) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    items = value.get("Items") if isinstance(value, dict) else None
-    if not isinstance(items, list) or not items or not (value.get("Email") or value.get("Phone")):
-        raise Refusal("309", "Поле Receipt не должно быть пустым: нужны Items и Email или Phone.")
-    if sum(item.get("Amount", 0) for item in items if isinstance(item, dict)) != amount:
-        raise Refusal("308", "Сумма всех позиций в чеке должна равняться сумме всех видов оплаты.")
-    return dict(value)

@@ -17,6 +17,7 @@ class TBankFakeConfig(Knobs):
     terminal_key: str = "SandboxTerminal"
     password: str = field(default="sandbox-terminal-password", repr=False)
     two_stage: bool = False
+    cash_register: bool = False
     deadline_s: float = 86400.0
     notify_retry_interval_s: float = 0.5
     notify_max_attempts: int = 8

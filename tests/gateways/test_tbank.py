@@ -22,9 +22,9 @@ from gateways.tbank import (
     TBankValidationError,
     make_token,
     parse_notification,
-    receipt_for,
     verify_notification,
 )
+from rules.receipts import receipt as order_receipt
 from sandbox.client import SandboxClient
 from sandbox.server import ServerHandle, serve
 from sandbox.tbank import TBankFake, TBankFakeConfig, config_from_env, create_app, sandbox_token
@@ -294,8 +294,8 @@ def test_refunds_never_exceed_what_was_paid(client: TBankClient, tbank: ServerHa
 
 def test_two_stage_payment_is_reversed_not_refunded(client: TBankClient, tbank: ServerHandle,
                                                     receiver: Receiver) -> None:
-    configure(tbank, two_stage=True)
-    payment = client.init(order_id="o-2s", amount=50000, description="x", notification_url=receiver.url)
+    payment = client.init(order_id="o-2s", amount=50000, description="x", notification_url=receiver.url,
+                          pay_type="T")
     assert complete(tbank, payment.payment_id, "success")["Status"] == "AUTHORIZED"
     assert client.cancel(payment.payment_id, amount=10000).status == "PARTIAL_REVERSED"
     assert client.cancel(payment.payment_id).status == "REVERSED"
@@ -329,11 +329,11 @@ def test_notify_endpoint_resends_any_status_on_demand(client: TBankClient, tbank
 
 
 def test_failures_that_may_pass_later_are_retryable_and_others_not(client: TBankClient, tbank: ServerHandle) -> None:
-    SandboxClient(tbank=tbank.url).tbank.fail({"method": "GetState", "error_code": "9999"},
+    SandboxClient(tbank=tbank.url).tbank.fail({"method": "GetState", "error_code": "97"},
                                               {"method": "Init", "http_status": 503})
     with pytest.raises(TBankError) as internal:
         client.get_state("7000000001")
-    assert internal.value.code == "9999" and internal.value.retryable
+    assert internal.value.code == "97" and internal.value.retryable
     with pytest.raises(TBankError) as unavailable:
         client.init(order_id="o-503", amount=1000, description="x", notification_url="http://x/n")
     assert unavailable.value.http_status == 503 and unavailable.value.retryable
@@ -369,14 +369,14 @@ def test_parse_notification_rejects_wrong_types(change: dict[str, Any]) -> None:
 
 
 def test_receipt_items_add_up_to_the_amount_and_the_bank_accepts_it(client: TBankClient, fake: TBankFake) -> None:
-    receipt = receipt_for(amount=149900, item_name="PinGlass Premium: 23 портрета", email="user@example.com")
+    receipt = order_receipt(amount_kopecks=149900, photos=23, email="user@example.com", taxation="osn", tax="vat20")
     assert sum(item["Amount"] for item in receipt["Items"]) == 149900 and receipt["Email"] == "user@example.com"
     client.init(order_id="o-receipt", amount=149900, description="x", notification_url="http://x/n", receipt=receipt)
     assert fake.state()["payments"][0]["receipt"] == receipt
     with pytest.raises(TBankError, match="code=308"):  # the items do not add up to this Amount
         client.init(order_id="o-r2", amount=99900, description="x", notification_url="http://x/n", receipt=receipt)
-    with pytest.raises(TBankValidationError):
-        receipt_for(amount=1000, item_name="x")
+    with pytest.raises(ValueError):
+        order_receipt(amount_kopecks=1000, photos=1, email="not an address", taxation="osn", tax="none")
 
 
 def test_config_from_env_reads_knobs_and_refuses_bad_ones() -> None:
