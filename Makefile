@@ -10,6 +10,7 @@ run: $(STAMP) services migrate  ## the whole fleet in sandbox mode, driving one 
 	$(PY) -m scenarios.demo
 
 test: $(STAMP) services browser  ## set-up, lint and layer contracts, then every test (unit, integration, scenario)
+	@bash deploy/ensure-tools.sh
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
