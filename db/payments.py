@@ -14,10 +14,11 @@ Row = dict[str, Any]
 
 
 def insert(conn: Connection, *, user_id: int, avatar_id: int, style_id: str, tier: str, photo_count: int,
-           amount_kopecks: int, order_id: str, ttl_s: int) -> Row:
-    return fetch_one(conn, "payments.insert", {
+           amount_kopecks: int, order_id: str, ttl_s: int, email: str | None = None) -> Row:
+    return fetch_row(conn, "payments.insert", {
         "user_id": user_id, "avatar_id": avatar_id, "style_id": style_id, "tier": tier,
         "photo_count": photo_count, "amount_kopecks": amount_kopecks, "order_id": order_id, "ttl_s": ttl_s,
+        "email": email,
     })
 
 
@@ -64,11 +65,23 @@ def add_refunded(conn: Connection, *, id: int, amount: int) -> Row | None:
 
 
 def insert_event(conn: Connection, *, provider_payment_id: str, status: str, order_id: str, amount_kopecks: int,
-                 raw: dict[str, Any]) -> bool:
-    """Store a provider notification; False when this (PaymentId, Status) was already recorded."""
+                 raw: dict[str, Any], event_key: str = "") -> bool:
+    """Store a provider notification; False when this (PaymentId, Status, event_key) was already recorded."""
     return fetch_one(conn, "payments.insert_event", {
         "provider_payment_id": provider_payment_id, "status": status, "order_id": order_id,
-        "amount_kopecks": amount_kopecks, "raw": Jsonb(raw)}) is not None
+        "amount_kopecks": amount_kopecks, "raw": Jsonb(raw), "event_key": event_key}) is not None
+
+
+def insert_receipt(conn: Connection, *, payment_id: int, kind: str, amount_kopecks: int, receipt_url: str | None,
+                   fiscal_number: str | None, fiscal_document_number: str | None, event_key: str) -> Row | None:
+    """Record a fiscal document of the payment; None when this one (``event_key``) is recorded already."""
+    return fetch_one(conn, "payments.insert_receipt", {
+        "payment_id": payment_id, "kind": kind, "amount_kopecks": amount_kopecks, "receipt_url": receipt_url,
+        "fiscal_number": fiscal_number, "fiscal_document_number": fiscal_document_number, "event_key": event_key})
+
+
+def receipts_of_payment(conn: Connection, *, payment_id: int) -> list[Row]:
+    return fetch_all(conn, "payments.receipts_of_payment", {"payment_id": payment_id})
 
 
 def list_open(conn: Connection, *, idle_s: float, limit: int = 100) -> list[Row]:

@@ -4,7 +4,11 @@ T-Bank Init is the one provider call made inside a user's request (they are wait
 anyway). The payment row — with its unique OrderId, T-Bank's idempotency key — is committed before the call,
 so the intent is on record whatever happens to the call. If Init fails the row stays as it was: status ``new``,
 no PaymentId, no URL. Nobody can pay it, the reconciler ignores it (it has no PaymentId to ask about), and the
-user simply asks for a new payment."""
+user simply asks for a new payment.
+
+Init always asks for a one-stage payment (``PayType`` "O", in the gateway). With 54-FZ receipts on
+(``settings.tbank_receipts``, ``usecases.receipts``) the buyer's e-mail is required, stored on the payment and
+carried by Init's ``Receipt``; with them off no e-mail is asked or kept."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from rules.plural import counted
 from rules.references import MIN_REFERENCES
 from settings import Settings
 from telemetry.logs import log
+from usecases import receipts
 from usecases.errors import Refused
 
 if TYPE_CHECKING:
@@ -36,8 +41,10 @@ CHECKOUT_IN_FLIGHT_S = 120
 def checkout(pool: ConnectionPool, tbank: TBankClient, settings: Settings, *, user_id: int, avatar_id: int,
              style_id: str, tier: Tier, email: str | None = None) -> dict[str, Any]:
     """Record the payment, then ask T-Bank (``tbank``: the caller's client, e.g. the web's short-timeout one) for
-    its payment page; the payment with its PaymentId and URL. Refused NOT_FOUND (not the user's avatar),
-    AVATAR_NOT_READY (too few references) or PAYMENT_PROVIDER_ERROR (Init failed; the row stays ``new``)."""
+    its payment page; the payment with its PaymentId and URL. Refused EMAIL_REQUIRED / INVALID_EMAIL (receipts on
+    and no usable ``email``), TOO_MANY_CHECKOUTS, NOT_FOUND (not the user's avatar), AVATAR_NOT_READY (too few
+    references) or PAYMENT_PROVIDER_ERROR (Init failed; the row stays ``new``)."""
+    email = receipts.checkout_email(settings, email)
     with pool.connection() as conn, conn.transaction():
         hold_checkout_slot(conn, settings, user_id=user_id)
         avatar = avatars.get_avatar(conn, id=avatar_id, user_id=user_id)
@@ -47,14 +54,15 @@ def checkout(pool: ConnectionPool, tbank: TBankClient, settings: Settings, *, us
             raise Refused("AVATAR_NOT_READY", f"the avatar needs at least {MIN_REFERENCES} reference photos")
         payment = payments.insert(conn, user_id=user_id, avatar_id=avatar_id, style_id=style_id,
                                   tier=tier.id, photo_count=tier.photos, amount_kopecks=tier.price_kopecks,
-                                  order_id=uuid.uuid4().hex, ttl_s=PAYMENT_TTL_S)
+                                  order_id=uuid.uuid4().hex, ttl_s=PAYMENT_TTL_S, email=email)
     try:
         init = tbank.init(order_id=payment["order_id"], amount=payment["amount_kopecks"],
                           description="PinGlass: " + counted(tier.photos, "AI-портрет", "AI-портрета", "AI-портретов"),
                           notification_url=settings.public_url("/webhooks/tbank"),
                           success_url=settings.public_url(f"/app/#/payments/{payment['id']}?result=success"),
                           fail_url=settings.public_url(f"/app/#/payments/{payment['id']}?result=fail"),
-                          data={"payment_id": str(payment["id"])}, redirect_due_date=payment["expires_at"])
+                          data={"payment_id": str(payment["id"])}, redirect_due_date=payment["expires_at"],
+                          receipt=receipts.init_receipt(settings, payment))
     except TBankError as exc:
         log(logger, "payment_init_failed", level=logging.WARNING, payment_id=payment["id"],
             order_id=payment["order_id"], code=exc.code, retryable=exc.retryable)

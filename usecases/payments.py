@@ -1,6 +1,7 @@
 """A payment's status as T-Bank reports it — by notification or when we ask (reconcile) — and what follows:
 a payment that just became confirmed queues ``consume_payment``; money taken for a payment we had closed
-alerts admins, since no job will start for it."""
+alerts admins, since no job will start for it. Notifications that move nothing are stored all the same: a
+RECEIPT records its fiscal document (``usecases.receipts``), a status T-Bank may add one day alerts admins once."""
 
 from __future__ import annotations
 
@@ -8,12 +9,22 @@ from typing import TYPE_CHECKING, Any
 
 from db import outbox, payments
 from rules.states import TBANK_TO_PAYMENT
+from usecases import receipts
 from usecases.alerts import raise_alert
 
 if TYPE_CHECKING:
     from psycopg import Connection
 
 CLOSED = frozenset({"expired", "canceled", "rejected"})
+RECEIPT = "RECEIPT"
+# On these statuses T-Bank reports the amount of the refund (or of what is left), not the payment's amount.
+REFUND_STATUSES = frozenset({"REFUNDING", "PARTIAL_REFUNDED", "REFUNDED", "REVERSING", "PARTIAL_REVERSED",
+                             "REVERSED", "ASYNC_REFUNDING"})
+# Every status T-Bank's notifications are documented to carry (docs/providers.md#notifications); anything else is
+# stored, answered OK and alerted once, so a new status is noticed without T-Bank re-sending it for a day.
+KNOWN_STATUSES = frozenset({"NEW", "FORM_SHOWED", "AUTHORIZING", "3DS_CHECKING", "3DS_CHECKED", "AUTHORIZED",
+                            "CONFIRMING", "CONFIRMED", "CANCELED", "DEADLINE_EXPIRED", "REJECTED", "AUTH_FAIL",
+                            RECEIPT, *REFUND_STATUSES})
 
 
 def apply_payment_status(conn: Connection, *, payment: dict[str, Any], new_status: str) -> dict[str, Any] | None:
@@ -25,12 +36,34 @@ def apply_payment_status(conn: Connection, *, payment: dict[str, Any], new_statu
     return moved
 
 
+def amount_mismatch(*, bank_status: str, amount_kopecks: int, payment: dict[str, Any]) -> str | None:
+    """Why a notification's Amount cannot be this payment's, or None. A status that moves the payment to
+    authorized, confirmed or a close carries the payment's amount exactly; a refund, a receipt (a refund's receipt
+    carries the refunded amount) and a status we do not act on carry at most the payment's amount."""
+    if bank_status in TBANK_TO_PAYMENT and bank_status not in REFUND_STATUSES:
+        return None if amount_kopecks == payment["amount_kopecks"] else "Amount does not match the payment"
+    if amount_kopecks > payment["amount_kopecks"]:
+        return "Amount is larger than the payment"
+    return None
+
+
 def take_notification(conn: Connection, *, payment: dict[str, Any], provider_payment_id: str, bank_status: str,
                       order_id: str, amount_kopecks: int, raw: dict[str, Any]) -> tuple[bool, dict[str, Any] | None]:
-    """Store a verified notification once per (PaymentId, Status) and act on a fresh one: (fresh, the payment
-    as moved or None). The caller has checked it against ``payment``."""
+    """Store a verified notification once per (PaymentId, Status) — per fiscal document for RECEIPT — and act on a
+    fresh one: (fresh, the payment as moved or None). A RECEIPT records its fiscal document and moves nothing; an
+    unknown status moves nothing and alerts admins once per status. The caller has checked it against
+    ``payment`` (``amount_mismatch``)."""
+    key = receipts.event_key(raw) if bank_status == RECEIPT else ""
     fresh = payments.insert_event(conn, provider_payment_id=provider_payment_id, status=bank_status,
-                                  order_id=order_id, amount_kopecks=amount_kopecks, raw=raw)
+                                  order_id=order_id, amount_kopecks=amount_kopecks, raw=raw, event_key=key)
+    if fresh and bank_status == RECEIPT:
+        receipts.record_receipt(conn, payment=payment, raw={**raw, "Amount": amount_kopecks}, key=key)
+    elif fresh and bank_status not in KNOWN_STATUSES:
+        raise_alert(conn, kind="tbank_unknown_status", severity="warning",
+                    message=f"T-Bank sent status {bank_status[:40]!r} (payment {payment['id']}), which we do not "
+                            f"know: stored, answered OK, nothing moved; check T-Bank's documentation",
+                    details={"payment_id": payment["id"], "status": bank_status[:40]},
+                    dedup_key=f"tbank_unknown_status:{bank_status[:80]}")
     new_status = TBANK_TO_PAYMENT.get(bank_status)
     if not fresh or new_status is None:
         return fresh, None

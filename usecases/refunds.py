@@ -1,5 +1,10 @@
 """Prorated refunds through T-Bank Cancel, keyed by an ExternalRequestId derived from the job, so the same
-refund is never paid twice (I7) — not by us (UNIQUE key, conditional finish) and not by the bank (its key)."""
+refund is never paid twice (I7) — not by us (UNIQUE key, conditional finish) and not by the bank (its key).
+
+With 54-FZ receipts on, each Cancel carries the Receipt of the refunded part (``usecases.receipts``); the
+transaction that books a refund also reverses the inviter's share of it (``usecases.referrals``). A Stars
+payment's job is settled by the Stars rail (``usecases.stars.settle_stars_refund``): Telegram refunds whole
+charges only, so it has its own policy."""
 
 from __future__ import annotations
 
@@ -14,7 +19,10 @@ from runtime.outcomes import Permanent
 from telemetry import metrics
 from telemetry.logs import log
 from usecases.alerts import raise_alert
+from usecases.receipts import refund_receipt
+from usecases.referrals import reverse_for_refund
 from usecases.sending import send_refund_notice
+from usecases.stars import STARS_FULL_REFUND, settle_stars_refund
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -24,6 +32,7 @@ logger = logging.getLogger("usecases.refunds")
 
 def settle_refund(services: Services, job: dict[str, Any], *, retry_refused: bool = False) -> dict[str, Any] | None:
     """Refund the photos ``job`` could not make (all of them when it failed to start); None when it owes none.
+    A Stars payment's job is settled by the Stars rail instead (its result is returned).
 
     A refund the bank refused stays refused (and alerted) unless ``retry_refused`` — an operator's retry."""
     if job["payment_id"] is None:
@@ -33,22 +42,37 @@ def settle_refund(services: Services, job: dict[str, Any], *, retry_refused: boo
         return None
     with services.pool.connection() as conn, conn.transaction():
         payment = payments.get(conn, id=job["payment_id"])
-        amount = prorated_refund(payment["amount_kopecks"], job["total_photos"], missing,
-                                 already_refunded=payment["refunded_kopecks"])
-        key = f"pinglass-job-{job['id']}-missing"
-        if amount <= 0:  # already refunded in full (e.g. by an operator): nothing is owed, but a row may exist
-            return refunds.get_refund_by_key(conn, external_request_id=key)
-        refund = refunds.insert_refund(conn, payment_id=payment["id"], job_id=job["id"], amount_kopecks=amount,
-                                        photos_refunded=missing, reason="missing_photos",
-                                        external_request_id=key)
+        if payment["rail"] == "stars":  # Telegram refunds whole charges only: the Stars rail has its own policy
+            refund = None
+        else:
+            amount = prorated_refund(payment["amount_kopecks"], job["total_photos"], missing,
+                                     already_refunded=payment["refunded_kopecks"])
+            key = f"pinglass-job-{job['id']}-missing"
+            if amount <= 0:  # already refunded in full (e.g. by an operator): nothing is owed, but a row may exist
+                return refunds.get_refund_by_key(conn, external_request_id=key)
+            refund = refunds.insert_refund(conn, payment_id=payment["id"], job_id=job["id"], amount_kopecks=amount,
+                                           photos_refunded=missing, reason="missing_photos",
+                                           external_request_id=key)
+    if refund is None:
+        return settle_stars_refund(services, job, payment)
+    return _refund_at_bank(services, job, payment, refund, missing, retry_refused=retry_refused)
+
+
+def _refund_at_bank(services: Services, job: dict[str, Any], payment: dict[str, Any], refund: dict[str, Any],
+                    missing: int, *, retry_refused: bool) -> dict[str, Any]:
+    """Cancel the refund's amount at T-Bank (with its Receipt when receipts are on) and book it; a refused Cancel
+    fails the refund, alerts and raises Permanent; a retryable failure propagates."""
     if refund["status"] == "failed" and retry_refused:
         with services.pool.connection() as conn:
             refund = refunds.reopen_refund(conn, id=refund["id"]) or refund
     if refund["status"] != "pending":
         return refund
     try:
-        result = services.tbank.cancel(payment["provider_payment_id"], amount=refund["amount_kopecks"],
-                                       external_request_id=refund["external_request_id"])
+        result = services.tbank.cancel(
+            payment["provider_payment_id"], amount=refund["amount_kopecks"],
+            external_request_id=refund["external_request_id"],
+            receipt=refund_receipt(services.settings, payment, amount_kopecks=refund["amount_kopecks"],
+                                   photos=refund["photos_refunded"]))
     except TBankError as err:
         if err.retryable:
             raise
@@ -64,6 +88,7 @@ def settle_refund(services: Services, job: dict[str, Any], *, retry_refused: boo
         finished = refunds.finish_refund(conn, id=refund["id"], status="succeeded", provider_status=result.status)
         if finished is not None:
             payments.add_refunded(conn, id=payment["id"], amount=refund["amount_kopecks"])
+            reverse_for_refund(conn, refund=finished, percent=services.settings.referral_percent)
             metrics.REFUNDS.labels("full" if missing == job["total_photos"] else "partial").inc()
     log(logger, "refund_done", job_id=job["id"], amount=refund["amount_kopecks"], photos=missing)
     return finished or refund
@@ -78,7 +103,8 @@ def refund_job(services: Services, *, job_id: int) -> dict[str, Any] | None:
     if job is None:
         return None
     refund = settle_refund(services, job, retry_refused=True)
-    if refund is not None and refund["status"] == "succeeded":
+    # A whole Stars refund was told by the Stars rail, in Stars; a card refund is told here, in rubles.
+    if refund is not None and refund["status"] == "succeeded" and refund["reason"] != STARS_FULL_REFUND:
         send_refund_notice(services, job=job, user=user, refund=refund)
     return refund
 

@@ -17,9 +17,9 @@ WHERE user_id = %(user_id)s AND status IN ('new', 'authorized') AND expires_at >
   AND (payment_url IS NOT NULL OR created_at > now() - make_interval(secs => %(in_flight_s)s));
 
 -- name: insert
-INSERT INTO payments (user_id, avatar_id, style_id, tier, photo_count, amount_kopecks, order_id, expires_at)
+INSERT INTO payments (user_id, avatar_id, style_id, tier, photo_count, amount_kopecks, order_id, expires_at, email)
 VALUES (%(user_id)s, %(avatar_id)s, %(style_id)s, %(tier)s, %(photo_count)s, %(amount_kopecks)s, %(order_id)s,
-        now() + make_interval(secs => %(ttl_s)s))
+        now() + make_interval(secs => %(ttl_s)s), %(email)s)
 RETURNING *;
 
 -- name: set_provider
@@ -63,11 +63,24 @@ WHERE id = %(id)s AND status IN ('confirmed', 'partially_refunded', 'refunded')
 RETURNING *;
 
 -- name: insert_event
--- T-Bank re-sends notifications; the first (PaymentId, Status) wins, repeats return nothing.
-INSERT INTO payment_events (provider_payment_id, status, order_id, amount_kopecks, raw)
-VALUES (%(provider_payment_id)s, %(status)s, %(order_id)s, %(amount_kopecks)s, %(raw)s)
+-- T-Bank re-sends notifications; the first (PaymentId, Status, event_key) wins, repeats return nothing.
+-- event_key is '' except for RECEIPT, of which one payment has several (its Income, an IncomeReturn per refund).
+INSERT INTO payment_events (provider_payment_id, status, order_id, amount_kopecks, raw, event_key)
+VALUES (%(provider_payment_id)s, %(status)s, %(order_id)s, %(amount_kopecks)s, %(raw)s, %(event_key)s)
 ON CONFLICT ON CONSTRAINT payment_events_payment_status_key DO NOTHING
 RETURNING id;
+
+-- name: insert_receipt
+-- A fiscal document T-Bank reported for the payment; a re-sent notification finds it recorded.
+INSERT INTO payment_receipts (payment_id, kind, amount_kopecks, receipt_url, fiscal_number, fiscal_document_number,
+                              event_key)
+VALUES (%(payment_id)s, %(kind)s, %(amount_kopecks)s, %(receipt_url)s, %(fiscal_number)s,
+        %(fiscal_document_number)s, %(event_key)s)
+ON CONFLICT ON CONSTRAINT payment_receipts_payment_event_key DO NOTHING
+RETURNING *;
+
+-- name: receipts_of_payment
+SELECT * FROM payment_receipts WHERE payment_id = %(payment_id)s ORDER BY id;
 
 -- name: list_open
 SELECT * FROM payments

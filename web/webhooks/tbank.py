@@ -1,9 +1,11 @@
 """``POST /webhooks/tbank``: T-Bank payment notifications (docs/providers.md#notifications).
 
-Five steps: verify the Token, check the notification against our record (TerminalKey, OrderId, Amount), store
-the raw event deduplicated on (PaymentId, Status) and move the payment monotonically — both
-``usecases.payments.take_notification``, which also queues ``consume_payment`` for a newly confirmed payment and
-alerts on money taken after we closed the payment — and answer exactly ``OK``. A rejected
+Five steps: verify the Token, check the notification against our record (TerminalKey, OrderId, Amount — a
+refund's and a receipt's may be less than the payment's), store the raw event deduplicated on (PaymentId, Status)
+(per fiscal document for RECEIPT) and move the payment monotonically — both
+``usecases.payments.take_notification``, which also queues ``consume_payment`` for a newly confirmed payment,
+records a RECEIPT's fiscal document, alerts once on a status we do not know and on money taken after we closed the
+payment — and answer exactly ``OK``. A rejected
 notification writes nothing. Redis being down does not matter here: the outbox row waits for the relay.
 """
 
@@ -21,10 +23,6 @@ from usecases import payments as payment_status
 from web.errors import ApiError
 
 logger = logging.getLogger("web.webhooks.tbank")
-
-# On these statuses T-Bank reports the amount of the refund (or of what is left), not the payment's amount.
-REFUND_STATUSES = frozenset({"REFUNDING", "PARTIAL_REFUNDED", "REFUNDED", "REVERSING", "PARTIAL_REVERSED",
-                             "REVERSED"})
 
 
 def receive() -> Response:
@@ -62,11 +60,9 @@ def _check_against_record(note: TBankNotification, payment: dict[str, Any] | Non
         raise _refused(404, "UNKNOWN_PAYMENT", "no payment has this PaymentId")
     if note.order_id != payment["order_id"]:
         raise _refused(422, "ORDER_MISMATCH", "OrderId does not match the payment")
-    if note.status in REFUND_STATUSES:
-        if note.amount > payment["amount_kopecks"]:
-            raise _refused(422, "AMOUNT_MISMATCH", "the refund is larger than the payment")
-    elif note.amount != payment["amount_kopecks"]:
-        raise _refused(422, "AMOUNT_MISMATCH", "Amount does not match the payment")
+    mismatch = payment_status.amount_mismatch(bank_status=note.status, amount_kopecks=note.amount, payment=payment)
+    if mismatch:
+        raise _refused(422, "AMOUNT_MISMATCH", mismatch)
 
 
 def _refused(status: int, code: str, message: str) -> ApiError:
