@@ -157,8 +157,42 @@ def test_outside_telegram_the_invoice_page_comes_back_to_the_app_and_a_partial_o
 
     page.goto(f"{live_web}/app/#/credits")
     expect(page.get_by_text("Подарочных портретов пока нет")).to_be_visible()
-    expect(page.get_by_text("−1 портрет получено")).to_be_visible()
+    expect(page.get_by_text("−1 портрет", exact=True)).to_be_visible()
+    expect(page.get_by_text(f"Получен в заказе №{credit_job_id}", exact=False)).to_be_visible()
     screenshot(page, "credits-spent-dark")
+    context.close()
+    guard.assert_clean()
+
+
+def test_an_invoice_cancelled_outside_telegram_comes_back_to_a_choice_of_another_way(browser, services, settings,
+                                                                                      live_web, telegram):
+    guard = ConsoleGuard(live_web)
+    user = make_user(services, telegram_id=54_000_007)
+    avatar = make_avatar(services, user)
+    context, page = new_page(browser, guard)
+    page.goto(f"{live_web}/app/" + launch_fragment(settings, user["telegram_id"],
+                                                   path=f"/avatars/{avatar['id']}/order"))
+    page.get_by_role("radio", name=re.compile("Сказка")).click()
+    page.get_by_role("radio", name=re.compile("^23 портрета")).click()
+    page.get_by_role("radio", name=re.compile("^Telegram Stars")).click()
+    page.get_by_role("button", name="Оплатить 750 ⭐").click()
+    page.wait_for_url(re.compile(r"/invoice/"))
+    page.get_by_role("button", name="Отмена").click()
+
+    page.wait_for_url(re.compile(r"/app/#/payments/\d+\?status=cancelled"))
+    expect(page.get_by_role("heading", name="Оплата отменена")).to_be_visible()
+    expect(page.get_by_text("23 портрета · 750 ⭐")).to_be_visible()
+    screenshot(page, "payment-stars-cancelled-light")
+    [payment] = payments_of(services, user)
+    assert payment["status"] == "new" and telegram.invoice_status(payment["payment_url"]) == "cancelled"
+
+    page.get_by_role("button", name="Выбрать другой способ").click()  # the same order, by card this time
+    expect(page.get_by_role("heading", name="Стиль и пакет")).to_be_visible()
+    expect(page.get_by_role("radio", name=re.compile("^Картой"))).to_have_attribute("aria-checked", "true")
+    expect(page.get_by_role("radio", name=re.compile("Сказка"))).to_have_attribute("aria-checked", "true")
+    page.get_by_role("button", name="Оплатить 1 499 ₽").click()
+    page.wait_for_url(re.compile(r"/pay/"))
+    assert [p["rail"] for p in payments_of(services, user)] == ["stars", "tbank"]
     context.close()
     guard.assert_clean()
 
@@ -183,6 +217,8 @@ def test_a_stars_order_that_makes_nothing_says_the_stars_came_back(browser, serv
     expect(page.get_by_text("Мы вернули 250 ⭐ на ваш баланс Telegram Stars.")).to_be_visible(timeout=30_000)
     expect(page.get_by_text("карт", exact=False)).to_have_count(0)
     screenshot(page, "order-stars-refunded-light")
+    [charge] = [t["id"] for t in telegram.star_transactions() if "source" in t]
+    assert telegram.refunds_of_charge(charge) == 1  # the Stars really came back, once
     context.close()
     guard.assert_clean()
 
@@ -227,6 +263,11 @@ def test_with_receipts_the_card_asks_for_an_email_and_refuses_a_bad_one(browser,
     expect(field).to_have_attribute("aria-invalid", "true")
     screenshot(page, "order-email-light")
     assert payments_of(services, user) == []  # refused before anything was sent
+    field.fill("a" * 65 + "@example.ru")  # the page leaves the local part's length (64 at most) to the server
+    page.get_by_role("button", name="Оплатить 999 ₽").click()
+    expect(page.get_by_role("alert")).to_contain_text("Похоже, в адресе ошибка")
+    guard.take_expected(422, "/api/v1/payments", 1)  # the server's INVALID_EMAIL, shown beside the field
+    assert payments_of(services, user) == []
 
     page.get_by_role("radio", name=re.compile("^Telegram Stars")).click()  # Stars need no e-mail
     expect(field).to_be_hidden()
@@ -235,7 +276,7 @@ def test_with_receipts_the_card_asks_for_an_email_and_refuses_a_bad_one(browser,
     page.get_by_role("button", name="Оплатить 999 ₽").click()
     page.wait_for_url(re.compile(r"/pay/"))
     [payment] = payments_of(services, user)
-    assert payment["rail"] == "tbank"
+    assert payment["rail"] == "tbank" and payment["email"] == "anna@example.ru"
     context.close()
     guard.assert_clean()
 

@@ -42,8 +42,8 @@ def test_plural_forms_money_and_dates_read_as_russian(module_page):
 def test_every_error_code_the_api_answers_has_a_sentence(module_page, app):
     from web.api.openapi import _ERRORS  # the codes the API documents
 
-    documented = {code.strip(" .,;()") for text in _ERRORS.values() for code in text.replace("(", " ").split()
-                  if code.strip(" .,;()").isupper() and "_" in code}
+    documented = {code.strip(" .,;:()") for text in _ERRORS.values() for code in text.replace("(", " ").split()
+                  if code.strip(" .,;:()").isupper() and "_" in code}
     sentences = module_page.evaluate("""async (codes) => {
       const ru = await import("/app/assets/js/ru.js");
       return Object.fromEntries(codes.map((c) => [c, ru.errorText(c, 400)]));

@@ -35,6 +35,13 @@ export function mount(el, ...children) {
   return el;
 }
 
+/** Text in which every "⭐" is drawn as our star icon (a phone or desktop without an emoji font shows an empty
+ * box): the character stays in the text, for screen readers, copying and search. Nodes for h() or mount(). */
+export function starred(text) {
+  return String(text).split("⭐").flatMap((part, i) => (i ? [h("span", { class: "star" }, "⭐"), part] : [part]))
+    .filter((part) => part !== "");
+}
+
 let toastTimer = null;
 
 /** A short message at the bottom of the screen. */

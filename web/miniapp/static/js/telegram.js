@@ -4,7 +4,7 @@
 // the URL hash exactly as Telegram passes it ("#/path?tgWebAppData=...&tgWebAppThemeParams=...") and draws
 // plain buttons instead of the native ones.
 
-import { confirmDialog } from "./dom.js";
+import { confirmDialog, h, starred } from "./dom.js";
 
 const STORE = "pinglass.launch";
 const webApp = window.Telegram && window.Telegram.WebApp && window.Telegram.WebApp.initData
@@ -117,7 +117,7 @@ export function setPrimary(action) {
   primaryHandler = null;
   if (!action) { bottom().hidden = true; document.body.classList.remove("with-bottom"); return; }
   primaryHandler = () => { if (!action.disabled && !action.busy) action.onClick(); };
-  button.textContent = action.busy ? "Подождите…" : action.text;
+  button.replaceChildren(h("span", {}, starred(action.busy ? "Подождите…" : action.text)));
   button.disabled = Boolean(action.disabled || action.busy);
   button.addEventListener("click", primaryHandler);
   bottom().hidden = false;

@@ -80,8 +80,15 @@ function history(ctx, entries) {
       h("button", { type: "button", class: "item", onclick: () => ctx.navigate(`/generations/${entry.job_id}?progress=1`) },
         h("span", { class: "item-text" },
           h("span", { class: "item-title" }, entry.kind === "granted"
-            ? `+${portraits(entry.photos)} в подарок` : `−${portraits(entry.photos)} получено`),
-          h("span", { class: "hint" }, `${entry.kind === "granted" ? "Не получились в заказе" : "Заказ"} ` +
-            `№${entry.job_id} · ${date(entry.created_at, { time: true })}`)),
+            ? `+${portraits(entry.photos)} в подарок` : `−${portraits(entry.photos)}`),
+          h("span", { class: "hint" }, `${entryLine(entry)} №${entry.job_id} · ` +
+            `${date(entry.created_at, { time: true })}`)),
         h("span", { class: "chevron", "aria-hidden": "true" }, "›"))))));
+}
+
+/** "Не получился в заказе" / "Получены в заказе", agreeing with the number of portraits. */
+function entryLine(entry) {
+  const one = entry.photos % 10 === 1 && entry.photos % 100 !== 11;
+  if (entry.kind === "granted") return one ? "Не получился в заказе" : "Не получились в заказе";
+  return one ? "Получен в заказе" : "Получены в заказе";
 }

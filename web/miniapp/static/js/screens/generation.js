@@ -4,7 +4,7 @@
 // made nothing), or free portraits credited (a partial Stars order, and any free-portrait order).
 
 import { get } from "../api.js";
-import { h, mount, progressBar, sleep, toast } from "../dom.js";
+import { h, mount, progressBar, sleep, starred, toast } from "../dom.js";
 import { duration, notMade, portraits, rubles, stars } from "../ru.js";
 import { haptic, setBack, setPrimary } from "../telegram.js";
 
@@ -58,7 +58,7 @@ export async function render(ctx) {
 /** How the job was paid: {kind: "card"|"stars"|"credit", stars} (the payment's rail and its Stars amount). */
 async function railOf(job) {
   if (!job.payment_id) return { kind: "credit", stars: 0 };
-  if (!job.progress.failed && !job.refunds.length) return { kind: "card", stars: 0 }; // nothing to explain
+  if (!owed(job) && !job.refunds.length) return { kind: "card", stars: 0 }; // nothing to explain
   try {
     const payment = await get(`/api/v1/payments/${job.payment_id}`);
     return payment.rail === "stars" ? { kind: "stars", stars: payment.amount_stars } : { kind: "card", stars: 0 };
@@ -67,22 +67,31 @@ async function railOf(job) {
   }
 }
 
+/** How many portraits the finished order did not make (a failed job: all it did not store). */
+function owed(job) {
+  const { done, failed, total } = job.progress;
+  return job.status === "failed" ? total - done : failed;
+}
+
 /** The sentence about money for the portraits that did not come out, and a link where one helps. */
 function moneyNotice(ctx, job, rail) {
-  const { failed, done } = job.progress;
-  const refunded = job.refunds.reduce((sum, r) => sum + r.amount_kopecks, 0);
-  const returned = job.refunds.some((r) => r.status === "succeeded") || refunded > 0;
+  const { done } = job.progress;
+  const failed = owed(job);
+  const settled = job.refunds.filter((r) => r.status === "succeeded"); // a refund pending or refused is not back yet
+  const refunded = settled.reduce((sum, r) => sum + r.amount_kopecks, 0);
+  const returned = settled.length > 0;
   const toCredits = h("button", { type: "button", class: "link", onclick: () => ctx.navigate("/credits") },
     "Мои подарочные портреты");
   if (!rail || failed === 0) return null;
   if (rail.kind === "credit" || (rail.kind === "stars" && done > 0)) {
-    return h("div", { class: "notice" },
-      h("p", {}, `${notMade(failed)} — ${failed === 1 ? "он зачислен" : "они зачислены"} вам в подарок. ` +
-        "Их можно получить в любом стиле для любого аватара."), toCredits);
+    const one = failed % 10 === 1 && failed % 100 !== 11;
+    return h("div", { class: "notice gift" },
+      h("p", {}, `${notMade(failed)} — ${one ? "он зачислен" : "они зачислены"} вам в подарок. ` +
+        `${one ? "Его" : "Их"} можно получить в любом стиле для любого аватара.`), toCredits);
   }
   if (rail.kind === "stars") {
-    return h("p", { class: "notice" }, returned ? `Мы вернули ${stars(rail.stars)} на ваш баланс Telegram Stars.`
-      : `Мы вернём ${stars(rail.stars)} на ваш баланс Telegram Stars.`);
+    return h("p", { class: "notice" }, starred(returned ? `Мы вернули ${stars(rail.stars)} на ваш баланс Telegram Stars.`
+      : `Мы вернём ${stars(rail.stars)} на ваш баланс Telegram Stars.`));
   }
   return h("p", { class: "notice" }, `${notMade(failed)}. ` +
     (refunded ? `Мы вернули ${rubles(refunded)} на вашу карту.` : "Мы вернём за них деньги на вашу карту."));

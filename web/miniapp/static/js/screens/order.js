@@ -4,7 +4,7 @@
 // Query (from "Выбрать другой способ" on the payment screen): style, tier, rail preselect the order.
 
 import { get } from "../api.js";
-import { h, mount, toast } from "../dom.js";
+import { h, mount, starred, toast } from "../dom.js";
 import { checkout, emailProblem, rememberedEmail } from "../checkout.js";
 import { portraits, price, rubles, stars } from "../ru.js";
 import { setBack, setPrimary } from "../telegram.js";
@@ -44,14 +44,14 @@ export async function render(ctx) {
       "aria-checked": String(t.id === tier.id), onclick: () => { tier = t; draw(); } },
     h("span", { class: "tier-photos" }, portraits(t.photos)),
     h("span", { class: "tier-price" }, rubles(t.price_kopecks)),
-    h("span", { class: "hint" }, `${rubles(Math.round(t.price_kopecks / t.photos))} за портрет` +
-      (t.price_stars ? ` · или ${stars(t.price_stars)}` : "")))));
+    h("span", { class: "hint" }, starred(`${rubles(Math.round(t.price_kopecks / t.photos))} за портрет` +
+      (t.price_stars ? ` · или ${stars(t.price_stars)}` : ""))))));
     mount(rails, ...RAILS.filter(([id]) => id === "card" || tier.price_stars).map(([id, title]) => h("button", {
       type: "button", role: "radio", class: "rail" + (id === chosen ? " selected" : ""),
       "aria-checked": String(id === chosen), onclick: () => { rail = id; clearNote(); draw(); } },
     h("span", { class: "rail-title" }, title),
-    h("span", { class: "rail-price" }, price(tier, id)),
-    h("span", { class: "hint" }, id === "card" ? "Банковская карта или СБП на странице Т-Банка"
+    h("span", { class: "rail-price" }, starred(price(tier, id))),
+    h("span", { class: "hint" }, id === "card" ? "Банковская карта или СБП на странице Т‑Банка"
       : "Звёзды с вашего баланса в Telegram"))));
     email.node.hidden = chosen !== "card" || !catalog.receipts_required;
     mount(summary,
@@ -61,7 +61,7 @@ export async function render(ctx) {
         h("div", {}, h("dt", {}, "Стиль"), h("dd", {}, style.title)),
         h("div", {}, h("dt", {}, "Портретов"), h("dd", {}, String(tier.photos))),
         h("div", {}, h("dt", {}, "Оплата"), h("dd", {}, chosen === "stars" ? "Telegram Stars" : "Картой")),
-        h("div", { class: "total" }, h("dt", {}, "К оплате"), h("dd", {}, price(tier, chosen)))),
+        h("div", { class: "total" }, h("dt", {}, "К оплате"), h("dd", {}, starred(price(tier, chosen))))),
       h("p", { class: "hint" }, "Портреты придут альбомом в чат с ботом и появятся в галерее. " + (chosen === "stars"
         ? "Если какие-то не получатся, мы зачислим их вам в подарок, а если не получится ни один — вернём звёзды."
         : "Если какие-то не получатся, мы вернём деньги за них.")));

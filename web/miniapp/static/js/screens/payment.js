@@ -4,7 +4,7 @@
 // and offers to try again (on the same rail) or to choose another way to pay.
 
 import { get } from "../api.js";
-import { h, mount, sleep, toast } from "../dom.js";
+import { h, mount, sleep, starred, toast } from "../dom.js";
 import { checkout, payInvoice, rememberedEmail } from "../checkout.js";
 import { portraits, rubles, stars } from "../ru.js";
 import { openPayment, setBack, setPrimary } from "../telegram.js";
@@ -49,7 +49,7 @@ function stateOf(payment, result) {
   }
   if (result === "cancelled" && open) {
     return { failed: true, final: true, cancelled: true, title: "Оплата отменена",
-             text: "Оплата отменена — можно выбрать другой способ." };
+             text: "Звёзды не списаны — можно оплатить снова или выбрать другой способ." };
   }
   if (PAID.has(payment.status) || payment.status === "partially_refunded") {
     return { title: "Оплата получена", text: "Запускаем создание портретов…" };
@@ -73,7 +73,7 @@ function draw(ctx, payment, state) {
       : h("div", { class: "spinner", role: "progressbar", "aria-label": "Ожидание" }),
     h("h1", {}, state.title),
     h("p", {}, state.text),
-    h("p", { class: "hint" }, `${portraits(payment.photo_count)} · ${amount}`),
+    h("p", { class: "hint" }, starred(`${portraits(payment.photo_count)} · ${amount}`)),
     state.failed ? h("div", { class: "row" },
       h("button", { type: "button", class: "secondary", onclick: again }, "Выбрать другой способ"),
       h("button", { type: "button", class: "secondary", onclick: () => ctx.navigate("/") }, "На главную")) : null));
