@@ -3,10 +3,14 @@ pro rata through T-Bank and the user is told (I2, I7). A job that cannot start i
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from db import avatars, jobs, payments
 from db import refunds as refund_rows
+from rules.catalog import parse_tiers
+from sandbox.client import SandboxClient
 from tests.factories import make_avatar, make_paid_payment, make_user
 from tests.integration.pipeline_helpers import (
     albums_in_chat,
@@ -17,6 +21,9 @@ from tests.integration.pipeline_helpers import (
     wait_for_job,
     wait_until,
 )
+from usecases import generation
+from usecases.refunds import refund_job, settle_refund
+from usecases.stars import STARS_FULL_REFUND, checkout_stars
 
 pytestmark = pytest.mark.scenario
 
@@ -87,3 +94,60 @@ def test_job_whose_avatar_lost_its_references_is_refunded_in_full(services, work
     assert [r["amount"] for r in refunds_at_bank(services, payment["provider_payment_id"])] == [49900]
     with services.pool.connection() as conn:  # refunded in full: the inviter earns nothing from it
         assert conn.execute("SELECT count(*) AS n FROM referral_earnings").fetchone()["n"] == 0
+
+
+def test_a_card_refund_reverses_the_inviters_share_in_its_own_transaction(services) -> None:
+    inviter = make_user(services)
+    user = make_user(services, referred_by=inviter["id"])
+    payment = make_paid_payment(services, user, make_avatar(services, user), tier="premium")
+    job = finished_job(services, payment, failed=3)
+
+    refund = settle_refund(services, job)
+    settle_refund(services, job)  # delivery re-run: nothing more is refunded or reversed
+
+    expected_refund = 149900 * 3 // 23
+    assert (refund["status"], refund["amount_kopecks"]) == ("succeeded", expected_refund)
+    with services.pool.connection() as conn:
+        earning = conn.execute("SELECT * FROM referral_earnings WHERE payment_id = %s", (payment["id"],)).fetchone()
+        reversals = conn.execute("SELECT * FROM referral_reversals").fetchall()
+    assert earning["amount_kopecks"] == 14990
+    assert [(r["refund_id"], r["amount_kopecks"]) for r in reversals] == [(refund["id"], earning["reversed_kopecks"])]
+    assert earning["reversed_kopecks"] == 14990 - (149900 - expected_refund) * 10 // 100  # 10 % of what was kept
+
+
+def test_a_stars_job_is_settled_by_the_stars_rail_never_at_tbank(services, settings, live_web) -> None:
+    services.telegram.set_webhook(f"{live_web}/webhooks/telegram", settings.telegram_webhook_secret)
+    telegram = SandboxClient.from_settings(settings).telegram
+    user = make_user(services)
+    avatar = make_avatar(services, user)
+    payment = checkout_stars(services.pool, services.telegram, settings, user_id=user["id"], avatar_id=avatar["id"],
+                             style_id="business", tier=parse_tiers(settings.tiers)["starter"])
+    assert telegram.pay_invoice(payment["payment_url"], user=user["telegram_id"]) == "paid"
+    with services.pool.connection() as conn:
+        payment = payments.get(conn, id=payment["id"])
+    job = finished_job(services, payment, failed=7)
+
+    refund = refund_job(services, job_id=job["id"])
+    again = refund_job(services, job_id=job["id"])
+
+    assert (refund["reason"], refund["status"], again["id"]) == (STARS_FULL_REFUND, "succeeded", refund["id"])
+    assert telegram.refunds_of_charge(payment["telegram_payment_charge_id"]) == 1
+    assert [r for r in refunds_at_bank_all(services) if r["method"] == "Cancel"] == []
+    with services.pool.connection() as conn:  # told once, in Stars, by the Stars rail; no ruble notice
+        notices = conn.execute("SELECT * FROM deliveries WHERE job_id = %s AND kind = 'notice'", (job["id"],)
+                               ).fetchall()
+    assert notices == []
+
+
+def finished_job(services, payment: dict[str, Any], *, failed: int) -> dict[str, Any]:
+    """The payment's job started (the referral credited as consume_payment does) with its first ``failed`` photos
+    given up."""
+    with services.pool.connection() as conn, conn.transaction():
+        job = generation.start_job(conn, payment_id=payment["id"], referral_percent=10)
+        for task in jobs.tasks_of_job(conn, job_id=job["id"])[:failed]:
+            generation.give_up_task(conn, task=task, reason="test")
+        return jobs.get_job(conn, id=job["id"])
+
+
+def refunds_at_bank_all(services) -> list[dict[str, Any]]:
+    return SandboxClient.from_settings(services.settings).tbank.state()["requests"]
