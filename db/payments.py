@@ -45,6 +45,11 @@ def get(conn: Connection, *, id: int, user_id: int | None = None, lock: bool = F
     return fetch_one(conn, "payments.get", {"id": id})
 
 
+def get_existing(conn: Connection, *, id: int) -> Row:
+    """The payment a row of ours points at (a job's, a refund's): LookupError if it is not there."""
+    return fetch_row(conn, "payments.get", {"id": id})
+
+
 def get_by_provider_id(conn: Connection, *, provider_payment_id: str) -> Row | None:
     return fetch_one(conn, "payments.get_by_provider_id", {"provider_payment_id": provider_payment_id})
 
@@ -100,4 +105,4 @@ def expire_unsent(conn: Connection) -> int:
 
 def paid_unstarted_payments(conn: Connection, *, avatar_id: int) -> int:
     """Payments for this avatar that are authorized or confirmed but have not started their job yet."""
-    return fetch_one(conn, "payments.paid_unstarted_payments_of_avatar", {"avatar_id": avatar_id})["n"]
+    return fetch_row(conn, "payments.paid_unstarted_payments_of_avatar", {"avatar_id": avatar_id})["n"]

@@ -69,8 +69,9 @@ def checkout(pool: ConnectionPool, tbank: TBankClient, settings: Settings, *, us
         raise Refused("PAYMENT_PROVIDER_ERROR", "the payment provider did not answer; try again") from None
 
     with pool.connection() as conn, conn.transaction():
-        payment = payments.set_provider(conn, id=payment["id"], provider_payment_id=init.payment_id,
-                                        payment_url=init.payment_url) or payments.get(conn, id=payment["id"])
+        payment = (payments.set_provider(conn, id=payment["id"], provider_payment_id=init.payment_id,
+                                         payment_url=init.payment_url)
+                   or payments.get_existing(conn, id=payment["id"]))
     log(logger, "payment_created", user_id=user_id, payment_id=payment["id"], tier=tier.id,
         amount=payment["amount_kopecks"], provider_payment_id=init.payment_id)
     return payment

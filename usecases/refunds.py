@@ -41,7 +41,7 @@ def settle_refund(services: Services, job: dict[str, Any], *, retry_refused: boo
     if missing <= 0:
         return None
     with services.pool.connection() as conn, conn.transaction():
-        payment = payments.get(conn, id=job["payment_id"])
+        payment = payments.get_existing(conn, id=job["payment_id"])
         if payment["rail"] == "stars":  # Telegram refunds whole charges only: the Stars rail has its own policy
             refund = None
         else:
@@ -104,7 +104,8 @@ def refund_job(services: Services, *, job_id: int) -> dict[str, Any] | None:
         return None
     refund = settle_refund(services, job, retry_refused=True)
     # A whole Stars refund was told by the Stars rail, in Stars; a card refund is told here, in rubles.
-    if refund is not None and refund["status"] == "succeeded" and refund["reason"] != STARS_FULL_REFUND:
+    if (refund is not None and refund["status"] == "succeeded" and refund["reason"] != STARS_FULL_REFUND
+            and user is not None):  # a person erased meanwhile (privacy) is refunded but cannot be told
         send_refund_notice(services, job=job, user=user, refund=refund)
     return refund
 

@@ -41,8 +41,8 @@ def receive() -> Response:
         raise _refused(422, "TERMINAL_MISMATCH", "the notification is for another terminal")
 
     with fleet.services.pool.connection() as conn, conn.transaction():
-        payment = payment_status.payment_by_provider_id(conn, provider_payment_id=note.payment_id)
-        _check_against_record(note, payment)
+        payment = _checked_against_record(
+            note, payment_status.payment_by_provider_id(conn, provider_payment_id=note.payment_id))
         fresh, moved = payment_status.take_notification(
             conn, payment=payment, provider_payment_id=note.payment_id, bank_status=note.status,
             order_id=note.order_id, amount_kopecks=note.amount, raw=note.raw)
@@ -55,7 +55,8 @@ def receive() -> Response:
     return Response("OK", status=200, mimetype="text/plain")
 
 
-def _check_against_record(note: TBankNotification, payment: dict[str, Any] | None) -> None:
+def _checked_against_record(note: TBankNotification, payment: dict[str, Any] | None) -> dict[str, Any]:
+    """Our payment the notification is about, once it matches our record; the 4xx ApiError otherwise."""
     if payment is None:
         raise _refused(404, "UNKNOWN_PAYMENT", "no payment has this PaymentId")
     if note.order_id != payment["order_id"]:
@@ -63,6 +64,7 @@ def _check_against_record(note: TBankNotification, payment: dict[str, Any] | Non
     mismatch = payment_status.amount_mismatch(bank_status=note.status, amount_kopecks=note.amount, payment=payment)
     if mismatch:
         raise _refused(422, "AMOUNT_MISMATCH", mismatch)
+    return payment
 
 
 def _refused(status: int, code: str, message: str) -> ApiError:
