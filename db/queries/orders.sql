@@ -3,7 +3,7 @@
 -- and the storage key of its first photo (the order's cover). Checkouts that were never paid and whose link has
 -- lapsed are left out: they are not orders, only abandoned carts.
 SELECT p.id AS payment_id, p.status AS payment_status, p.tier, p.photo_count, p.style_id, p.avatar_id,
-       p.amount_kopecks, p.refunded_kopecks, p.created_at, a.name AS avatar_name,
+       p.rail, p.amount_kopecks, p.amount_stars, p.refunded_kopecks, p.created_at, a.name AS avatar_name,
        j.id AS job_id, j.status AS job_status, j.photos_stored, j.photos_failed, j.total_photos, j.finished_at,
        (SELECT gp.storage_key FROM generated_photos gp
         WHERE gp.job_id = j.id AND gp.deleted_at IS NULL ORDER BY gp.prompt_index LIMIT 1) AS cover_key

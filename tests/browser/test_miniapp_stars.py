@@ -137,7 +137,14 @@ def test_outside_telegram_the_invoice_page_comes_back_to_the_app_and_a_partial_o
     _wait_images_loaded(page, ".grid img", 6)
     expect(page.get_by_text("на вашу карту", exact=False)).to_have_count(0)
     screenshot(page, "order-stars-partial-dark")
-    page.get_by_role("button", name="Мои подарочные портреты").click()
+    expect(page.get_by_role("button", name="Мои подарочные портреты")).to_be_visible()
+
+    # Home: the free portrait has its card, and the order says where its missing portrait went
+    page.goto(f"{live_web}/app/#/")
+    expect(page.get_by_role("heading", name="У вас 1 портрет в подарок")).to_be_visible()
+    expect(page.get_by_text("Готово 6 из 7, остальные — в подарок")).to_be_visible()
+    screenshot(page, "home-credits-dark")
+    page.get_by_role("button", name="Получить портреты").click()
 
     # The credits screen: balance, history, redeem for the avatar in a style → the new order's progress
     expect(page.get_by_text("У вас 1 портрет в подарок")).to_be_visible()

@@ -105,7 +105,8 @@ def schemas(tier_ids: list[str], style_ids: list[str]) -> dict[str, Schema]:
         "CreditsRedeemed": obj({"job_id": ID_SCHEMA, "photos": INT}),
         "OrderList": obj({"orders": {"type": "array", "items": obj({
             "payment_id": ID_SCHEMA, "payment_status": STR, "tier": STR, "photo_count": INT, "style_id": STR,
-            "avatar_id": ID_SCHEMA, "avatar_name": STR, "amount_kopecks": INT, "refunded_kopecks": INT,
+            "avatar_id": ID_SCHEMA, "avatar_name": STR, "rail": {"type": "string", "enum": ["card", "stars"]},
+            "amount_kopecks": INT, "amount_stars": {**INT, "nullable": True}, "refunded_kopecks": INT,
             "created_at": TIME, "cover_url": {**URL, "nullable": True},
             "job": {**obj({"id": ID_SCHEMA, "status": STR, "done": INT, "failed": INT, "total": INT,
                            "finished_at": NULL_TIME}), "nullable": True}})}}),

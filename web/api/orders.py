@@ -21,7 +21,8 @@ def order_json(row: dict[str, Any], cover_url: str | None) -> dict[str, Any]:
                "failed": row["photos_failed"], "total": row["total_photos"], "finished_at": iso(row["finished_at"])}
     return {"payment_id": row["payment_id"], "payment_status": row["payment_status"], "tier": row["tier"],
             "photo_count": row["photo_count"], "style_id": row["style_id"], "avatar_id": row["avatar_id"],
-            "avatar_name": row["avatar_name"], "amount_kopecks": row["amount_kopecks"],
+            "avatar_name": row["avatar_name"], "rail": "stars" if row["rail"] == "stars" else "card",
+            "amount_kopecks": row["amount_kopecks"], "amount_stars": row["amount_stars"],
             "refunded_kopecks": row["refunded_kopecks"], "created_at": iso(row["created_at"]), "job": job,
             "cover_url": cover_url}
 

@@ -2,16 +2,16 @@
 
 import { get } from "../api.js";
 import { h, mount, progressBar, toast } from "../dom.js";
-import { JOB_STATUS, PAYMENT_STATUS, portraits, rubles, selfies, date } from "../ru.js";
+import { JOB_STATUS, PAYMENT_STATUS, portraits, rubles, selfies, stars, date } from "../ru.js";
 import { setPrimary, shareLink } from "../telegram.js";
 
 const REFRESH_MS = 4000;
 
 export async function render(ctx) {
-  const [avatars, orders, referrals] = await Promise.all([
-    get("/api/v1/avatars"), get("/api/v1/orders"), get("/api/v1/referrals/me")]);
+  const [avatars, orders, referrals, credits] = await Promise.all([
+    get("/api/v1/avatars"), get("/api/v1/orders"), get("/api/v1/referrals/me"), get("/api/v1/credits")]);
   if (!ctx.alive()) return;
-  draw(ctx, avatars.avatars, orders.orders, referrals);
+  draw(ctx, avatars.avatars, orders.orders, referrals, credits.balance);
   // Orders in progress move on their own: refresh them while the person looks at this screen.
   while (ctx.alive() && orders.orders.some(running)) {
     await new Promise((resolve) => setTimeout(resolve, REFRESH_MS));
@@ -28,7 +28,7 @@ export async function render(ctx) {
 
 const running = (order) => order.job && ["queued", "generating", "delivering"].includes(order.job.status);
 
-function draw(ctx, avatars, orders, referrals) {
+function draw(ctx, avatars, orders, referrals, creditBalance) {
   const ready = avatars.filter((a) => a.ready);
   const next = ready.length ? `/avatars/${ready[ready.length - 1].id}/order`
     : avatars.length ? `/avatars/${avatars[avatars.length - 1].id}` : "/avatars/new";
@@ -36,6 +36,7 @@ function draw(ctx, avatars, orders, referrals) {
     h("section", { class: "hero" },
       h("h1", {}, "AI-портреты по вашим селфи"),
       h("p", { class: "hint" }, "Загрузите 5–15 селфи, выберите стиль — и получите альбом портретов прямо в Telegram.")),
+    creditsCard(ctx, creditBalance),
     avatarsSection(ctx, avatars),
     ordersSection(ctx, orders),
     referralCard(referrals),
@@ -83,12 +84,26 @@ function ordersSection(ctx, orders) {
 }
 
 function orderLine(order) {
-  if (!order.job) return `${PAYMENT_STATUS[order.payment_status] || order.payment_status} · ${rubles(order.amount_kopecks)}`;
+  const price = order.rail === "stars" ? stars(order.amount_stars) : rubles(order.amount_kopecks);
+  if (!order.job) return `${PAYMENT_STATUS[order.payment_status] || order.payment_status} · ${price}`;
   const { status, done, total } = order.job;
   if (status === "generating") return `${JOB_STATUS.generating}: ${done} из ${total}`;
   if (status === "delivered") return `Готово · ${date(order.job.finished_at)}`;
-  if (status === "delivered_partial") return `Готово ${done} из ${total}, за остальные деньги вернули`;
+  if (status === "delivered_partial") {
+    // The Stars rail gives missing portraits as free portraits (docs/payments.md), the card rail money back.
+    return order.rail === "stars" ? `Готово ${done} из ${total}, остальные — в подарок`
+      : `Готово ${done} из ${total}, за остальные деньги вернули`;
+  }
   return JOB_STATUS[status] || status;
+}
+
+/** The free portraits the person holds (the Stars rail's partial policy), with the way to get them. */
+function creditsCard(ctx, balance) {
+  if (!balance) return null;
+  return h("section", { class: "card", "aria-labelledby": "credits-title" },
+    h("h2", { id: "credits-title" }, `У вас ${portraits(balance)} в подарок`),
+    h("p", { class: "hint" }, "Их можно получить в любом стиле для любого вашего аватара."),
+    h("button", { type: "button", class: "secondary", onclick: () => ctx.navigate("/credits") }, "Получить портреты"));
 }
 
 function referralCard(ref) {
