@@ -17,6 +17,11 @@ if TYPE_CHECKING:
 
 CLOSED = frozenset({"expired", "canceled", "rejected"})
 RECEIPT = "RECEIPT"
+# Stored, never acted on when notified: T-Bank sends CANCELED after a Cancel of an unpaid payment, and only we
+# cancel — the 48 h close (usecases.payment_upkeep), which closes the row itself and tells the payer in the same
+# transaction. Applying the notification first would win that race and the payer would not be told; a cancel made
+# elsewhere (the merchant's cabinet) is applied by the reconcile rotation's GetState instead.
+STORED_ONLY = frozenset({"CANCELED"})
 # On these statuses T-Bank reports the amount of the refund (or of what is left), not the payment's amount.
 REFUND_STATUSES = frozenset({"REFUNDING", "PARTIAL_REFUNDED", "REFUNDED", "REVERSING", "PARTIAL_REVERSED",
                              "REVERSED", "ASYNC_REFUNDING"})
@@ -64,7 +69,7 @@ def take_notification(conn: Connection, *, payment: dict[str, Any], provider_pay
                             f"know: stored, answered OK, nothing moved; check T-Bank's documentation",
                     details={"payment_id": payment["id"], "status": bank_status[:40]},
                     dedup_key=f"tbank_unknown_status:{bank_status[:80]}")
-    new_status = TBANK_TO_PAYMENT.get(bank_status)
+    new_status = None if bank_status in STORED_ONLY else TBANK_TO_PAYMENT.get(bank_status)
     if not fresh or new_status is None:
         return fresh, None
     moved = apply_payment_status(conn, payment=payment, new_status=new_status)

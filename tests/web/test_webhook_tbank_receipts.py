@@ -1,6 +1,6 @@
 """POST /webhooks/tbank with the notifications that move no payment: RECEIPT (the payment's and each refund's,
 whose Amount is the refunded part), CANCELED, and statuses we do not know — verified, stored, answered exactly
-``OK``, and the payment left as it should be; an unknown status alerts admins once."""
+``OK``, and the payment left as it is; an unknown status alerts admins once."""
 
 from __future__ import annotations
 
@@ -69,15 +69,16 @@ def test_a_receipt_larger_than_the_payment_is_refused(client, services, settings
     assert kept_receipts(services, confirmed) == [] and events(services, confirmed) == []
 
 
-def test_canceled_closes_an_unpaid_payment_and_leaves_a_paid_one_alone(client, services, settings, unpaid,
-                                                                       confirmed) -> None:
+def test_canceled_is_stored_and_left_to_whoever_cancelled(client, services, settings, unpaid, confirmed) -> None:
+    """Only we cancel (the 48 h close, which closes the row and tells the payer itself): the notification that
+    follows is stored and moves nothing, so it cannot win that race; a paid payment is never touched."""
     for payment in (unpaid, confirmed):
         body = notification(settings, payment, "CANCELED", Success=False)
         response = client.post("/webhooks/tbank", json=body)
         assert (response.status_code, response.data) == (200, b"OK")
 
-    assert status_of(services, unpaid) == "canceled"
-    assert status_of(services, confirmed) == "confirmed"
+    assert status_of(services, unpaid) == "new" and status_of(services, confirmed) == "confirmed"
+    assert [e["status"] for e in events(services, unpaid)] == ["CANCELED"]
     assert [e["status"] for e in events(services, confirmed)] == ["CANCELED"]
 
 
