@@ -118,6 +118,23 @@ def checkout_stars(pool: ConnectionPool, telegram: TelegramClient, settings: Set
     return payment
 
 
+def cancel_unpaid(conn: Connection, *, user_id: int, payment_id: int) -> dict[str, Any]:
+    """The person closed the Stars invoice without paying (openInvoice said "cancelled"): the payment is
+    ``canceled`` now, so it no longer holds one of their open checkouts, and a later attempt to pay that same
+    invoice is refused at pre-checkout (nothing is charged). Refused NOT_FOUND (not theirs), NOT_CANCELLABLE (a
+    card payment — its page lapses at the bank — or one already paid or closed)."""
+    payment = payments.get(conn, id=payment_id, user_id=user_id)
+    if payment is None:
+        raise Refused("NOT_FOUND", "payment not found")
+    moved = None
+    if payment["rail"] == "stars" and payment["status"] == "new" and payment["telegram_payment_charge_id"] is None:
+        moved = payments.move_status(conn, id=payment_id, new="canceled")
+    if moved is None:
+        raise Refused("NOT_CANCELLABLE", "only an unpaid Telegram Stars payment can be cancelled")
+    log(logger, "stars_invoice_cancelled", payment_id=payment_id, user_id=user_id)
+    return moved
+
+
 # -- the webhook's two updates ------------------------------------------------------------------------------------
 
 def answer_pre_checkout(conn: Connection, settings: Settings, *, update_id: int,

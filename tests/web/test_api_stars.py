@@ -174,6 +174,36 @@ def test_too_many_open_checkouts_is_429(app, client, settings, services) -> None
     avatar = make_avatar(services, user)
     codes = [_stars_checkout(client, settings, user, avatar).status_code
              for _ in range(settings.max_open_checkouts + 1)]
-    if codes[-1] == 201:
-        pytest.skip("usecases.checkout.hold_checkout_slot is not built yet (another engineer's part)")
     assert codes == [201] * settings.max_open_checkouts + [429]
+
+
+def test_a_closed_invoice_is_cancelled_frees_its_checkout_and_can_no_longer_be_paid(client, settings, services,
+                                                                                    telegram, webhook) -> None:
+    user = make_user(services)
+    avatar = make_avatar(services, user)
+    held = [_stars_checkout(client, settings, user, avatar).get_json() for _ in range(settings.max_open_checkouts)]
+    assert _stars_checkout(client, settings, user, avatar).status_code == 429
+    first = held[0]
+
+    cancelled = client.post(f"/api/v1/payments/{first['payment_id']}/cancel", headers=auth(settings, user))
+
+    assert cancelled.status_code == 200 and cancelled.get_json()["status"] == "canceled"
+    assert _stars_checkout(client, settings, user, avatar).status_code == 201  # the slot is free again
+    again = client.post(f"/api/v1/payments/{first['payment_id']}/cancel", headers=auth(settings, user))
+    assert (again.status_code, again.get_json()["error"]["code"]) == (409, "NOT_CANCELLABLE")
+    stranger = client.post(f"/api/v1/payments/{held[1]['payment_id']}/cancel",
+                           headers=auth(settings, make_user(services)))
+    assert stranger.status_code == 404
+    # the closed invoice's link still opens at Telegram, but paying it is refused and charges nothing
+    assert telegram.pay_invoice(first["invoice_url"], user=user["telegram_id"]) == "failed"
+    assert telegram.star_transactions() == []
+    assert _rows(services, "SELECT id FROM generation_jobs") == []
+
+
+def test_a_card_payment_is_not_cancelled_here(client, settings, services) -> None:
+    user = make_user(services)
+    avatar = make_avatar(services, user)
+    card = client.post("/api/v1/payments", headers=auth(settings, user),
+                       json={"avatar_id": avatar["id"], "style_id": "business", "tier": "starter"}).get_json()
+    answer = client.post(f"/api/v1/payments/{card['payment_id']}/cancel", headers=auth(settings, user))
+    assert (answer.status_code, answer.get_json()["error"]["code"]) == (409, "NOT_CANCELLABLE")

@@ -119,6 +119,9 @@ def document() -> dict[str, Any]:
                 (404, 422), body="RedeemCredits")},
             "/api/v1/payments/{payment_id}": {"get": _op("A payment, and the job it paid for", _ok(
                 200, "Payment", "The payment."), (404,), params=_id("payment_id"))},
+            "/api/v1/payments/{payment_id}/cancel": {"post": _op(
+                "Cancel an unpaid Telegram Stars payment whose invoice the user closed (frees its checkout slot)",
+                _ok(200, "Payment", "Cancelled."), (404, 409), params=_id("payment_id"))},
             "/api/v1/generations": {"post": {**_op(
                 "Start the generation a confirmed payment paid for (once per payment)",
                 _ok(201, "GenerationStarted", "Started (or the replayed first answer of this Idempotency-Key)."),

@@ -88,6 +88,20 @@ def get_payment(payment_id: int):
     return jsonify(payment_json(payment, job))
 
 
+@blueprint.post(f"/v1/payments/<{ID}:payment_id>/cancel")
+@require_user
+def cancel_payment(payment_id: int):
+    """An unpaid Stars invoice the person closed (openInvoice "cancelled"): it stops holding a checkout."""
+    try:
+        with transaction() as conn:
+            payment = stars.cancel_unpaid(conn, user_id=g.user["id"], payment_id=payment_id)
+    except Refused as refused:
+        if refused.code == "NOT_FOUND":
+            raise not_found("payment") from None
+        raise ApiError(409, refused.code, refused.message) from None
+    return jsonify(payment_json(payment, None))
+
+
 def _http(refused: Refused) -> ApiError:
     if refused.code == "NOT_FOUND":
         return not_found("avatar")

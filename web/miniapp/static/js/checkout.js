@@ -56,6 +56,11 @@ export async function checkout(ctx, order, { rail = "card", email = "" } = {}) {
  * which follows the payment to its job. How the invoice ended. */
 export async function payInvoice(ctx, payment) {
   const outcome = await openInvoice(payment.invoice_url, paymentScreenUrl(payment.payment_id));
+  if (outcome === "cancelled") {
+    // Closed without paying: the payment stops holding one of the person's open checkouts (a later attempt to
+    // pay this invoice is refused by us at pre-checkout). A failure here only leaves it to lapse on its own.
+    post(`/api/v1/payments/${payment.payment_id}/cancel`, {}).catch(() => {});
+  }
   if ((outcome === "paid" || outcome === "pending") && ctx.alive()) {
     const here = ctx.params.paymentId === payment.payment_id;
     ctx.navigate(`/payments/${payment.payment_id}?status=${outcome}`, { replace: here });

@@ -3,7 +3,7 @@
 // Waits for the payment to be confirmed, then moves to the order; a declined, cancelled or lapsed payment says so
 // and offers to try again (on the same rail) or to choose another way to pay.
 
-import { get } from "../api.js";
+import { get, post } from "../api.js";
 import { h, mount, sleep, starred, toast } from "../dom.js";
 import { checkout, payInvoice, rememberedEmail } from "../checkout.js";
 import { portraits, rubles, stars } from "../ru.js";
@@ -30,6 +30,11 @@ export async function render(ctx) {
     }
     if (!ctx.alive()) return;
     if (payment.job_id) { ctx.navigate(`/generations/${payment.job_id}`, { replace: true }); return; }
+    if (round === 0 && result === "cancelled" && payment.rail === "stars" && payment.status === "new") {
+      // The invoice page came back closed without paying: the payment stops holding a checkout slot.
+      payment = await post(`/api/v1/payments/${id}/cancel`, {}).catch(() => payment);
+      if (!ctx.alive()) return;
+    }
     const state = stateOf(payment, result);
     draw(ctx, payment, state);
     if (state.final) return;
@@ -41,15 +46,15 @@ export async function render(ctx) {
 function stateOf(payment, result) {
   const isStars = payment.rail === "stars";
   const open = payment.status === "new";
+  if (result === "cancelled" && (open || payment.status === "canceled")) {
+    return { failed: true, final: true, cancelled: true, title: "Оплата отменена",
+             text: "Звёзды не списаны — можно оплатить снова или выбрать другой способ." };
+  }
   if (FAILED.has(payment.status) || (result === "fail" && open)) {
     return { failed: true, final: true,
              title: payment.status === "expired" ? "Ссылка на оплату истекла" : "Оплата не прошла",
              text: isStars ? "Звёзды не списаны. Можно попробовать ещё раз или оплатить картой."
                : "Деньги не списаны. Можно попробовать ещё раз — другой картой или позже." };
-  }
-  if (result === "cancelled" && open) {
-    return { failed: true, final: true, cancelled: true, title: "Оплата отменена",
-             text: "Звёзды не списаны — можно оплатить снова или выбрать другой способ." };
   }
   if (PAID.has(payment.status) || payment.status === "partially_refunded") {
     return { title: "Оплата получена", text: "Запускаем создание портретов…" };
