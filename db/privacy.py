@@ -87,6 +87,10 @@ def revoke_shares_of_user(conn: Connection, *, user_id: int, now: datetime) -> i
     return execute(conn, "privacy.revoke_shares_of_user", {"user_id": user_id, "now": now})
 
 
+def forget_payment_emails(conn: Connection, *, user_id: int) -> int:
+    return execute(conn, "privacy.forget_payment_emails", {"user_id": user_id})
+
+
 def blank_user(conn: Connection, *, id: int) -> Row | None:
     """Clear the Telegram profile fields, the draft avatar and the consent; the user row."""
     return fetch_one(conn, "privacy.blank_user", {"id": id})

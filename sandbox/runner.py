@@ -148,6 +148,9 @@ def fake_environment(settings: Settings, environ: Mapping[str, str]) -> dict[str
     shared = {
         "SANDBOX_KIE_API_KEYS": ",".join(settings.kie_api_keys),
         "SANDBOX_KIE_WEBHOOK_KEY": settings.kie_webhook_key,
+        "SANDBOX_KIE_KEY_ACCOUNTS": ",".join(settings.kie_key_accounts),
+        # the terminal the fleet is configured for: with receipts on, one with an online cash register
+        "SANDBOX_TBANK_CASH_REGISTER": "1" if settings.tbank_receipts else "",
         "SANDBOX_TBANK_TERMINAL_KEY": settings.tbank_terminal_key,
         "SANDBOX_TBANK_PASSWORD": settings.tbank_password,
         "SANDBOX_TELEGRAM_BOT_TOKEN": settings.telegram_bot_token,

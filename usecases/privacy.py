@@ -199,7 +199,8 @@ def _expire_portraits(pool: ConnectionPool, storage: Storage, settings: Settings
 def erase_person(pool: ConnectionPool, storage: Storage, *, user_id: int, now: datetime) -> Erased:
     """Erase everything personal of the user: every avatar (soft-deleted), selfie (rows deleted), portrait and
     archive (objects deleted, rows marked deleted — they account for payments), share link (revoked), the
-    handled bot updates they sent, and their Telegram names, username, language and consent. Payments,
+    handled bot updates they sent, their Telegram names, username, language and consent, and the e-mail their
+    receipts were sent to. Payments,
     refunds and referral credits stay. Idempotent. Raises UserBusy while a job runs or a paid payment has not
     started its job."""
     with pool.connection() as conn, conn.transaction():
@@ -221,6 +222,7 @@ def erase_person(pool: ConnectionPool, storage: Storage, *, user_id: int, now: d
         rows.revoke_shares_of_user(conn, user_id=user_id, now=now)
         erased = rows.soft_delete_avatars_of_user(conn, user_id=user_id, now=now)
         rows.blank_user(conn, id=user_id)
+        rows.forget_payment_emails(conn, user_id=user_id)
         updates = rows.forget_bot_updates(conn, telegram_id=user["telegram_id"])
     log(logger, "person_erased", user_id=user_id, avatars=len(erased), references=len(references),
         photos=len(erased_photos), jobs=len(job_ids), bot_updates=updates)

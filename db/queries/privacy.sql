@@ -70,6 +70,10 @@ UPDATE avatars SET deleted_at = %(now)s WHERE user_id = %(user_id)s AND deleted_
 -- name: revoke_shares_of_user
 UPDATE shared_galleries SET revoked_at = %(now)s WHERE user_id = %(user_id)s AND revoked_at IS NULL;
 
+-- name: forget_payment_emails
+-- The receipt e-mails (54-FZ): the receipts were issued with them; an erased person's payments keep no address.
+UPDATE payments SET email = NULL, updated_at = now() WHERE user_id = %(user_id)s AND email IS NOT NULL;
+
 -- name: blank_user
 -- What stays of an erased person: the row payments, refunds and referral credits point at (telegram_id keeps
 -- a returning person from being registered twice; referral_code keeps their invitees' credits valid).

@@ -23,15 +23,17 @@ from usecases import stars as stars_rail
 UNREACHABLE = "http://127.0.0.1:9/notifications-dropped"  # every notification the fake sends here is lost
 
 
-def open_checkout(services, user: dict[str, Any], avatar: dict[str, Any], *, tier: str = "starter") -> dict[str, Any]:
-    """A T-Bank checkout as the Mini App makes one: our row, then Init at the fake (its notifications lost)."""
+def open_checkout(services, user: dict[str, Any], avatar: dict[str, Any], *, tier: str = "starter",
+                  pay_type: str = "O") -> dict[str, Any]:
+    """A T-Bank checkout as the Mini App makes one: our row, then Init at the fake (its notifications lost);
+    ``pay_type`` "T" asks for a two-stage payment (money held at AUTHORIZED), as a terminal could be set up."""
     chosen = parse_tiers(services.settings.tiers)[tier]
     with services.pool.connection() as conn:
         payment = payments.insert(conn, user_id=user["id"], avatar_id=avatar["id"], style_id="business", tier=tier,
                                   photo_count=chosen.photos, amount_kopecks=chosen.price_kopecks,
                                   order_id=uuid.uuid4().hex, ttl_s=86400)
     init = services.tbank.init(order_id=payment["order_id"], amount=payment["amount_kopecks"],
-                               description="PinGlass test", notification_url=UNREACHABLE)
+                               description="PinGlass test", notification_url=UNREACHABLE, pay_type=pay_type)
     with services.pool.connection() as conn:
         return payments.set_provider(conn, id=payment["id"], provider_payment_id=init.payment_id,
                                      payment_url=init.payment_url)
@@ -209,9 +211,9 @@ def test_a_payment_the_bank_confirmed_is_applied_at_the_cancel_age_never_cancell
 
 def test_an_authorization_held_for_48_h_is_reversed_and_the_person_told_the_hold_is_released(services) -> None:
     box = SandboxClient.from_settings(services.settings)
-    box.tbank.configure(two_stage=True)  # the terminal stops at AUTHORIZED, and the money is held
     user = make_user(services)
-    held = open_checkout(services, user, make_avatar(services, user, references=0))
+    # a two-stage payment: it stops at AUTHORIZED, and the money is held
+    held = open_checkout(services, user, make_avatar(services, user, references=0), pay_type="T")
     box.tbank.pay(held["provider_payment_id"], "success")
     with services.pool.connection() as conn:  # what the AUTHORIZED notification did
         payments.move_status(conn, id=held["id"], new="authorized")

@@ -90,6 +90,8 @@ def test_delete_me_erases_selfies_portraits_archives_shares_and_profile_but_keep
     avatar = make_avatar(services, user, references=5)
     spare = make_avatar(services, user, references=5)
     job = make_delivered_job(services, user, avatar)
+    with services.pool.connection() as conn:  # checked out with receipts on (54-FZ): the payment kept an e-mail
+        conn.execute("UPDATE payments SET email = 'anna@example.ru' WHERE id = %s", (job["payment_id"],))
     services.storage.put(archive_key(job["id"], secret=settings.callback_signing_key), b"PK\x05\x06", "application/zip")
     share = client.post(f"/api/v1/generations/{job['id']}/share", headers=headers).get_json()["url"]
     assert client.get(share).status_code == 200
@@ -112,9 +114,9 @@ def test_delete_me_erases_selfies_portraits_archives_shares_and_profile_but_keep
                            "WHERE a.user_id = %s", user["id"]) == []
     with services.pool.connection() as conn:
         assert photos.photos_of_job(conn, job_id=job["id"]) == []
-    [payment] = _rows(services, "SELECT amount_kopecks, status, user_id FROM payments WHERE id = %s",
+    [payment] = _rows(services, "SELECT amount_kopecks, status, user_id, email FROM payments WHERE id = %s",
                       job["payment_id"])
-    assert payment == {"amount_kopecks": 49900, "status": "confirmed", "user_id": user["id"]}
+    assert payment == {"amount_kopecks": 49900, "status": "confirmed", "user_id": user["id"], "email": None}
     assert len(object_keys(settings, f"references/{stranger_avatar['id']}/")) == 5  # someone else's stay
 
     repeat = client.delete("/api/v1/me", headers=headers)
