@@ -9,9 +9,10 @@ STAMP := $(VENV)/.installed
 run: $(STAMP) services migrate  ## the whole fleet in sandbox mode, driving one purchase per tier end to end
 	$(PY) -m scenarios.demo
 
-test: $(STAMP) services browser  ## set-up, lint and layer contracts, then every test (unit, integration, scenario)
+test: $(STAMP) services browser  ## set-up, lint, types and layer contracts, then every test (unit, integration, scenario)
 	@bash deploy/ensure-tools.sh
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
@@ -33,8 +34,10 @@ bench: $(STAMP) services migrate  ## measure; writes bench/results/latest.json a
 chaos: $(STAMP) services migrate  ## kill workers and Redis mid-run; checks every invariant; writes its report
 	$(PY) -m scenarios.chaos
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff, mypy (the fleet's code, pyproject.toml [tool.mypy]) and the layer contracts
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 services:
 	@bash deploy/ensure-services.sh
