@@ -14,11 +14,12 @@ Row = dict[str, Any]
 
 
 def insert(conn: Connection, *, user_id: int, avatar_id: int, style_id: str, tier: str, photo_count: int,
-           amount_kopecks: int, order_id: str, ttl_s: int, email: str | None = None) -> Row:
+           amount_kopecks: int, order_id: str, ttl_s: int, email: str | None = None,
+           correlation_id: str | None = None) -> Row:
     return fetch_row(conn, "payments.insert", {
         "user_id": user_id, "avatar_id": avatar_id, "style_id": style_id, "tier": tier,
         "photo_count": photo_count, "amount_kopecks": amount_kopecks, "order_id": order_id, "ttl_s": ttl_s,
-        "email": email,
+        "email": email, "correlation_id": correlation_id,
     })
 
 
@@ -93,9 +94,9 @@ def list_open(conn: Connection, *, idle_s: float, limit: int = 100) -> list[Row]
     return fetch_all(conn, "payments.list_open", {"idle_s": idle_s, "limit": limit})
 
 
-def confirmed_unconsumed(conn: Connection, *, idle_s: float, limit: int = 100) -> list[int]:
-    rows = fetch_all(conn, "payments.confirmed_unconsumed", {"idle_s": idle_s, "limit": limit})
-    return [row["id"] for row in rows]
+def confirmed_unconsumed(conn: Connection, *, idle_s: float, limit: int = 100) -> list[Row]:
+    """Confirmed payments without a job, quiet for ``idle_s``: their id and correlation id."""
+    return fetch_all(conn, "payments.confirmed_unconsumed", {"idle_s": idle_s, "limit": limit})
 
 
 def expire_unsent(conn: Connection) -> int:

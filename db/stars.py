@@ -13,10 +13,12 @@ Row = dict[str, Any]
 
 
 def insert_payment(conn: Connection, *, user_id: int, avatar_id: int, style_id: str, tier: str, photo_count: int,
-                   amount_kopecks: int, amount_stars: int, order_id: str, ttl_s: int) -> Row:
+                   amount_kopecks: int, amount_stars: int, order_id: str, ttl_s: int,
+                   correlation_id: str | None = None) -> Row:
     return fetch_row(conn, "stars.insert_payment", {
         "user_id": user_id, "avatar_id": avatar_id, "style_id": style_id, "tier": tier, "photo_count": photo_count,
-        "amount_kopecks": amount_kopecks, "amount_stars": amount_stars, "order_id": order_id, "ttl_s": ttl_s})
+        "amount_kopecks": amount_kopecks, "amount_stars": amount_stars, "order_id": order_id, "ttl_s": ttl_s,
+        "correlation_id": correlation_id})
 
 
 def set_invoice_url(conn: Connection, *, id: int, invoice_url: str) -> Row | None:

@@ -22,6 +22,7 @@ from rules.catalog import Tier
 from rules.plural import counted
 from rules.references import MIN_REFERENCES
 from settings import Settings
+from telemetry.context import correlation_id
 from telemetry.logs import log
 from usecases import receipts
 from usecases.errors import Refused
@@ -54,7 +55,8 @@ def checkout(pool: ConnectionPool, tbank: TBankClient, settings: Settings, *, us
             raise Refused("AVATAR_NOT_READY", f"the avatar needs at least {MIN_REFERENCES} reference photos")
         payment = payments.insert(conn, user_id=user_id, avatar_id=avatar_id, style_id=style_id,
                                   tier=tier.id, photo_count=tier.photos, amount_kopecks=tier.price_kopecks,
-                                  order_id=uuid.uuid4().hex, ttl_s=PAYMENT_TTL_S, email=email)
+                                  order_id=uuid.uuid4().hex, ttl_s=PAYMENT_TTL_S, email=email,
+                                  correlation_id=correlation_id())
     try:
         init = tbank.init(order_id=payment["order_id"], amount=payment["amount_kopecks"],
                           description="PinGlass: " + counted(tier.photos, "AI-портрет", "AI-портрета", "AI-портретов"),

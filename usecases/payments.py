@@ -5,16 +5,20 @@ RECEIPT records its fiscal document (``usecases.receipts``), a status T-Bank may
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from db import outbox, payments
 from rules.states import TBANK_TO_PAYMENT
+from telemetry.context import correlation_of
+from telemetry.logs import log
 from usecases import receipts
 from usecases.alerts import raise_alert
 
 if TYPE_CHECKING:
     from psycopg import Connection
 
+logger = logging.getLogger("usecases.payments")
 CLOSED = frozenset({"expired", "canceled", "rejected"})
 RECEIPT = "RECEIPT"
 # Stored, never acted on when notified: T-Bank sends CANCELED after a Cancel of an unpaid payment, and only we
@@ -34,10 +38,15 @@ KNOWN_STATUSES = frozenset({"NEW", "FORM_SHOWED", "AUTHORIZING", "3DS_CHECKING",
 
 def apply_payment_status(conn: Connection, *, payment: dict[str, Any], new_status: str) -> dict[str, Any] | None:
     """Move the payment monotonically to ``new_status``; a payment that just became confirmed queues
-    consume_payment in the same transaction. None when the move is not allowed (old or repeated event)."""
+    consume_payment in the same transaction, under the correlation id of the checkout that made the payment, so
+    the purchase's job, its actors and provider calls carry that one id whatever told us of the payment (a
+    notification, the Stars update, a reconciliation). None when the move is not allowed (old or repeated
+    event)."""
     moved = payments.move_status(conn, id=payment["id"], new=new_status)
     if moved is not None and new_status == "confirmed" and not moved["consumed"]:
-        outbox.send(conn, "consume_payment", payment["id"])
+        with correlation_of(moved.get("correlation_id")):
+            log(logger, "payment_confirmed", payment_id=payment["id"], rail=moved.get("rail"))
+            outbox.send(conn, "consume_payment", payment["id"])
     return moved
 
 

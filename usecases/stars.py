@@ -29,6 +29,7 @@ from rules.signing import sign, verify
 from runtime import Services
 from runtime.outcomes import Permanent
 from settings import Settings
+from telemetry.context import correlation_id
 from telemetry.logs import log
 from usecases.alerts import raise_alert
 from usecases.checkout import hold_checkout_slot
@@ -102,7 +103,8 @@ def checkout_stars(pool: ConnectionPool, telegram: TelegramClient, settings: Set
             raise Refused("AVATAR_NOT_READY", f"the avatar needs at least {MIN_REFERENCES} reference photos")
         payment = stars.insert_payment(conn, user_id=user_id, avatar_id=avatar_id, style_id=style_id, tier=tier.id,
                                        photo_count=tier.photos, amount_kopecks=tier.price_kopecks,
-                                       amount_stars=amount_stars, order_id=uuid.uuid4().hex, ttl_s=PAYMENT_TTL_S)
+                                       amount_stars=amount_stars, order_id=uuid.uuid4().hex, ttl_s=PAYMENT_TTL_S,
+                                       correlation_id=correlation_id())
     try:
         url = telegram.create_invoice_link(
             title=bot_texts.stars_invoice_title(tier.photos),

@@ -1,5 +1,6 @@
 """The safety nets the scheduler runs (I4): re-send the next message of work that went quiet, and end jobs that
-ran past their deadline with what exists."""
+ran past their deadline with what exists. A re-sent message carries its purchase's correlation id, not the
+sweep's, so the purchase's trace stays one id."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING
 import runtime
 from db import jobs, outbox, payments
 from runtime.outages import outages
+from telemetry.context import correlation_of
 from telemetry.logs import log
 from usecases.alerts import raise_alert
 from usecases.generation import give_up_task
@@ -28,13 +30,15 @@ def sweep_stuck(conn: Connection, *, idle_s: float) -> None:
     # marks it seen — not a status move); a spare token finds nothing pending and spends no slot.
     for task in jobs.stuck_tasks(conn, statuses=["pending"], idle_s=idle_s * 3):
         if jobs.touch_task(conn, id=task["id"], status="pending") is not None:
-            outbox.send(conn, "create_kie_task", task["job_id"])
+            with correlation_of(task["job_correlation_id"]):
+                outbox.send(conn, "create_kie_task", task["job_id"])
     # Submitting: a worker died between recording the intent and the result. The provider may have made
     # a task we never heard of (the measured orphan window); the slot is tried again.
     for task in jobs.stuck_tasks(conn, statuses=["submitting"], idle_s=idle_s * 2):
         if jobs.move_task(conn, id=task["id"], seen="submitting", new="pending") is not None:
-            outbox.send(conn, "create_kie_task", task["job_id"])
-            log(logger, "task_orphan_risk", task_id=task["id"], job_id=task["job_id"])
+            with correlation_of(task["job_correlation_id"]):
+                outbox.send(conn, "create_kie_task", task["job_id"])
+                log(logger, "task_orphan_risk", task_id=task["id"], job_id=task["job_id"])
     # Submitted / succeeded: the poll chain or the store was lost. While the provider they wait on is down
     # (runtime/outages.py) their messages are alive and waiting, so nothing is re-sent, and one alert per
     # incident says so; otherwise each is re-sent at most once per idle period (the touch marks it seen).
@@ -46,16 +50,20 @@ def sweep_stuck(conn: Connection, *, idle_s: float) -> None:
     if "kie" not in down:
         for task in jobs.stuck_tasks(conn, statuses=["submitted"], idle_s=idle_s + 30):
             if jobs.touch_task(conn, id=task["id"], status="submitted") is not None:
-                outbox.send(conn, "poll_task", task["id"], task["poll_count"])
+                with correlation_of(task["job_correlation_id"]):
+                    outbox.send(conn, "poll_task", task["id"], task["poll_count"])
     if not down & {"storage", "files"}:
         for task in jobs.stuck_tasks(conn, statuses=["succeeded"], idle_s=idle_s):
             if jobs.touch_task(conn, id=task["id"], status="succeeded") is not None:
-                outbox.send(conn, "store_photo", task["id"])
+                with correlation_of(task["job_correlation_id"]):
+                    outbox.send(conn, "store_photo", task["id"])
     for job in jobs.stale_jobs(conn, statuses=["delivering"], idle_s=idle_s * 3):
         jobs.touch_job(conn, id=job["id"])
-        outbox.send(conn, "deliver_album", job["id"])
-    for payment_id in payments.confirmed_unconsumed(conn, idle_s=idle_s):
-        outbox.send(conn, "consume_payment", payment_id)
+        with correlation_of(job["correlation_id"]):
+            outbox.send(conn, "deliver_album", job["id"])
+    for payment in payments.confirmed_unconsumed(conn, idle_s=idle_s):
+        with correlation_of(payment["correlation_id"]):
+            outbox.send(conn, "consume_payment", payment["id"])
 
 
 def end_overdue_jobs(conn: Connection, *, deadline_s: float) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from db import avatars, jobs, outbox
+from telemetry.context import correlation_of
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -37,5 +38,9 @@ def get_task(conn: Connection, *, task_id: int) -> dict[str, Any] | None:
 
 def poll_task_now(conn: Connection, *, task_id: int) -> None:
     """Kie's callback for our task: queue a one-off poll (chain None, which never forks the scheduled poll chain
-    and does nothing unless the task is still submitted)."""
-    outbox.send(conn, "poll_task", task_id, None)
+    and does nothing unless the task is still submitted), under its job's correlation id (the callback is
+    another request, the poll continues the purchase)."""
+    task = jobs.get_task(conn, id=task_id)
+    job = jobs.get_job(conn, id=task["job_id"]) if task is not None else None
+    with correlation_of(job["correlation_id"] if job is not None else None):
+        outbox.send(conn, "poll_task", task_id, None)

@@ -112,9 +112,11 @@ SELECT * FROM generation_tasks WHERE job_id = %(job_id)s ORDER BY prompt_index, 
 -- name: stuck_tasks
 -- Tasks whose next message was lost (crash between commit and publish is covered by the outbox; this covers
 -- a worker killed mid-call, e.g. between recording the intent and recording the result).
-SELECT * FROM generation_tasks
-WHERE status = ANY(%(statuses)s) AND updated_at < now() - make_interval(secs => %(idle_s)s)
-ORDER BY id LIMIT %(limit)s;
+-- With the job's correlation id: the re-sent message continues the purchase's trace.
+SELECT t.*, j.correlation_id AS job_correlation_id
+FROM generation_tasks t JOIN generation_jobs j ON j.id = t.job_id
+WHERE t.status = ANY(%(statuses)s) AND t.updated_at < now() - make_interval(secs => %(idle_s)s)
+ORDER BY t.id LIMIT %(limit)s;
 
 -- name: stale_jobs
 SELECT * FROM generation_jobs

@@ -17,9 +17,10 @@ WHERE user_id = %(user_id)s AND status IN ('new', 'authorized') AND expires_at >
   AND (payment_url IS NOT NULL OR created_at > now() - make_interval(secs => %(in_flight_s)s));
 
 -- name: insert
-INSERT INTO payments (user_id, avatar_id, style_id, tier, photo_count, amount_kopecks, order_id, expires_at, email)
+INSERT INTO payments (user_id, avatar_id, style_id, tier, photo_count, amount_kopecks, order_id, expires_at, email,
+                      correlation_id)
 VALUES (%(user_id)s, %(avatar_id)s, %(style_id)s, %(tier)s, %(photo_count)s, %(amount_kopecks)s, %(order_id)s,
-        now() + make_interval(secs => %(ttl_s)s), %(email)s)
+        now() + make_interval(secs => %(ttl_s)s), %(email)s, %(correlation_id)s)
 RETURNING *;
 
 -- name: set_provider
@@ -89,8 +90,8 @@ WHERE status IN ('new', 'authorized') AND provider_payment_id IS NOT NULL
 ORDER BY id LIMIT %(limit)s;
 
 -- name: confirmed_unconsumed
--- Paid but no job: consume_payment was lost or failed; the sweeper re-sends it.
-SELECT id FROM payments
+-- Paid but no job: consume_payment was lost or failed; the sweeper re-sends it (under the purchase's id).
+SELECT id, correlation_id FROM payments
 WHERE status = 'confirmed' AND consumed = false AND updated_at < now() - make_interval(secs => %(idle_s)s)
 ORDER BY id LIMIT %(limit)s;
 

@@ -2,9 +2,9 @@
 -- A Stars checkout: amount_kopecks is the tier's card price (revenue, referrals), amount_stars what Telegram
 -- charges. The order id is random, as on the card rail.
 INSERT INTO payments (user_id, avatar_id, style_id, tier, photo_count, amount_kopecks, order_id, expires_at, rail,
-                      amount_stars)
+                      amount_stars, correlation_id)
 VALUES (%(user_id)s, %(avatar_id)s, %(style_id)s, %(tier)s, %(photo_count)s, %(amount_kopecks)s, %(order_id)s,
-        now() + make_interval(secs => %(ttl_s)s), 'stars', %(amount_stars)s)
+        now() + make_interval(secs => %(ttl_s)s), 'stars', %(amount_stars)s, %(correlation_id)s)
 RETURNING *;
 
 -- name: set_invoice_url

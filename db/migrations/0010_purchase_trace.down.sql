@@ -1,0 +1,1 @@
+ALTER TABLE payments DROP COLUMN correlation_id;
