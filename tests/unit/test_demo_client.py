@@ -1,0 +1,48 @@
+"""`make run`'s client retries what the Mini App retries (issue 10, item 12): a 503 with Retry-After (the
+database restarting) or a 429 is tried again; a 4xx that is the caller's fault is not."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask, jsonify
+
+from sandbox.server import ServerHandle, serve
+from scenarios.demo import MiniApp
+from settings import Settings
+
+
+@pytest.fixture
+def flaky() -> Iterator[tuple[ServerHandle, list[str]]]:
+    seen: list[str] = []
+    app = Flask("flaky")
+
+    @app.get("/api/v1/catalog")
+    def catalog():
+        seen.append("catalog")
+        if len(seen) == 1:
+            return jsonify({"error": {"code": "DATABASE_UNAVAILABLE"}}), 503, {"Retry-After": "1"}
+        if len(seen) == 2:
+            return jsonify({"error": {"code": "RATE_LIMITED"}}), 429, {"Retry-After": "0"}
+        return jsonify({"tiers": []})
+
+    @app.post("/api/v1/avatars")
+    def avatars():
+        seen.append("avatars")
+        return jsonify({"error": {"code": "INVALID_NAME"}}), 422
+
+    handle = serve("flaky", app, port=0)
+    yield handle, seen
+    handle.stop()
+
+
+def test_transient_answers_are_retried_and_a_refusal_is_not(flaky) -> None:
+    handle, seen = flaky
+    client = MiniApp(handle.url, Settings(), telegram_id=1)
+
+    assert client.call("GET", "/api/v1/catalog") == {"tiers": []}
+    assert seen == ["catalog"] * 3
+    with pytest.raises(RuntimeError, match="422"):
+        client.call("POST", "/api/v1/avatars", json={})
+    assert seen.count("avatars") == 1
