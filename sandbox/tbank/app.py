@@ -20,7 +20,9 @@ Control: the shared ``/_sandbox/`` API (``sandbox.control``); the state has paym
 notifications with every attempt and answer, and API requests with answers; reset also stops pending re-sends
 (PaymentIds keep counting up). Fault rules: ``method`` is ``Init``, ``GetState``, ``Confirm`` or ``Cancel``;
 ``match`` looks in the request's JSON; the call fails with ``error_code`` (default ``"9999"``) in HTTP 200, or,
-with another ``http_status``, with ``body`` (default: an HTML error page). Also ``POST
+with another ``http_status``, with ``body`` (default: an HTML error page). ``method`` ``Notify`` drops
+notification attempts instead (``match`` looks in the notification's JSON, e.g. ``"PaymentId": "7"``; each
+dropped attempt spends one of ``times``): the bank tried, nothing reached the fleet. Also ``POST
 /_sandbox/payments/<PaymentId>/notify`` ``{"status": "...", "times": n}`` re-sends any status (record untouched).
 
 Cash register (knob ``cash_register``, ``sandbox.tbank.receipts``): Init without a ``Receipt`` is refused with 309, a
@@ -40,6 +42,7 @@ refund notification's Amount is that refund's.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -52,7 +55,8 @@ from sandbox.tbank.bank import Refusal, TBankBank
 from sandbox.tbank.config import TBankFakeConfig
 from sandbox.tbank.notifier import Notifier
 
-METHODS = ("Init", "GetState", "Confirm", "Cancel")
+METHODS = ("Init", "GetState", "Confirm", "Cancel")  # the API
+FAULT_STEPS = (*METHODS, "Notify")  # fault rules also drop notifications
 OUTCOMES = ("success", "decline", "abandon")
 _ERROR_PAGE = "<html><body>Service Unavailable</body></html>"
 
@@ -61,9 +65,11 @@ class TBankFake:
     """The fake's state (``app.extensions["fake"]``): the bank, the notifier and the fault rules."""
 
     def __init__(self, config: TBankFakeConfig) -> None:
-        self.notifier = Notifier()
+        self.faults = FaultRules(FAULT_STEPS)
+        self.notifier = Notifier(
+            drop=lambda payload: self.faults.take("Notify", json.dumps(payload, ensure_ascii=False),
+                                                  any_method=False) is not None)
         self.bank = TBankBank(config, self.notifier)
-        self.faults = FaultRules(METHODS)
 
     @property
     def config(self) -> TBankFakeConfig:

@@ -15,6 +15,7 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -35,7 +36,9 @@ def log(event: str, *, level: int = logging.INFO, **fields: object) -> None:
 class Notifier:
     """Delivers notifications on daemon threads and keeps the record of every delivery and attempt."""
 
-    def __init__(self) -> None:
+    def __init__(self, drop: Callable[[dict[str, Any]], bool] | None = None) -> None:
+        """``drop``: asked before each attempt; True loses that attempt on the way (a ``Notify`` fault rule)."""
+        self._drop = drop or (lambda payload: False)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._ids = itertools.count(1)
@@ -107,6 +110,12 @@ class Notifier:
     def _attempt(self, delivery: dict[str, Any], config: TBankFakeConfig) -> bool:
         """One POST; True when the receiver answered HTTP 200 with the body exactly ``OK``."""
         attempt: dict[str, Any] = {"at": round(time.time(), 3), "http_status": None, "body": None, "error": None}
+        if self._drop(delivery["payload"]):
+            attempt.update(error="dropped", ok=False)
+            with self._lock:
+                delivery["attempts"].append(attempt)
+            log("tbank_notification_dropped", payment_id=delivery["payment_id"], status=delivery["status"])
+            return False
         try:
             response = requests.post(delivery["url"], json=delivery["payload"], timeout=config.notify_timeout_s)
             attempt["http_status"] = response.status_code

@@ -24,7 +24,7 @@ UNREACHABLE = "http://127.0.0.1:9/notifications-dropped"  # every notification t
 
 
 def open_checkout(services, user: dict[str, Any], avatar: dict[str, Any], *, tier: str = "starter",
-                  pay_type: str = "O") -> dict[str, Any]:
+                  pay_type: str = "O", notification_url: str = UNREACHABLE) -> dict[str, Any]:
     """A T-Bank checkout as the Mini App makes one: our row, then Init at the fake (its notifications lost);
     ``pay_type`` "T" asks for a two-stage payment (money held at AUTHORIZED), as a terminal could be set up."""
     chosen = parse_tiers(services.settings.tiers)[tier]
@@ -33,7 +33,7 @@ def open_checkout(services, user: dict[str, Any], avatar: dict[str, Any], *, tie
                                   photo_count=chosen.photos, amount_kopecks=chosen.price_kopecks,
                                   order_id=uuid.uuid4().hex, ttl_s=86400)
     init = services.tbank.init(order_id=payment["order_id"], amount=payment["amount_kopecks"],
-                               description="PinGlass test", notification_url=UNREACHABLE, pay_type=pay_type)
+                               description="PinGlass test", notification_url=notification_url, pay_type=pay_type)
     with services.pool.connection() as conn:
         return payments.set_provider(conn, id=payment["id"], provider_payment_id=init.payment_id,
                                      payment_url=init.payment_url)
@@ -76,12 +76,15 @@ def bank_calls(services, method: str, provider_payment_id: str) -> int:
                if call["method"] == method and str((call["body"] or {}).get("PaymentId")) == provider_payment_id)
 
 
-def test_a_paid_payment_whose_notifications_were_all_lost_is_applied_within_the_rotation_bound(services) -> None:
+def test_a_paid_payment_whose_notifications_were_all_lost_is_applied_within_the_rotation_bound(services,
+                                                                                              live_web) -> None:
     box = SandboxClient.from_settings(services.settings)
     user = make_user(services)
     avatar = make_avatar(services, user, references=0)
     abandoned = [open_checkout(services, user, avatar) for _ in range(500)]
-    paid = open_checkout(services, user, avatar)
+    # the paid one's notifications would reach our webhook, but the bank's fault rule drops every attempt
+    paid = open_checkout(services, user, avatar, notification_url=f"{live_web}/webhooks/tbank")
+    box.tbank.fail(method="Notify", match=paid["order_id"], times=1000)
     box.tbank.pay(paid["provider_payment_id"], "success")
     # The worst place in the rotation: every abandoned checkout was asked about a little earlier (none is due
     # yet), the paid one just before its buyer paid — so it is the last of 501 in line.
@@ -106,6 +109,7 @@ def test_a_paid_payment_whose_notifications_were_all_lost_is_applied_within_the_
     assert never_checked == 0
     deliveries = [d for d in box.tbank.state()["notifications"] if d["payment_id"] == paid["provider_payment_id"]]
     assert deliveries and not any(d["delivered"] for d in deliveries)  # the fake did notify; nothing arrived
+    assert {a["error"] for d in deliveries for a in d["attempts"]} == {"dropped"}
     assert {status_of(services, p["id"]) for p in abandoned[:5]} == {"new"}
 
 
