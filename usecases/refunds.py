@@ -54,7 +54,7 @@ def settle_refund(services: Services, job: dict[str, Any], *, retry_refused: boo
                                            photos_refunded=missing, reason="missing_photos",
                                            external_request_id=key)
     if refund is None:
-        return settle_stars_refund(services, job, payment)
+        return settle_stars_refund(services, job, payment, retry_refused=retry_refused)
     return _refund_at_bank(services, job, payment, refund, missing, retry_refused=retry_refused)
 
 

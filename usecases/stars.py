@@ -221,7 +221,8 @@ def _alert_unmatched(conn: Connection, *, charge_id: str, payment: Mapping[str, 
 
 STARS_FULL_REFUND = "stars_full"  # refunds.reason of a whole Stars charge refunded (the person is told here)
 
-def settle_stars_refund(services: Services, job: dict[str, Any], payment: dict[str, Any]) -> dict[str, Any] | None:
+def settle_stars_refund(services: Services, job: dict[str, Any], payment: dict[str, Any], *,
+                        retry_refused: bool = False) -> dict[str, Any] | None:
     """What a Stars job owes: a job that made nothing is refunded whole (refundStarPayment, once: the refund row
     keyed by the payment, the charge refunded once at Telegram); the missing portraits of a partial job are
     credited as free portraits. The person is told in the chat either way, here (in Stars or portraits, not
@@ -234,10 +235,13 @@ def settle_stars_refund(services: Services, job: dict[str, Any], payment: dict[s
         with services.pool.connection() as conn, conn.transaction():
             grant_missing(conn, job=job, missing=missing)
         return None
-    return _refund_whole_charge(services, job, payment)
+    return _refund_whole_charge(services, job, payment, retry_refused=retry_refused)
 
 
-def _refund_whole_charge(services: Services, job: dict[str, Any], payment: dict[str, Any]) -> dict[str, Any] | None:
+def _refund_whole_charge(services: Services, job: dict[str, Any], payment: dict[str, Any], *,
+                         retry_refused: bool) -> dict[str, Any] | None:
+    """refundStarPayment once. A refund Telegram refused stays refused (and alerted) unless ``retry_refused`` —
+    an operator's retry (``python -m workers.replay refund JOB``), which reopens it."""
     key = f"pinglass-stars-{payment['id']}-refund"
     with services.pool.connection() as conn, conn.transaction():
         payment = payments.get(conn, id=payment["id"]) or payment
@@ -247,6 +251,9 @@ def _refund_whole_charge(services: Services, job: dict[str, Any], payment: dict[
         refund = refunds.insert_refund(conn, payment_id=payment["id"], job_id=job["id"], amount_kopecks=amount,
                                        photos_refunded=job["total_photos"], reason=STARS_FULL_REFUND,
                                        external_request_id=key)
+    if refund["status"] == "failed" and retry_refused:
+        with services.pool.connection() as conn:
+            refund = refunds.reopen_refund(conn, id=refund["id"]) or refund
     if refund["status"] != "pending":
         return refund
     payer_id = payment["telegram_payer_id"]

@@ -14,11 +14,12 @@ import pytest
 from db import jobs
 from gateways.storage import photo_key
 from rules.catalog import parse_tiers
+from runtime.outcomes import Permanent
 from sandbox.client import SandboxClient
 from tests.factories import make_avatar, make_user
 from tests.integration.pipeline_helpers import albums_in_chat, fast_kie, kie_faults, wait_for_job, wait_until
 from tests.web.api_helpers import auth, png
-from usecases import generation
+from usecases import generation, refunds
 from usecases.stars import checkout_stars, reconcile_stars, settle_stars_refund
 
 pytestmark = pytest.mark.scenario
@@ -108,6 +109,25 @@ def test_a_stars_job_that_made_nothing_is_refunded_whole_once(services, telegram
     assert [text for text in bot_replies(services, user["telegram_id"]) if "⭐" in text] == [
         "Не удалось создать портреты (15 из 15). Мы вернули 500\u00a0⭐ на ваш баланс Telegram Stars."]
     assert rows(services, "SELECT count(*) AS n FROM portrait_credits")[0]["n"] == 0
+
+
+def test_a_stars_refund_telegram_refused_stays_refused_until_an_operator_retries_it(services, telegram) -> None:
+    user = make_user(services)
+    payment = paid_stars_payment(services, telegram, user, make_avatar(services, user))
+    job = finished_job(services, payment, stored=0)
+    telegram.fail(method="refundStarPayment", error_code=400, times=1)
+
+    with pytest.raises(Permanent):
+        refunds.settle_refund(services, job)  # refused: failed, alerted, not retried by itself
+    assert settle_stars_refund(services, job, payment)["status"] == "failed"
+    assert telegram.refunds_of_charge(payment["telegram_payment_charge_id"]) == 0
+
+    retried = refunds.refund_job(services, job_id=job["id"])  # the operator's retry (workers.replay refund)
+
+    assert retried["status"] == "succeeded"
+    assert telegram.refunds_of_charge(payment["telegram_payment_charge_id"]) == 1
+    assert payment_row(services, payment["id"])["status"] == "refunded"
+    assert [a["kind"] for a in rows(services, "SELECT kind FROM admin_alerts")] == ["refund_failed"]
 
 
 def test_partial_stars_job_credits_free_portraits_that_are_redeemed_into_a_delivered_job(
