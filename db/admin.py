@@ -6,7 +6,7 @@ from typing import Any
 
 from psycopg import Connection
 
-from db.queries import fetch_all, fetch_row
+from db.queries import fetch_all, fetch_one, fetch_row
 from rules.states import JOB_MOVES, PAYMENT_MOVES
 
 Row = dict[str, Any]
@@ -52,3 +52,21 @@ def outbox_backlog(conn: Connection) -> dict[str, Any]:
     row = fetch_row(conn, "admin.outbox_backlog")
     oldest = row["oldest_s"]
     return {"backlog": int(row["n"]), "oldest_s": round(float(oldest), 1) if oldest is not None else None}
+
+
+def lookup(conn: Connection, *, term: str) -> list[Row]:
+    """Payments, jobs and people an operator's search term names (by id, provider ids, Telegram id, username)."""
+    number = int(term) if term.isdigit() and len(term) < 19 else None
+    return fetch_all(conn, "admin.lookup", {"number": number, "text": term})
+
+
+def payment_events(conn: Connection, *, provider_payment_id: str) -> list[Row]:
+    return fetch_all(conn, "admin.payment_events", {"provider_payment_id": provider_payment_id})
+
+
+def payment_refunds(conn: Connection, *, payment_id: int) -> list[Row]:
+    return fetch_all(conn, "admin.payment_refunds", {"payment_id": payment_id})
+
+
+def payment_referral(conn: Connection, *, payment_id: int) -> Row | None:
+    return fetch_one(conn, "admin.payment_referral", {"payment_id": payment_id})

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from db import admin, alerts, dead_letters
+from db import admin, alerts, dead_letters, jobs, payments
 from runtime import Services
 from runtime.limits import kie_key_health
+from usecases import receipts
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -19,6 +20,28 @@ def summary(conn: Connection) -> dict[str, Any]:
     return {"jobs": admin.job_counts(conn), "payments": admin.payment_counts(conn), "money": admin.money(conn),
             "outbox": admin.outbox_backlog(conn), "dead_letters_open": admin.open_dead_letters(conn),
             "alerts_unsent": admin.unsent_alerts(conn)}
+
+
+def lookup(conn: Connection, *, term: str) -> list[dict[str, Any]]:
+    """What an operator's search names: payments (id, T-Bank PaymentId, OrderId, Telegram charge id), jobs (id),
+    people (id, Telegram id, @username)."""
+    term = term.strip()
+    return admin.lookup(conn, term=term) if term else []
+
+
+def payment_file(conn: Connection, *, payment_id: int) -> dict[str, Any] | None:
+    """Everything about one payment an operator needs at 3 a.m.: the row, the provider's events as received, the
+    54-FZ receipts, the refunds, the job it started and the referral credit it made; None when there is none."""
+    payment = payments.get(conn, id=payment_id)
+    if payment is None:
+        return None
+    events = (admin.payment_events(conn, provider_payment_id=payment["provider_payment_id"])
+              if payment["provider_payment_id"] else [])
+    return {"payment": payment, "events": events,
+            "receipts": receipts.receipts_of_payment(conn, payment_id=payment_id),
+            "refunds": admin.payment_refunds(conn, payment_id=payment_id),
+            "job": jobs.get_job_by_payment(conn, payment_id=payment_id),
+            "referral": admin.payment_referral(conn, payment_id=payment_id)}
 
 
 def kie_keys(services: Services) -> list[dict[str, Any]]:

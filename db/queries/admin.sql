@@ -30,3 +30,31 @@ SELECT count(*) AS n FROM admin_alerts WHERE sent_at IS NULL;
 -- name: outbox_backlog
 SELECT count(*) AS n, extract(epoch FROM now() - min(created_at)) AS oldest_s
 FROM outbox WHERE published_at IS NULL;
+
+-- name: lookup
+-- What an operator's search term may name: a payment (id, T-Bank PaymentId, OrderId, Telegram charge id), a job
+-- (id), a person (id, Telegram id, username). Each kind at most a few rows.
+SELECT 'payment' AS kind, id, user_id, status, created_at FROM payments
+WHERE (%(number)s::bigint IS NOT NULL AND id = %(number)s::bigint)
+   OR provider_payment_id = %(text)s OR order_id = %(text)s OR telegram_payment_charge_id = %(text)s
+UNION ALL
+SELECT 'job', id, user_id, status, created_at FROM generation_jobs
+WHERE %(number)s::bigint IS NOT NULL AND id = %(number)s::bigint
+UNION ALL
+SELECT 'user', id, id, CASE WHEN bot_blocked THEN 'bot_blocked' ELSE 'active' END, created_at FROM users
+WHERE (%(number)s::bigint IS NOT NULL AND (id = %(number)s::bigint OR telegram_id = %(number)s::bigint))
+   OR lower(username) = lower(ltrim(%(text)s, '@'))
+ORDER BY kind, id
+LIMIT 30;
+
+-- name: payment_events
+SELECT status, amount_kopecks, event_key, received_at FROM payment_events
+WHERE provider_payment_id = %(provider_payment_id)s ORDER BY id;
+
+-- name: payment_refunds
+SELECT id, job_id, amount_kopecks, photos_refunded, reason, status, provider_status, last_error AS error, created_at
+FROM refunds WHERE payment_id = %(payment_id)s ORDER BY id;
+
+-- name: payment_referral
+SELECT e.referrer_user_id, e.amount_kopecks, e.reversed_kopecks FROM referral_earnings e
+WHERE e.payment_id = %(payment_id)s;

@@ -230,3 +230,27 @@ def test_dashboard_shows_each_kie_keys_account_budget_use_and_rest(client, setti
     row = row[:row.index("</tr>")]
     assert f"1 / {settings.kie_rate_limit}" in row and "resting" in row and "433" in row, row
     assert settings.kie_api_keys[0] not in page  # a key is shown by its index, never itself
+
+
+def test_an_operator_finds_a_payment_by_any_of_its_ids_and_reads_its_whole_file(client, settings, services,
+                                                                                admin) -> None:
+    user = make_user(services)
+    payment = make_paid_payment(services, user, make_avatar(services, user))
+    with services.pool.connection() as conn:  # what a cash register's RECEIPT notification leaves
+        conn.execute("INSERT INTO payment_receipts (payment_id, kind, amount_kopecks, receipt_url, fiscal_number, "
+                     "event_key) VALUES (%s, 'Income', %s, 'https://receipts.example/1', 'FN-77', 'doc-1')",
+                     (payment["id"], payment["amount_kopecks"]))
+
+    for term in (payment["order_id"], payment["provider_payment_id"], f"  {payment['order_id']} "):
+        found = client.get("/admin/lookup", query_string={"q": term}, headers=admin)
+        assert found.status_code == 303 and found.headers["Location"].endswith(f"/admin/payments/{payment['id']}")
+    people = client.get("/admin/api/lookup", query_string={"q": str(user["telegram_id"])}, headers=admin).get_json()
+    assert {"kind": "user", "id": user["id"]}.items() <= people["found"][0].items()
+
+    page = client.get(f"/admin/payments/{payment['id']}", headers=admin).get_data(as_text=True)
+    assert payment["order_id"] in page and payment["provider_payment_id"] in page
+    assert "FN-77" in page and "Income" in page and "https://receipts.example/1" in page
+    file = client.get(f"/admin/api/payments/{payment['id']}", headers=admin).get_json()
+    assert file["payment"]["status"] == "confirmed" and file["receipts"][0]["fiscal_number"] == "FN-77"
+    assert client.get("/admin/api/payments/999999", headers=admin).status_code == 404
+    assert client.get(f"/admin/payments/{payment['id']}").status_code == 401  # not without the admin's login

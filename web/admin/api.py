@@ -112,6 +112,22 @@ def referrals_json() -> Any:
     return jsonify({"referrers": [plain(row) for row in rows]})
 
 
+def lookup_json() -> Any:
+    with _fleet().services.pool.connection() as conn:
+        found = reads.lookup(conn, term=request.args.get("q", "")[:200])
+    return jsonify({"found": [plain(row) for row in found]})
+
+
+def payment_json(payment_id: int) -> Any:
+    """A payment's file: the row, provider events, receipts, refunds, job and referral credit."""
+    with _fleet().services.pool.connection() as conn:
+        file = reads.payment_file(conn, payment_id=payment_id)
+    if file is None:
+        raise ApiError(404, "NOT_FOUND", f"no payment {payment_id}")
+    return jsonify({key: ([plain(r) for r in value] if isinstance(value, list)
+                          else plain(value) if value is not None else None) for key, value in file.items()})
+
+
 def register(blueprint: Any) -> None:
     blueprint.add_url_rule("/api/summary", "api_summary", summary, methods=["GET"])
     blueprint.add_url_rule("/api/jobs", "api_jobs", jobs, methods=["GET"])
@@ -119,3 +135,5 @@ def register(blueprint: Any) -> None:
     blueprint.add_url_rule("/api/dead-letters/<int:letter_id>/replay", "api_replay", replay_json, methods=["POST"])
     blueprint.add_url_rule("/api/alerts", "api_alerts", alerts_json, methods=["GET"])
     blueprint.add_url_rule("/api/referrals", "api_referrals", referrals_json, methods=["GET"])
+    blueprint.add_url_rule("/api/lookup", "api_lookup", lookup_json, methods=["GET"])
+    blueprint.add_url_rule("/api/payments/<int:payment_id>", "api_payment", payment_json, methods=["GET"])

@@ -43,6 +43,23 @@ def replay_form(letter_id: int) -> Any:
     return redirect("/admin?" + urlencode({"notice": notice}), code=303)
 
 
+def lookup_page() -> Any:
+    term = request.args.get("q", "")[:200]
+    with current_app.extensions["pinglass"].services.pool.connection() as conn:
+        found = [plain(row) for row in reads.lookup(conn, term=term)]
+    if len(found) == 1 and found[0]["kind"] == "payment":
+        return redirect(f"/admin/payments/{found[0]['id']}", code=303)
+    return render_template("admin/lookup.html", q=term, found=found)
+
+
+def payment_page(payment_id: int) -> Any:
+    with current_app.extensions["pinglass"].services.pool.connection() as conn:
+        file = reads.payment_file(conn, payment_id=payment_id)
+    if file is None:
+        raise ApiError(404, "NOT_FOUND", f"no payment {payment_id}")
+    return render_template("admin/payment.html", file=file, rubles=_rubles)
+
+
 def _rubles(kopecks: int) -> str:
     return f"{kopecks / 100:,.2f} ₽".replace(",", " ")
 
@@ -51,3 +68,5 @@ def register(blueprint: Any) -> None:
     blueprint.add_url_rule("", "dashboard", dashboard, methods=["GET"])
     blueprint.add_url_rule("/", "dashboard_slash", dashboard, methods=["GET"])
     blueprint.add_url_rule("/dead-letters/<int:letter_id>/replay", "replay_form", replay_form, methods=["POST"])
+    blueprint.add_url_rule("/lookup", "lookup", lookup_page, methods=["GET"])
+    blueprint.add_url_rule("/payments/<int:payment_id>", "payment", payment_page, methods=["GET"])
