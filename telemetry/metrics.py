@@ -18,5 +18,12 @@ JOBS_FINISHED = Counter("pinglass_jobs_finished_total", "Generation jobs that re
 PHOTOS_STORED = Counter("pinglass_photos_stored_total", "Generated photos stored in our storage")
 REFUNDS = Counter("pinglass_refunds_total", "Refunds made", ["kind"])
 WEBHOOKS = Counter("pinglass_webhooks_total", "Webhooks received", ["provider", "outcome"])
+JOB_STAGE_SECONDS = Histogram(
+    "pinglass_job_stage_seconds", "Time a finished job spent in each stage (queued, generating, delivering) and in "
+    "all (total), by tier", ["tier", "stage"],
+    buckets=(1, 2.5, 5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200, 1800, 3600))
+STORE_LAG_SECONDS = Histogram(
+    "pinglass_photo_store_lag_seconds", "From Kie's success recorded to the photo in our storage and database",
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300))
 OUTBOX_BACKLOG = Gauge("pinglass_outbox_backlog", "Outbox rows not yet published (set by the relay)",
                        multiprocess_mode="livemax")

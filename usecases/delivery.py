@@ -56,10 +56,23 @@ def deliver_album(services: Services, *, job_id: int) -> None:
 
     final = "failed" if not album else "delivered_partial" if job["photos_failed"] else "delivered"
     with effect_once("deliver_album") as conn:
-        if conn is not None and jobs.move_job(conn, id=job_id, new=final) is not None:
+        finished = jobs.move_job(conn, id=job_id, new=final) if conn is not None else None
+        if finished is not None:
             metrics.JOBS_FINISHED.labels(final).inc()
+            observe_stages(finished)
             log(logger, "job_finished", job_id=job_id, status=final, photos=len(album),
                 failed=job["photos_failed"])
+
+
+def observe_stages(job: dict[str, Any]) -> None:
+    """How long the finished ``job`` spent queued, generating, delivering and in all (the database's clock)."""
+    stamps = [("queued", job["created_at"], job["generating_at"]),
+              ("generating", job["generating_at"], job["delivering_at"]),
+              ("delivering", job["delivering_at"], job["finished_at"]),
+              ("total", job["created_at"], job["finished_at"])]
+    for stage, began, ended in stamps:
+        if began is not None and ended is not None:
+            metrics.JOB_STAGE_SECONDS.labels(job["tier"], stage).observe(max(0.0, (ended - began).total_seconds()))
 
 
 def summary_buttons(services: Services, job_id: int) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from gateways.kie import KieTaskInfo
 from rules.backoff import MAX_TASK_ATTEMPTS, poll_delay_ms
 from rules.catalog import STYLES, prompt_for
 from rules.references import MIN_REFERENCES
+from telemetry import metrics
 from usecases.alerts import raise_alert
 from usecases.credits import grant_missing
 from usecases.errors import Refused
@@ -124,6 +125,9 @@ def record_photo(conn: Connection, *, task: dict[str, Any], storage_key: str, sh
     if photo is None:  # the slot already has its photo (UNIQUE job + prompt index): never a duplicate
         return False
     _count_and_maybe_complete(conn, job_id=task["job_id"], stored=1)
+    # the task row as store_photo read it was last written when Kie's success was recorded; both times are
+    # the database's
+    metrics.STORE_LAG_SECONDS.observe(max(0.0, (moved["finished_at"] - task["updated_at"]).total_seconds()))
     return True
 
 

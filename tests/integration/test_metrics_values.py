@@ -8,6 +8,7 @@ import dramatiq
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.factories import make_avatar, make_paid_payment, make_user
+from tests.integration.pipeline_helpers import fast_kie, wait_for_job
 
 
 def _scrape(client, settings) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -41,3 +42,20 @@ def test_a_provider_call_moves_its_counter(client, settings, services) -> None:
     before = _scrape(client, settings).get(key, 0.0)
     services.kie.credit(api_key=settings.kie_api_keys[0])
     assert _scrape(client, settings)[key] == before + 1
+
+
+def test_a_purchase_observes_its_stages_and_each_photos_store_lag(client, settings, services, worker) -> None:
+    fast_kie(services)
+    total = ("pinglass_job_stage_seconds_count", (("stage", "total"), ("tier", "starter")))
+    generating = ("pinglass_job_stage_seconds_count", (("stage", "generating"), ("tier", "starter")))
+    lag = ("pinglass_photo_store_lag_seconds_count", ())
+    before = _scrape(client, settings)
+    user = make_user(services)
+    payment = make_paid_payment(services, user, make_avatar(services, user), tier="starter")
+    assert wait_for_job(services, payment_id=payment["id"])["status"] == "delivered"
+
+    after = _scrape(client, settings)
+
+    assert after[total] - before.get(total, 0) == 1 and after[generating] - before.get(generating, 0) == 1
+    assert after[lag] - before.get(lag, 0) == 7  # one per stored portrait
+    assert after[("pinglass_job_stage_seconds_sum", (("stage", "total"), ("tier", "starter")))] > 0
