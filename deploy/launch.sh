@@ -6,7 +6,8 @@
 #   role of one machine (a dyno, a VM) so /metrics sums the web's and the workers' processes. Files left by dead
 #   processes (`<kind>_<pid>.db`) are removed at boot; a live process's files are kept.
 # - web: binds 0.0.0.0:$PORT when the platform gives $PORT, else 127.0.0.1:${WEB_PORT:-8000} (local runs).
-# - worker: --worker-shutdown-timeout ${WORKER_SHUTDOWN_TIMEOUT_MS:-20000} ms. Platforms send SIGTERM and
+# - worker: with WORKER_METRICS_PORT, a metrics server for this host (workers/metrics_server.py) as a Dramatiq fork;
+#   --worker-shutdown-timeout ${WORKER_SHUTDOWN_TIMEOUT_MS:-20000} ms. Platforms send SIGTERM and
 #   SIGKILL 30 s later; Dramatiq's default (600 s) would be cut by the SIGKILL mid-message. Within the timeout the
 #   in-flight messages finish and are acked; what is still running after it is left unacked and comes back to
 #   another worker (workers/broker.py's heartbeat), and every actor is exactly-once (actors/unit.py), so it is
@@ -27,8 +28,11 @@ case "$role" in
         if [[ -n "${PORT:-}" ]]; then bind="0.0.0.0:${PORT}"; else bind="127.0.0.1:${WEB_PORT:-8000}"; fi
         exec gunicorn 'web.wsgi:build()' --bind "$bind" --workers "${WEB_WORKERS:-2}" --threads 4 --timeout 60 ;;
     worker)
+        # A host without a web exposes its workers' metrics itself (workers/metrics_server.py).
+        metrics=()
+        if [[ -n "${WORKER_METRICS_PORT:-}" ]]; then metrics=(--fork-function workers.metrics_server:serve); fi
         exec dramatiq workers.main --processes "${WORKER_PROCESSES:-2}" --threads "${WORKER_THREADS:-8}" \
-            --worker-shutdown-timeout "${WORKER_SHUTDOWN_TIMEOUT_MS:-20000}" ;;
+            --worker-shutdown-timeout "${WORKER_SHUTDOWN_TIMEOUT_MS:-20000}" "${metrics[@]}" ;;
     scheduler) exec python -m workers.scheduler ;;
     release) exec python -m db.migrate up ;;
     sandbox) exec python -m sandbox ;;

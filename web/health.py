@@ -11,13 +11,11 @@
 
 from __future__ import annotations
 
-import hmac
-import os
-
 from flask import Blueprint, Response, current_app, jsonify, request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+from telemetry.exposition import events_text, scraper_verdict
 from usecases.fleet_state import FleetState, read_state
 from usecases.health import Probes, readiness
 from web.errors import ApiError
@@ -71,13 +69,7 @@ def metrics():
     """This process's metrics; in multiprocess mode (PROMETHEUS_MULTIPROC_DIR shared by the web and the
     workers of a machine, as `make up` sets it) the sum over every process, workers included."""
     _check_scraper()
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        events = generate_latest(registry)
-    else:
-        events = generate_latest()
-    return Response(events + _state(), mimetype=CONTENT_TYPE_LATEST)
+    return Response(events_text() + _state(), mimetype=CONTENT_TYPE_LATEST)
 
 
 def _state() -> bytes:
@@ -143,13 +135,9 @@ class _Fixed:
 
 def _check_scraper() -> None:
     settings = current_app.extensions["pinglass"].settings
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    given = given.strip()
-    if scheme.lower() != "bearer" or not given:
+    verdict = scraper_verdict(request.headers.get("Authorization", ""), (settings.metrics_token, settings.admin_token))
+    if verdict == 401:
         raise ApiError(401, "UNAUTHORIZED", "send Authorization: Bearer <METRICS_TOKEN>",
                        headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
-    accepted = [token for token in (settings.metrics_token, settings.admin_token) if token]
-    # Both compared as bytes (compare_digest refuses non-ASCII text), every one of them (no early exit).
-    matches = [hmac.compare_digest(given.encode(), token.encode()) for token in accepted]
-    if not any(matches):
+    if verdict == 403:
         raise ApiError(403, "FORBIDDEN", "this token may not read the metrics")
