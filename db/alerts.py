@@ -48,3 +48,18 @@ def insert_alert_per_window(conn: Connection, *, kind: str, message: str, severi
     if row is None:
         fetch_one(conn, "alerts.count_alert_repeat", {"prefix": prefix})
     return row
+
+
+def open_incident(conn: Connection, *, incident: str, kind: str, message: str, severity: str,
+                  details: dict[str, Any]) -> Row | None:
+    """The new alert of ``incident``, or None while one is open."""
+    return fetch_one(conn, "alerts.open_incident", {
+        "incident": incident, "kind": kind, "severity": severity, "message": message, "details": Jsonb(details)})
+
+
+def open_incidents(conn: Connection) -> list[Row]:
+    return fetch_all(conn, "alerts.open_incidents")
+
+
+def resolve_incident(conn: Connection, *, id: int) -> Row | None:
+    return fetch_one(conn, "alerts.resolve_incident", {"id": id})

@@ -33,3 +33,7 @@ def open_dead_letters(conn: Connection) -> int:
 
 def outbox_lag(conn: Connection) -> Row:
     return fetch_row(conn, "fleet_state.outbox_lag")
+
+
+def tbank_activity(conn: Connection, *, window_s: float) -> Row:
+    return fetch_row(conn, "fleet_state.tbank_activity", {"window_s": window_s})

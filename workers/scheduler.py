@@ -1,4 +1,5 @@
-"""The scheduler: exactly one process that relays the outbox and sends the periodic messages.
+"""The scheduler: exactly one process that relays the outbox, sends the periodic messages and runs the watchdog
+(``usecases/watchdog.py``: incidents told to the admins' chat).
 
 ``python -m workers.scheduler`` runs until SIGTERM/SIGINT. The outbox relay runs here directly (not as a
 message), so rows left behind while Redis was down are published as soon as it is back.
@@ -22,12 +23,14 @@ from settings import Settings
 from telemetry import metrics
 from telemetry.logs import log
 from usecases import payment_upkeep
+from usecases.watchdog import Watchdog
 from workers.boot import boot
 from workers.publisher import publish
 
 logger = logging.getLogger("workers.scheduler")
 RELAY_EVERY_S = 1.0
 RELAY_MIN_AGE_S = 1.0  # younger rows are being published by their own unit of work
+WATCH_EVERY_S = 5.0  # the watchdog's pass: an incident reaches the admins' chat within seconds
 
 
 @dataclass
@@ -90,6 +93,17 @@ def _beat(services: runtime.Services, settings: Settings, started_at: float) -> 
         log(logger, "heartbeat_skipped", level=logging.WARNING, error=type(exc).__name__)
 
 
+def watch(services: runtime.Services, stop: threading.Event, *, every_s: float = WATCH_EVERY_S) -> None:
+    """The watchdog (``usecases.watchdog``) every ``every_s`` until ``stop``, on a thread of its own so a slow
+    check (a provider, a database that does not answer) never holds up the outbox relay."""
+    dog = Watchdog(services)
+    while not stop.wait(every_s):
+        try:
+            dog.run_once()
+        except Exception as exc:  # noqa: BLE001 — the next pass tries again
+            log(logger, "watchdog_failed", level=logging.WARNING, error=type(exc).__name__)
+
+
 def relay_once(services: runtime.Services, broker: dramatiq.Broker) -> int:
     try:
         sent = publish(services.pool, broker, older_than_s=RELAY_MIN_AGE_S, via="relay")
@@ -111,7 +125,10 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     log(logger, "scheduler_started")
+    watchdog = threading.Thread(target=watch, args=(booted.services, stop), name="watchdog", daemon=True)
+    watchdog.start()
     run(settings, stop)
+    watchdog.join(timeout=10)
     runtime.current().close()
 
 

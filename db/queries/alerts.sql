@@ -33,3 +33,16 @@ UPDATE admin_alerts
 SET details = jsonb_set(details, '{repeats}', to_jsonb(COALESCE((details->>'repeats')::int, 0) + 1))
 WHERE id = (SELECT id FROM admin_alerts WHERE dedup_key LIKE %(prefix)s ORDER BY id DESC LIMIT 1)
 RETURNING id;
+
+-- name: open_incident
+-- The condition's alert, unless one is open already (admin_alerts_open_incident_key).
+INSERT INTO admin_alerts (kind, severity, message, details, incident)
+VALUES (%(kind)s, %(severity)s, %(message)s, %(details)s, %(incident)s)
+ON CONFLICT (incident) WHERE incident IS NOT NULL AND resolved_at IS NULL DO NOTHING
+RETURNING id;
+
+-- name: open_incidents
+SELECT * FROM admin_alerts WHERE incident IS NOT NULL AND resolved_at IS NULL ORDER BY id;
+
+-- name: resolve_incident
+UPDATE admin_alerts SET resolved_at = now() WHERE id = %(id)s AND resolved_at IS NULL RETURNING *;

@@ -24,3 +24,10 @@ SELECT count(*) AS n FROM dead_letters WHERE replayed_at IS NULL;
 -- name: outbox_lag
 SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS oldest_s
 FROM outbox WHERE published_at IS NULL;
+
+-- name: tbank_activity
+-- Card checkouts opened (a PaymentId was given) and T-Bank notifications received within the window.
+SELECT (SELECT count(*) FROM payments WHERE rail = 'tbank' AND provider_payment_id IS NOT NULL
+        AND created_at > now() - make_interval(secs => %(window_s)s)) AS checkouts,
+       (SELECT count(*) FROM payment_events
+        WHERE received_at > now() - make_interval(secs => %(window_s)s)) AS notifications;
