@@ -70,3 +70,11 @@ def payment_refunds(conn: Connection, *, payment_id: int) -> list[Row]:
 
 def payment_referral(conn: Connection, *, payment_id: int) -> Row | None:
     return fetch_one(conn, "admin.payment_referral", {"payment_id": payment_id})
+
+
+def funnel(conn: Connection, *, days: int, min_references: int) -> Row:
+    return fetch_row(conn, "admin.funnel", {"days": days, "min_references": min_references})
+
+
+def revenue_by_tier(conn: Connection, *, days: int) -> list[Row]:
+    return fetch_all(conn, "admin.revenue_by_tier", {"days": days})

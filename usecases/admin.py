@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from db import admin, alerts, dead_letters, jobs, payments
+from rules.references import MIN_REFERENCES
 from runtime import Services
 from runtime.limits import kie_key_health
 from usecases import receipts
@@ -42,6 +43,23 @@ def payment_file(conn: Connection, *, payment_id: int) -> dict[str, Any] | None:
             "refunds": admin.payment_refunds(conn, payment_id=payment_id),
             "job": jobs.get_job_by_payment(conn, payment_id=payment_id),
             "referral": admin.payment_referral(conn, payment_id=payment_id)}
+
+
+FUNNEL_STEPS = (("started", "opened the app or the bot"), ("avatar", "made an avatar"),
+                ("selfies", f"uploaded {MIN_REFERENCES}+ selfies"), ("checkout", "opened a checkout"),
+                ("paid", "paid"), ("generated", "portraits made"), ("delivered", "album delivered"))
+
+
+def funnel(conn: Connection, *, days: int) -> dict[str, Any]:
+    """The conversion funnel of the people who started in the last ``days``: per step how many reached it, the
+    share of those who started, and the median time from the step before; and revenue by tier and rail."""
+    row = admin.funnel(conn, days=days, min_references=MIN_REFERENCES)
+    started = row["started"] or 0
+    steps = [{"step": key, "label": label, "people": row[key],
+              "share": round(row[key] / started, 3) if started else 0.0,
+              "median_s": None if key == "started" or row[f"{key}_s"] is None else round(float(row[f"{key}_s"]), 1)}
+             for key, label in FUNNEL_STEPS]
+    return {"days": days, "steps": steps, "revenue": admin.revenue_by_tier(conn, days=days)}
 
 
 def kie_keys(services: Services) -> list[dict[str, Any]]:

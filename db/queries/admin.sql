@@ -58,3 +58,41 @@ FROM refunds WHERE payment_id = %(payment_id)s ORDER BY id;
 -- name: payment_referral
 SELECT e.referrer_user_id, e.amount_kopecks, e.reversed_kopecks FROM referral_earnings e
 WHERE e.payment_id = %(payment_id)s;
+
+-- name: funnel
+-- The people who started in the period and how far each got, with when they reached each step: started (first
+-- opened the app or wrote to the bot), avatar, selfies (an avatar with enough references; erased selfies no
+-- longer count), checkout, paid, generated (a paid job reached delivering), delivered.
+WITH people AS (
+    SELECT u.id, u.created_at AS started,
+           (SELECT min(a.created_at) FROM avatars a WHERE a.user_id = u.id) AS avatar,
+           (SELECT min(r.created_at) FROM avatars a JOIN reference_photos r ON r.avatar_id = a.id
+            WHERE a.user_id = u.id
+              AND (SELECT count(*) FROM reference_photos r2 WHERE r2.avatar_id = a.id) >= %(min_references)s) AS selfies,
+           (SELECT min(p.created_at) FROM payments p WHERE p.user_id = u.id) AS checkout,
+           (SELECT min(j.created_at) FROM generation_jobs j WHERE j.user_id = u.id AND j.kind = 'purchase') AS paid,
+           (SELECT min(j.delivering_at) FROM generation_jobs j WHERE j.user_id = u.id AND j.kind = 'purchase')
+               AS generated,
+           (SELECT min(j.finished_at) FROM generation_jobs j WHERE j.user_id = u.id AND j.kind = 'purchase'
+              AND j.status IN ('delivered', 'delivered_partial')) AS delivered
+    FROM users u
+    WHERE u.created_at >= now() - make_interval(days => %(days)s)
+)
+SELECT count(*) AS started, count(avatar) AS avatar, count(selfies) AS selfies, count(checkout) AS checkout,
+       count(paid) AS paid, count(generated) AS generated, count(delivered) AS delivered,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM avatar - started)) AS avatar_s,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM selfies - avatar)) AS selfies_s,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM checkout - selfies)) AS checkout_s,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM paid - checkout)) AS paid_s,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM generated - paid)) AS generated_s,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM delivered - generated)) AS delivered_s
+FROM people;
+
+-- name: revenue_by_tier
+-- What the business kept from payments made in the period, by tier and rail (kopecks; Stars at the card price).
+SELECT tier, rail, count(*) AS payments, sum(amount_kopecks) AS paid_kopecks,
+       sum(refunded_kopecks) AS refunded_kopecks, sum(amount_kopecks - refunded_kopecks) AS kept_kopecks
+FROM payments
+WHERE status IN ('confirmed', 'partially_refunded', 'refunded')
+  AND created_at >= now() - make_interval(days => %(days)s)
+GROUP BY tier, rail ORDER BY tier, rail;

@@ -11,6 +11,7 @@ from db import dead_letters, outbox, payments, refunds
 from runtime.limits import acquire_kie_key, rest_kie_key
 from tests.factories import make_avatar, make_paid_payment, make_user
 from tests.integration.pipeline_helpers import chat_messages, wait_until
+from tests.web.api_helpers import make_delivered_job
 from usecases import generation
 from usecases.alerts import raise_alert
 from usecases.referrals import reverse_for_refund
@@ -254,3 +255,26 @@ def test_an_operator_finds_a_payment_by_any_of_its_ids_and_reads_its_whole_file(
     assert file["payment"]["status"] == "confirmed" and file["receipts"][0]["fiscal_number"] == "FN-77"
     assert client.get("/admin/api/payments/999999", headers=admin).status_code == 404
     assert client.get(f"/admin/payments/{payment['id']}").status_code == 401  # not without the admin's login
+
+
+def test_the_funnel_counts_how_far_each_person_got_and_revenue_by_tier(client, settings, services, admin) -> None:
+    make_user(services)  # only opened the app
+    make_avatar(services, make_user(services), references=0)  # an avatar, no selfies
+    make_avatar(services, make_user(services))  # an avatar with its selfies
+    checkout_only = make_user(services)
+    with services.pool.connection() as conn:  # a checkout nobody paid
+        payments.insert(conn, user_id=checkout_only["id"], avatar_id=make_avatar(services, checkout_only)["id"],
+                        style_id="business", tier="starter", photo_count=7, amount_kopecks=49900,
+                        order_id=f"o-{checkout_only['id']}", ttl_s=3600)
+    buyer = make_user(services)
+    make_delivered_job(services, buyer, make_avatar(services, buyer), tier="standard")
+
+    funnel = client.get("/admin/api/funnel", query_string={"days": 7}, headers=admin).get_json()
+
+    people = {step["step"]: step["people"] for step in funnel["steps"]}
+    assert people == {"started": 5, "avatar": 4, "selfies": 3, "checkout": 2, "paid": 1, "generated": 1,
+                      "delivered": 1}, people
+    assert [(r["tier"], r["rail"], r["kept_kopecks"]) for r in funnel["revenue"]] == [("standard", "tbank", 99900)]
+    page = client.get("/admin/funnel?days=7", headers=admin).get_data(as_text=True)
+    assert 'id="funnel-chart"' in page and 'id="revenue-chart"' in page and "999.00 ₽" in page
+    assert client.get("/admin/api/funnel", query_string={"days": "0"}, headers=admin).status_code == 400

@@ -128,6 +128,20 @@ def payment_json(payment_id: int) -> Any:
                           else plain(value) if value is not None else None) for key, value in file.items()})
 
 
+def funnel_days() -> int:
+    """The period of the funnel: ``?days=`` 1..366, 30 by default."""
+    raw = request.args.get("days", "30")
+    if not raw.isdigit() or not 1 <= int(raw) <= 366:
+        raise ApiError(400, "INVALID_DAYS", "days must be a whole number from 1 to 366")
+    return int(raw)
+
+
+def funnel_json() -> Any:
+    with _fleet().services.pool.connection() as conn:
+        funnel = reads.funnel(conn, days=funnel_days())
+    return jsonify({**funnel, "revenue": [plain(row) for row in funnel["revenue"]]})
+
+
 def register(blueprint: Any) -> None:
     blueprint.add_url_rule("/api/summary", "api_summary", summary, methods=["GET"])
     blueprint.add_url_rule("/api/jobs", "api_jobs", jobs, methods=["GET"])
@@ -136,4 +150,5 @@ def register(blueprint: Any) -> None:
     blueprint.add_url_rule("/api/alerts", "api_alerts", alerts_json, methods=["GET"])
     blueprint.add_url_rule("/api/referrals", "api_referrals", referrals_json, methods=["GET"])
     blueprint.add_url_rule("/api/lookup", "api_lookup", lookup_json, methods=["GET"])
+    blueprint.add_url_rule("/api/funnel", "api_funnel", funnel_json, methods=["GET"])
     blueprint.add_url_rule("/api/payments/<int:payment_id>", "api_payment", payment_json, methods=["GET"])

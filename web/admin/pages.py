@@ -9,7 +9,7 @@ from flask import current_app, redirect, render_template, request
 
 from usecases import admin as reads
 from usecases.referrals import referrer_balances
-from web.admin.api import job_view, plain, replay, summary_data
+from web.admin.api import funnel_days, job_view, plain, replay, summary_data
 from web.errors import ApiError
 
 RECENT_JOBS = 25
@@ -60,6 +60,21 @@ def payment_page(payment_id: int) -> Any:
     return render_template("admin/payment.html", file=file, rubles=_rubles)
 
 
+def funnel_page() -> Any:
+    days = funnel_days()
+    with current_app.extensions["pinglass"].services.pool.connection() as conn:
+        funnel = reads.funnel(conn, days=days)
+    return render_template("admin/funnel.html", funnel=funnel, rubles=_rubles, duration=_duration)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def _rubles(kopecks: int) -> str:
     return f"{kopecks / 100:,.2f} ₽".replace(",", " ")
 
@@ -69,4 +84,5 @@ def register(blueprint: Any) -> None:
     blueprint.add_url_rule("/", "dashboard_slash", dashboard, methods=["GET"])
     blueprint.add_url_rule("/dead-letters/<int:letter_id>/replay", "replay_form", replay_form, methods=["POST"])
     blueprint.add_url_rule("/lookup", "lookup", lookup_page, methods=["GET"])
+    blueprint.add_url_rule("/funnel", "funnel", funnel_page, methods=["GET"])
     blueprint.add_url_rule("/payments/<int:payment_id>", "payment", payment_page, methods=["GET"])
