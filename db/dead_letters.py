@@ -30,3 +30,7 @@ def list_dead_letters(conn: Connection, *, open_only: bool = True, limit: int = 
 
 def mark_replayed(conn: Connection, *, id: int, replay_message_id: str) -> bool:
     return fetch_one(conn, "dead_letters.mark_replayed", {"id": id, "replay_message_id": replay_message_id}) is not None
+
+
+def mark_resolved(conn: Connection, *, id: int, resolution: str) -> bool:
+    return fetch_one(conn, "dead_letters.mark_resolved", {"id": id, "resolution": resolution}) is not None

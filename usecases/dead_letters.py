@@ -39,8 +39,8 @@ def replay(conn: Connection, *, id: int, known_actors: Collection[str]) -> dict[
     letter = dead_letters.get_dead_letter(conn, id=id)
     if letter is None:
         raise Refused("NOT_FOUND", "no such dead letter")
-    if letter["replayed_at"] is not None:
-        raise Refused("ALREADY_REPLAYED", "this dead letter was replayed already")
+    if letter["replayed_at"] is not None or letter["resolved_at"] is not None:
+        raise Refused("ALREADY_REPLAYED", "this dead letter was replayed or resolved already")
     if letter["actor"] not in known_actors:
         raise Refused("UNKNOWN_ACTOR", f"no actor named {letter['actor']!r} in this fleet")
     payload = letter["payload"]
@@ -48,3 +48,15 @@ def replay(conn: Connection, *, id: int, known_actors: Collection[str]) -> dict[
     if not dead_letters.mark_replayed(conn, id=id, replay_message_id=new_id):
         raise Refused("ALREADY_REPLAYED", "this dead letter was replayed already")
     return {**letter, "replay_message_id": new_id}
+
+
+def resolve(conn: Connection, *, id: int, resolution: str) -> None:
+    """Close an open dead letter without replaying it, saying why (an operator did the work by hand, or it is no
+    longer wanted). Refused NOT_FOUND, ALREADY_REPLAYED (replayed or resolved already), NO_RESOLUTION."""
+    resolution = resolution.strip()[:500]
+    if not resolution:
+        raise Refused("NO_RESOLUTION", "say why the dead letter is closed without a replay")
+    if dead_letters.get_dead_letter(conn, id=id) is None:
+        raise Refused("NOT_FOUND", "no such dead letter")
+    if not dead_letters.mark_resolved(conn, id=id, resolution=resolution):
+        raise Refused("ALREADY_REPLAYED", "this dead letter was replayed or resolved already")

@@ -22,7 +22,7 @@ ORDER BY id DESC
 LIMIT %(limit)s;
 
 -- name: open_dead_letters
-SELECT count(*) AS n FROM dead_letters WHERE replayed_at IS NULL;
+SELECT count(*) AS n FROM dead_letters WHERE replayed_at IS NULL AND resolved_at IS NULL;
 
 -- name: unsent_alerts
 SELECT count(*) AS n FROM admin_alerts WHERE sent_at IS NULL;

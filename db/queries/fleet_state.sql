@@ -19,7 +19,7 @@ SELECT status, count(*) AS n FROM generation_tasks GROUP BY status;
 SELECT status, count(*) AS n FROM deliveries GROUP BY status;
 
 -- name: open_dead_letters
-SELECT count(*) AS n FROM dead_letters WHERE replayed_at IS NULL;
+SELECT count(*) AS n FROM dead_letters WHERE replayed_at IS NULL AND resolved_at IS NULL;
 
 -- name: outbox_lag
 SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS oldest_s

@@ -11,7 +11,7 @@ import pytest
 from actors.delivery import notify_admin
 from db import alerts, dead_letters
 from sandbox.client import SandboxClient
-from tests.factories import settings_env
+from tests.factories import make_avatar, make_paid_payment, make_user, settings_env
 from tests.integration.pipeline_helpers import chat_messages, wait_until
 from usecases import dead_letters as letters
 from usecases.errors import Refused
@@ -61,3 +61,28 @@ def test_exhausted_message_is_dead_lettered_and_processed_by_a_replay(services, 
         with pytest.raises(Refused) as second:  # a second replay does nothing
             letters.replay(conn, id=letter["id"], known_actors={letter["actor"]})
     assert second.value.code == "ALREADY_REPLAYED"
+
+
+def test_the_operator_command_finds_a_payment_reads_its_file_and_resolves_a_letter(services) -> None:
+    """For when the web is down: the same lookups and actions as /admin, from a shell."""
+    user = make_user(services)
+    payment = make_paid_payment(services, user, make_avatar(services, user))
+    with services.pool.connection() as conn, conn.transaction():
+        letter_id = dead_letters.insert_dead_letter(
+            conn, message_id="lost-3", actor="send_bot_reply", queue_name="bot", payload={"args": [], "kwargs": {}},
+            error="TelegramError: 400", traceback=None, attempts=6)
+    env = settings_env(services.settings)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "workers.replay", *args], capture_output=True, text=True,
+                              env=env, timeout=60)
+
+    found = run("find", payment["order_id"])
+    assert found.returncode == 0 and f"payment\t{payment['id']}" in found.stdout, found.stdout + found.stderr
+    file = run("payment", str(payment["id"]))
+    assert file.returncode == 0 and "confirmed" in file.stdout and payment["order_id"] in file.stdout
+    resolved = run("resolve", str(letter_id), "answered", "by", "hand")
+    assert resolved.returncode == 0 and "closed without a replay" in resolved.stdout
+    with services.pool.connection() as conn:
+        assert dead_letters.get_dead_letter(conn, id=letter_id)["resolution"] == "answered by hand"
+    assert run("resolve", str(letter_id), "again").returncode == 1

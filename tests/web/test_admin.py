@@ -278,3 +278,26 @@ def test_the_funnel_counts_how_far_each_person_got_and_revenue_by_tier(client, s
     page = client.get("/admin/funnel?days=7", headers=admin).get_data(as_text=True)
     assert 'id="funnel-chart"' in page and 'id="revenue-chart"' in page and "999.00 ₽" in page
     assert client.get("/admin/api/funnel", query_string={"days": "0"}, headers=admin).status_code == 400
+
+
+def test_a_dead_letter_is_resolved_without_a_replay_once_and_with_a_reason(client, services, admin) -> None:
+    with services.pool.connection() as conn, conn.transaction():
+        letter_id = dead_letters.insert_dead_letter(
+            conn, message_id="lost-message-2", actor="send_bot_reply", queue_name="bot",
+            payload={"args": [1, 1, "x", None], "kwargs": {}}, error="TelegramError: 400", traceback=None,
+            attempts=6)
+
+    unexplained = client.post(f"/admin/api/dead-letters/{letter_id}/resolve", headers=admin, json={})
+    resolved = client.post(f"/admin/api/dead-letters/{letter_id}/resolve", headers=admin,
+                           json={"resolution": "the person was answered by hand"})
+    replay_after = client.post(f"/admin/api/dead-letters/{letter_id}/replay", headers=admin)
+
+    assert (unexplained.status_code, unexplained.get_json()["error"]["code"]) == (422, "NO_RESOLUTION")
+    assert resolved.status_code == 200
+    assert replay_after.status_code == 409  # closed is closed: no replay of a resolved letter
+    assert client.get("/admin/api/dead-letters", headers=admin).get_json()["dead_letters"] == []
+    [closed] = client.get("/admin/api/dead-letters?all=1", headers=admin).get_json()["dead_letters"]
+    assert closed["resolution"] == "the person was answered by hand" and closed["resolved_at"]
+    assert client.get("/admin/api/summary", headers=admin).get_json()["dead_letters_open"] == 0
+    with services.pool.connection() as conn:
+        assert outbox.claim_rows(conn, older_than_s=0) == []  # nothing was queued

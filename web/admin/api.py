@@ -93,6 +93,23 @@ def replay(letter_id: int) -> dict[str, Any]:
     return {"id": letter_id, "actor": letter["actor"], "replay_message_id": letter["replay_message_id"]}
 
 
+def resolve(letter_id: int, resolution: str) -> None:
+    """Close a dead letter without a replay; ApiError 404 / 409 / 422 as the use case refuses."""
+    with _fleet().services.pool.connection() as conn, conn.transaction():
+        try:
+            letters.resolve(conn, id=letter_id, resolution=resolution)
+        except Refused as refused:
+            status = {"NOT_FOUND": 404, "NO_RESOLUTION": 422}.get(refused.code, 409)
+            raise ApiError(status, refused.code, refused.message) from None
+
+
+def resolve_json(letter_id: int) -> Any:
+    body = request.get_json(silent=True)
+    resolution = body.get("resolution") if isinstance(body, dict) else None
+    resolve(letter_id, resolution if isinstance(resolution, str) else "")
+    return jsonify({"id": letter_id, "resolved": True})
+
+
 def replay_json(letter_id: int) -> Any:
     return jsonify(replay(letter_id))
 
@@ -147,6 +164,8 @@ def register(blueprint: Any) -> None:
     blueprint.add_url_rule("/api/jobs", "api_jobs", jobs, methods=["GET"])
     blueprint.add_url_rule("/api/dead-letters", "api_dead_letters", dead_letters_json, methods=["GET"])
     blueprint.add_url_rule("/api/dead-letters/<int:letter_id>/replay", "api_replay", replay_json, methods=["POST"])
+    blueprint.add_url_rule("/api/dead-letters/<int:letter_id>/resolve", "api_resolve", resolve_json,
+                           methods=["POST"])
     blueprint.add_url_rule("/api/alerts", "api_alerts", alerts_json, methods=["GET"])
     blueprint.add_url_rule("/api/referrals", "api_referrals", referrals_json, methods=["GET"])
     blueprint.add_url_rule("/api/lookup", "api_lookup", lookup_json, methods=["GET"])

@@ -9,7 +9,7 @@ from flask import current_app, redirect, render_template, request
 
 from usecases import admin as reads
 from usecases.referrals import referrer_balances
-from web.admin.api import funnel_days, job_view, plain, replay, summary_data
+from web.admin.api import funnel_days, job_view, plain, replay, resolve, summary_data
 from web.errors import ApiError
 
 RECENT_JOBS = 25
@@ -75,6 +75,15 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def resolve_form(letter_id: int) -> Any:
+    try:
+        resolve(letter_id, request.form.get("resolution", ""))
+        notice = f"Dead letter {letter_id} resolved without a replay"
+    except ApiError as err:
+        notice = f"Dead letter {letter_id}: {err.message}"
+    return redirect("/admin?" + urlencode({"notice": notice}), code=303)
+
+
 def _rubles(kopecks: int) -> str:
     return f"{kopecks / 100:,.2f} ₽".replace(",", " ")
 
@@ -83,6 +92,7 @@ def register(blueprint: Any) -> None:
     blueprint.add_url_rule("", "dashboard", dashboard, methods=["GET"])
     blueprint.add_url_rule("/", "dashboard_slash", dashboard, methods=["GET"])
     blueprint.add_url_rule("/dead-letters/<int:letter_id>/replay", "replay_form", replay_form, methods=["POST"])
+    blueprint.add_url_rule("/dead-letters/<int:letter_id>/resolve", "resolve_form", resolve_form, methods=["POST"])
     blueprint.add_url_rule("/lookup", "lookup", lookup_page, methods=["GET"])
     blueprint.add_url_rule("/funnel", "funnel", funnel_page, methods=["GET"])
     blueprint.add_url_rule("/payments/<int:payment_id>", "payment", payment_page, methods=["GET"])
