@@ -1,0 +1,67 @@
+"""The admin dashboard in a browser (issue 11, "Done when"): an operator logs in with the token once (the session
+cookie takes over), sees a running job's per-photo progress, reads the funnel and revenue charts, replays one dead
+letter and resolves another, and finds a payment by its OrderId. Screenshots in out/screens/admin/."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Browser, expect
+
+from db import dead_letters
+from tests.browser.conftest import SCREENS, ConsoleGuard
+from tests.factories import make_avatar, make_user
+from tests.web.api_helpers import make_delivered_job
+
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def _letter(services, message_id: str, user) -> int:
+    with services.pool.connection() as conn, conn.transaction():
+        return dead_letters.insert_dead_letter(
+            conn, message_id=message_id, actor="send_bot_reply", queue_name="bot",
+            payload={"args": [user["id"], user["telegram_id"], "Ответ дошёл", None], "kwargs": {}},
+            error="TelegramError: 502", traceback=None, attempts=6)
+
+
+def test_an_operator_watches_and_acts_in_the_dashboard(browser: Browser, services, settings, worker,
+                                                       live_web) -> None:
+    user = make_user(services)
+    running = make_delivered_job(services, user, make_avatar(services, user), stored=3, finished=False)
+    buyer = make_user(services)
+    delivered = make_delivered_job(services, buyer, make_avatar(services, buyer), tier="standard")
+    replayed, resolved = _letter(services, "lost-a", user), _letter(services, "lost-b", user)
+    guard = ConsoleGuard(live_web)
+    context = browser.new_context(viewport=DESKTOP, locale="ru-RU")
+    page = guard.watch(context.new_page())
+    (SCREENS / "admin").mkdir(parents=True, exist_ok=True)
+
+    page.goto(f"{live_web}/admin?token={settings.admin_token}")
+    page.wait_for_url(f"{live_web}/admin")  # the token left the address; the cookie holds the session
+    row = page.locator(f"#job-{running['id']}")
+    expect(row).to_contain_text("3/7")
+    page.screenshot(path=str(SCREENS / "admin" / "dashboard.png"), full_page=True)
+
+    page.locator(f"#dead-letter-{replayed} button", has_text="Replay").click()
+    expect(page.locator(".notice")).to_contain_text(f"Dead letter {replayed} (send_bot_reply) queued again")
+    page.locator(f"#dead-letter-{resolved} input[name=resolution]").fill("answered by hand")
+    page.locator(f"#dead-letter-{resolved} button", has_text="Resolve").click()
+    expect(page.locator(".notice")).to_contain_text(f"Dead letter {resolved} resolved without a replay")
+    expect(page.locator(f"#dead-letter-{replayed}")).to_have_count(0)
+    expect(page.locator(f"#dead-letter-{resolved}")).to_have_count(0)
+
+    page.get_by_role("link", name="Funnel and revenue").click()
+    expect(page.locator("#funnel-chart")).to_be_visible()
+    expect(page.locator("#revenue")).to_contain_text("999.00 ₽")
+    page.screenshot(path=str(SCREENS / "admin" / "funnel.png"), full_page=True)
+
+    with services.pool.connection() as conn:
+        order_id = conn.execute("SELECT order_id FROM payments WHERE id = %s",
+                                (delivered["payment_id"],)).fetchone()["order_id"]
+    page.get_by_role("searchbox", name="Find").fill(order_id)
+    page.get_by_role("button", name="Find").click()
+    page.wait_for_url(re.compile(rf"/admin/payments/{delivered['payment_id']}$"))
+    expect(page.locator("#payment")).to_contain_text(order_id)
+    page.screenshot(path=str(SCREENS / "admin" / "payment.png"), full_page=True)
+    context.close()
+    assert guard.errors == [], guard.errors
