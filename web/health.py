@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily
 
 from telemetry.exposition import events_text, scraper_verdict
+from usecases.admin import kie_keys
 from usecases.fleet_state import FleetState, read_state
 from usecases.health import Probes, readiness
 from web.errors import ApiError
@@ -90,6 +91,10 @@ def _state() -> bytes:
         families.append(queue)
     except Exception:  # noqa: BLE001 — the broker being down is reported by /health/ready
         pass
+    try:
+        families += _kie_families(kie_keys(fleet.services))
+    except Exception:  # noqa: BLE001 — Redis being down is reported by /health/ready
+        pass
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Fixed(families))
     return generate_latest(registry)
@@ -121,6 +126,22 @@ def _db_families(state: FleetState) -> list[GaugeMetricFamily]:
                               value=state.outbox_backlog),
             GaugeMetricFamily("pinglass_outbox_lag_seconds", "Age of the oldest unpublished outbox row",
                               value=state.outbox_oldest_s)]
+
+
+def _kie_families(keys: list[dict]) -> list[GaugeMetricFamily]:
+    """Kie's budget: new-task slots each account holds in its current window against the limit, and keys resting
+    after a 433 (by index, never the key)."""
+    used = GaugeMetricFamily("pinglass_kie_window_used", "New-task slots an account holds in Kie's current window",
+                             labels=["account"])
+    limit = GaugeMetricFamily("pinglass_kie_window_limit", "New tasks Kie allows an account per window")
+    resting = GaugeMetricFamily("pinglass_kie_key_resting", "1 while a key rests after a 433", labels=["key"])
+    for account in sorted({str(k["account"]) for k in keys}):
+        used.add_metric([account], next(k["account_used"] for k in keys if str(k["account"]) == account))
+    for key in keys:
+        resting.add_metric([str(key["key_index"])], 1 if key["resting_s"] > 0 else 0)
+    if keys:
+        limit.add_metric([], keys[0]["limit"])
+    return [used, limit, resting]
 
 
 class _Fixed:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dramatiq
 from prometheus_client.parser import text_string_to_metric_families
 
+from runtime.limits import acquire_kie_key, rest_kie_key
 from tests.factories import make_avatar, make_paid_payment, make_user
 from tests.integration.pipeline_helpers import fast_kie, wait_for_job
 
@@ -59,3 +60,17 @@ def test_a_purchase_observes_its_stages_and_each_photos_store_lag(client, settin
     assert after[total] - before.get(total, 0) == 1 and after[generating] - before.get(generating, 0) == 1
     assert after[lag] - before.get(lag, 0) == 7  # one per stored portrait
     assert after[("pinglass_job_stage_seconds_sum", (("stage", "total"), ("tier", "starter")))] > 0
+
+
+def test_kie_budget_use_per_account_and_resting_keys(client, settings, services) -> None:
+    ns = settings.broker_namespace
+    for _ in range(3):
+        acquire_kie_key(services.redis, key_count=1, limit=settings.kie_rate_limit, window_s=settings.kie_rate_window_s,
+                        namespace=ns)
+    rest_kie_key(services.redis, index=0, namespace=ns, seconds=30)
+
+    values = _scrape(client, settings)
+
+    assert values[("pinglass_kie_window_used", (("account", "0"),))] == 3
+    assert values[("pinglass_kie_window_limit", ())] == settings.kie_rate_limit
+    assert values[("pinglass_kie_key_resting", (("key", "0"),))] == 1
