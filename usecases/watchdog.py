@@ -95,15 +95,27 @@ class Watchdog:
     # -- conditions ------------------------------------------------------------------------------------------
 
     def _conditions(self) -> list[Condition]:
-        found: list[Condition] = []
-        for check in (self._database, self._redis, self._outbox, self._workers, self._kie_keys, self._kie_credits,
-                      self._tbank):
-            try:
-                found += check()
-            except Exception as exc:  # noqa: BLE001 — one check failing never hides the others
-                log(logger, "watchdog_check_failed", level=logging.WARNING, check=check.__name__,
-                    error=type(exc).__name__)
+        """What holds now. The database and Redis are asked first; the checks that need one that is down are
+        skipped (they would only wait for it, and the pass must tell its incident within seconds)."""
+        database, redis_ = self._checked(self._database), self._checked(self._redis)
+        checks = [self._kie_credits]
+        if not database:
+            checks += [self._outbox, self._tbank]
+        if not redis_:
+            checks += [self._workers, self._kie_keys]
+        found = database + redis_
+        for check in checks:
+            found += self._checked(check)
         return found
+
+    @staticmethod
+    def _checked(check: Any) -> list[Condition]:
+        try:
+            return list(check())
+        except Exception as exc:  # noqa: BLE001 — one check failing never hides the others
+            log(logger, "watchdog_check_failed", level=logging.WARNING, check=check.__name__,
+                error=type(exc).__name__)
+            return []
 
     def _database(self) -> list[Condition]:
         try:
