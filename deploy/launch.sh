@@ -26,7 +26,8 @@ done
 case "$role" in
     web)
         if [[ -n "${PORT:-}" ]]; then bind="0.0.0.0:${PORT}"; else bind="127.0.0.1:${WEB_PORT:-8000}"; fi
-        exec gunicorn 'web.wsgi:build()' --bind "$bind" --workers "${WEB_WORKERS:-2}" --threads 4 --timeout 60 ;;
+        exec gunicorn 'web.wsgi:build()' --config python:web.gunicorn_conf --bind "$bind" \
+            --workers "${WEB_WORKERS:-2}" --threads 4 --timeout 60 ;;
     worker)
         # A host without a web exposes its workers' metrics itself (workers/metrics_server.py).
         metrics=()

@@ -1,0 +1,57 @@
+"""The web's own logs are the fleet's JSON lines (issue 11, "Logs"): gunicorn as the Procfile runs it
+(deploy/launch.sh web) writes its error log and one ``http_request`` line per request — method, path, status,
+duration, the process and the request's correlation id — as JSON, like every other line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import free_port
+from tests.factories import settings_env
+
+pytestmark = pytest.mark.scenario
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_gunicorn_logs_json_with_the_correlation_id(settings, tmp_path) -> None:
+    port = free_port()
+    (tmp_path / "metrics").mkdir()
+    env = settings_env(settings, WEB_PORT=str(port), WEB_WORKERS="1",
+                       PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
+                       PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    env.pop("PORT", None)
+    log = tmp_path / "web.log"
+    with open(log, "wb") as out:
+        web = subprocess.Popen(["bash", "deploy/launch.sh", "web"], cwd=ROOT, env=env, stdout=out,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                answer = requests.get(f"http://127.0.0.1:{port}/health/live", timeout=2,
+                                      headers={"X-Correlation-ID": "trace-web-logs-1"})
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, log.read_text(errors="replace")[-2000:]
+                time.sleep(0.3)
+        assert answer.status_code == 200
+        time.sleep(0.5)  # the access line is written after the answer
+    finally:
+        os.killpg(web.pid, signal.SIGTERM)
+        web.wait(timeout=30)
+
+    lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # every line is JSON: none is gunicorn's plain text
+    access = [r for r in records if r.get("event") == "http_request" and r.get("path") == "/health/live"]
+    assert access and access[0]["status"] == 200 and access[0]["method"] == "GET", access
+    assert access[0]["correlation_id"] == "trace-web-logs-1" and isinstance(access[0]["process"], int)
+    assert any(r["logger"] == "gunicorn.error" for r in records)
