@@ -78,3 +78,15 @@ def funnel(conn: Connection, *, days: int, min_references: int) -> Row:
 
 def revenue_by_tier(conn: Connection, *, days: int) -> list[Row]:
     return fetch_all(conn, "admin.revenue_by_tier", {"days": days})
+
+
+def job_slots(conn: Connection, *, job_id: int) -> list[Row]:
+    return fetch_all(conn, "admin.job_slots", {"job_id": job_id})
+
+
+def job_timeline(conn: Connection, *, job_id: int) -> list[Row]:
+    return fetch_all(conn, "admin.job_timeline", {"job_id": job_id})
+
+
+def job_deliveries(conn: Connection, *, job_id: int) -> list[Row]:
+    return fetch_all(conn, "admin.job_deliveries", {"job_id": job_id})

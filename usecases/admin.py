@@ -62,6 +62,17 @@ def funnel(conn: Connection, *, days: int) -> dict[str, Any]:
     return {"days": days, "steps": steps, "revenue": admin.revenue_by_tier(conn, days=days)}
 
 
+def job_file(conn: Connection, *, job_id: int) -> dict[str, Any] | None:
+    """One job for an operator: the row, each photo slot's latest attempt (status, attempts, Kie task, failure),
+    the Telegram chunks and the timeline of everything that happened to it; None when there is none."""
+    job = jobs.get_job(conn, id=job_id)
+    if job is None:
+        return None
+    return {"job": job, "slots": admin.job_slots(conn, job_id=job_id),
+            "deliveries": admin.job_deliveries(conn, job_id=job_id),
+            "timeline": admin.job_timeline(conn, job_id=job_id)}
+
+
 def kie_keys(services: Services) -> list[dict[str, Any]]:
     """Each Kie key by index (never the key): its account, the account's use of its window and the limit, and
     whether it rests after a 433."""

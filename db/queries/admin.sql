@@ -96,3 +96,38 @@ FROM payments
 WHERE status IN ('confirmed', 'partially_refunded', 'refunded')
   AND created_at >= now() - make_interval(days => %(days)s)
 GROUP BY tier, rail ORDER BY tier, rail;
+
+-- name: job_slots
+-- Each photo slot of a job: its attempts, and the latest attempt's state.
+SELECT DISTINCT ON (t.prompt_index) t.prompt_index, t.attempt, t.status, t.kie_task_id, t.api_key_index,
+       t.fail_code, t.fail_msg, t.poll_count, t.created_at, t.submitted_at, t.finished_at,
+       (SELECT count(*) FROM generation_tasks a WHERE a.job_id = t.job_id AND a.prompt_index = t.prompt_index)
+           AS attempts,
+       p.id AS photo_id
+FROM generation_tasks t
+LEFT JOIN generated_photos p ON p.job_id = t.job_id AND p.prompt_index = t.prompt_index
+WHERE t.job_id = %(job_id)s
+ORDER BY t.prompt_index, t.attempt DESC;
+
+-- name: job_timeline
+-- What happened to the job, in order: its own moves, each attempt submitted, stored or failed, each chunk sent
+-- (moves made in one transaction share a time: then the order of the chain decides).
+SELECT at, what FROM (
+    SELECT created_at AS at, 0 AS step, 'job created' AS what FROM generation_jobs WHERE id = %(job_id)s
+    UNION ALL SELECT generating_at, 1, 'generating' FROM generation_jobs WHERE id = %(job_id)s
+    UNION ALL SELECT submitted_at, 2, 'portrait ' || (prompt_index + 1) || ' attempt ' || attempt
+                                      || ' submitted to Kie'
+              FROM generation_tasks WHERE job_id = %(job_id)s
+    UNION ALL SELECT finished_at, 3, 'portrait ' || (prompt_index + 1) || ' attempt ' || attempt || ' ' || status
+                                     || COALESCE(' (' || fail_code || ')', '')
+              FROM generation_tasks WHERE job_id = %(job_id)s
+    UNION ALL SELECT delivering_at, 4, 'delivering' FROM generation_jobs WHERE id = %(job_id)s
+    UNION ALL SELECT sent_at, 5, kind || ' ' || chunk || ' ' || status FROM deliveries WHERE job_id = %(job_id)s
+    UNION ALL SELECT finished_at, 6, 'finished: ' || status FROM generation_jobs WHERE id = %(job_id)s
+) events
+WHERE at IS NOT NULL
+ORDER BY at, step, what;
+
+-- name: job_deliveries
+SELECT chunk, kind, status, attempts, cardinality(photo_ids) AS photos, last_error, sent_at
+FROM deliveries WHERE job_id = %(job_id)s ORDER BY chunk;

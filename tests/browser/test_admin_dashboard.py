@@ -42,6 +42,14 @@ def test_an_operator_watches_and_acts_in_the_dashboard(browser: Browser, service
     expect(row).to_contain_text("3/7")
     page.screenshot(path=str(SCREENS / "admin" / "dashboard.png"), full_page=True)
 
+    # the running job, photo by photo, and its timeline
+    row.get_by_role("link", name=f"#{running['id']}").click()
+    expect(page.locator("#slot-0")).to_contain_text("stored")
+    expect(page.locator("#slot-6")).to_contain_text("pending")
+    expect(page.locator("#timeline")).to_contain_text("portrait 1 attempt 1 submitted to Kie")
+    page.screenshot(path=str(SCREENS / "admin" / "job.png"), full_page=True)
+    page.goto(f"{live_web}/admin")
+
     page.locator(f"#dead-letter-{replayed} button", has_text="Replay").click()
     expect(page.locator(".notice")).to_contain_text(f"Dead letter {replayed} (send_bot_reply) queued again")
     page.locator(f"#dead-letter-{resolved} input[name=resolution]").fill("answered by hand")

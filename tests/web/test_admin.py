@@ -301,3 +301,21 @@ def test_a_dead_letter_is_resolved_without_a_replay_once_and_with_a_reason(clien
     assert client.get("/admin/api/summary", headers=admin).get_json()["dead_letters_open"] == 0
     with services.pool.connection() as conn:
         assert outbox.claim_rows(conn, older_than_s=0) == []  # nothing was queued
+
+
+def test_a_jobs_file_shows_each_portrait_and_the_timeline(client, services, admin) -> None:
+    user = make_user(services)
+    job = make_delivered_job(services, user, make_avatar(services, user), stored=5)  # 5 of 7, then given up
+
+    file = client.get(f"/admin/api/jobs/{job['id']}", headers=admin).get_json()
+
+    assert file["job"]["status"] == "delivered_partial"
+    assert [s["prompt_index"] for s in file["slots"]] == list(range(7))
+    assert [bool(s["photo_id"]) for s in file["slots"]] == [True] * 5 + [False] * 2
+    assert {s["status"] for s in file["slots"][5:]} == {"given_up"}
+    events = [e["what"] for e in file["timeline"]]
+    assert events[0] == "job created" and events[-1] == "finished: delivered_partial"
+    assert "portrait 5 attempt 1 stored" in events
+    assert client.get("/admin/api/jobs/999999", headers=admin).status_code == 404
+    assert "portrait 6 attempt 1 given_up" in client.get(f"/admin/jobs/{job['id']}", headers=admin).get_data(
+        as_text=True)

@@ -159,6 +159,16 @@ def funnel_json() -> Any:
     return jsonify({**funnel, "revenue": [plain(row) for row in funnel["revenue"]]})
 
 
+def job_json(job_id: int) -> Any:
+    """A job's file: the row, each photo slot's latest attempt, the Telegram chunks and the timeline."""
+    with _fleet().services.pool.connection() as conn:
+        file = reads.job_file(conn, job_id=job_id)
+    if file is None:
+        raise ApiError(404, "NOT_FOUND", f"no job {job_id}")
+    return jsonify({"job": plain(file["job"]), **{key: [plain(r) for r in file[key]]
+                                                  for key in ("slots", "deliveries", "timeline")}})
+
+
 def register(blueprint: Any) -> None:
     blueprint.add_url_rule("/api/summary", "api_summary", summary, methods=["GET"])
     blueprint.add_url_rule("/api/jobs", "api_jobs", jobs, methods=["GET"])
@@ -170,4 +180,5 @@ def register(blueprint: Any) -> None:
     blueprint.add_url_rule("/api/referrals", "api_referrals", referrals_json, methods=["GET"])
     blueprint.add_url_rule("/api/lookup", "api_lookup", lookup_json, methods=["GET"])
     blueprint.add_url_rule("/api/funnel", "api_funnel", funnel_json, methods=["GET"])
+    blueprint.add_url_rule("/api/jobs/<int:job_id>", "api_job", job_json, methods=["GET"])
     blueprint.add_url_rule("/api/payments/<int:payment_id>", "api_payment", payment_json, methods=["GET"])

@@ -52,6 +52,14 @@ def lookup_page() -> Any:
     return render_template("admin/lookup.html", q=term, found=found)
 
 
+def job_page(job_id: int) -> Any:
+    with current_app.extensions["pinglass"].services.pool.connection() as conn:
+        file = reads.job_file(conn, job_id=job_id)
+    if file is None:
+        raise ApiError(404, "NOT_FOUND", f"no job {job_id}")
+    return render_template("admin/job.html", file=file)
+
+
 def payment_page(payment_id: int) -> Any:
     with current_app.extensions["pinglass"].services.pool.connection() as conn:
         file = reads.payment_file(conn, payment_id=payment_id)
@@ -96,3 +104,4 @@ def register(blueprint: Any) -> None:
     blueprint.add_url_rule("/lookup", "lookup", lookup_page, methods=["GET"])
     blueprint.add_url_rule("/funnel", "funnel", funnel_page, methods=["GET"])
     blueprint.add_url_rule("/payments/<int:payment_id>", "payment", payment_page, methods=["GET"])
+    blueprint.add_url_rule("/jobs/<int:job_id>", "job", job_page, methods=["GET"])
