@@ -19,9 +19,11 @@ from runtime.outcomes import Defer
 from runtime.unit import effect_once, transaction
 from telemetry import metrics
 from telemetry.logs import log
-from usecases import generation, tasks
+from usecases import controls, generation, tasks
 
 logger = logging.getLogger("actors.generation")
+
+PAUSED_RECHECK_MS = 5000  # how often a waiting token looks again whether generation was resumed
 
 
 @dramatiq.actor(queue_name="kie", max_retries=8, min_backoff=1000, max_backoff=30_000)
@@ -34,6 +36,8 @@ def create_kie_task(job_id: int) -> None:
     with services.pool.connection() as conn:
         if not tasks.any_pending_task(conn):
             return  # a spare token: nothing to submit, so no rate-limit slot is spent on it
+        if controls.generation_paused(conn):  # an operator's pause: wait, spend nothing (usecases/controls.py)
+            raise Defer(PAUSED_RECHECK_MS + random.randint(0, 1000), "generation paused by an operator")
     key_index, wait_s = acquire_kie_key(services.redis, key_count=len(settings.kie_api_keys),
                                         limit=settings.kie_rate_limit, window_s=settings.kie_rate_window_s,
                                         namespace=settings.broker_namespace, accounts=settings.kie_key_accounts)

@@ -10,7 +10,7 @@ from db import admin, alerts, dead_letters, jobs, payments
 from rules.references import MIN_REFERENCES
 from runtime import Services
 from runtime.limits import kie_key_health
-from usecases import receipts
+from usecases import controls, receipts
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -71,6 +71,11 @@ def job_file(conn: Connection, *, job_id: int) -> dict[str, Any] | None:
     return {"job": job, "slots": admin.job_slots(conn, job_id=job_id),
             "deliveries": admin.job_deliveries(conn, job_id=job_id),
             "timeline": admin.job_timeline(conn, job_id=job_id)}
+
+
+def generation_switch(conn: Connection) -> dict[str, Any]:
+    """Whether generation is paused, and who turned the switch, why and when."""
+    return controls.generation_switch(conn)
 
 
 def kie_keys(services: Services) -> list[dict[str, Any]]:

@@ -1,6 +1,7 @@
 """The admin dashboard in a browser (issue 11, "Done when"): an operator logs in with the token once (the session
-cookie takes over), sees a running job's per-photo progress, reads the funnel and revenue charts, replays one dead
-letter and resolves another, and finds a payment by its OrderId. Screenshots in out/screens/admin/."""
+cookie takes over), sees generation paused and a running job's per-photo progress, resumes generation, replays
+one dead letter and resolves another, reads the funnel and revenue charts, and finds a payment by its OrderId.
+Screenshots in out/screens/admin/."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from db import dead_letters
 from tests.browser.conftest import SCREENS, ConsoleGuard
 from tests.factories import make_avatar, make_user
 from tests.web.api_helpers import make_delivered_job
+from usecases import controls
 
 DESKTOP = {"width": 1280, "height": 900}
 
@@ -26,6 +28,8 @@ def _letter(services, message_id: str, user) -> int:
 
 def test_an_operator_watches_and_acts_in_the_dashboard(browser: Browser, services, settings, worker,
                                                        live_web) -> None:
+    with services.pool.connection() as conn:  # an operator paused generation: the running job stays as it is
+        controls.set_generation_paused(conn, paused=True, by="admin", reason="Kie incident")
     user = make_user(services)
     running = make_delivered_job(services, user, make_avatar(services, user), stored=3, finished=False)
     buyer = make_user(services)
@@ -40,6 +44,7 @@ def test_an_operator_watches_and_acts_in_the_dashboard(browser: Browser, service
     page.wait_for_url(f"{live_web}/admin")  # the token left the address; the cookie holds the session
     row = page.locator(f"#job-{running['id']}")
     expect(row).to_contain_text("3/7")
+    expect(page.locator("#generation-switch")).to_contain_text("Generation is paused")
     page.screenshot(path=str(SCREENS / "admin" / "dashboard.png"), full_page=True)
 
     # the running job, photo by photo, and its timeline
@@ -49,6 +54,8 @@ def test_an_operator_watches_and_acts_in_the_dashboard(browser: Browser, service
     expect(page.locator("#timeline")).to_contain_text("portrait 1 attempt 1 submitted to Kie")
     page.screenshot(path=str(SCREENS / "admin" / "job.png"), full_page=True)
     page.goto(f"{live_web}/admin")
+    page.get_by_role("button", name="Resume generation").click()
+    expect(page.locator(".notice")).to_contain_text("Generation resumed")
 
     page.locator(f"#dead-letter-{replayed} button", has_text="Replay").click()
     expect(page.locator(".notice")).to_contain_text(f"Dead letter {replayed} (send_bot_reply) queued again")

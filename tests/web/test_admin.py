@@ -319,3 +319,16 @@ def test_a_jobs_file_shows_each_portrait_and_the_timeline(client, services, admi
     assert client.get("/admin/api/jobs/999999", headers=admin).status_code == 404
     assert "portrait 6 attempt 1 given_up" in client.get(f"/admin/jobs/{job['id']}", headers=admin).get_data(
         as_text=True)
+
+
+def test_an_operator_queues_a_jobs_refund_again(client, services, admin) -> None:
+    user = make_user(services)
+    job = make_delivered_job(services, user, make_avatar(services, user), stored=5)
+
+    queued = client.post(f"/admin/api/jobs/{job['id']}/refund", headers=admin)
+
+    assert queued.status_code == 200
+    with services.pool.connection() as conn:
+        rows = conn.execute("SELECT args FROM outbox WHERE actor_name = 'refund_job'").fetchall()
+    assert [row["args"] for row in rows] == [[job["id"]]]
+    assert client.post("/admin/api/jobs/999999/refund", headers=admin).status_code == 404

@@ -11,6 +11,7 @@ from flask import current_app, jsonify, request
 
 from rules.states import JOB_MOVES
 from usecases import admin as reads
+from usecases import controls, refunds
 from usecases import dead_letters as letters
 from usecases.errors import Refused
 from usecases.referrals import referrer_balances
@@ -169,6 +170,32 @@ def job_json(job_id: int) -> Any:
                                                   for key in ("slots", "deliveries", "timeline")}})
 
 
+def set_paused(paused: bool, reason: str) -> dict[str, Any]:
+    with _fleet().services.pool.connection() as conn, conn.transaction():
+        return plain(controls.set_generation_paused(conn, paused=paused, by="admin", reason=reason))
+
+
+def generation_json() -> Any:
+    """GET: the switch; POST {"paused": bool, "reason": str}: turn it."""
+    if request.method == "POST":
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or not isinstance(body.get("paused"), bool):
+            raise ApiError(422, "INVALID_SWITCH", 'send {"paused": true|false, "reason": "..."}')
+        reason = body.get("reason")
+        return jsonify(set_paused(body["paused"], reason if isinstance(reason, str) else ""))
+    with _fleet().services.pool.connection() as conn:
+        return jsonify(plain(controls.generation_switch(conn)))
+
+
+def refund_job_json(job_id: int) -> Any:
+    """Queue the refund a job owes (retrying one the bank or Telegram refused): ``refund_job`` does the rest."""
+    with _fleet().services.pool.connection() as conn, conn.transaction():
+        if reads.job_file(conn, job_id=job_id) is None:
+            raise ApiError(404, "NOT_FOUND", f"no job {job_id}")
+        message_id = refunds.queue_refund(conn, job_id=job_id)
+    return jsonify({"job_id": job_id, "queued": message_id})
+
+
 def register(blueprint: Any) -> None:
     blueprint.add_url_rule("/api/summary", "api_summary", summary, methods=["GET"])
     blueprint.add_url_rule("/api/jobs", "api_jobs", jobs, methods=["GET"])
@@ -181,4 +208,6 @@ def register(blueprint: Any) -> None:
     blueprint.add_url_rule("/api/lookup", "api_lookup", lookup_json, methods=["GET"])
     blueprint.add_url_rule("/api/funnel", "api_funnel", funnel_json, methods=["GET"])
     blueprint.add_url_rule("/api/jobs/<int:job_id>", "api_job", job_json, methods=["GET"])
+    blueprint.add_url_rule("/api/jobs/<int:job_id>/refund", "api_job_refund", refund_job_json, methods=["POST"])
+    blueprint.add_url_rule("/api/generation", "api_generation", generation_json, methods=["GET", "POST"])
     blueprint.add_url_rule("/api/payments/<int:payment_id>", "api_payment", payment_json, methods=["GET"])

@@ -1,4 +1,5 @@
-"""The admin dashboard page (``GET /admin``) and its Replay buttons (a form POST, answered by a redirect)."""
+"""The admin pages (dashboard, funnel, lookup, a payment, a job) and their buttons (replay or resolve a dead letter,
+pause or resume generation, refund a job): each a form POST answered by a redirect with a notice."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from flask import current_app, redirect, render_template, request
 
 from usecases import admin as reads
 from usecases.referrals import referrer_balances
-from web.admin.api import funnel_days, job_view, plain, replay, resolve, summary_data
+from web.admin.api import funnel_days, job_view, plain, refund_job_json, replay, resolve, set_paused, summary_data
 from web.errors import ApiError
 
 RECENT_JOBS = 25
@@ -29,8 +30,11 @@ def dashboard() -> Any:
         kie_keys, kie_keys_error = reads.kie_keys(fleet.services), None
     except Exception as exc:  # noqa: BLE001 — Redis down: the page still shows what the database knows
         kie_keys, kie_keys_error = [], type(exc).__name__
+    with fleet.services.pool.connection() as conn:
+        generation = plain(reads.generation_switch(conn))
     return render_template("admin/dashboard.html", summary=summary, jobs=jobs, letters=letters, alerts=recent_alerts,
                            referrers=referrers, kie_keys=kie_keys, kie_keys_error=kie_keys_error,
+                           generation=generation,
                            notice=request.args.get("notice"), rubles=_rubles)
 
 
@@ -57,7 +61,7 @@ def job_page(job_id: int) -> Any:
         file = reads.job_file(conn, job_id=job_id)
     if file is None:
         raise ApiError(404, "NOT_FOUND", f"no job {job_id}")
-    return render_template("admin/job.html", file=file)
+    return render_template("admin/job.html", file=file, notice=request.args.get("notice"))
 
 
 def payment_page(payment_id: int) -> Any:
@@ -83,6 +87,18 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def generation_form() -> Any:
+    paused = request.form.get("paused") == "1"
+    set_paused(paused, request.form.get("reason", ""))
+    notice = "Generation paused: nothing new goes to Kie" if paused else "Generation resumed"
+    return redirect("/admin?" + urlencode({"notice": notice}), code=303)
+
+
+def refund_form(job_id: int) -> Any:
+    refund_job_json(job_id)
+    return redirect(f"/admin/jobs/{job_id}?" + urlencode({"notice": "Refund queued"}), code=303)
+
+
 def resolve_form(letter_id: int) -> Any:
     try:
         resolve(letter_id, request.form.get("resolution", ""))
@@ -105,3 +121,5 @@ def register(blueprint: Any) -> None:
     blueprint.add_url_rule("/funnel", "funnel", funnel_page, methods=["GET"])
     blueprint.add_url_rule("/payments/<int:payment_id>", "payment", payment_page, methods=["GET"])
     blueprint.add_url_rule("/jobs/<int:job_id>", "job", job_page, methods=["GET"])
+    blueprint.add_url_rule("/jobs/<int:job_id>/refund", "refund_form", refund_form, methods=["POST"])
+    blueprint.add_url_rule("/generation", "generation_form", generation_form, methods=["POST"])
