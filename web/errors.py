@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from db.errors import unavailable
 from telemetry.logs import log
+from usecases.error_groups import record_exception
 
 logger = logging.getLogger("web.errors")
 
@@ -57,4 +58,5 @@ def register(app: Flask) -> None:
                                   {"Retry-After": DB_RETRY_AFTER})
         log(logger, "unhandled_error", level=logging.ERROR, error=type(err).__name__)
         logger.exception("unhandled error")
+        record_exception(app.extensions["pinglass"].services.pool, source="web", exc=err)
         return error_response(500, "INTERNAL", "internal error")

@@ -12,10 +12,13 @@ from dramatiq.broker import MessageProxy
 
 import runtime
 from db import outbox
+from gateways.errors import ProviderError
+from runtime.outcomes import Defer, Permanent
 from settings import Settings
 from telemetry import metrics
 from telemetry.context import bind_correlation_id, reset_correlation_id
 from telemetry.logs import log
+from usecases.error_groups import record_exception
 from workers.publisher import publish_quietly
 
 logger = logging.getLogger("workers.middleware")
@@ -55,6 +58,10 @@ class UnitOfWork(Middleware):
 
     def after_process_message(self, broker: Broker, message: MessageProxy, *, result: object = None,
                               exception: BaseException | None = None) -> None:
+        # A bug, not a provider's answer nor an expected wait: counted under its cause (usecases/error_groups.py)
+        expected = (Defer, Permanent, ProviderError)
+        if exception is not None and not isinstance(exception, expected) and runtime.installed():
+            record_exception(runtime.current().pool, source="worker", exc=exception)
         self._finish(broker, message, "ok" if exception is None else type(exception).__name__)
 
     def after_skip_message(self, broker: Broker, message: MessageProxy) -> None:

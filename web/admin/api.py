@@ -13,6 +13,7 @@ from rules.states import JOB_MOVES
 from usecases import admin as reads
 from usecases import controls, refunds
 from usecases import dead_letters as letters
+from usecases.error_groups import recent_groups
 from usecases.errors import Refused
 from usecases.referrals import referrer_balances
 from web.admin.queues import queue_sizes_or_error
@@ -196,6 +197,14 @@ def refund_job_json(job_id: int) -> Any:
     return jsonify({"job_id": job_id, "queued": message_id})
 
 
+def errors_json() -> Any:
+    """Errors grouped by cause, the most recent first: source, type, where, occurrences, the latest message and
+    traceback and its correlation id."""
+    with _fleet().services.pool.connection() as conn:
+        rows = recent_groups(conn, limit=limit_arg(50))
+    return jsonify({"errors": [plain(row) for row in rows]})
+
+
 def register(blueprint: Any) -> None:
     blueprint.add_url_rule("/api/summary", "api_summary", summary, methods=["GET"])
     blueprint.add_url_rule("/api/jobs", "api_jobs", jobs, methods=["GET"])
@@ -207,6 +216,7 @@ def register(blueprint: Any) -> None:
     blueprint.add_url_rule("/api/referrals", "api_referrals", referrals_json, methods=["GET"])
     blueprint.add_url_rule("/api/lookup", "api_lookup", lookup_json, methods=["GET"])
     blueprint.add_url_rule("/api/funnel", "api_funnel", funnel_json, methods=["GET"])
+    blueprint.add_url_rule("/api/errors", "api_errors", errors_json, methods=["GET"])
     blueprint.add_url_rule("/api/jobs/<int:job_id>", "api_job", job_json, methods=["GET"])
     blueprint.add_url_rule("/api/jobs/<int:job_id>/refund", "api_job_refund", refund_job_json, methods=["POST"])
     blueprint.add_url_rule("/api/generation", "api_generation", generation_json, methods=["GET", "POST"])

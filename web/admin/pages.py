@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from flask import current_app, redirect, render_template, request
 
 from usecases import admin as reads
+from usecases.error_groups import recent_groups
 from usecases.referrals import referrer_balances
 from web.admin.api import funnel_days, job_view, plain, refund_job_json, replay, resolve, set_paused, summary_data
 from web.errors import ApiError
@@ -32,9 +33,10 @@ def dashboard() -> Any:
         kie_keys, kie_keys_error = [], type(exc).__name__
     with fleet.services.pool.connection() as conn:
         generation = plain(reads.generation_switch(conn))
+        errors = [plain(row) for row in recent_groups(conn, limit=20)]
     return render_template("admin/dashboard.html", summary=summary, jobs=jobs, letters=letters, alerts=recent_alerts,
                            referrers=referrers, kie_keys=kie_keys, kie_keys_error=kie_keys_error,
-                           generation=generation,
+                           generation=generation, errors=errors,
                            notice=request.args.get("notice"), rubles=_rubles)
 
 

@@ -111,6 +111,9 @@ def document() -> dict[str, Any]:
                 _ok(201, "Payment", "Created; card: send the user to payment_url; stars: open invoice_url with "
                                     "Telegram.WebApp.openInvoice."),
                 (404, 422, 502), body="NewPayment")},
+            "/api/v1/client-errors": {"post": _op(
+                "Report a JavaScript error the Mini App caught (grouped for the admins)",
+                _ok(202, "ClientErrorRecorded", "Recorded."), (400, 413), body="ClientError")},
             "/api/v1/credits": {"get": _op("Free portraits owed to the user (missing portraits of a Stars order)",
                                            _ok(200, "Credits", "The balance and its history, newest first."), ())},
             "/api/v1/credits/redeem": {"post": _op(

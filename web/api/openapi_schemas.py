@@ -101,6 +101,10 @@ def schemas(tier_ids: list[str], style_ids: list[str]) -> dict[str, Schema]:
         "Credits": obj({"balance": INT, "history": {"type": "array", "items": obj({
             "job_id": ID_SCHEMA, "photos": INT, "kind": {"type": "string", "enum": ["granted", "spent"]},
             "created_at": TIME})}}),
+        "ClientError": obj({"message": {"type": "string", "minLength": 1, "maxLength": 2000},
+                            "where": {"type": "string", "maxLength": 300},
+                            "stack": {"type": "string", "maxLength": 8000}}, required=["message"]),
+        "ClientErrorRecorded": obj({"recorded": {"type": "boolean"}}),
         "RedeemCredits": obj({"avatar_id": ID_SCHEMA, "style_id": style}),
         "CreditsRedeemed": obj({"job_id": ID_SCHEMA, "photos": INT}),
         "OrderList": obj({"orders": {"type": "array", "items": obj({

@@ -18,6 +18,20 @@ const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
 const listeners = new Set();
 
+const MAX_REPORTS = 5; // errors one page load reports at most (a loop of errors must not flood the fleet)
+let reports = 0;
+
+/** Tell the fleet about a JavaScript error (grouped for the admins; POST /api/v1/client-errors). Best effort and
+ * never retried: reporting must not cause errors of its own. */
+export function reportError(message, stack = "") {
+  if (reports >= MAX_REPORTS || !launch) return;
+  reports += 1;
+  const body = { message: String(message || "(no message)").slice(0, 2000),
+                 where: location.hash.split("?")[0].slice(0, 300) || "#/", stack: String(stack || "").slice(0, 8000) };
+  fetch("/api/v1/client-errors", { method: "POST", headers: headers({ "Content-Type": "application/json" }),
+                                   body: JSON.stringify(body) }).catch(() => {});
+}
+
 /** Called with the error when the session is no longer valid (initData expired or missing). */
 export function onSessionLost(fn) { listeners.add(fn); }
 

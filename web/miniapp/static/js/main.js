@@ -3,7 +3,7 @@
 // #/generations/<id> · #/generations/<id>/gallery · #/credits · #/me
 
 import * as telegram from "./telegram.js";
-import { onSessionLost } from "./api.js";
+import { onSessionLost, reportError } from "./api.js";
 import { h, clear, mount } from "./dom.js";
 import * as home from "./screens/home.js";
 import * as avatar from "./screens/avatar.js";
@@ -104,5 +104,11 @@ function showSessionScreen(expired) {
 telegram.start();
 onSessionLost((error) => showSessionScreen(error.code === "INITDATA_EXPIRED"));
 window.addEventListener("popstate", route);
+// Errors nothing caught are reported for the admins (grouped by message and screen, /admin "Errors").
+window.addEventListener("error", (event) => reportError(event.message, event.error && event.error.stack));
+window.addEventListener("unhandledrejection", (event) => {
+  const reason = event.reason || {};
+  reportError(reason.message || String(reason), reason.stack);
+});
 if (!telegram.launch || !telegram.launch.initData) showSessionScreen(false);
 else route();
