@@ -70,6 +70,8 @@ class Settings:
     admin_token: str = field(default="sandbox-admin-token", repr=False)
     # Optional: a token only for scraping /metrics (Prometheus), so its config need not hold ADMIN_TOKEN
     metrics_token: str = field(default="", repr=False)
+    # Optional: errors also go to Sentry through its SDK (telemetry/sentry.py); empty: nothing leaves the machine
+    sentry_dsn: str = field(default="", repr=False)
     admin_telegram_chat_id: int = 900000001
     public_base_url: str = "http://127.0.0.1:8000"
     callback_signing_key: str = field(default="sandbox-callback-signing-key", repr=False)

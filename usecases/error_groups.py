@@ -1,7 +1,8 @@
 """Error tracking: exceptions from every process (the web's unhandled ones, actors failing with something that is
 not a provider's answer) and the Mini App's JavaScript errors, grouped by cause and counted with their latest
 occurrence, shown on /admin. A group is the source, the exception's type and the innermost place in our own code
-it came from — so one bug is one line however often it fires, and its message may vary (ids, values).
+it came from — so one bug is one line however often it fires, and its message may vary (ids, values). With
+``SENTRY_DSN`` set, each exception also goes to Sentry (``telemetry/sentry.py``).
 
 Recording never raises: an error path must not fail because the database is away too."""
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from db import error_groups
+from telemetry import sentry
 from telemetry.context import correlation_id
 from telemetry.logs import log
 
@@ -49,6 +51,10 @@ def record_exception(pool: ConnectionPool, *, source: str, exc: BaseException) -
     """Count ``exc`` under its group (best effort)."""
     kind, location = type(exc).__name__, where(exc)
     text = "".join(tb.format_exception(type(exc), exc, exc.__traceback__))[-TRACEBACK_MAX:]
+    try:
+        sentry.capture(exc, source=source, correlation_id=correlation_id())
+    except Exception:  # noqa: BLE001, S110 — Sentry's trouble never becomes ours
+        pass
     try:
         with pool.connection(timeout=2) as conn:
             error_groups.record(conn, fingerprint=fingerprint(source, kind, location), source=source, kind=kind,

@@ -20,7 +20,7 @@ import dramatiq
 import actors
 import runtime
 from settings import Settings
-from telemetry import logs
+from telemetry import logs, sentry
 from workers.broker import build_broker
 
 POOL_SIZES = {"web": 10, "scheduler": 3}  # the worker's pool opens per process, sized by its threads
@@ -51,6 +51,7 @@ def boot(role: str, environ: Mapping[str, str]) -> Booted:
     settings = Settings.from_env(environ)
     settings.check_for_production()  # no process serves on a sandbox secret outside sandbox mode
     logs.configure(environ.get("LOG_LEVEL", "INFO"))
+    sentry.start(settings.sentry_dsn, role=role, environment="sandbox" if settings.sandbox_mode else "production")
     broker = boot_broker(settings, role=role)
     services = None
     if role != "worker":
