@@ -3,6 +3,9 @@ about jobs, payments, money, alerts and queues; a dead letter replayed from here
 
 from __future__ import annotations
 
+import re
+import time
+import uuid
 from typing import Any
 
 import pytest
@@ -217,6 +220,25 @@ def test_dramatiq_dashboard_is_mounted_behind_the_guard(client, broker, admin) -
     assert queue.status_code == 200 and "send_bot_reply" in queue.get_data(as_text=True)
     summary = client.get("/admin/api/summary", headers=admin).get_json()
     assert [q["delayed"] for q in summary["queues"] if q["name"] == "bot"] == [1]
+
+
+def test_dramatiq_dashboard_lists_workers_without_blocking_redis(client, broker, services, admin) -> None:
+    """Its stock worker listing ran KEYS once per worker on every page view; ours names the ack sets instead."""
+    ns, r = broker.namespace, services.redis
+    worker_id = "w-" + uuid.uuid4().hex[:8]
+    r.zadd(f"{ns}:__heartbeats__", {worker_id: int(time.time() * 1000)})
+    r.sadd(f"{ns}:__acks__.{worker_id}.bot", "m1", "m2")
+    r.sadd(f"{ns}:__acks__.{worker_id}.{sorted(broker.delay_queues)[0]}", "m3")
+
+    def keys_calls() -> int:
+        return int(r.info("commandstats").get("cmdstat_keys", {}).get("calls", 0))
+
+    before = keys_calls()
+    page = client.get("/admin/dramatiq/", headers=admin).get_data(as_text=True)
+
+    assert keys_calls() == before
+    row = page[page.index(worker_id):]
+    assert re.search(r"table__number--primary\">\s*3\s*<", row[:400]), row[:400]
 
 
 def test_dashboard_shows_each_kie_keys_account_budget_use_and_rest(client, settings, services, admin) -> None:

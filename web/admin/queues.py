@@ -4,11 +4,17 @@
 ``namespace`` and ``queues`` and the ``<ns>:<queue>[.DQ|.XQ].msgs`` key layout, all unchanged in Dramatiq 2.2;
 it is installed with ``--no-deps`` (requirements-nodeps.txt) and mounted at ``/admin/dramatiq`` behind the
 admin guard. Without it (or with RabbitMQ) that address shows the queue sizes instead.
+
+Its worker listing ran ``KEYS <ns>:__acks__.<worker>.*`` inside a Lua script once per worker on every page view,
+which blocks the fleet's Redis for as long as the keyspace is large. ``GuardedInterface`` lists the workers
+instead from the broker's heartbeat set and counts each one's in-flight messages with ``SCARD`` on the ack sets
+it can name (one per declared queue and delay queue), pipelined: no ``KEYS``, no ``SCAN``, bounded work.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import dramatiq
@@ -48,6 +54,36 @@ def queue_sizes_or_error(broker: dramatiq.Broker) -> tuple[list[dict[str, Any]] 
         return None, type(exc).__name__
 
 
+def worker_listing(broker: Any) -> list[tuple[str, int, int]]:
+    """(worker id, last heartbeat in ms, messages in flight) for every worker in the broker's heartbeat set,
+    read with ZRANGE and SCARD only."""
+    client, namespace = broker.client, broker.namespace
+    beats = client.zrange(f"{namespace}:__heartbeats__", 0, -1, withscores=True)
+    queues = sorted(set(broker.queues) | set(getattr(broker, "delay_queues", ())))
+    with client.pipeline(transaction=False) as pipe:
+        for worker_id, _ in beats:
+            for queue in queues:
+                pipe.scard(f"{namespace}:__acks__.{worker_id.decode()}.{queue}")
+        counts = pipe.execute() if beats and queues else []
+    per = len(queues)
+    return [(worker_id.decode(), int(score), sum(counts[i * per:(i + 1) * per]))
+            for i, (worker_id, score) in enumerate(beats)]
+
+
+def _guarded_interface(broker: Any) -> Any:
+    """The dashboard's Redis interface with ``workers`` read by ``worker_listing`` instead of its KEYS script."""
+    from dramatiq_dashboard.interface import RedisInterface, Worker
+
+    class GuardedInterface(RedisInterface):  # type: ignore[misc]
+        @property
+        def workers(self) -> list[Any]:
+            return sorted((Worker(name=name, last_seen=datetime.fromtimestamp(ms / 1000, tz=UTC).replace(
+                tzinfo=None), jobs_in_flight=in_flight) for name, ms, in_flight in worker_listing(self.broker)),
+                key=lambda w: w.name)
+
+    return GuardedInterface(broker)
+
+
 def install(app: Flask, broker: dramatiq.Broker) -> None:
     """Build the Dramatiq dashboard for ``broker`` once per app (no connection is made here), if it can be."""
     dashboard = None
@@ -58,6 +94,7 @@ def install(app: Flask, broker: dramatiq.Broker) -> None:
             log(logger, "dramatiq_dashboard_missing", level=logging.WARNING)
         else:
             dashboard = DashboardApp(broker=broker, prefix=PREFIX)
+            dashboard.iface = _guarded_interface(broker)
     app.extensions[_DASHBOARD] = dashboard
 
 
