@@ -74,7 +74,7 @@ def _guarded_interface(broker: Any) -> Any:
     """The dashboard's Redis interface with ``workers`` read by ``worker_listing`` instead of its KEYS script."""
     from dramatiq_dashboard.interface import RedisInterface, Worker
 
-    class GuardedInterface(RedisInterface):  # type: ignore[misc]
+    class GuardedInterface(RedisInterface):
         @property
         def workers(self) -> list[Any]:
             return sorted((Worker(name=name, last_seen=datetime.fromtimestamp(ms / 1000, tz=UTC).replace(
