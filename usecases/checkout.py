@@ -16,15 +16,15 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from db import avatars, jobs, payments
+from db import jobs, payments
 from gateways.tbank import TBankClient, TBankError
 from rules.catalog import Tier
 from rules.plural import counted
-from rules.references import MIN_REFERENCES
 from settings import Settings
 from telemetry.context import correlation_id
 from telemetry.logs import log
 from usecases import receipts
+from usecases.avatars import ready_avatar
 from usecases.errors import Refused
 
 if TYPE_CHECKING:
@@ -47,12 +47,7 @@ def checkout(pool: ConnectionPool, tbank: TBankClient, settings: Settings, *, us
     references) or PAYMENT_PROVIDER_ERROR (Init failed; the row stays ``new``)."""
     email = receipts.checkout_email(settings, email)
     with pool.connection() as conn, conn.transaction():
-        hold_checkout_slot(conn, settings, user_id=user_id)
-        avatar = avatars.get_avatar(conn, id=avatar_id, user_id=user_id)
-        if avatar is None:
-            raise Refused("NOT_FOUND", "avatar not found")
-        if avatar["reference_count"] < MIN_REFERENCES:
-            raise Refused("AVATAR_NOT_READY", f"the avatar needs at least {MIN_REFERENCES} reference photos")
+        open_checkout(conn, settings, user_id=user_id, avatar_id=avatar_id)
         payment = payments.insert(conn, user_id=user_id, avatar_id=avatar_id, style_id=style_id,
                                   tier=tier.id, photo_count=tier.photos, amount_kopecks=tier.price_kopecks,
                                   order_id=uuid.uuid4().hex, ttl_s=PAYMENT_TTL_S, email=email,
@@ -77,6 +72,14 @@ def checkout(pool: ConnectionPool, tbank: TBankClient, settings: Settings, *, us
     log(logger, "payment_created", user_id=user_id, payment_id=payment["id"], tier=tier.id,
         amount=payment["amount_kopecks"], provider_payment_id=init.payment_id)
     return payment
+
+
+def open_checkout(conn: Connection, settings: Settings, *, user_id: int, avatar_id: int) -> dict[str, Any]:
+    """What both rails check, in the caller's transaction, before a new payment row is written: a checkout slot
+    is free (``hold_checkout_slot``) and the avatar is the user's and ready; the avatar. Refused
+    TOO_MANY_CHECKOUTS, NOT_FOUND or AVATAR_NOT_READY."""
+    hold_checkout_slot(conn, settings, user_id=user_id)
+    return ready_avatar(conn, user_id=user_id, avatar_id=avatar_id)
 
 
 def hold_checkout_slot(conn: Connection, settings: Settings, *, user_id: int) -> None:

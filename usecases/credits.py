@@ -10,10 +10,10 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from db import avatars, credits, jobs, outbox, users
+from db import credits, jobs, outbox, users
 from rules import bot_texts
 from rules.catalog import STYLES, prompt_for
-from rules.references import MIN_REFERENCES
+from usecases.avatars import ready_avatar
 from usecases.errors import Refused
 
 if TYPE_CHECKING:
@@ -44,11 +44,7 @@ def redeem(conn: Connection, *, user_id: int, avatar_id: int, style_id: str) -> 
     balance = credits.lock_balance(conn, user_id=user_id)  # racing redemptions of one person queue here
     if balance <= 0:
         raise Refused("NO_CREDITS", "there are no free portraits to redeem")
-    avatar = avatars.get_avatar(conn, id=avatar_id, user_id=user_id)
-    if avatar is None:
-        raise Refused("NOT_FOUND", "avatar not found")
-    if avatar["reference_count"] < MIN_REFERENCES:
-        raise Refused("AVATAR_NOT_READY", f"the avatar needs at least {MIN_REFERENCES} reference photos")
+    ready_avatar(conn, user_id=user_id, avatar_id=avatar_id)
     job = jobs.insert_job(conn, payment_id=None, kind="credit", user_id=user_id, avatar_id=avatar_id,
                           style_id=style_id, tier=CREDIT_TIER, total_photos=balance,
                           correlation_id=uuid.uuid4().hex)

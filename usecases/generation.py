@@ -14,7 +14,7 @@ from db import avatars, jobs, outbox, payments, photos
 from gateways.kie import KieTaskInfo
 from rules.backoff import MAX_TASK_ATTEMPTS, poll_delay_ms
 from rules.catalog import STYLES, prompt_for
-from rules.references import MIN_REFERENCES
+from rules.references import MIN_REFERENCES, is_ready
 from telemetry import metrics
 from usecases.alerts import raise_alert
 from usecases.credits import grant_missing
@@ -40,7 +40,7 @@ def start_job(conn: Connection, *, payment_id: int, referral_percent: int, user_
     if style is None:
         raise Refused("UNKNOWN_STYLE", f"unknown style {style_id!r}")
     avatar = avatars.get_avatar(conn, id=avatar_id, user_id=payment["user_id"])
-    avatar_ready = avatar is not None and avatar["reference_count"] >= MIN_REFERENCES
+    avatar_ready = avatar is not None and is_ready(avatar["reference_count"])
     if user_id is not None and not avatar_ready and not payment["consumed"]:
         raise Refused("AVATAR_NOT_READY", f"the avatar needs at least {MIN_REFERENCES} reference photos")
 

@@ -20,11 +20,10 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from db import avatars, outbox, payments, refunds, stars, users
+from db import outbox, payments, refunds, stars, users
 from gateways.telegram import TelegramClient, TelegramError, pre_checkout_answer
 from rules import bot_texts
 from rules.catalog import STYLES, Tier
-from rules.references import MIN_REFERENCES
 from rules.signing import sign, verify
 from runtime import Services
 from runtime.outcomes import Permanent
@@ -32,7 +31,7 @@ from settings import Settings
 from telemetry.context import correlation_id
 from telemetry.logs import log
 from usecases.alerts import raise_alert
-from usecases.checkout import hold_checkout_slot
+from usecases.checkout import open_checkout
 from usecases.credits import grant_missing
 from usecases.errors import Refused
 from usecases.payments import apply_payment_status
@@ -95,12 +94,7 @@ def checkout_stars(pool: ConnectionPool, telegram: TelegramClient, settings: Set
     if amount_stars is None:
         raise Refused("STARS_UNAVAILABLE", f"tier {tier.id!r} is not sold for Telegram Stars")
     with pool.connection() as conn, conn.transaction():
-        hold_checkout_slot(conn, settings, user_id=user_id)
-        avatar = avatars.get_avatar(conn, id=avatar_id, user_id=user_id)
-        if avatar is None:
-            raise Refused("NOT_FOUND", "avatar not found")
-        if avatar["reference_count"] < MIN_REFERENCES:
-            raise Refused("AVATAR_NOT_READY", f"the avatar needs at least {MIN_REFERENCES} reference photos")
+        open_checkout(conn, settings, user_id=user_id, avatar_id=avatar_id)
         payment = stars.insert_payment(conn, user_id=user_id, avatar_id=avatar_id, style_id=style_id, tier=tier.id,
                                        photo_count=tier.photos, amount_kopecks=tier.price_kopecks,
                                        amount_stars=amount_stars, order_id=uuid.uuid4().hex, ttl_s=PAYMENT_TTL_S,
