@@ -31,6 +31,21 @@ def capture(exc: BaseException, *, source: str, correlation_id: str | None) -> N
         sentry_sdk.capture_exception(exc)
 
 
+def capture_client_error(*, kind: str, where: str, message: str, stack: str, correlation_id: str | None) -> None:
+    """Send a JavaScript error the Mini App reported to Sentry (when it was started), grouped there as we group it
+    (its first line and the screen it happened on); the person's id stays with us."""
+    if not _started:
+        return
+    with sentry_sdk.new_scope() as scope:
+        scope.set_tag("source", "miniapp")
+        scope.set_tag("screen", where)
+        if correlation_id:
+            scope.set_tag("correlation_id", correlation_id)
+        scope.fingerprint = ["miniapp", kind, where]
+        scope.set_context("javascript", {"message": message, "stack": stack})
+        sentry_sdk.capture_message(f"Mini App: {kind}", level="error")
+
+
 def stop(timeout_s: float = 2.0) -> None:
     """Flush what is pending and stop sending (a process's exit; tests)."""
     global _started

@@ -69,6 +69,11 @@ def record_client_error(conn: Connection, *, message: str, where_: str, stack: s
     screen's route), as the browser gives no frame of ours; the group's occurrences."""
     first_line = (message.strip().splitlines() or ["(no message)"])[0][:200]
     location = where_.strip()[:200] or "?"
+    try:
+        sentry.capture_client_error(kind=first_line, where=location, message=message[:MESSAGE_MAX],
+                                    stack=stack[:STACK_MAX], correlation_id=correlation_id())
+    except Exception:  # noqa: BLE001, S110 — Sentry's trouble never becomes ours
+        pass
     return error_groups.record(conn, fingerprint=fingerprint("miniapp", first_line, location), source="miniapp",
                                kind=first_line, location=location, message=message[:MESSAGE_MAX],
                                traceback=(stack[:STACK_MAX] + f"\n(user {user_id})") if stack else f"(user {user_id})",

@@ -15,7 +15,8 @@ from flask import Flask, request
 from sandbox.server import ServerHandle, serve
 from telemetry import sentry
 from telemetry.context import bind_correlation_id, reset_correlation_id
-from usecases.error_groups import record_exception
+from tests.factories import make_user
+from usecases.error_groups import record_client_error, record_exception
 
 
 @pytest.fixture
@@ -64,6 +65,28 @@ def test_a_recorded_exception_goes_to_sentry_when_a_dsn_is_set(services, ingest)
     assert value["type"] == "ValueError" and "the cause" in value["value"]
     assert events[0]["tags"]["source"] == "worker" and events[0]["tags"]["correlation_id"] == "sentry-test-cid"
     assert "user" not in events[0] and "request" not in events[0]  # no personal data
+
+
+def test_a_mini_app_error_goes_to_sentry_grouped_as_ours_without_the_person(services, ingest) -> None:
+    handle, received = ingest
+    assert sentry.start(f"http://publickey@127.0.0.1:{handle.server.server_port}/42", role="web",
+                        environment="sandbox")
+    user = make_user(services)
+    with services.pool.connection() as conn:
+        record_client_error(conn, message="TypeError: x is undefined\nmore", where_="#/order/12",
+                            stack="at render (app.js:10)", user_id=user["id"])
+    sentry.stop()
+
+    [event] = [item for item in received if item.get("message") or item.get("logentry")]
+    assert events_text(event).startswith("Mini App: TypeError: x is undefined")
+    assert event["tags"]["source"] == "miniapp" and event["tags"]["screen"] == "#/order/12"
+    assert event["fingerprint"] == ["miniapp", "TypeError: x is undefined", "#/order/12"]
+    assert event["contexts"]["javascript"]["stack"] == "at render (app.js:10)"
+    assert str(user["telegram_id"]) not in json.dumps(event) and "(user " not in json.dumps(event)
+
+
+def events_text(event: dict) -> str:
+    return event.get("message") or event["logentry"].get("message") or event["logentry"].get("formatted", "")
 
 
 def test_without_a_dsn_nothing_is_sent(services, ingest) -> None:
