@@ -34,6 +34,11 @@ bench: $(STAMP) services migrate  ## measure; writes bench/results/latest.json a
 chaos: $(STAMP) services migrate  ## kill workers and Redis mid-run; checks every invariant; writes its report
 	$(PY) -m scenarios.chaos
 
+.PHONY: hosts
+hosts: $(STAMP)  ## the fleet on four network namespaces (data, web, two worker hosts): shared Kie budget, a worker host killed, Prometheus; writes bench/results/hosts-latest.{json,md}
+	@bash deploy/ensure-tools.sh
+	$(PY) -m scenarios.hosts
+
 lint: $(STAMP)  ## ruff, mypy (the fleet's code, pyproject.toml [tool.mypy]) and the layer contracts
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
