@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from runtime import Services
 
 
-WINDOWS: dict[str, float] = {"dead_letter": 15 * 60, "kie_no_credits": 60 * 60}
+# A refund is told once per 10 minutes (its repeats counted): a provider's bad hour refunds many jobs at once.
+WINDOWS: dict[str, float] = {"dead_letter": 15 * 60, "kie_no_credits": 60 * 60, "refund": 10 * 60}
 DEAD_LETTER_MESSAGE = re.compile(r"^(?P<actor>\S+) gave up after \d+ attempts: (?P<cause>[^:\s]{1,80})")
 
 

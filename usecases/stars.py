@@ -274,6 +274,10 @@ def _refund_whole_charge(services: Services, job: dict[str, Any], payment: dict[
             user = users.owner(conn, id=payment["user_id"])
             text = bot_texts.stars_refund_notice(total=job["total_photos"], amount_stars=payment["amount_stars"])
             outbox.send(conn, "send_bot_reply", user["id"], user["telegram_id"], text, None)
+            raise_alert(conn, kind="refund", severity="info",
+                        message=f"refunded {payment['amount_stars']} ⭐ for job {job['id']}: no photo of "
+                                f"{job['total_photos']} made",
+                        details={"job_id": job["id"], "refund_id": refund["id"], "rail": "stars"})
     log(logger, "stars_refund_done", job_id=job["id"], payment_id=payment["id"], stars=payment["amount_stars"])
     return finished or refund
 
