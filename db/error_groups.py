@@ -17,3 +17,8 @@ def record(conn: Connection, *, fingerprint: str, source: str, kind: str, locati
 
 def recent(conn: Connection, *, limit: int = 20) -> list[Row]:
     return fetch_all(conn, "error_groups.recent", {"limit": limit})
+
+
+def total_occurrences(conn: Connection) -> int:
+    """Every occurrence recorded so far, of every group (the watchdog's error rate is its difference)."""
+    return int(fetch_row(conn, "error_groups.total_occurrences")["n"])

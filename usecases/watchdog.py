@@ -4,20 +4,27 @@ resolved (and said so) when it clears, a new alert at its next start (``admin_al
 
 Conditions: the outbox not draining (``outbox_lag``), no worker process alive (``workers_silent``), a Kie key
 resting after a 433 (``kie_key_resting:<i>``), Kie credits low (``kie_credits_low``), checkouts being opened while
-T-Bank sends no notification (``tbank_silent``), Redis unreachable (``redis_unreachable``) and the database
-unreachable (``database_unreachable``). The watchdog announces by itself (the Bot API needs neither Redis nor the
-database, and an incident about either must not wait for them); an incident the database could not hold while it
-was away is recorded, opened and resolved, once it is back. The scheduler's own silence is seen from outside:
-/health/ready and the web's metrics show its heartbeat."""
+T-Bank sends no notification (``tbank_silent``), errors recorded faster than usual (``error_rate_spike``: the
+error groups' occurrences over the last minute, from every process), Redis unreachable (``redis_unreachable``)
+and the database unreachable (``database_unreachable``). The watchdog announces by itself (the Bot API needs
+neither Redis nor the database, and an incident about either must not wait for them); an incident the database
+could not hold while it was away is recorded, opened and resolved, once it is back.
+
+The scheduler's own silence is seen from outside: every worker process looks for its heartbeat on each of its
+own beats (``SchedulerWatch``, called by ``workers.heartbeat``); the first worker to find it silent past
+``SCHEDULER_SILENT_AFTER_S`` opens the ``scheduler_silent`` incident (one open incident, however many workers
+see it) and tells it; the scheduler's first pass when it is back resolves it, as it resolves every incident whose
+condition no longer holds."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from db import alerts, fleet_state
+from db import alerts, error_groups, fleet_state
 from gateways.kie import KieClient
 from gateways.telegram import TelegramError
 from runtime import Services, heartbeats
@@ -32,6 +39,9 @@ KIE_CREDITS_LOW = 200.0  # credits left on a key below this (a purchase takes up
 KIE_CREDITS_EVERY_S = 60.0  # the balance is asked at most this often
 TBANK_WINDOW_S = 3600.0
 TBANK_SILENT_CHECKOUTS = 10  # this many card checkouts in the window and not one notification
+ERROR_SPIKE_WINDOW_S = 60.0
+ERROR_SPIKE_AT = 20  # errors recorded (every process, every group) within the window: a spike
+SCHEDULER_SILENT_AFTER_S = 60.0  # no scheduler heartbeat this long, as a worker sees it
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,8 @@ class Watchdog:
     workers_silent_since: float | None = None
     credits: tuple[float, list[float]] | None = None  # (when asked, the balances)
     unrecorded: dict[str, tuple[Condition, float]] = field(default_factory=dict)
+    error_window_s: float = ERROR_SPIKE_WINDOW_S
+    error_totals: deque[tuple[float, int]] = field(default_factory=deque)  # (when, occurrences so far)
 
     def run_once(self) -> dict[str, int]:
         """One pass: what holds now against what is open; returns counts of opened and resolved incidents."""
@@ -100,7 +112,7 @@ class Watchdog:
         database, redis_ = self._checked(self._database), self._checked(self._redis)
         checks = [self._kie_credits]
         if not database:
-            checks += [self._outbox, self._tbank]
+            checks += [self._outbox, self._tbank, self._error_rate]
         if not redis_:
             checks += [self._workers, self._kie_keys]
         found = database + redis_
@@ -188,6 +200,22 @@ class Watchdog:
                               "notification: is the notification URL or the terminal's password wrong?")]
         return []
 
+    def _error_rate(self) -> list[Condition]:
+        """Errors recorded in the last ``error_window_s`` (the difference of the running total across passes)."""
+        with self.services.pool.connection(timeout=3) as conn:
+            total = error_groups.total_occurrences(conn)
+        now = time.monotonic()
+        self.error_totals.append((now, total))
+        while len(self.error_totals) > 1 and self.error_totals[1][0] <= now - self.error_window_s:
+            self.error_totals.popleft()
+        since, base = self.error_totals[0]
+        recent = total - base
+        if recent < ERROR_SPIKE_AT:
+            return []
+        return [Condition("error_rate_spike", "error_rate_spike", "critical",
+                          f"{recent} errors recorded in the last {max(now - since, 1.0):.0f} s (alert at "
+                          f"{ERROR_SPIKE_AT} a minute): see the error groups on /admin")]
+
     # -- announcing --------------------------------------------------------------------------------------------
 
     def _database_away(self, condition: Condition) -> dict[str, int]:
@@ -205,3 +233,39 @@ class Watchdog:
         except TelegramError as exc:
             log(logger, "watchdog_announce_failed", level=logging.WARNING, code=exc.code)
             return False
+
+
+@dataclass
+class SchedulerWatch:
+    """A worker process's eye on the scheduler (``workers.heartbeat`` calls ``check`` on each of its beats)."""
+
+    services: Services
+    silent_after_s: float = field(default_factory=lambda: SCHEDULER_SILENT_AFTER_S)
+    last_seen: float = field(default_factory=time.monotonic)  # a worker starting gives the scheduler its grace
+
+    def check(self) -> bool:
+        """True when this call opened (and told) the ``scheduler_silent`` incident."""
+        now = time.monotonic()
+        settings = self.services.settings
+        if any(p.get("role") == "scheduler"
+               for p in heartbeats.alive(self.services.redis, namespace=settings.broker_namespace)):
+            self.last_seen = now
+            return False
+        if now - self.last_seen < self.silent_after_s:
+            return False
+        message = (f"no scheduler heartbeat for {now - self.last_seen:.0f} s: the outbox is not relayed, "
+                   "nothing periodic runs and the watchdog is blind")
+        with self.services.pool.connection(timeout=3) as conn:
+            row = alerts.open_incident(conn, incident="scheduler_silent", kind="scheduler_silent",
+                                       severity="critical", message=message, details={})
+        if row is None:
+            return False  # open already (another worker, or before): told once
+        try:
+            self.services.telegram.send_message(settings.admin_telegram_chat_id,
+                                                f"⚠️ [critical] scheduler_silent: {message}")
+        except TelegramError as exc:
+            log(logger, "watchdog_announce_failed", level=logging.WARNING, code=exc.code)
+            return True
+        with self.services.pool.connection(timeout=3) as conn:
+            alerts.mark_alert_sent(conn, id=row["id"])
+        return True

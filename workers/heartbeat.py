@@ -1,6 +1,7 @@
 """The worker process's heartbeat (``runtime.heartbeats``): a daemon thread beats while the worker runs and the
 heartbeat is removed when it shuts down. Redis being away only skips beats (the fleet's readiness then shows
-the worker as silent, which is what it looks like from outside)."""
+the worker as silent, which is what it looks like from outside). On each beat the worker also looks for the
+scheduler's heartbeat (``usecases.watchdog.SchedulerWatch``): the scheduler cannot report its own silence."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import time
 import redis
 from dramatiq import Broker, Middleware, Worker
 
+import runtime
 from runtime import heartbeats
 from settings import Settings
 from telemetry.logs import log
+from usecases.watchdog import SchedulerWatch
 
 logger = logging.getLogger("workers.heartbeat")
 
@@ -39,9 +42,23 @@ class Heartbeat(Middleware):
             self.client.close()
 
     def _run(self, client: redis.Redis, started_at: float) -> None:
+        watch: SchedulerWatch | None = None
         while not self.stop.is_set():
             try:
                 heartbeats.beat(client, namespace=self.namespace, role="worker", started_at=started_at)
             except redis.RedisError as exc:
                 log(logger, "heartbeat_skipped", level=logging.WARNING, error=type(exc).__name__)
+            watch = self._watch_scheduler(watch)
             self.stop.wait(heartbeats.BEAT_EVERY_S)
+
+    @staticmethod
+    def _watch_scheduler(watch: SchedulerWatch | None) -> SchedulerWatch | None:
+        """One look for the scheduler's heartbeat (never raises: the beat goes on whatever it finds)."""
+        try:
+            watch = watch or SchedulerWatch(runtime.current())
+            watch.check()
+        except RuntimeError:
+            return None  # the services are not installed yet (the worker is booting)
+        except Exception as exc:  # noqa: BLE001 — Redis or the database away: the watchdog's own incidents
+            log(logger, "scheduler_watch_failed", level=logging.WARNING, error=type(exc).__name__)
+        return watch

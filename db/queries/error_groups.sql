@@ -9,3 +9,6 @@ RETURNING occurrences;
 
 -- name: recent
 SELECT * FROM error_groups ORDER BY last_seen DESC LIMIT %(limit)s;
+
+-- name: total_occurrences
+SELECT coalesce(sum(occurrences), 0)::bigint AS n FROM error_groups;

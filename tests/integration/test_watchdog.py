@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 
+import dramatiq
 import pytest
 import redis
 
@@ -22,7 +23,8 @@ from tests.conftest import free_port
 from tests.factories import make_avatar, make_user
 from tests.own_postgres import OwnPostgres
 from usecases import watchdog
-from usecases.watchdog import Watchdog
+from usecases.error_groups import record_exception
+from usecases.watchdog import SchedulerWatch, Watchdog
 from workers import scheduler
 
 pytestmark = pytest.mark.scenario
@@ -170,3 +172,63 @@ def test_the_scheduler_tells_an_incident_within_15_s(services) -> None:
         stop.set()
         thread.join(timeout=10)
 
+
+
+def test_an_error_rate_spike(services) -> None:
+    dog = Watchdog(services, error_window_s=2.0)
+    dog.run_once()  # the running total's first sample
+
+    def errors(n: int) -> None:
+        for i in range(n):
+            try:
+                raise LookupError(f"burst {i}")
+            except LookupError as exc:
+                record_exception(services.pool, source="worker", exc=exc)
+
+    def start():
+        errors(watchdog.ERROR_SPIKE_AT)
+
+    def calm():
+        errors(watchdog.ERROR_SPIKE_AT - 5)  # fewer than a spike keep coming; the window moves past the burst
+        time.sleep(2.1)  # the burst is now older than the window: only these count
+
+    lifecycle(services, dog, "error_rate_spike", start, calm)
+
+
+def test_a_silent_scheduler_is_told_once_by_the_workers_and_resolved_by_the_scheduler_when_back(services) -> None:
+    ns = services.settings.broker_namespace
+    services.redis.delete(*[k for k in services.redis.scan_iter(match=f"{ns}:heartbeat:*")] or ["none"])
+    first, second = SchedulerWatch(services, silent_after_s=0.5), SchedulerWatch(services, silent_after_s=0.5)
+    assert first.check() is False  # within its grace
+    time.sleep(0.6)
+    assert first.check() is True and second.check() is False and first.check() is False  # one incident, told once
+    said = [t for t in chat(services) if "scheduler_silent" in t]
+    assert len(said) == 1 and said[0].startswith("⚠️"), said
+
+    heartbeats.beat(services.redis, namespace=ns, role="scheduler", started_at=time.time())  # it is back
+    assert first.check() is False
+    assert Watchdog(services).run_once()["resolved"] == 1  # its first pass resolves what no longer holds
+    assert [t for t in chat(services) if "scheduler_silent" in t][-1].startswith("✅ resolved")
+
+    services.redis.delete(*[k for k in services.redis.scan_iter(match=f"{ns}:heartbeat:*")])
+    time.sleep(0.6)
+    assert second.check() is True  # the next silence is a new incident
+    rows = [r for r in incidents(services) if r["kind"] == "scheduler_silent"]
+    assert len(rows) == 2 and rows[0]["resolved_at"] is not None and rows[1]["sent_at"] is not None
+
+
+def test_a_worker_process_watches_the_scheduler_on_its_beats(services, broker, monkeypatch) -> None:
+    """The worker's heartbeat thread runs the watch: no scheduler alive → the incident, told in the chat."""
+    monkeypatch.setattr(watchdog, "SCHEDULER_SILENT_AFTER_S", 0.0)
+    monkeypatch.setattr(heartbeats, "BEAT_EVERY_S", 0.2)
+    ns = services.settings.broker_namespace
+    services.redis.delete(*[k for k in services.redis.scan_iter(match=f"{ns}:heartbeat:*")] or ["none"])
+    running = dramatiq.Worker(broker, worker_threads=1)
+    running.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not [t for t in chat(services) if "scheduler_silent" in t]:
+            assert time.monotonic() < deadline, "the worker did not tell the scheduler's silence"
+            time.sleep(0.1)
+    finally:
+        running.stop(timeout=5_000)
