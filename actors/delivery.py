@@ -1,5 +1,5 @@
 """deliver_album: the job's photos as Telegram albums, the summary, the refund and the job's terminal state
-(``usecases.delivery``), one delivery per job at a time (``usecases.exclusive``). notify_admin: an admin alert
+(``usecases.delivery``), one delivery per job at a time. notify_admin: an admin alert
 announced in the admins' chat."""
 
 from __future__ import annotations
@@ -8,8 +8,7 @@ import dramatiq
 
 import runtime
 from runtime.outcomes import Defer
-from usecases import alerts
-from usecases.exclusive import deliver_album_alone
+from usecases import alerts, delivery
 
 
 @dramatiq.actor(queue_name="telegram", max_retries=8, min_backoff=2000, max_backoff=60_000)
@@ -17,7 +16,7 @@ def deliver_album(job_id: int) -> None:
     services = runtime.current()
     # Two deliveries of one job at once (a sweeper's re-send racing a slow original) would both send a chunk
     # still marked 'sending'; the lock lets one work and the other wait its turn.
-    if not deliver_album_alone(services, job_id=job_id):
+    if not delivery.deliver_album(services, job_id=job_id):
         raise Defer(3000, "another delivery of this job is running")
 
 

@@ -19,7 +19,7 @@ from runtime.outcomes import Defer
 from runtime.unit import effect_once, transaction
 from telemetry import metrics
 from telemetry.logs import log
-from usecases import controls, generation, tasks
+from usecases import controls, generation
 
 logger = logging.getLogger("actors.generation")
 
@@ -34,7 +34,7 @@ def create_kie_task(job_id: int) -> None:
     services = runtime.current()
     settings = services.settings
     with services.pool.connection() as conn:
-        if not tasks.any_pending_task(conn):
+        if not generation.any_pending_task(conn):
             return  # a spare token: nothing to submit, so no rate-limit slot is spent on it
         if controls.generation_paused(conn):  # an operator's pause: wait, spend nothing (usecases/controls.py)
             raise Defer(PAUSED_RECHECK_MS + random.randint(0, 1000), "generation paused by an operator")
@@ -46,7 +46,7 @@ def create_kie_task(job_id: int) -> None:
         # hundred deferrals and slots are still taken within ~1 s of freeing up.
         raise Defer(int(wait_s * 1000) + random.randint(10, 1000), "kie rate limit")
     with transaction() as conn:
-        claimed = tasks.claim_task(conn, api_key_index=key_index)  # intent: 'submitting', before the call
+        claimed = generation.claim_task(conn, api_key_index=key_index)  # intent: 'submitting', before the call
     if claimed is None:
         return
     task, references = claimed
@@ -86,7 +86,7 @@ def poll_task(task_id: int, chain: int | None = None) -> None:
     services = runtime.current()
     settings = services.settings
     with services.pool.connection() as conn:
-        task = tasks.get_task(conn, task_id=task_id)
+        task = generation.get_task(conn, task_id=task_id)
     if task is None or task["status"] != "submitted":
         return
     try:
@@ -109,7 +109,7 @@ def store_photo(task_id: int) -> None:
     (a retry overwrites the same object), then record photo, task and job progress in one transaction."""
     services = runtime.current()
     with services.pool.connection() as conn:
-        task = tasks.get_task(conn, task_id=task_id)
+        task = generation.get_task(conn, task_id=task_id)
     if task is None or task["status"] != "succeeded":
         return
     try:

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from db import avatars, jobs, payments, photos, users
 from gateways.storage import Storage, delete_album_of, delete_references_of
-from rules.references import MIN_REFERENCES, is_ready
 from rules.states import JOB_TERMINAL
 from usecases.errors import Refused
 
@@ -38,17 +37,6 @@ def avatar_of_user(conn: Connection, *, user_id: int, avatar_id: int) -> tuple[d
     if avatar is None:
         raise Refused("NOT_FOUND", "avatar not found")
     return avatar, avatars.references_of_avatar(conn, avatar_id=avatar_id)
-
-
-def ready_avatar(conn: Connection, *, user_id: int, avatar_id: int) -> dict[str, Any]:
-    """The user's avatar when a generation can be made from it (every way to pay for or redeem one asks this);
-    Refused NOT_FOUND (not the user's avatar) or AVATAR_NOT_READY (too few references)."""
-    avatar = avatars.get_avatar(conn, id=avatar_id, user_id=user_id)
-    if avatar is None:
-        raise Refused("NOT_FOUND", "avatar not found")
-    if not is_ready(avatar["reference_count"]):
-        raise Refused("AVATAR_NOT_READY", f"the avatar needs at least {MIN_REFERENCES} reference photos")
-    return avatar
 
 
 def _jobs_unless_busy(conn: Connection, avatar_id: int) -> list[dict[str, Any]]:

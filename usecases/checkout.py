@@ -16,15 +16,15 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from db import jobs, payments
+from db import avatars, jobs, payments
 from gateways.tbank import TBankClient, TBankError
 from rules.catalog import Tier
 from rules.plural import counted
+from rules.references import MIN_REFERENCES, is_ready
 from settings import Settings
 from telemetry.context import correlation_id
 from telemetry.logs import log
 from usecases import receipts
-from usecases.avatars import ready_avatar
 from usecases.errors import Refused
 
 if TYPE_CHECKING:
@@ -80,6 +80,17 @@ def open_checkout(conn: Connection, settings: Settings, *, user_id: int, avatar_
     TOO_MANY_CHECKOUTS, NOT_FOUND or AVATAR_NOT_READY."""
     hold_checkout_slot(conn, settings, user_id=user_id)
     return ready_avatar(conn, user_id=user_id, avatar_id=avatar_id)
+
+
+def ready_avatar(conn: Connection, *, user_id: int, avatar_id: int) -> dict[str, Any]:
+    """The user's avatar when a generation can be made from it (every way to pay for or redeem one asks this);
+    Refused NOT_FOUND (not the user's avatar) or AVATAR_NOT_READY (too few references)."""
+    avatar = avatars.get_avatar(conn, id=avatar_id, user_id=user_id)
+    if avatar is None:
+        raise Refused("NOT_FOUND", "avatar not found")
+    if not is_ready(avatar["reference_count"]):
+        raise Refused("AVATAR_NOT_READY", f"the avatar needs at least {MIN_REFERENCES} reference photos")
+    return avatar
 
 
 def hold_checkout_slot(conn: Connection, settings: Settings, *, user_id: int) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from db import credits, jobs, outbox, users
 from rules import bot_texts
 from rules.catalog import STYLES, prompt_for
-from usecases.avatars import ready_avatar
+from usecases.checkout import ready_avatar
 from usecases.errors import Refused
 
 if TYPE_CHECKING:

@@ -1,6 +1,7 @@
 """Delivering a finished job: its photos as Telegram albums (≤ 10, caption on the first, a lone photo alone),
 a summary with Gallery / ZIP buttons, the refund of what could not be made with its notice, then the job's
-terminal status (I4)."""
+terminal status (I4); one delivery per job at a time (a sweeper's re-send racing a slow original would both send a
+chunk still marked 'sending')."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import logging
 import time
 from typing import Any
 
-from db import jobs, photos, users
+from db import jobs, locks, photos, users
 from rules import bot_texts
 from rules.albums import chunk_album
 from rules.signing import sign
@@ -16,17 +17,25 @@ from runtime import Services
 from runtime.unit import effect_once
 from telemetry import metrics
 from telemetry.logs import log
-from usecases.refunds import settle_refund
-from usecases.sending import SUMMARY_CHUNK, send_chunk, send_refund_notice
-from usecases.stars import STARS_FULL_REFUND
+from usecases.refunds import settle_and_tell
+from usecases.sending import SUMMARY_CHUNK, send_chunk
 
 logger = logging.getLogger("usecases.delivery")
 ZIP_LINK_TTL_S = 7 * 24 * 3600
 
 
-def deliver_album(services: Services, *, job_id: int) -> None:
-    """Send what the job has not sent yet and end it; a job not in ``delivering`` is left alone. The caller
-    holds the job's delivery lock. Raises Defer when a Telegram limit says wait."""
+def deliver_album(services: Services, *, job_id: int) -> bool:
+    """Under the job's delivery lock, send what the job has not sent yet and end it (a job not in ``delivering``
+    is left alone); False, having done nothing, when another delivery of the job holds the lock. Raises Defer
+    when a Telegram limit says wait."""
+    with locks.try_lock(services.pool, locks.DELIVERY, job_id) as locked:
+        if not locked:
+            return False
+        _deliver(services, job_id=job_id)
+    return True
+
+
+def _deliver(services: Services, *, job_id: int) -> None:
     with services.pool.connection() as conn:
         job = jobs.get_job(conn, id=job_id)
         if job is None or job["status"] != "delivering":
@@ -49,10 +58,7 @@ def deliver_album(services: Services, *, job_id: int) -> None:
         send_chunk(services, job_id=job_id, user=user, chunk=SUMMARY_CHUNK, kind="summary",
                    text=bot_texts.album_summary(len(album)),
                    reply_markup=summary_buttons(services, job_id))
-    refund = settle_refund(services, job)
-    # A Stars refund tells the person itself, in Stars (usecases/stars.py); a card refund is told here, in rubles.
-    if refund is not None and refund["status"] == "succeeded" and refund["reason"] != STARS_FULL_REFUND:
-        send_refund_notice(services, job=job, user=user, refund=refund)
+    settle_and_tell(services, job, user)
 
     final = "failed" if not album else "delivered_partial" if job["photos_failed"] else "delivered"
     with effect_once("deliver_album") as conn:

@@ -1,6 +1,7 @@
 """A generation's life in rows and messages: starting a job from a paid payment (the one procedure the web's
 "generate" request and the ``consume_payment`` actor share, so both race on the same guards, I1), starting a
-regeneration, a task's attempts (submitted, polled, failed, given up) and the photo that completes the job.
+regeneration, a task's attempts (claimed for Kie, submitted, polled — Kie's callback asks for a poll —, failed,
+given up) and the photo that completes the job.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from rules.backoff import MAX_TASK_ATTEMPTS, poll_delay_ms
 from rules.catalog import STYLES, prompt_for
 from rules.references import MIN_REFERENCES, is_ready
 from telemetry import metrics
+from telemetry.context import correlation_of
 from usecases.alerts import raise_alert
 from usecases.credits import grant_missing
 from usecases.errors import Refused
@@ -82,6 +84,42 @@ def start_regeneration(conn: Connection, *, parent: dict[str, Any], prompt_index
                      prompt=prompt_for(style, prompt_index))
     outbox.send(conn, "create_kie_task", job["id"])
     return job
+
+
+# -- a task's attempts: claimed, submitted, polled, failed or given up ------------------------------------------
+
+def any_pending_task(conn: Connection) -> bool:
+    """Whether any task of any job waits for submission (a spare ``create_kie_task`` token spends nothing)."""
+    return jobs.any_pending_task(conn)
+
+
+def claim_task(conn: Connection, *, api_key_index: int) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    """Claim the fairest pending task across all jobs for the Kie key ``api_key_index`` (intent: 'submitting',
+    recorded before the call) and move its job to generating: (the task, its avatar's references), or None
+    when nothing is pending."""
+    task = jobs.claim_fair_task(conn, api_key_index=api_key_index)
+    if task is None:
+        return None
+    job = jobs.get_job(conn, id=task["job_id"])
+    if job is None:  # a task's job outlives it (foreign key): never here
+        raise LookupError(f"task {task['id']} has no job")
+    if job["status"] == "queued":
+        jobs.move_job(conn, id=job["id"], new="generating")
+    return task, avatars.references_of_avatar(conn, avatar_id=job["avatar_id"])
+
+
+def get_task(conn: Connection, *, task_id: int) -> dict[str, Any] | None:
+    return jobs.get_task(conn, id=task_id)
+
+
+def poll_task_now(conn: Connection, *, task_id: int) -> None:
+    """Kie's callback for our task: queue a one-off poll (chain None, which never forks the scheduled poll chain
+    and does nothing unless the task is still submitted), under its job's correlation id (the callback is
+    another request, the poll continues the purchase)."""
+    task = jobs.get_task(conn, id=task_id)
+    job = jobs.get_job(conn, id=task["job_id"]) if task is not None else None
+    with correlation_of(job["correlation_id"] if job is not None else None):
+        outbox.send(conn, "poll_task", task_id, None)
 
 
 def fail_task(conn: Connection, *, task: dict[str, Any], seen: str, fail_code: str,

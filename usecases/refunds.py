@@ -102,10 +102,17 @@ def refund_job(services: Services, *, job_id: int) -> dict[str, Any] | None:
         user = users.get_user(conn, id=job["user_id"]) if job is not None else None
     if job is None:
         return None
-    refund = settle_refund(services, job, retry_refused=True)
-    # A whole Stars refund was told by the Stars rail, in Stars; a card refund is told here, in rubles.
+    return settle_and_tell(services, job, user, retry_refused=True)
+
+
+def settle_and_tell(services: Services, job: dict[str, Any], user: dict[str, Any] | None, *,
+                    retry_refused: bool = False) -> dict[str, Any] | None:
+    """``settle_refund``, then tell ``user`` of a card refund in rubles (the job's notice chunk, once); a whole
+    Stars refund was told by the Stars rail, in Stars. A person erased meanwhile (privacy, ``user`` None) is
+    refunded but cannot be told."""
+    refund = settle_refund(services, job, retry_refused=retry_refused)
     if (refund is not None and refund["status"] == "succeeded" and refund["reason"] != STARS_FULL_REFUND
-            and user is not None):  # a person erased meanwhile (privacy) is refunded but cannot be told
+            and user is not None):
         send_refund_notice(services, job=job, user=user, refund=refund)
     return refund
 

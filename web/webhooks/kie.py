@@ -16,7 +16,7 @@ from gateways.kie import verify_webhook_signature
 from rules.signing import verify
 from telemetry import metrics
 from telemetry.logs import log
-from usecases.tasks import poll_task_now
+from usecases.generation import poll_task_now
 from web.errors import ApiError
 
 logger = logging.getLogger("web.webhooks.kie")
