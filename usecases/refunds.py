@@ -90,6 +90,10 @@ def _refund_at_bank(services: Services, job: dict[str, Any], payment: dict[str, 
             payments.add_refunded(conn, id=payment["id"], amount=refund["amount_kopecks"])
             reverse_for_refund(conn, refund=finished, percent=services.settings.referral_percent)
             metrics.REFUNDS.labels("full" if missing == job["total_photos"] else "partial").inc()
+            raise_alert(conn, kind="refund", severity="info",
+                        message=f"refunded {refund['amount_kopecks'] / 100:.2f} ₽ for job {job['id']}: {missing} of "
+                                f"{job['total_photos']} photos not made",
+                        details={"job_id": job["id"], "refund_id": refund["id"], "rail": "card"})
     log(logger, "refund_done", job_id=job["id"], amount=refund["amount_kopecks"], photos=missing)
     return finished or refund
 
