@@ -14,6 +14,7 @@ import requests
 
 from gateways.initdata import sign_init_data
 from gateways.tbank import make_token
+from sandbox.client import SandboxClient
 from sandbox.selfies import selfie
 from scenarios.demo import MiniApp
 from settings import Settings
@@ -23,12 +24,15 @@ PAY_WAIT_S = 180.0  # the longest a buyer waits for the timeline event it pays o
 
 @dataclass(frozen=True)
 class Buyer:
-    """One purchase: the tier, the buyer (by index) whose invite link brought this one, and the timeline event
-    on which this one pays (None: at once)."""
+    """One purchase: the tier, the buyer (by index) whose invite link brought this one, the timeline event
+    on which this one pays (None: at once), the rail (``card`` through T-Bank, ``stars`` through Telegram), and
+    whether the person blocks the bot right after paying (Telegram then answers 403 to every send)."""
 
     tier: str
     invited_by: int | None = None
     pay_on: str | None = None
+    rail: str = "card"
+    blocks_bot: bool = False
 
 
 @dataclass
@@ -49,9 +53,10 @@ class Order:
 
 class ChaosApp(MiniApp):
     """The demo's Mini App user — arriving through an invite link when ``start_param`` is given — who simply
-    tries again while the web is down; any HTTP answer outside ``expect`` is still an error."""
+    tries again while the web is down or answers 5xx (its database restarting); any other HTTP answer outside
+    ``expect`` is still an error."""
 
-    RETRY_S = 30.0
+    RETRY_S = 60.0
 
     def __init__(self, base: str, settings: Settings, telegram_id: int, start_param: str | None = None) -> None:
         super().__init__(base, settings, telegram_id)
@@ -70,6 +75,10 @@ class ChaosApp(MiniApp):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
+            except RuntimeError as exc:
+                if " → 5" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(1.0)
 
 
 def make_orders(buyers: tuple[Buyer, ...], base: str, settings: Settings) -> list[Order]:
@@ -95,14 +104,24 @@ def place_order(base: str, settings: Settings, order: Order, happened: dict[str,
         files = [("files", (f"selfie{i}.jpg", selfie(order.telegram_id + i), "image/jpeg")) for i in range(6)]
         app.call("POST", f"/api/v1/avatars/{avatar['id']}/references", files=files)
         payment = app.call("POST", "/api/v1/payments", json={
-            "avatar_id": avatar["id"], "style_id": styles[order.index % len(styles)]["id"], "tier": order.buyer.tier})
-        order.payment_id, order.provider_payment_id = payment["payment_id"], payment["provider_payment_id"]
-        order.order_id, order.amount_kopecks = payment["order_id"], payment["amount_kopecks"]
+            "avatar_id": avatar["id"], "style_id": styles[order.index % len(styles)]["id"], "tier": order.buyer.tier,
+            "rail": order.buyer.rail})
+        order.payment_id, order.provider_payment_id = payment["payment_id"], payment.get("provider_payment_id")
+        order.order_id, order.amount_kopecks = payment.get("order_id") or "", payment["amount_kopecks"]
         if order.buyer.pay_on and not happened[order.buyer.pay_on].wait(PAY_WAIT_S):
             raise RuntimeError(f"{order.buyer.pay_on} never happened")
-        requests.get(payment["payment_url"], timeout=10).raise_for_status()
-        requests.post(payment["payment_url"], json={"outcome": "success"}, timeout=10).raise_for_status()
+        if order.buyer.rail == "stars":
+            requests.get(payment["invoice_url"], timeout=10).raise_for_status()
+            status = SandboxClient.from_settings(settings, timeout=30).telegram.pay_invoice(
+                payment["invoice_url"], user=order.telegram_id)
+            if status != "paid":
+                raise RuntimeError(f"the Stars invoice ended {status}")
+        else:
+            requests.get(payment["payment_url"], timeout=10).raise_for_status()
+            requests.post(payment["payment_url"], json={"outcome": "success"}, timeout=10).raise_for_status()
         order.paid_at = time.time()
+        if order.buyer.blocks_bot:
+            SandboxClient.from_settings(settings).telegram.block(order.telegram_id)
     except Exception as exc:  # noqa: BLE001 — reported by the purchases check
         order.error = f"{type(exc).__name__}: {exc}"[:300]
 

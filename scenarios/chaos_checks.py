@@ -34,6 +34,7 @@ class Check:
     passed: bool
     summary: str
     problems: list[str] = field(default_factory=list)
+    problem_count: int = 0
 
 
 def evaluate(ev: Evidence, *, settled: bool, settle_timeout_s: float) -> tuple[list[Check], dict[str, Any]]:
@@ -43,22 +44,38 @@ def evaluate(ev: Evidence, *, settled: bool, settle_timeout_s: float) -> tuple[l
               check_i3(ev, windows), check_i4(ev, windows), check_i5(ev), check_i7(ev), check_dead_letters(ev)]
     windows["redelivery"] = redelivery(ev)
     windows["outbox_drain"] = outbox_drain(ev)
+    windows["tally"] = tally(ev, checks)
     return checks, windows
 
 
 def _check(name: str, problems: list[str], summary: str) -> Check:
-    return Check(name, not problems, summary, problems[:25])
+    return Check(name, not problems, summary, problems[:25], len(problems))
 
 
 def _bank_payments(ev: Evidence) -> dict[str, dict[str, Any]]:
     return {p["payment_id"]: p for p in ev.bank["payments"]}
 
 
+def _star_charges(ev: Evidence) -> tuple[set[str], Counter[str]]:
+    """Telegram's own record of Stars: the charges it took, and how many refunds each charge had."""
+    items = ev.telegram.get("star_transactions", [])
+    return ({t["id"] for t in items if "source" in t}, Counter(t["id"] for t in items if "receiver" in t))
+
+
 def _paid_payments(ev: Evidence) -> list[dict[str, Any]]:
-    """Our payment rows that the bank says were paid (whatever we think of them)."""
-    bank = _bank_payments(ev)
+    """Our payment rows that the bank (card) or Telegram (Stars) says were paid, whatever we think of them."""
+    bank, (charges, _) = _bank_payments(ev), _star_charges(ev)
     return [p for p in ev.db["payments"]
-            if p["provider_payment_id"] in bank and bank[p["provider_payment_id"]]["status"] in PAID_AT_BANK]
+            if (p["provider_payment_id"] in bank and bank[p["provider_payment_id"]]["status"] in PAID_AT_BANK)
+            or (p.get("rail") == "stars" and p.get("telegram_payment_charge_id") in charges)]
+
+
+def _stars(payment: dict[str, Any]) -> bool:
+    return payment.get("rail") == "stars"
+
+
+def _blocked_chats(ev: Evidence) -> set[int]:
+    return {int(chat) for chat in ev.telegram.get("blocked_chats", [])}
 
 
 def check_i1(ev: Evidence) -> Check:
@@ -85,7 +102,11 @@ def check_i2(ev: Evidence, windows: dict[str, Any]) -> Check:
     for refund in ev.db["refunds"]:
         if refund["status"] == "succeeded" and refund["job_id"] is not None:
             refunded[refund["job_id"]] += refund["photos_refunded"]
+    for credit in ev.db.get("credits", []):
+        if credit["kind"] == "granted":
+            refunded[credit["job_id"]] += credit["photos"]  # the Stars rail's partial policy: free portraits
     chats, users = _chat_photos(ev), {p["user_id"]: p["telegram_id"] for p in ev.db["payments"]}
+    blocked = _blocked_chats(ev)
     problems, totals = [], Counter()
     for job in ev.db["jobs"]:
         jid, mine = job["id"], photos[job["id"]]
@@ -102,14 +123,16 @@ def check_i2(ev: Evidence, windows: dict[str, Any]) -> Check:
         ours = {p["sha256"] for p in mine}
         seen = set(in_chat)
         totals.update(chat=len(in_chat), distinct=len(seen & ours), duplicates=len(in_chat) - len(seen))
-        if ours - seen:
+        if users[job["user_id"]] in blocked:
+            totals.update(gallery_only=len(ours - seen))  # the person blocked the bot: the gallery holds them
+        elif ours - seen:
             problems.append(f"job {jid}: {len(ours - seen)} stored photos never reached the chat")
         if seen - ours:
             problems.append(f"job {jid}: {len(seen - ours)} photos in the chat that are not this job's")
         owed = _owed(job)
         totals.update(owed=owed, refunded=refunded[jid])
         if job["status"] in ("delivered", "delivered_partial", "failed") and refunded[jid] != owed:
-            problems.append(f"job {jid}: {owed} photos missing but {refunded[jid]} refunded")
+            problems.append(f"job {jid}: {owed} photos missing but {refunded[jid]} refunded or credited")
     stored_slots = {(p["job_id"], p["prompt_index"]) for p in ev.db["photos"]}
     last = {(t["job_id"], t["prompt_index"]): t for t in sorted(ev.db["tasks"], key=lambda t: t["attempt"])}
     windows["missing_by_cause"] = dict(Counter(f"{t['status']}:{t['fail_code']}" for slot, t in last.items()
@@ -122,8 +145,8 @@ def check_i2(ev: Evidence, windows: dict[str, Any]) -> Check:
     return _check("I2 exact photos per job, none doubled, refund iff missing", problems,
                   f"{len(ev.db['jobs'])} jobs: {totals['ordered']} ordered = {totals['stored']} stored + "
                   f"{totals['failed']} failed; chats hold {totals['chat']} photos = {totals['distinct']} distinct "
-                  f"+ {totals['duplicates']} duplicate sends; {totals['refunded']}/{totals['owed']} missing "
-                  f"photos refunded")
+                  f"+ {totals['duplicates']} duplicate sends ({totals['gallery_only']} only in the gallery: bot "
+                  f"blocked); {totals['refunded']}/{totals['owed']} missing photos refunded (Stars: credited)")
 
 
 def _owed(job: dict[str, Any]) -> int:
@@ -217,8 +240,17 @@ def check_i7(ev: Evidence) -> Check:
         credits[credit["payment_id"]].append(credit)
     jobs = {j["payment_id"]: j for j in ev.db["jobs"] if j["payment_id"] is not None}
     started, paid_sum, refunded_sum, bank_sum = set(jobs), 0, 0, 0
+    _, star_refunds = _star_charges(ev)
     for payment in ev.db["payments"]:
         pid, amount = payment["id"], payment["amount_kopecks"]
+        if _stars(payment):
+            problems += _stars_money(payment, ours[pid], star_refunds, jobs.get(pid))
+            paid_sum += amount if pid in started else 0
+            refunded_sum += payment["refunded_kopecks"]
+            expected = 1 if payment["referred_by"] is not None and pid in started else 0
+            if len(credits[pid]) != expected:
+                problems.append(f"payment {pid}: {len(credits[pid])} referral credits, expected {expected}")
+            continue
         at_bank = bank.get(payment["provider_payment_id"], {"refunds": []})
         bank_refunds = [r["amount"] for r in at_bank["refunds"] if r["status"] != "CANCELED"]
         keys = Counter(r["external_request_id"] for r in at_bank["refunds"])
@@ -251,6 +283,26 @@ def check_i7(ev: Evidence) -> Check:
                   f"{len(ev.db['referrals'])} referral credits")
 
 
+def _stars_money(payment: dict[str, Any], ours: int, star_refunds: Counter[str],
+                 job: dict[str, Any] | None) -> list[str]:
+    """A Stars payment: a refund is the whole charge, once at Telegram, exactly when its job made nothing."""
+    pid, charge, problems = payment["id"], payment.get("telegram_payment_charge_id"), []
+    at_telegram = star_refunds.get(charge, 0) if charge else 0
+    if ours != payment["refunded_kopecks"]:
+        problems.append(f"payment {pid} (Stars): our refunds {ours}, recorded {payment['refunded_kopecks']}")
+    if at_telegram > 1:
+        problems.append(f"payment {pid} (Stars): Telegram refunded the charge {at_telegram} times")
+    if (at_telegram == 1) != (ours > 0):
+        problems.append(f"payment {pid} (Stars): {at_telegram} refunds at Telegram, {ours} kopecks refunded here")
+    made_nothing = job is not None and job["status"] == "failed"
+    if made_nothing and ours != payment["amount_kopecks"]:
+        problems.append(f"payment {pid} (Stars): its job made nothing but {ours} of {payment['amount_kopecks']} "
+                        "refunded")
+    if job is not None and job["status"] not in OPEN_JOB and not made_nothing and ours:
+        problems.append(f"payment {pid} (Stars): refunded {ours} though its job delivered")
+    return problems
+
+
 def check_dead_letters(ev: Evidence) -> Check:
     letters = ev.db["dead_letters"]
     problems = [f"#{d['id']} {d['actor']} after {d['attempts']} attempts: {d['error'][:160]}" for d in letters]
@@ -266,6 +318,7 @@ def redelivery(ev: Evidence) -> list[dict[str, Any]]:
         after = sorted(processed[m] - kill["at"] for m in kill["in_flight"] if processed.get(m, 0) > kill["at"])
         before = sum(1 for m in kill["in_flight"] if 0 < processed.get(m, 0) <= kill["at"])
         result.append({"target": kill["target"], "t_s": kill["t_s"], "in_flight": len(kill["in_flight"]),
+                       "held": kill.get("held", len(kill["in_flight"])),
                        "by_actor": kill["by_actor"], "requeued_after_s": kill.get("requeued_after_s"),
                        "reprocessed": len(after), "effect_committed_before_kill": before,
                        "no_dedup_row": len(kill["in_flight"]) - len(after) - before,
@@ -305,3 +358,65 @@ def check_purchases(ev: Evidence, settled: bool, timeout_s: float, windows: dict
     return _check("Purchases driven over HTTP, paid jobs ended in time", problems,
                   f"{paid}/{len(ev.orders)} paid ({len(during)} while Redis was down, {invited} through invite "
                   f"links); every paid job terminal: {'yes' if settled else 'NO'}")
+
+
+DUPLICATE_ITEMS_LIMIT = 0.01  # duplicate Telegram items allowed, as a share of the items sent
+
+
+def tally(ev: Evidence, checks: list[Check]) -> dict[str, Any]:
+    """The run in numbers, each counted from the database and the fakes' records together, and ``ok``: every job
+    terminal, nothing lost, nothing charged twice, no photo stored twice, refunds exact, duplicate Telegram
+    items within 1 % of the items sent, and every check passed."""
+    jobs, photos = ev.db["jobs"], ev.db["photos"]
+    chats, blocked = _chat_photos(ev), _blocked_chats(ev)
+    users = {p["user_id"]: p["telegram_id"] for p in ev.db["payments"]}
+    mine: dict[int, set[str]] = defaultdict(set)
+    for photo in photos:
+        mine[photo["job_id"]].add(photo["sha256"])
+    delivered = gallery_only = undelivered = 0
+    for job in jobs:
+        seen = set(chats.get(users.get(job["user_id"], -1), []))
+        delivered += len(mine[job["id"]] & seen)
+        if users.get(job["user_id"]) in blocked:
+            gallery_only += len(mine[job["id"]] - seen)
+        else:
+            undelivered += len(mine[job["id"]] - seen)
+    unaccounted = sum(max(0, j["total_photos"] - j["photos_stored"] - j["photos_failed"]) for j in jobs
+                      if j["status"] not in OPEN_JOB)
+    not_in_s3 = sum(1 for p in photos if p["storage_key"] not in ev.s3_keys)
+    slots = Counter((p["job_id"], p["prompt_index"]) for p in photos)
+    texts = Counter((chat, m.get("text")) for chat, ms in ev.telegram["chats"].items() for m in ms if m.get("text"))
+    photo_items = sum(len(items) for items in chats.values())
+    duplicate_items = sum(len(items) - len(set(items)) for items in chats.values()) + sum(n - 1 for n in
+                                                                                        texts.values())
+    items_sent = photo_items + sum(texts.values())
+    per_payment = Counter(j["payment_id"] for j in jobs if j["payment_id"] is not None)
+    credits = Counter(c["payment_id"] for c in ev.db["referrals"])
+    cancels = Counter(r["body"].get("ExternalRequestId") for r in ev.bank["requests"]
+                      if r["method"] == "Cancel" and isinstance(r["body"], dict))
+    i7 = next((c for c in checks if c.name.startswith("I7")), None)
+    i2_refunds = next((c for c in checks if c.name.startswith("I2")), None)
+    refund_errors = (i7.problem_count if i7 else 0) + sum(1 for p in (i2_refunds.problems if i2_refunds else [])
+                                                          if "refunded or credited" in p)
+    dead = len(ev.db["dead_letters"])
+    numbers: dict[str, Any] = {
+        "jobs": len(jobs), "terminal": sum(1 for j in jobs if j["status"] not in OPEN_JOB),
+        "stuck": sum(1 for j in jobs if j["status"] in OPEN_JOB),
+        "by_rail": dict(Counter(p.get("rail", "tbank") for p in _paid_payments(ev))),
+        "photos_expected": sum(j["total_photos"] for j in jobs), "photos_stored": len(photos),
+        "photos_failed": sum(j["photos_failed"] for j in jobs), "photos_delivered": delivered,
+        "photos_gallery_only": gallery_only,
+        "lost_photos": unaccounted + not_in_s3 + undelivered,
+        "duplicate_photos": sum(n - 1 for n in slots.values() if n > 1),
+        "telegram_items_sent": items_sent, "duplicate_telegram_items": duplicate_items,
+        "double_consumed_payments": sum(1 for n in per_payment.values() if n > 1),
+        "referral_double_credits": sum(1 for n in credits.values() if n > 1),
+        "refund_errors": refund_errors, "cancel_calls": sum(cancels.values()), "dead_letters": dead,
+        "alerts": {a["kind"]: a["n"] for a in ev.db["alerts"]},
+    }
+    numbers["duplicate_telegram_share"] = round(duplicate_items / items_sent, 4) if items_sent else 0.0
+    numbers["ok"] = (numbers["stuck"] == 0 and numbers["lost_photos"] == 0 and numbers["duplicate_photos"] == 0
+                     and numbers["double_consumed_payments"] == 0 and numbers["referral_double_credits"] == 0
+                     and refund_errors == 0 and numbers["duplicate_telegram_share"] <= DUPLICATE_ITEMS_LIMIT
+                     and all(c.passed for c in checks))
+    return numbers

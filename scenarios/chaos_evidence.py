@@ -30,6 +30,8 @@ AUDIT_SQL = {
     "referrals": "SELECT * FROM referral_earnings",
     "dead_letters": "SELECT id, actor, message_id, error, attempts, created_at FROM dead_letters ORDER BY id",
     "alerts": "SELECT kind, count(*) AS n FROM admin_alerts GROUP BY kind ORDER BY kind",
+    "credits": "SELECT job_id, kind, photos FROM portrait_credits",
+    "chunks": "SELECT job_id, status, count(*) AS n FROM deliveries GROUP BY job_id, status",
 }
 PAYMENT_STATUS_SQL = "SELECT id, status FROM payments"
 PROCESSED_SQL = ("SELECT message_id, actor, extract(epoch FROM processed_at) AS at FROM processed_messages "
@@ -75,7 +77,7 @@ def gather(settings: Settings, *, orders: list[dict[str, Any]], observed: dict[i
     s3 = fakes.s3.objects(settings.s3_bucket)
     tbank = TBankClient.from_settings(settings)
     states = {p["provider_payment_id"]: tbank.get_state(p["provider_payment_id"]).status
-              for p in db["payments"] if p["provider_payment_id"]}
+              for p in db["payments"] if p["provider_payment_id"] and p.get("rail", "tbank") == "tbank"}
     return Evidence(db=db, kie=fakes.kie.state(), bank=fakes.tbank.state(),
                     telegram=fakes.telegram.state(), s3_keys={o["key"] for o in s3},
                     orders=orders, observed=observed, kills=kills, outage=outage,

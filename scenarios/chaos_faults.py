@@ -1,6 +1,7 @@
 """The chaos run's processes and faults: worker groups and a throwaway Redis of the run's own, what Dramatiq's
-broker holds unacknowledged, and ``Faults``, which plays the timeline of ``Step``s (SIGKILL a worker group, stop
-Redis, SIGKILL the web, ...) and records what each fault did.
+broker holds unacknowledged, ``Faults``, which plays the timeline of ``Step``s (SIGKILL a worker group, stop and
+start Redis, PostgreSQL or RabbitMQ, SIGKILL the web, Telegram floods, ...) and records what each fault did, and
+``Supervisor``, which SIGKILLs a random worker group every few seconds and starts every dead group again.
 
 Everything here is started in its own process group, so a fault or a stop ends it whole; ``stop_everything``
 stops exactly what the run started and nothing else.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -25,7 +27,9 @@ from typing import Any
 
 import redis
 
+from sandbox.client import SandboxClient
 from scenarios import fleet
+from scenarios.chaos_services import ThrowawayPostgres, ThrowawayRabbitMQ
 from settings import Settings
 
 BIN = Path(sys.executable).parent
@@ -158,42 +162,58 @@ class Faults:
     """Plays the timeline. Each action is done, stamped and announced (``happened``) for buyers who pay on it;
     SIGKILLs record the messages the group held and when Redis gave them back; Redis's outage is stamped."""
 
-    ACTIONS = frozenset({"kill_worker", "start_worker", "stop_redis", "start_redis", "kill_web"})
-    ANNOUNCES = {"stop_redis": "redis_down", "start_redis": "redis_up", "kill_web": "web_restarted"}
+    ACTIONS = frozenset({"kill_worker", "start_worker", "stop_redis", "start_redis", "kill_web", "stop_postgres",
+                         "start_postgres", "stop_rabbitmq", "start_rabbitmq", "telegram_429_burst",
+                         "telegram_album_flood"})
+    ANNOUNCES = {"stop_redis": "redis_down", "start_redis": "redis_up", "kill_web": "web_restarted",
+                 "stop_postgres": "postgres_down", "start_postgres": "postgres_up", "stop_rabbitmq": "rabbitmq_down",
+                 "start_rabbitmq": "rabbitmq_up"}
 
     def __init__(self, settings: Settings, env: dict[str, str], redis_server: ThrowawayRedis,
-                 workers: dict[str, WorkerGroup], run_dir: Path, say: Callable[[str], None]) -> None:
+                 workers: dict[str, WorkerGroup], run_dir: Path, say: Callable[[str], None], *,
+                 postgres: ThrowawayPostgres | None = None, rabbitmq: ThrowawayRabbitMQ | None = None) -> None:
         self.settings, self.env, self.redis_server, self.workers = settings, env, redis_server, workers
+        self.postgres, self.rabbitmq = postgres, rabbitmq
         self.run_dir, self.say, self.t0 = run_dir, say, time.monotonic()
+        self.lock = threading.Lock()  # the timeline and the supervisor never act at the same moment
+        self.down: set[str] = set()  # services stopped by the timeline right now
         self.unacked = Unacked(redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2),
                                settings.broker_namespace)
         self.watchers: list[threading.Thread] = []
         self.happened = {event: threading.Event() for event in self.ANNOUNCES.values()}
         self.log: list[dict[str, Any]] = []
         self.kills: list[dict[str, Any]] = []
-        self.outage: dict[str, float] = {}
+        self.outage: dict[str, float] = {}  # Redis's
+        self.outages: dict[str, dict[str, float]] = {}  # every stopped service's: down_at, up_at
         self.web_restart_s: float | None = None
 
     def play(self, t0: float, timeline: tuple[Step, ...]) -> None:
         self.t0 = t0
         for step in sorted(timeline, key=lambda s: s.at_s):
             time.sleep(max(0.0, t0 + step.at_s - time.monotonic()))
-            detail = getattr(self, step.action)(step.target)
-            entry = {"t_s": round(time.monotonic() - t0, 1), "action": step.action, "target": step.target,
-                     "detail": detail}
-            self.log.append(entry)
-            self.say(f"chaos: t={entry['t_s']:5.1f}s {step.action} {step.target} — {detail}")
-            if step.action in self.ANNOUNCES:
-                self.happened[self.ANNOUNCES[step.action]].set()
+            self.act(step.action, step.target)
 
-    def kill_worker(self, target: str) -> str:
-        """SIGKILL the group once every running group holds work (bounded); which of the held messages were the
-        dead group's is learnt in the background, from whose heartbeat stopped."""
+    def act(self, action: str, target: str = "", **kwargs: Any) -> None:
+        """Do one action now, record and announce it."""
+        with self.lock:
+            detail = getattr(self, action)(target, **kwargs)
+        entry = {"t_s": round(time.monotonic() - self.t0, 1), "action": action, "target": target, "detail": detail}
+        self.log.append(entry)
+        self.say(f"chaos: t={entry['t_s']:5.1f}s {action} {target} — {detail}")
+        if action in self.ANNOUNCES:
+            self.happened[self.ANNOUNCES[action]].set()
+
+    def kill_worker(self, target: str, busy_wait_s: float = BUSY_WAIT_S) -> str:
+        """SIGKILL the group once every running group holds work (bounded by ``busy_wait_s``); which of the held
+        messages were the dead group's is learnt in the background, from whose heartbeat stopped. On RabbitMQ
+        only how many messages the broker had out unacknowledged before and after the kill is known."""
+        if self.rabbitmq is not None:
+            return self._kill_worker_rabbitmq(target, busy_wait_s)
         waited, running = time.monotonic(), sum(1 for g in self.workers.values() if g.running)
         while True:
             beats, held = self.unacked.beats(), self.unacked.held()
             live = [w for w in held if beats.get(w, 0) > time.time() * 1000 - 2000]
-            if len(live) >= running or time.monotonic() - waited > BUSY_WAIT_S:
+            if len(live) >= running or time.monotonic() - waited > busy_wait_s:
                 break
             time.sleep(0.1)
         at, waited = time.time(), time.monotonic() - waited
@@ -201,13 +221,31 @@ class Faults:
         time.sleep(0.2)  # a command the dead group sent just before the kill still lands
         beats = self.unacked.beats()  # the dead group's last beats; the living beat again within a second
         kill = {"target": target, "at": at, "t_s": round(time.monotonic() - self.t0, 1), "in_flight": [],
-                "by_actor": {}, "requeued_after_s": None}
+                "held": 0, "by_actor": {}, "requeued_after_s": None}
         self.kills.append(kill)
         watcher = threading.Thread(target=self._watch_requeue, args=(kill, {w: held[w] for w in live}, beats),
                                    daemon=True)
         watcher.start()
         self.watchers.append(watcher)
         return f"SIGKILL to its process group ({waited:.1f} s waiting until every group held work)"
+
+    def _kill_worker_rabbitmq(self, target: str, busy_wait_s: float) -> str:
+        assert self.rabbitmq is not None
+        waited = time.monotonic()
+        before = self.rabbitmq.unacked()
+        while (before or 0) < 1 and time.monotonic() - waited < busy_wait_s:
+            time.sleep(0.5)
+            before = self.rabbitmq.unacked()
+        at, waited = time.time(), time.monotonic() - waited
+        self.workers[target].kill()
+        time.sleep(0.5)  # the broker sees the connection close and puts the dead group's messages back
+        after = self.rabbitmq.unacked()
+        held = max(0, (before or 0) - (after or 0))
+        self.kills.append({"target": target, "at": at, "t_s": round(time.monotonic() - self.t0, 1), "in_flight": [],
+                           "held": held, "by_actor": {}, "requeued_after_s": 0.5 if held else None,
+                           "unacked_before": before, "unacked_after": after})
+        return (f"SIGKILL to its process group ({waited:.1f} s waiting for unacked work); RabbitMQ had {before} "
+                f"messages out unacknowledged before, {after} after")
 
     def _watch_requeue(self, kill: dict[str, Any], held: dict[bytes, list[dict[str, str]]],
                        beats: dict[bytes, float]) -> None:
@@ -220,6 +258,7 @@ class Faults:
             dead = [worker for worker in held if now.get(worker) == beats.get(worker)]
             messages = [message for worker in dead for message in held[worker]]
             kill["in_flight"] = [m["message_id"] for m in messages]
+            kill["held"] = len(messages)
             kill["by_actor"] = dict(Counter(m["actor"] for m in messages))
             while any(self.unacked.keys(w) for w in dead) and time.monotonic() < deadline:
                 time.sleep(0.2)
@@ -231,15 +270,67 @@ class Faults:
         self.workers[target].start()
         return f"started (pid {self.workers[target].proc.pid})"
 
+    def _down(self, service: str) -> None:
+        self.down.add(service)
+        self.outages[service] = {"down_at": time.time()}
+
+    def _up(self, service: str) -> float:
+        self.down.discard(service)
+        outage = self.outages.setdefault(service, {})
+        outage["up_at"] = time.time()
+        return outage["up_at"] - outage.get("down_at", outage["up_at"])
+
     def stop_redis(self, _: str) -> str:
-        self.outage["down_at"] = time.time()
+        self._down("redis")
+        self.outage["down_at"] = self.outages["redis"]["down_at"]
         self.redis_server.stop()
-        return "SIGTERM; every queued and delayed message is lost with it"
+        return "SIGTERM; every queued and delayed message is lost with it" + (
+            "" if self.rabbitmq is None else " (on RabbitMQ: only rate limits, heartbeats and marks)")
 
     def start_redis(self, _: str) -> str:
         self.redis_server.start()
-        self.outage["up_at"] = time.time()
-        return f"back, empty, after {self.outage['up_at'] - self.outage.get('down_at', 0):.1f} s"
+        down_s = self._up("redis")
+        self.outage["up_at"] = self.outages["redis"]["up_at"]
+        return f"back, empty, after {down_s:.1f} s"
+
+    def stop_postgres(self, _: str) -> str:
+        if self.postgres is None:
+            raise RuntimeError("this run has no PostgreSQL of its own to stop")
+        self._down("postgres")
+        self.postgres.stop()
+        return "pg_ctl stop -m fast: every connection of every process cut"
+
+    def start_postgres(self, _: str) -> str:
+        assert self.postgres is not None
+        self.postgres.start()
+        return f"back after {self._up('postgres'):.1f} s"
+
+    def stop_rabbitmq(self, _: str) -> str:
+        if self.rabbitmq is None:
+            raise RuntimeError("this run is not on RabbitMQ")
+        self._down("rabbitmq")
+        self.rabbitmq.stop()
+        return "SIGTERM to the node: every connection closed; durable queues and persistent messages stay on disk"
+
+    def start_rabbitmq(self, _: str) -> str:
+        assert self.rabbitmq is not None
+        self.rabbitmq.start()
+        return f"back after {self._up('rabbitmq'):.1f} s"
+
+    def telegram_429_burst(self, _: str, times: int = 12, retry_after: int = 2) -> str:
+        """The next ``times`` sends of photos answer Telegram's 429 with ``retry_after``."""
+        fakes = SandboxClient.from_settings(self.settings)
+        rules = [{"method": method, "http_status": 429, "error_code": 429, "retry_after": retry_after,
+                  "times": times // 2} for method in ("sendMediaGroup", "sendPhoto")]
+        fakes.telegram.fail(*rules)
+        return f"{times} sends answered 429 retry_after={retry_after}"
+
+    def telegram_album_flood(self, _: str, times: int = 6, partial: int = 4) -> str:
+        """The next ``times`` albums deliver their first ``partial`` photos, then answer 429 (a flood mid-album)."""
+        SandboxClient.from_settings(self.settings).telegram.fail(
+            {"method": "sendMediaGroup", "http_status": 429, "error_code": 429, "retry_after": 1, "times": times,
+             "partial": partial})
+        return f"{times} albums cut after {partial} photos by a 429"
 
     def kill_web(self, _: str) -> str:
         """SIGKILL gunicorn's whole group, then start it again with scenarios.fleet (needs Redis up: the web
@@ -254,6 +345,48 @@ class Faults:
         fleet.wait_healthy(self.settings.public_base_url)
         self.web_restart_s = round(time.monotonic() - started, 1)
         return f"SIGKILL to gunicorn's group; restarted with scenarios.fleet, healthy after {self.web_restart_s} s"
+
+
+class Supervisor(threading.Thread):
+    """What a process manager does, with a chaos monkey inside: every ``every_s`` (a random span within the pair)
+    from ``start_s`` to ``stop_s`` after the purchases start, SIGKILL a random worker group (only when every
+    group runs and no service is down); twice a second, start again every group that is not running."""
+
+    def __init__(self, faults: Faults, every_s: tuple[float, float], start_s: float, stop_s: float,
+                 restart_after_s: float = 1.0, seed: int = 13) -> None:
+        super().__init__(name="chaos-supervisor", daemon=True)
+        self.faults, self.every_s, self.start_s, self.stop_s = faults, every_s, start_s, stop_s
+        self.restart_after_s, self.random, self.done = restart_after_s, random.Random(seed), threading.Event()
+        self.restarts, self.failed_starts = 0, 0
+
+    def run(self) -> None:
+        faults, workers = self.faults, self.faults.workers
+        next_kill = self.start_s
+        died: dict[str, float] = {}
+        while not self.done.wait(0.5):
+            elapsed = time.monotonic() - faults.t0
+            for name, group in workers.items():
+                if group.running:
+                    died.pop(name, None)
+                    continue
+                if time.monotonic() - died.setdefault(name, time.monotonic()) < self.restart_after_s:
+                    continue
+                try:
+                    faults.act("start_worker", name)
+                    self.restarts += 1
+                except Exception as exc:  # noqa: BLE001 — a database or broker away: try again next tick
+                    self.failed_starts += 1
+                    faults.say(f"chaos: supervisor could not start worker {name} yet ({exc})")
+                    if group.running:
+                        group.kill()
+            if (self.start_s <= elapsed < self.stop_s and elapsed >= next_kill and not faults.down
+                    and all(g.running for g in workers.values())):
+                target = self.random.choice(sorted(workers))
+                try:
+                    faults.act("kill_worker", target, busy_wait_s=3.0)
+                except Exception as exc:  # noqa: BLE001 — e.g. Redis went away meanwhile
+                    faults.say(f"chaos: supervisor kill of {target} failed ({exc})")
+                next_kill = elapsed + self.random.uniform(*self.every_s)
 
 
 def stop_everything(workers: dict[str, WorkerGroup], fleet_names: list[str], redis_server: ThrowawayRedis,

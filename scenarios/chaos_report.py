@@ -19,17 +19,32 @@ def window_lines(windows: dict[str, Any]) -> list[str]:
     lines.append(f"duplicate Telegram sends (answer lost after the send): {tg.get('duplicate_photos')} photos, "
                  f"{tg.get('duplicate_texts')} texts, from {tg.get('lost_answers')} lost answers; "
                  f"{tg.get('rate_limited_429')} 429s from Telegram")
-    for kill in windows.get("redelivery", []):
+    kills = windows.get("redelivery", [])
+    if len(kills) > 4:  # the supervisor's many kills: in sum
+        held = [k["held"] for k in kills]
+        again, before = sum(k["reprocessed"] for k in kills), sum(k["effect_committed_before_kill"] for k in kills)
+        lines.append(f"{len(kills)} worker SIGKILLs: {sum(1 for n in held if n)} hit a group holding unacked "
+                     f"messages ({sum(held)} messages in all, at most {max(held)}); {again} reprocessed, "
+                     f"{before} had committed their effect before the kill")
+        supervisor = windows.get("supervisor") or {}
+        if supervisor:
+            lines.append(f"supervisor: {supervisor['restarts']} restarts, {supervisor['failed_starts']} starts that "
+                         "failed and were tried again")
+        kills = []
+    for kill in kills:
         timing, requeued = kill["reprocessed_after_s"], kill["requeued_after_s"]
         lines.append(
-            f"SIGKILL worker {kill['target']} at t={kill['t_s']} s: it held {kill['in_flight']} unacked messages "
-            f"{kill['by_actor']}; " + (f"Redis requeued them after {requeued} s; " if requeued is not None else
+            f"SIGKILL worker {kill['target']} at t={kill['t_s']} s: it held {kill['held']} unacked messages "
+            f"{kill['by_actor']}; " + (f"the broker requeued them after {requeued} s; " if requeued is not None else
                                        "nothing was requeued (it held nothing, or Redis lost it first); ")
             + f"{kill['reprocessed']} reprocessed after "
             + (f"{timing['min']}/{timing['median']}/{timing['max']} s (min/median/max)" if timing else "-")
             + f"; {kill['effect_committed_before_kill']} had committed their effect before the kill, "
             f"{kill['no_dedup_row']} left no dedup row (nothing left to do, or an actor without one)")
     drain = windows.get("outbox_drain")
+    for service, outage in (windows.get("outages") or {}).items():
+        if "up_at" in outage and "down_at" in outage:
+            lines.append(f"{service} down for {outage['up_at'] - outage['down_at']:.1f} s")
     if drain:
         lines.append(f"Redis outage {drain['outage_s']} s: {drain['waiting']} outbox rows waiting when it came back, "
                      f"all published {drain['drained_after_s']} s later ({drain['unpublished']} still unpublished)")
@@ -45,6 +60,24 @@ def window_lines(windows: dict[str, Any]) -> list[str]:
     return lines
 
 
+TALLY = (("jobs", "jobs"), ("terminal", "terminal"), ("stuck", "stuck"), ("by_rail", "paid, by rail"),
+         ("photos_expected", "photos expected"), ("photos_stored", "photos stored"),
+         ("photos_delivered", "photos delivered to the chats"),
+         ("photos_gallery_only", "photos only in the gallery (bot blocked)"), ("photos_failed", "photos failed"),
+         ("lost_photos", "lost photos"), ("duplicate_photos", "duplicate photos"),
+         ("telegram_items_sent", "Telegram items sent"), ("duplicate_telegram_items", "duplicate Telegram items"),
+         ("duplicate_telegram_share", "duplicate Telegram items / items sent (≤ 0.01)"),
+         ("double_consumed_payments", "double-consumed payments"),
+         ("referral_double_credits", "referral double credits"),
+         ("refund_errors", "refund errors"), ("dead_letters", "dead letters"), ("alerts", "alerts (by kind)"),
+         ("ok", "ok"))
+
+
+def tally_lines(windows: dict[str, Any]) -> list[str]:
+    tally = windows.get("tally") or {}
+    return [f"{label}: {tally.get(key)}" for key, label in TALLY]
+
+
 def summary_lines(result: Any) -> list[str]:
     """What the run prints: one PASS/FAIL line per check (with its first problems), then the windows."""
     lines = []
@@ -52,6 +85,7 @@ def summary_lines(result: Any) -> list[str]:
         lines.append(f"chaos: {'PASS' if check.passed else 'FAIL'}  {check.name} — {check.summary}")
         lines += [f"         ! {problem}" for problem in check.problems[:8]]
     lines += [f"chaos: measured — {line}" for line in window_lines(result.windows)]
+    lines += [f"chaos: tally — {line}" for line in tally_lines(result.windows)]
     return lines
 
 
@@ -59,14 +93,18 @@ def write_report(report_dir: Path, result: Any, *, config: dict[str, Any]) -> Pa
     """``chaos-latest.md`` and ``chaos-latest.json`` in ``report_dir``; returns the Markdown file's path."""
     report_dir.mkdir(parents=True, exist_ok=True)
     verdict = "PASS" if result.passed else "FAIL"
-    data = {"verdict": verdict, "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    tally = result.windows.get("tally") or {}
+    data = {"verdict": verdict, "ok": tally.get("ok"), "tally": tally, "broker": getattr(result, "config_broker", ""),
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "elapsed_s": result.elapsed_s, "config": config, "faults": result.faults, "timeline": result.timeline,
             "checks": [dataclasses.asdict(c) for c in result.checks], "windows": result.windows,
             "orders": result.orders}
     (report_dir / "chaos-latest.json").write_text(json.dumps(data, indent=2, default=str, ensure_ascii=False))
     md = [f"# Chaos run: {verdict}", "",
           f"{data['finished_at']} · {len(result.orders)} purchases · {len(result.timeline)} faults on the timeline "
-          f"· {result.elapsed_s:.0f} s in all.", "", "Faults at the fakes throughout the run:", "",
+          f"· {result.elapsed_s:.0f} s in all · broker {data['broker']}.", "",
+          "## Tally", "", "| | |", "|---|---:|", *[f"| {label} | {tally.get(key)} |" for key, label in TALLY], "",
+          "Faults at the fakes throughout the run:", "",
           *[f"- {fake}: `{json.dumps(knobs, ensure_ascii=False)}`" for fake, knobs in result.faults.items()], "",
           "## Timeline", "", "t: seconds after the purchases started.", "",
           "| t (s) | fault | detail |", "|---:|---|---|"]
@@ -76,12 +114,13 @@ def write_report(report_dir: Path, result: Any, *, config: dict[str, Any]) -> Pa
     for check in (c for c in result.checks if c.problems):
         md += ["", f"**{check.name}**:", *[f"- {problem}" for problem in check.problems]]
     md += ["", "## Measured windows", "", *[f"- {line}" for line in window_lines(result.windows)], "",
-           "## Purchases", "", "| # | tier | invited by | pays on | payment | albums in the chat | error |",
-           "|---:|---|---|---|---:|---|---|"]
+           "## Purchases", "", "| # | tier | rail | invited by | pays on | payment | albums in the chat | error |",
+           "|---:|---|---|---|---|---:|---|---|"]
     albums = result.windows.get("albums", {})
     for o in result.orders:
         invited = "" if o["buyer"]["invited_by"] is None else o["buyer"]["invited_by"]
-        md.append(f"| {o['index']} | {o['buyer']['tier']} | {invited} | {o['buyer']['pay_on'] or ''} | "
+        rail = o["buyer"].get("rail", "card") + (" (blocks the bot)" if o["buyer"].get("blocks_bot") else "")
+        md.append(f"| {o['index']} | {o['buyer']['tier']} | {rail} | {invited} | {o['buyer']['pay_on'] or ''} | "
                   f"{o['payment_id'] or ''} | {albums.get(o['telegram_id'], [])} | {o['error']} |")
     path = report_dir / "chaos-latest.md"
     path.write_text("\n".join(md) + "\n")

@@ -28,9 +28,9 @@ Knobs (``POST /_sandbox/config`` or env ``SANDBOX_KIE_<KNOB>``):
   api_keys (empty: any non-empty Bearer) · credits=1000000 per key (setting it resets every balance) ·
   rate_limit=20 / rate_window_s=10 new tasks per account, sliding, 0 = off · key_accounts (one account label
   per key of api_keys; empty: each key its own account) · key_cap=0 / key_cap_window_s=3600 (a key's own cap:
-  433 over it, 0 = none) · record_info_rate_limit=10 per s
-  per key, 0 = off · record_info_unknown_ms=0 (a task younger than this answers 422 "recordInfo is null", or
-  404 with record_info_unknown_404=true: just created, not yet visible) ·
+  433 over it, 0 = none; key_cap_keys: the indexes of the keys it applies to, empty = every key) ·
+  record_info_rate_limit=10 per s per key, 0 = off · record_info_unknown_ms=0 (a task younger than this
+  answers 422 "recordInfo is null", or 404 with record_info_unknown_404=true: just created, not yet visible) ·
   retry_after_hint=false (429 carries Retry-After and data.retryAfter) ·
   latency_ms_min=300 / latency_ms_max=1200 · fail_rate · error_500_rate · http200_error_rate (0..1; the two
   error rates hit every /api call) · mirror_http_status=false · result_json_as_object=false ·

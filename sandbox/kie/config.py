@@ -28,6 +28,9 @@ class KieFakeConfig(Knobs):
     key_accounts: tuple[str, ...] = ()
     key_cap: int = 0
     key_cap_window_s: float = 3600.0
+    # The indexes (into api_keys) of the keys key_cap applies to; empty: every key. One sub-key exhausted while
+    # the others work.
+    key_cap_keys: tuple[int, ...] = ()
     record_info_rate_limit: int = 10
     retry_after_hint: bool = False
     latency_ms_min: int = 300
@@ -56,6 +59,8 @@ class KieFakeConfig(Knobs):
                 raise ValueError(f"{name} must not be negative")
         if self.key_accounts and len(self.key_accounts) != len(self.api_keys):
             raise ValueError("key_accounts must name one account per key of api_keys")
+        if any(not 0 <= index < len(self.api_keys) for index in self.key_cap_keys):
+            raise ValueError("key_cap_keys must be indexes into api_keys")
         if self.latency_ms_min > self.latency_ms_max:
             raise ValueError("latency_ms_min must not exceed latency_ms_max")
 

@@ -149,7 +149,10 @@ class KieFake:
 
     def over_key_cap(self, key: str) -> bool:
         """True when ``key`` has made ``key_cap`` tasks within ``key_cap_window_s`` (its own cap, Kie's 433);
-        otherwise the task about to be made is counted against it."""
+        otherwise the task about to be made is counted against it. With ``key_cap_keys`` only those keys have it."""
+        capped = self.config.key_cap_keys
+        if capped and key not in {self.config.api_keys[index] for index in capped}:
+            return False
         return self._take_slot(self.key_cap_windows, key, self.config.key_cap,
                                self.config.key_cap_window_s) is not None
 
