@@ -99,6 +99,7 @@ class ChaosConfig:
     kie_latency_ms: tuple[int, int] = (4000, 15000)  # how long Kie takes per portrait: work stays in flight
     kie_rate: tuple[int, float] = (30, 3.0)  # new tasks per window (s) per Kie account, ours and the fake's
     kie_key_cap: int = 40  # the last Kie key answers 433 after this many tasks (0: never)
+    telegram_lost_answer_rate: float = 0.05  # Telegram's answers lost after the send was recorded
     settle_timeout_s: float = 300.0
     max_total_s: float = 585.0  # the whole run, set-up to report, stays within this (settling is cut short)
     report_dir: Path | None = fleet.ROOT / "bench" / "results"
@@ -204,7 +205,7 @@ def switch_faults_on(settings: Settings, cfg: ChaosConfig) -> dict[str, Any]:
         # Answers lost after the message was recorded (the measured duplicate-send window); a smaller chat burst
         # at the fake than ours makes Telegram itself answer 429 now and then; the timeline adds 429 bursts and
         # albums cut short by a flood; one person blocks the bot (403).
-        "telegram": {"lost_answer_rate": 0.08, "chat_burst": 12}}
+        "telegram": {"lost_answer_rate": cfg.telegram_lost_answer_rate, "chat_burst": 12}}
     fakes = SandboxClient.from_settings(settings)
     fakes.kie.configure(**faults["kie"])
     fakes.kie.fail(*faults["kie_rules"])

@@ -117,8 +117,10 @@ class ThrowawayRabbitMQ:
     def unacked(self) -> int | None:
         """Messages delivered to consumers and not yet acknowledged, over every queue (None: not answered)."""
         try:
-            out = subprocess.run(["rabbitmqctl", "-n", self.node, "-q", "list_queues", "messages_unacknowledged"],
-                                 env=self.env(), capture_output=True, text=True, timeout=20, check=True).stdout
+            # the script itself: /usr/sbin's wrapper would switch to the rabbitmq user and miss this node's cookie
+            out = subprocess.run([str(RABBITMQ_SERVER.parent / "rabbitmqctl"), "-n", self.node, "-q", "list_queues",
+                                  "messages_unacknowledged"], env=self.env(), capture_output=True, text=True,
+                                 timeout=20, check=True).stdout
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
             return None
         return sum(int(line) for line in out.split() if line.strip().isdigit())

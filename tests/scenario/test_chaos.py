@@ -34,6 +34,7 @@ def test_killed_worker_and_restarted_services_mid_purchase_break_no_invariant(br
         timeline=timeline, broker=broker, kill_every_s=None, buyers_spread_s=0, kie_key_cap=0,
         web_port=web_port, sandbox_ports=tuple(sandbox_ports), database=f"pinglass_chaos_t_{tag}",
         namespace=f"pinglass-chaos-t-{tag}", sweep_idle_s=5, kie_latency_ms=(2000, 6000), settle_timeout_s=90,
+        telegram_lost_answer_rate=0.08,
         report_dir=tmp_path, run_dir=tmp_path / "run")
 
     result = run(config)
@@ -42,8 +43,12 @@ def test_killed_worker_and_restarted_services_mid_purchase_break_no_invariant(br
         print(line)
     failed = {check.name: check.problems for check in result.checks if not check.passed}
     assert not failed, failed
-    assert result.windows["tally"]["ok"], result.windows["tally"]
-    assert result.windows["tally"]["by_rail"] == {"tbank": 2, "stars": 1}
+    tally = result.windows["tally"]
+    # Everything of the tally's ok but the share of duplicate Telegram items: a measured window (a text re-sent
+    # after its answer was lost), meaningless over the ~35 items of three purchases; `make chaos` judges it.
+    assert (tally["stuck"], tally["lost_photos"], tally["duplicate_photos"], tally["double_consumed_payments"],
+            tally["referral_double_credits"], tally["refund_errors"], tally["dead_letters"]) == (0,) * 7, tally
+    assert tally["by_rail"] == {"tbank": 2, "stars": 1}
     killed = result.windows["redelivery"][0]
     assert killed["held"] > 0, "the SIGKILL hit a worker group holding nothing: it proves nothing"
     assert result.windows["outbox_drain"]["unpublished"] == 0
