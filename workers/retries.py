@@ -2,6 +2,10 @@
 
 - ``Defer(delay)``: an expected wait; the message runs again after ``delay`` and keeps its retry budget
   (bounded by MAX_DEFERRALS so nothing waits forever).
+- The database unreachable (a connection refused or cut, the pool's timeout, the server shutting down): the
+  message runs again after ``DATABASE_WAIT_MS`` and keeps its retry budget, like a ``Defer`` — a database
+  restart is a wait, not a failure (an actor without retries, such as a periodic one, would otherwise become a
+  dead letter and an alert for each restart).
 - ``Permanent`` or a provider error that says retrying cannot help: dead-lettered at once.
 - Anything else: exponential backoff up to the actor's ``max_retries`` (default 5), then dead-lettered.
 A dead letter is a row with the payload, error, traceback and attempts, a metric, and an admin alert.
@@ -13,6 +17,7 @@ import logging
 import traceback
 from typing import Any
 
+import psycopg
 from dramatiq import Broker, Middleware
 from dramatiq.broker import MessageProxy
 
@@ -30,6 +35,20 @@ DEFAULT_MAX_RETRIES = 5
 DEFAULT_MIN_BACKOFF_MS = 1000
 DEFAULT_MAX_BACKOFF_MS = 60000
 MAX_DEFERRALS = 5000  # a token may wait out a long provider backlog; jobs are bounded by their deadline anyway
+DATABASE_WAIT_MS = 5000
+# SQLSTATE classes of a server that cannot be reached or is going away: 08 connection exception, 57P admin or
+# crash shutdown, cannot connect now.
+UNREACHABLE_SQLSTATES = ("08", "57P")
+
+
+def database_unreachable(exception: BaseException) -> bool:
+    """Whether ``exception`` says the database could not be reached (not that a statement failed): a connection
+    error without a server's SQLSTATE (refused, cut; the pool's PoolTimeout is one) or one of
+    ``UNREACHABLE_SQLSTATES``."""
+    if not isinstance(exception, psycopg.OperationalError):
+        return False
+    sqlstate = exception.sqlstate
+    return sqlstate is None or sqlstate.startswith(UNREACHABLE_SQLSTATES)
 
 
 class RetryPolicy(Middleware):
@@ -42,18 +61,24 @@ class RetryPolicy(Middleware):
         if exception is None:
             return
         actor = broker.get_actor(message.actor_name)
-        if isinstance(exception, Defer):
+        waiting = isinstance(exception, Defer) or database_unreachable(exception)
+        if waiting:
             deferrals = message.options.get("deferrals", 0) + 1
             if deferrals <= MAX_DEFERRALS:
                 message.options["deferrals"] = deferrals
-                metrics.RATE_LIMIT_WAITS.labels(message.actor_name).inc()
-                broker.enqueue(message, delay=exception.delay_ms)  # type: ignore[arg-type]  # a proxy, as Dramatiq's Retries does
+                delay = exception.delay_ms if isinstance(exception, Defer) else DATABASE_WAIT_MS
+                if isinstance(exception, Defer):
+                    metrics.RATE_LIMIT_WAITS.labels(message.actor_name).inc()
+                else:
+                    log(logger, "message_waits_for_database", level=logging.WARNING, actor=message.actor_name,
+                        message_id=message.message_id, delay_ms=delay, error=repr(exception)[:300])
+                broker.enqueue(message, delay=delay)  # type: ignore[arg-type]  # a proxy, as Dramatiq's Retries does
                 return
         retries = message.options.get("retries", 0)
         max_retries = _option(message, actor, "max_retries", DEFAULT_MAX_RETRIES)
         permanent = isinstance(exception, Permanent) or (
             isinstance(exception, ProviderError) and not exception.retryable)
-        if not permanent and retries < max_retries and not isinstance(exception, Defer):
+        if not permanent and retries < max_retries and not waiting:
             message.options["retries"] = retries + 1
             retry_after = exception.retry_after if isinstance(exception, ProviderError) else None
             delay = retry_delay_ms(retries, min_ms=_option(message, actor, "min_backoff", DEFAULT_MIN_BACKOFF_MS),
