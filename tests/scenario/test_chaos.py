@@ -147,3 +147,75 @@ def test_a_duplicate_send_is_measured_not_failed() -> None:
     checks, windows = evaluate(evidence, settled=True, settle_timeout_s=60)
     assert all(check.passed for check in checks)
     assert windows["telegram"]["duplicate_photos"] == 1
+
+
+def _with_stars(evidence: Evidence) -> Evidence:
+    """The miniature plus a Stars purchase: one Starter job, slot 3 failed, credited as one free portrait."""
+    db, stars_photos = evidence.db, [
+        {"id": 100 + i, "job_id": 20, "prompt_index": i, "storage_key": f"x{i}", "sha256": f"x{i}"}
+        for i in range(7) if i != 3]
+    db["payments"].append({"id": 2, "user_id": 6, "telegram_id": 778, "referred_by": None, "status": "confirmed",
+                           "amount_kopecks": 49900, "refunded_kopecks": 0, "provider_payment_id": None,
+                           "rail": "stars", "telegram_payment_charge_id": "charge-2"})
+    db["jobs"].append({"id": 20, "payment_id": 2, "user_id": 6, "total_photos": 7, "photos_stored": 6,
+                       "photos_failed": 1, "status": "delivered_partial", "created_epoch": 100.0, "duration_s": 30.0})
+    db["photos"] += stars_photos
+    db["credits"] = [{"job_id": 20, "kind": "granted", "photos": 1}]
+    evidence.s3_keys |= {p["storage_key"] for p in stars_photos}
+    evidence.telegram["chats"]["778"] = [{"photos": [{"sha256": p["sha256"]}]} for p in stars_photos]
+    evidence.telegram["star_transactions"] = [{"id": "charge-2", "amount": 250, "source": {"type": "user"}}]
+    return evidence
+
+
+def _tally(evidence: Evidence) -> dict[str, Any]:
+    _, windows = evaluate(evidence, settled=True, settle_timeout_s=60)
+    return windows["tally"]
+
+
+def test_a_stars_purchase_credited_for_its_missing_photo_passes() -> None:
+    evidence = _with_stars(_evidence())
+    assert _failing(evidence) == set()
+    tally = _tally(evidence)
+    assert tally["ok"] and tally["by_rail"] == {"tbank": 1, "stars": 1}
+    assert (tally["photos_expected"], tally["photos_stored"], tally["photos_delivered"]) == (14, 12, 12)
+
+
+@pytest.mark.parametrize(("defect", "caught_by"), [
+    ("no free portrait for the missing photo", "I2"),
+    ("the charge refunded twice at Telegram", "I7"),
+    ("refunded though the job delivered", "I7"),
+])
+def test_each_stars_defect_is_caught(defect: str, caught_by: str) -> None:
+    evidence = _with_stars(_evidence())
+    if defect == "no free portrait for the missing photo":
+        evidence.db["credits"].clear()
+    else:
+        refund = {"id": "charge-2", "amount": 250, "receiver": {"type": "user"}}
+        evidence.telegram["star_transactions"] += [refund] * (2 if "twice" in defect else 1)
+        evidence.db["refunds"].append({"payment_id": 2, "job_id": 20, "amount_kopecks": 49900, "photos_refunded": 7,
+                                       "status": "succeeded"})
+        evidence.db["payments"][1]["refunded_kopecks"] = 49900
+    assert caught_by in _failing(evidence)
+    assert not _tally(evidence)["ok"]
+
+
+def test_a_person_who_blocked_the_bot_has_the_photos_in_the_gallery_only() -> None:
+    evidence = _evidence()
+    evidence.telegram["chats"]["777"] = [m for m in evidence.telegram["chats"]["777"] if not m.get("photos")]
+    assert "I2" in _failing(evidence)  # not blocked: the photos were lost on the way
+    evidence.telegram["blocked_chats"] = [777]
+    assert _failing(evidence) == set()
+    tally = _tally(evidence)
+    assert (tally["photos_delivered"], tally["photos_gallery_only"], tally["lost_photos"], tally["ok"]) == (
+        0, 6, 0, True)
+
+
+def test_the_tally_is_not_ok_with_a_duplicate_photo_or_too_many_duplicate_items() -> None:
+    doubled = _evidence()
+    doubled.db["photos"].append({**doubled.db["photos"][0], "id": 99})
+    assert _tally(doubled)["duplicate_photos"] == 1 and not _tally(doubled)["ok"]
+    chatty = _evidence()
+    chatty.telegram["chats"]["777"].append({"photos": [{"sha256": "s2"}]})  # 1 duplicate of 8 items: 12.5 %
+    tally = _tally(chatty)
+    assert tally["duplicate_telegram_items"] == 1 and tally["duplicate_telegram_share"] == 0.125
+    assert not tally["ok"]
