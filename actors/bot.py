@@ -2,7 +2,7 @@
 
 - ``handle_telegram_update(update_id)``: ``/start [ref_<code>]`` registers the user (and who invited them) and
   answers with a button into the Mini App; ``/status`` answers with the latest order's progress; ``/help``;
-  photos (and images sent as files) become references of the user's draft avatar (``actors.bot_photos``);
+  photos (and images sent as files) become references of the user's draft avatar (``usecases.bot_photos``);
   the bot being blocked or unblocked is recorded. Each update is handled once, however often it is delivered.
 - ``reply_media_group(chat_id, media_group_id)``: the one answer to an album, once all its photos are in.
 - ``send_bot_reply(user_id, chat_id, text, reply_markup)``: every answer goes out here, within our Telegram
@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 import dramatiq
 
 import runtime
-from actors.bot_photos import Sender, incoming_file, take_photo
 from gateways.telegram import TelegramError
 from runtime.limits import acquire_telegram
 from runtime.outcomes import Defer, Permanent
 from runtime.unit import effect_once
 from telemetry.logs import log
-from usecases import bot
+from usecases import bot, bot_photos
+from usecases.bot_photos import IncomingFile
 from usecases.users import set_bot_blocked
 
 logger = logging.getLogger("actors.bot")
@@ -32,6 +33,44 @@ logger = logging.getLogger("actors.bot")
 ALBUM_QUIET_S = 1.0  # no new photo of the album for this long: it is complete
 ALBUM_MAX_WAIT_S = 60.0  # answer with what arrived even if a photo's handling is stuck (dead-lettered)
 CHAT_ORDER_WINDOW_S = 120.0  # an earlier update still unhandled after this no longer holds its chat back
+
+# -- reading a photo and its sender out of an update (the rest is usecases.bot_photos.take_photo) -----------
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+
+
+@dataclass(frozen=True)
+class Sender:
+    """The ``from`` of an update, in the shape ``usecases.users.register_user`` takes."""
+
+    id: int
+    username: str | None
+    first_name: str | None
+    language_code: str | None
+
+    @classmethod
+    def of(cls, raw: Mapping[str, Any]) -> Sender:
+        return cls(id=int(raw["id"]), username=raw.get("username"), first_name=raw.get("first_name"),
+                   language_code=raw.get("language_code"))
+
+
+def incoming_file(message: Mapping[str, Any]) -> IncomingFile | None:
+    """The photo in a message (its largest size) or an image sent as a file; None for anything else."""
+    photo = message.get("photo")
+    if isinstance(photo, list) and photo and isinstance(photo[-1], dict) and photo[-1].get("file_id"):
+        item = photo[-1]  # sizes come smallest first
+    else:
+        document = message.get("document")
+        if not isinstance(document, dict) or not document.get("file_id"):
+            return None
+        item = document
+        mime = str(item.get("mime_type") or "")
+        name = str(item.get("file_name") or "").lower()
+        if not mime.startswith("image/") and not name.endswith(IMAGE_SUFFIXES):
+            return None
+    size = item.get("file_size")
+    return IncomingFile(file_id=str(item["file_id"]), file_unique_id=item.get("file_unique_id"),
+                        declared_size=size if isinstance(size, int) else None)
 
 
 @dramatiq.actor(queue_name="bot", max_retries=6, min_backoff=1000, max_backoff=30_000)
@@ -58,7 +97,8 @@ def handle_telegram_update(update_id: int) -> None:
     sender = Sender.of(message["from"])
     file = incoming_file(message)
     if file is not None:
-        take_photo(services, update_id=update_id, message=message, sender=sender, file=file)
+        bot_photos.take_photo(services, update_id=update_id, chat_id=int(message["chat"]["id"]),
+                              media_group_id=message.get("media_group_id"), sender=sender, file=file)
         return
     _text(update_id, message, sender)
 

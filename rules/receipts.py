@@ -2,7 +2,7 @@
 full — for Init (the whole order) and for a partial Cancel (the refunded part only), plus the e-mail they go to.
 
 Pure: amounts in integer kopecks, the taxation system and VAT given by the caller (settings). The bank refuses a
-receipt whose items do not sum to the operation's Amount (docs/providers.md#receipts), so each receipt here has
+receipt whose items do not sum to the operation's Amount (docs/providers.md#receipts-54-fz), so each receipt here has
 exactly one item whose Amount is the operation's.
 """
 
