@@ -1,0 +1,103 @@
+"""Bench buyers: Mini App users who get ready to buy (avatar, consent, 6 selfies, checkout) and pay when told,
+so many orders can be paid at the same moment; and the records of a paid order in our database and the fakes'."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from scenarios.demo import MiniApp, Purchase, pay, selfie
+from settings import Settings
+
+_SELFIES: list[bytes] = []
+_SELFIES_LOCK = threading.Lock()
+
+
+def selfies() -> list[bytes]:
+    """Six selfies made once per run (making one runs the face check: seconds of CPU on this machine)."""
+    with _SELFIES_LOCK:
+        if not _SELFIES:
+            _SELFIES.extend(selfie(900 + i) for i in range(6))
+        return list(_SELFIES)
+
+
+@dataclass
+class Buyer:
+    telegram_id: int
+    tier: str
+    rail: str = "card"
+    payment: dict[str, Any] = field(default_factory=dict)
+    paid_at: float | None = None  # time.time() when the payment page was completed
+    job_id: int | None = None
+    error: str = ""
+    calls: list[tuple[str, float, int]] = field(default_factory=list)  # (route, seconds, status)
+
+
+def prepare(base: str, settings: Settings, buyer: Buyer) -> None:
+    """Avatar, consent, six selfies, checkout: everything before paying."""
+    try:
+        app = MiniApp(base, settings, buyer.telegram_id)
+        style = timed(buyer, app, "GET /api/v1/catalog", "GET", "/api/v1/catalog")["styles"][0]["id"]
+        avatar = timed(buyer, app, "POST /api/v1/avatars", "POST", "/api/v1/avatars", json={"name": "Bench"})
+        timed(buyer, app, "POST /api/v1/me/privacy", "POST", "/api/v1/me/privacy")
+        files = [("files", (f"selfie{i}.jpg", data, "image/jpeg")) for i, data in enumerate(selfies())]
+        timed(buyer, app, "POST /api/v1/avatars/<id>/references", "POST",
+              f"/api/v1/avatars/{avatar['id']}/references", files=files)
+        buyer.payment = timed(buyer, app, "POST /api/v1/payments", "POST", "/api/v1/payments",
+                              json={"avatar_id": avatar["id"], "style_id": style, "tier": buyer.tier,
+                                    "rail": buyer.rail})
+    except Exception as exc:  # noqa: BLE001 — counted in the report
+        buyer.error = f"prepare: {exc}"
+
+
+def complete_payment(settings: Settings, buyer: Buyer) -> None:
+    if buyer.error or not buyer.payment:
+        return
+    try:
+        pay(settings, Purchase(buyer.tier, 0, [], buyer.telegram_id, rail=buyer.rail), buyer.payment)
+        buyer.paid_at = time.time()
+    except Exception as exc:  # noqa: BLE001
+        buyer.error = f"pay: {exc}"
+
+
+def timed(buyer: Buyer, app: MiniApp, route: str, method: str, path: str, **kwargs: Any) -> Any:
+    """One Mini App call, its latency and status recorded under ``route`` (every try, as the server saw it)."""
+    start = time.perf_counter()
+    status = 200
+    try:
+        return app.call(method, path, **kwargs)
+    except RuntimeError as exc:
+        text = str(exc)
+        status = int(text.split("→ ", 1)[1].split()[0]) if "→ " in text else 599
+        raise
+    except Exception:
+        status = 599
+        raise
+    finally:
+        buyer.calls.append((route, time.perf_counter() - start, status))
+
+
+def ready_and_paid(base: str, settings: Settings, buyers: list[Buyer], *, timeout_s: float = 300) -> None:
+    """Prepare every buyer in parallel, then pay them all at once."""
+    selfies()
+    threads = [threading.Thread(target=prepare, args=(base, settings, b), daemon=True) for b in buyers]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout_s
+    for thread in threads:
+        thread.join(timeout=max(0.1, deadline - time.monotonic()))
+    pay_all(settings, buyers)
+
+
+def pay_all(settings: Settings, buyers: list[Buyer]) -> None:
+    threads = [threading.Thread(target=complete_payment, args=(settings, b), daemon=True) for b in buyers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+
+def payment_ids(buyers: list[Buyer]) -> list[int]:
+    return [int(b.payment["payment_id"]) for b in buyers if b.payment and not b.error]

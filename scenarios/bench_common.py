@@ -1,0 +1,212 @@
+"""What every part of ``make bench`` shares: the bench fleet's environment, a fresh database, figures with their
+targets, percentiles, the Kie limit's floor, progress lines, and reads of our database and the fakes' records.
+
+A ``Figure`` is one measured value with its target and how it was measured; ``verdict`` says whether it meets the
+target and, when it does not, by how much. Nothing here asserts: the bench measures and reports."""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql as pgsql
+
+from db.migrate import ensure_database, migrate_up
+from scenarios import fleet
+from settings import Settings
+
+DB_NAME = "pinglass_bench"
+RABBIT_QUEUES = ("bot", "kie", "kie_poll", "ops", "payments", "storage", "telegram")
+_T0 = time.monotonic()
+RUN = fleet.RUN_DIR / "bench"  # its own pid files and logs: never another fleet's
+
+
+def progress(message: str) -> None:
+    """One progress line, with the time since the bench started."""
+    print(f"bench [{time.monotonic() - _T0:6.1f} s] {message}", flush=True)
+
+
+@dataclass
+class Figure:
+    """One measured figure. ``op``: how the value compares with ``target`` (``<=`` or ``>=``); ``target`` None:
+    reported without one. ``why``: when missed, the cause as measured (filled by the part that measured it)."""
+
+    name: str
+    value: float | None
+    unit: str
+    target: float | None
+    op: str
+    how: str
+    why: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), **verdict(self.value, self.target, self.op)}
+
+
+def verdict(value: float | None, target: float | None, op: str) -> dict[str, Any]:
+    """``{"met": bool | None, "miss_by": float | None}``: None when there is no value or no target."""
+    if value is None or target is None:
+        return {"met": None, "miss_by": None}
+    met = value <= target if op == "<=" else value >= target
+    return {"met": met, "miss_by": None if met else round(abs(value - target), 3)}
+
+
+def kie_floor_s(tasks: int, limit: int, window_s: float, accounts: int = 1) -> float:
+    """The earliest the ``tasks``-th task can be accepted after the first, on a fresh budget of ``limit`` new tasks
+    per sliding ``window_s`` per account: the first ``limit × accounts`` go at once, each further batch one window
+    later."""
+    if tasks <= 0 or limit <= 0:
+        return 0.0
+    return (math.ceil(tasks / (limit * accounts)) - 1) * window_s
+
+
+def kie_utilization(accepted_ms: Iterable[int], limit: int, window_s: float, start_ms: int, windows: int,
+                    accounts: int = 1) -> float | None:
+    """Tasks accepted in ``windows`` whole windows from ``start_ms`` ÷ what the limit allows in them."""
+    if windows <= 0:
+        return None
+    end = start_ms + windows * window_s * 1000
+    used = sum(1 for t in accepted_ms if start_ms <= t < end)
+    return round(used / (limit * accounts * windows), 3)
+
+
+def percentile(samples: list[float], q: float) -> float | None:
+    """The nearest-rank percentile (``q`` in 0..1); None without samples."""
+    if not samples:
+        return None
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def percentiles_ms(samples: list[float]) -> dict[str, Any]:
+    """p50/p95/p99/mean in ms of samples in seconds."""
+    if not samples:
+        return {"n": 0}
+    pick = lambda q: round((percentile(samples, q) or 0) * 1000, 1)  # noqa: E731
+    return {"n": len(samples), "p50_ms": pick(0.5), "p95_ms": pick(0.95), "p99_ms": pick(0.99),
+            "mean_ms": round(statistics.fmean(samples) * 1000, 1)}
+
+
+def bench_env(broker: str, **overrides: str) -> dict[str, str]:
+    """The bench fleet's environment on ``broker``: its own database, Redis db, ports and sandbox."""
+    env = dict(os.environ)
+    env.update({
+        "DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}", "REDIS_URL": "redis://127.0.0.1:6379/5",
+        "BROKER": broker, "BROKER_NAMESPACE": "pinglass-bench", "WEB_PORT": "8200",
+        "PUBLIC_BASE_URL": "http://127.0.0.1:8200",
+        "KIE_BASE_URL": "http://127.0.0.1:9201", "TBANK_BASE_URL": "http://127.0.0.1:9202/v2",
+        "TELEGRAM_API_BASE": "http://127.0.0.1:9203", "S3_ENDPOINT_URL": "http://127.0.0.1:9204",
+        "WORKER_PROCESSES": "2", "WORKER_THREADS": "12",
+        "SANDBOX_MODE": "1",  # the bench fleet runs on the fakes and their public secrets
+    })
+    env.update(overrides)
+    return env
+
+
+def fresh_database(url: str) -> None:
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(pgsql.Identifier(DB_NAME)))
+    ensure_database(url)
+    migrate_up(url)
+
+
+def empty_broker(settings: Settings) -> None:
+    """Forget the previous run's messages: the bench namespace in Redis, the fleet's queues in RabbitMQ."""
+    import redis
+
+    cache = redis.Redis.from_url(settings.redis_url)
+    for key in cache.scan_iter(match=f"{settings.broker_namespace}*"):
+        cache.delete(key)
+    if settings.broker == "rabbitmq":
+        import pika
+
+        connection = pika.BlockingConnection(pika.URLParameters(settings.rabbitmq_url))
+        try:
+            for queue in RABBIT_QUEUES:
+                for name in (queue, f"{queue}.DQ", f"{queue}.XQ"):
+                    channel = connection.channel()
+                    try:
+                        channel.queue_purge(name)
+                    except pika.exceptions.ChannelClosedByBroker:
+                        pass
+        finally:
+            connection.close()
+
+
+class Fleet:
+    """A fresh bench fleet (database, broker, processes) for one part, stopped on exit."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = dict(env)
+        self.settings = Settings.from_env(self.env)
+        self.base = f"http://127.0.0.1:{self.settings.web_port}"
+
+    def __enter__(self) -> Fleet:
+        RUN.mkdir(parents=True, exist_ok=True)
+        fleet.stop(run_dir=RUN)  # a bench fleet left over from an interrupted run (only its own pid files)
+        fresh_database(self.settings.database_url)
+        empty_broker(self.settings)
+        fleet.start(self.env, run_dir=RUN)
+        fleet.wait_healthy(self.base, timeout_s=120)
+        from gateways.telegram import TelegramClient
+        TelegramClient(self.settings.telegram_api_base, self.settings.telegram_bot_token).set_webhook(
+            self.settings.public_url("/webhooks/telegram"), self.settings.telegram_webhook_secret)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        fleet.stop(run_dir=RUN)
+
+    def db(self) -> psycopg.Connection:
+        return psycopg.connect(self.settings.database_url, autocommit=True)
+
+
+def rows(conn: psycopg.Connection, query: str, params: Any = None) -> list[tuple[Any, ...]]:
+    return conn.execute(query, params).fetchall()  # type: ignore[arg-type]
+
+
+def run_threads(targets: list[Any], timeout_s: float) -> None:
+    threads = [threading.Thread(target=t, daemon=True) for t in targets]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout_s
+    for thread in threads:
+        thread.join(timeout=max(0.1, deadline - time.monotonic()))
+
+
+def process_group_rss_mb(leader_pid: int) -> dict[int, float]:
+    """RSS in MB of every process in the group led by ``leader_pid`` (from /proc/<pid>/status VmRSS)."""
+    found: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            if int(fields[2]) != leader_pid:  # pgrp
+                continue
+            with open(f"/proc/{entry}/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        found[int(entry)] = round(int(line.split()[1]) / 1024, 1)
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def machine_load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min) / {five:.2f} (5 min) on {os.cpu_count()} cores"
+
+
+def fail(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr)

@@ -1,0 +1,112 @@
+"""100 people at once (``make bench``'s ``people`` part): simulated Mini App users who each create an avatar,
+upload 6 selfies, pay (card or Telegram Stars, alternately) and poll their order until it is delivered, all
+started together, at Kie's real limit (20 / 10 s per account) on ten accounts. API latency per route, errors,
+albums delivered, 429s at Kie."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+from sandbox.client import SandboxClient
+from scenarios.bench_buyers import Buyer, complete_payment, prepare, selfies, timed
+from scenarios.bench_common import Figure, Fleet, percentile, progress
+from scenarios.demo import MiniApp, albums_in_chat
+
+KEYS = [f"sandbox-kie-key-{i}" for i in range(1, 11)]
+ACCOUNTS = {"KIE_API_KEYS": ",".join(KEYS)}  # each key its own account: 10 × 20 new tasks / 10 s
+TIERS = [("starter", 7)] * 7 + [("standard", 15)] * 2 + [("premium", 23)]  # per 10 people
+TIMEOUT_S = 360
+READS = ("GET /api/v1/catalog", "GET /api/v1/payments/<id>", "GET /api/v1/generations/<id>")
+
+
+def person(fleet: Fleet, buyer: Buyer, outcome: dict[str, Any]) -> None:
+    prepare(fleet.base, fleet.settings, buyer)
+    complete_payment(fleet.settings, buyer)
+    if buyer.error:
+        return
+    app = MiniApp(fleet.base, fleet.settings, buyer.telegram_id)
+    deadline = time.monotonic() + TIMEOUT_S
+    try:
+        while buyer.job_id is None and time.monotonic() < deadline:
+            buyer.job_id = timed(buyer, app, READS[1], "GET", f"/api/v1/payments/{buyer.payment['payment_id']}")[
+                "job_id"]
+            time.sleep(1.0)
+        while time.monotonic() < deadline:
+            job = timed(buyer, app, READS[2], "GET", f"/api/v1/generations/{buyer.job_id}")
+            if job["status"] in ("delivered", "delivered_partial", "failed"):
+                outcome["status"] = job["status"]
+                outcome["done_s"] = time.monotonic()
+                return
+            time.sleep(1.0)
+        buyer.error = "not delivered in time"
+    except Exception as exc:  # noqa: BLE001
+        buyer.error = f"poll: {exc}"
+
+
+def people(fleet: Fleet, seed: int) -> tuple[list[Figure], dict[str, Any]]:
+    count = int(os.environ.get("BENCH_PEOPLE", "100"))
+    s = fleet.settings
+    sandbox = SandboxClient.from_settings(s)
+    selfies()
+    buyers = [Buyer(seed + i, TIERS[i % len(TIERS)][0], rail="stars" if i % 2 else "card") for i in range(count)]
+    photos = {b.telegram_id: dict(TIERS)[b.tier] for b in buyers}
+    outcomes: dict[int, dict[str, Any]] = {b.telegram_id: {} for b in buyers}
+    progress(f"people: {count} Mini App users at once ({sum(photos.values())} photos, card and Stars)")
+    started = time.monotonic()
+    threads = [threading.Thread(target=person, args=(fleet, b, outcomes[b.telegram_id]), daemon=True)
+               for b in buyers]
+    for thread in threads:
+        thread.start()
+    while any(t.is_alive() for t in threads) and time.monotonic() - started < TIMEOUT_S + 60:
+        time.sleep(10)
+        done = sum(1 for o in outcomes.values() if o.get("status"))
+        progress(f"people: {done}/{count} delivered after {time.monotonic() - started:.0f} s")
+    wall = time.monotonic() - started
+    delivered = 0
+    for b in buyers:
+        if outcomes[b.telegram_id].get("status") == "delivered":
+            got = sum(albums_in_chat(s.telegram_api_base, b.telegram_id))
+            delivered += got == photos[b.telegram_id]
+    kie = sandbox.kie.counts()
+    routes: dict[str, list[float]] = {}
+    statuses: dict[str, dict[int, int]] = {}
+    for b in buyers:
+        for route, seconds, status in b.calls:
+            routes.setdefault(route, []).append(seconds)
+            statuses.setdefault(route, {})
+            statuses[route][status] = statuses[route].get(status, 0) + 1
+    table = {route: {"n": len(v), "p50_ms": _ms(percentile(v, 0.5)), "p95_ms": _ms(percentile(v, 0.95)),
+                     "p99_ms": _ms(percentile(v, 0.99)), "statuses": statuses[route]} for route, v in routes.items()}
+    errors = sum(n for st in statuses.values() for code, n in st.items() if code >= 400) + sum(
+        1 for b in buyers if b.error and "→" not in b.error)
+    read_samples = [x for route in READS for x in routes.get(route, [])]
+    read_p99 = _ms(percentile(read_samples, 0.99))
+    worst_read = max((r for r in READS if r in table), key=lambda r: table[r]["p99_ms"] or 0, default="")
+    why = ""
+    if read_p99 is not None and read_p99 > 100:
+        why = (f"slowest read route {worst_read} p99 {table.get(worst_read, {}).get('p99_ms')} ms while the same web "
+               "(2 gunicorn workers × 4 threads) took the 600 selfie uploads (face check on each) and the payments; "
+               "the 100 clients run on the same 2 cores")
+    failures = [b.error for b in buyers if b.error][:5]
+    return [
+        Figure("people_api_read_p99_ms", read_p99, "ms", 100, "<=",
+               f"{count} users at once; every GET the Mini App made (catalog, payment status, order polling every "
+               "1 s), measured at the client over HTTP; per route in extra", why, {"routes": table}),
+        Figure("people_errors", errors, "", 0, "<=",
+               "answers ≥ 400 the Mini App saw after its own retries (429/503 retried as api.js does), plus users "
+               "whose flow failed", "; ".join(failures)),
+        Figure("people_albums_delivered", delivered, f"of {count}", count, ">=",
+               "orders delivered with every photo in the user's sandbox Telegram chat", "; ".join(failures)),
+        Figure("people_kie_429", kie.get("rejected_429", 0), "", 0, "<=",
+               "createTask 429s counted by the Kie fake (10 accounts × 20 / 10 s)", ""),
+        Figure("people_wall_s", round(wall, 1), "s", None, "",
+               f"first user starts → last user sees delivered ({sum(photos.values())} photos; Kie's 10 accounts "
+               f"allow 20 tasks/s, so ≥ {sum(photos.values()) / 20:.0f} s)", ""),
+    ], {}
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value * 1000, 1)

@@ -1,0 +1,210 @@
+"""The throughput part of ``make bench``: limits off and zero provider latency, the whole chain for a bounded
+time (BENCH_THROUGHPUT_S, default 60 s), with the two ceilings measured in the same run on the same machine:
+
+- ``engine_ceiling_msgs_per_s``: Dramatiq no-op messages through the same broker, in the fleet's worker shape;
+- ``s3_put_ceiling_per_s``: PUTs of a generated photo's size to the storage (the S3 fake), as many at once as the
+  worker has threads;
+- ``photos_per_s``: paid Premium orders fed for the whole time by Mini App users; photos stored per second in the
+  steady part (after the first 10 s), with the database's work and the messages each photo took."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import requests
+
+from scenarios import fleet as fleet_procs
+from scenarios.bench_buyers import Buyer, complete_payment, prepare, timed
+from scenarios.bench_common import RUN, Figure, Fleet, progress, run_threads
+from scenarios.demo import MiniApp
+
+UNLIMITED = {
+    "KIE_RATE_LIMIT": "1000000", "SANDBOX_KIE_RATE_LIMIT": "0", "SANDBOX_KIE_LATENCY_MS_MIN": "0",
+    "SANDBOX_KIE_LATENCY_MS_MAX": "0", "SANDBOX_KIE_RECORD_INFO_RATE_LIMIT": "0",
+    "TG_CHAT_RATE": "100000", "TG_CHAT_BURST": "100000", "TG_GLOBAL_RATE": "100000", "TG_GLOBAL_BURST": "100000",
+    "SANDBOX_TELEGRAM_CHAT_RATE_PER_S": "100000", "SANDBOX_TELEGRAM_CHAT_BURST": "100000",
+    "SANDBOX_TELEGRAM_GLOBAL_RATE_PER_S": "100000", "SANDBOX_TELEGRAM_GLOBAL_BURST": "100000",
+}
+STEADY_AFTER_S = 10.0
+
+
+def engine_ceiling(fleet: Fleet, seconds: float = 8.0, messages: int = 25000) -> float | None:
+    """No-op messages per second: enqueue ``messages``, start the no-op program, count over ``seconds``."""
+    import redis
+
+    env = {**fleet.env, "PROMETHEUS_MULTIPROC_DIR": ""}
+    env.pop("PROMETHEUS_MULTIPROC_DIR")
+    code = ("import sys, scenarios.bench_noop as n\n"
+            "n.broker.flush(n.QUEUE) if hasattr(n.broker, 'flush') else None\n"
+            f"[n.noop.send() for _ in range({messages})]\n")
+    subprocess.run([fleet_procs.PY, "-c", code], cwd=fleet_procs.ROOT, env=env, check=True, timeout=120)
+    counter = redis.Redis.from_url(fleet.settings.redis_url)
+    counter.delete("pinglass-bench-noop:done")
+    log = open(RUN / "noop.log", "wb")  # noqa: SIM115
+    shape = ["--processes", fleet.env.get("WORKER_PROCESSES", "2"), "--threads", fleet.env.get("WORKER_THREADS", "12")]
+    proc = subprocess.Popen([str(Path(fleet_procs.PY).parent / "dramatiq"), "scenarios.bench_noop", *shape],
+                            cwd=fleet_procs.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while int(counter.get("pinglass-bench-noop:done") or 0) < 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        first, t1 = int(counter.get("pinglass-bench-noop:done") or 0), time.monotonic()
+        time.sleep(seconds)
+        last, t2 = int(counter.get("pinglass-bench-noop:done") or 0), time.monotonic()
+        return round((last - first) / (t2 - t1), 1)  # a drained queue makes this a floor (see bench.md)
+    finally:
+        fleet_procs._signal_group(proc.pid, 9)
+        proc.wait(timeout=10)
+        log.close()
+        subprocess.run([fleet_procs.PY, "-c", "import scenarios.bench_noop as n; n.broker.flush_all()"],
+                       cwd=fleet_procs.ROOT, env=env, timeout=60)
+
+
+def s3_ceiling(fleet: Fleet, size: int, seconds: float = 8.0, threads: int = 24) -> float:
+    import boto3
+
+    s = fleet.settings
+    client = boto3.client("s3", endpoint_url=s.s3_endpoint_url, region_name=s.s3_region,
+                          aws_access_key_id=s.s3_access_key_id, aws_secret_access_key=s.s3_secret_access_key)
+    body = os.urandom(size)
+    done = [0]
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+
+    def putter() -> None:
+        while time.monotonic() < stop_at:
+            client.put_object(Bucket=s.s3_bucket, Key=f"bench-ceiling/{uuid.uuid4().hex}", Body=body,
+                              ContentType="image/png")
+            with lock:
+                done[0] += 1
+
+    started = time.monotonic()
+    run_threads([putter] * threads, seconds + 30)
+    return round(done[0] / (time.monotonic() - started), 1)
+
+
+def db_counters(conn: psycopg.Connection) -> dict[str, int]:
+    conn.execute("SELECT pg_stat_clear_snapshot()")
+    row = conn.execute("SELECT xact_commit + xact_rollback, tup_returned + tup_fetched, tup_inserted + "
+                       "tup_updated + tup_deleted FROM pg_stat_database WHERE datname = current_database()").fetchone()
+    assert row is not None
+    return {"transactions": int(row[0]), "rows_read": int(row[1]), "rows_written": int(row[2])}
+
+
+def statements_available(conn: psycopg.Connection) -> str:
+    """Whether pg_stat_statements can count here; the server's own answer when it cannot."""
+    try:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        conn.execute("SELECT count(*) FROM pg_stat_statements").fetchone()
+        return "yes"
+    except psycopg.Error as exc:
+        return str(exc).strip().splitlines()[0]
+
+
+def messages_total(fleet: Fleet) -> float:
+    text = requests.get(f"{fleet.base}/metrics", headers={"Authorization": f"Bearer {fleet.settings.admin_token}"},
+                        timeout=10).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("pinglass_messages_total{"))
+
+
+def throughput(fleet: Fleet, seed: int) -> tuple[list[Figure], dict[str, Any]]:
+    s = fleet.settings
+    seconds = float(os.environ.get("BENCH_THROUGHPUT_S", "60"))
+    progress("throughput: engine ceiling (no-op messages on the same broker)")
+    engine = engine_ceiling(fleet)
+    progress(f"throughput: engine ceiling {engine} msgs/s; preparing buyers")
+    feeders = [Buyer(seed + i, "premium") for i in range(16)]
+    run_threads([lambda b=b: prepare(fleet.base, s, b) for b in feeders], 180)
+    with fleet.db() as conn:
+        statements = statements_available(conn)
+        avatars = dict(conn.execute("SELECT u.telegram_id, a.id FROM avatars a JOIN users u ON u.id = a.user_id "
+                                    "WHERE u.telegram_id = ANY(%s)", ([b.telegram_id for b in feeders],)).fetchall())
+    style = MiniApp(fleet.base, s, feeders[0].telegram_id).call("GET", "/api/v1/catalog")["styles"][0]["id"]
+    stop_at = time.monotonic() + seconds
+    paid = [0]
+    lock = threading.Lock()
+
+    def feed(buyer: Buyer) -> None:
+        complete_payment(s, buyer)  # the checkout prepare() opened
+        app = MiniApp(fleet.base, s, buyer.telegram_id)
+        while time.monotonic() < stop_at and not buyer.error:
+            with lock:
+                paid[0] += 1
+            try:
+                buyer.payment = timed(buyer, app, "POST /api/v1/payments", "POST", "/api/v1/payments",
+                                      json={"avatar_id": avatars[buyer.telegram_id], "style_id": style,
+                                            "tier": "premium", "rail": "card"})
+            except Exception as exc:  # noqa: BLE001
+                buyer.error = str(exc)
+                return
+            complete_payment(s, buyer)
+
+    progress(f"throughput: feeding Premium orders from {len(feeders)} users for {seconds:.0f} s")
+    began = time.time()
+    threads = [threading.Thread(target=feed, args=(b,), daemon=True) for b in feeders]
+    for thread in threads:
+        thread.start()
+    time.sleep(STEADY_AFTER_S)
+    with fleet.db() as conn:
+        db_start, msgs_start, t_start = db_counters(conn), messages_total(fleet), time.time()
+    time.sleep(max(0.0, stop_at - time.monotonic()))
+    with fleet.db() as conn:
+        db_end, msgs_end, t_end = db_counters(conn), messages_total(fleet), time.time()
+        stored = conn.execute("SELECT count(*), avg(size_bytes) FROM generated_photos WHERE created_at BETWEEN "
+                              "to_timestamp(%s) AND to_timestamp(%s)", (t_start, t_end)).fetchone()
+        delivered = conn.execute("SELECT coalesce(sum(cardinality(photo_ids)), 0) FROM deliveries WHERE sent_at "
+                                 "BETWEEN to_timestamp(%s) AND to_timestamp(%s)", (t_start, t_end)).fetchone()
+        per_s = conn.execute("SELECT floor(extract(epoch FROM created_at) - %s)::int, count(*) FROM generated_photos "
+                             "GROUP BY 1 ORDER BY 1", (began,)).fetchall()
+    for thread in threads:
+        thread.join(timeout=15)
+    assert stored is not None and delivered is not None
+    photos = int(stored[0])
+    size = int(stored[1] or 200_000)
+    rate = round(photos / (t_end - t_start), 1)
+    progress(f"throughput: {rate} photos/s; S3 ceiling with {size}-byte objects")
+    s3 = s3_ceiling(fleet, size)
+    msgs_per_photo = round((msgs_end - msgs_start) / photos, 2) if photos else None
+    engine_photos = engine / msgs_per_photo if engine and msgs_per_photo else None
+    ceiling = min(x for x in (engine_photos, s3) if x) if (engine_photos or s3) else None
+    ratio = round(rate / ceiling, 3) if ceiling else None
+    bound = "engine" if ceiling == engine_photos else "storage"
+    delta = {k: db_end[k] - db_start[k] for k in db_end}
+    why = ""
+    if rate < 100 or (ratio is not None and ratio < 0.5):
+        why = (f"the lower ceiling is the {bound} ({round(ceiling or 0, 1)} photos/s); the chain took "
+               f"{msgs_per_photo} messages and {round(delta['transactions'] / photos, 1) if photos else '?'} "
+               f"database transactions per photo, the feeders paid {paid[0]} orders; web, worker, scheduler, the "
+               "fakes, Postgres, the broker and the feeders share 2 cores")
+    return [
+        Figure("photos_per_s", rate, "photos/s", 100, ">=",
+               f"limits off, Kie latency 0: Premium orders paid by {len(feeders)} Mini App users for {seconds:.0f} s; "
+               f"photos stored (generated_photos) per second from {STEADY_AFTER_S:.0f} s to the end", why,
+               {"photos": photos, "orders_paid": paid[0], "photos_delivered_in_window": int(delivered[0]),
+                "per_second": [n for _, n in per_s]}),
+        Figure("engine_ceiling_msgs_per_s", engine, "msgs/s", None, "",
+               "Dramatiq no-op actor (one Redis INCR) on the same broker, 2 processes × 12 threads, 25 000 messages "
+               "queued first; counted over 8 s after the first 200", ""),
+        Figure("s3_put_ceiling_per_s", s3, "PUT/s", None, "",
+               f"PUTs of {size} bytes (the photos' mean size) to the S3 fake from 24 threads for 8 s", ""),
+        Figure("photos_per_s_ratio_to_ceiling", ratio, "", 0.5, ">=",
+               "photos_per_s ÷ min(engine ceiling ÷ messages per photo, S3 PUT ceiling ÷ 1 PUT per photo)", why,
+               {"messages_per_photo": msgs_per_photo, "ceiling_photos_per_s": round(ceiling or 0, 1),
+                "bound_by": bound}),
+        Figure("db_transactions_per_photo", round(delta["transactions"] / photos, 2) if photos else None, "", None,
+               "", "pg_stat_database (bench database) xact_commit + xact_rollback during the window ÷ photos stored; "
+               "every transaction of the fleet and the feeders counts (purchases included). pg_stat_statements: "
+               f"{statements}", "",
+               {"rows_read_per_photo": round(delta["rows_read"] / photos, 1) if photos else None,
+                "rows_written_per_photo": round(delta["rows_written"] / photos, 1) if photos else None,
+                "pg_stat_statements": statements}),
+    ], {"throughput_per_second": [n for _, n in per_s]}
