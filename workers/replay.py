@@ -3,6 +3,8 @@
 - ``python -m workers.replay list`` — open dead letters; ``… ID…`` replays them; ``… resolve ID REASON…`` closes
   one without a replay, saying why;
 - ``… refund JOB_ID…`` retries the refund a job owes (e.g. one the bank or Telegram refused);
+- ``… resend JOB_ID [ROUND]`` re-sends a delivered album to the person's chat (``usecases/resend.py``; the same
+  round twice sends once; without ROUND, the next one);
 - ``… find TERM`` — payments, jobs and people by id, T-Bank PaymentId, OrderId, Telegram charge id, Telegram id
   or @username; ``… payment ID`` — a payment's file (events, receipts, refunds, job, referral);
 - ``… pause [REASON]`` / ``… resume`` — stop sending new tasks to Kie, and start again (``usecases/controls.py``).
@@ -19,7 +21,7 @@ from typing import Any
 from db import dead_letters
 from db.pool import open_pool
 from settings import Settings
-from usecases import admin, controls, refunds
+from usecases import admin, controls, refunds, resend
 from usecases import dead_letters as letters
 from usecases.errors import Refused
 from workers.boot import boot_broker
@@ -67,6 +69,16 @@ def main(argv: list[str]) -> int:
             with pool.connection() as conn, conn.transaction():
                 queued = [refunds.queue_refund(conn, job_id=int(job_id)) for job_id in argv[1:]]
             print(f"refund: queued {len(queued)} refund_job message(s)")
+            return 0
+        if argv[0] == "resend" and len(argv) in (2, 3):
+            try:
+                with pool.connection() as conn, conn.transaction():
+                    asked = resend.queue_resend(conn, job_id=int(argv[1]),
+                                                round_=int(argv[2]) if len(argv) == 3 else None)
+            except Refused as refused:
+                print(f"resend {argv[1]}: {refused.code} — {refused.message}")
+                return 1
+            print(f"resend {argv[1]}: round {asked['round']} queued as {asked['queued']}")
             return 0
         known_actors = boot_broker(settings, role="replay").get_declared_actors()
         for raw in argv:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -11,7 +11,7 @@ from flask import current_app, jsonify, request
 
 from rules.states import JOB_MOVES
 from usecases import admin as reads
-from usecases import controls, refunds
+from usecases import controls, refunds, resend
 from usecases import dead_letters as letters
 from usecases.error_groups import recent_groups
 from usecases.errors import Refused
@@ -59,6 +59,21 @@ def _fleet() -> Any:
     return current_app.extensions["pinglass"]
 
 
+def refused_answer(refused: Refused, statuses: Mapping[str, int] | None = None) -> ApiError:
+    """The answer to a refused action: 404 for NOT_FOUND, the status ``statuses`` gives its code, else 409."""
+    status = {"NOT_FOUND": 404, **(statuses or {})}.get(refused.code, 409)
+    return ApiError(status, refused.code, refused.message)
+
+
+def file_or_404(read: Callable[..., dict[str, Any] | None], what: str, id_: int) -> dict[str, Any]:
+    """``read(conn, <what>_id=id_)`` — a payment's or job's file — or ApiError 404 when there is none."""
+    with _fleet().services.pool.connection() as conn:
+        file = read(conn, **{f"{what}_id": id_})
+    if file is None:
+        raise ApiError(404, "NOT_FOUND", f"no {what} {id_}")
+    return file
+
+
 def summary() -> Any:
     fleet = _fleet()
     with fleet.services.pool.connection() as conn:
@@ -91,7 +106,7 @@ def replay(letter_id: int) -> dict[str, Any]:
         with fleet.services.pool.connection() as conn, conn.transaction():
             letter = letters.replay(conn, id=letter_id, known_actors=fleet.broker.get_declared_actors())
     except Refused as refused:  # the transaction (and any outbox row) rolled back
-        raise ApiError(404 if refused.code == "NOT_FOUND" else 409, refused.code, refused.message) from None
+        raise refused_answer(refused) from None
     return {"id": letter_id, "actor": letter["actor"], "replay_message_id": letter["replay_message_id"]}
 
 
@@ -101,8 +116,7 @@ def resolve(letter_id: int, resolution: str) -> None:
         try:
             letters.resolve(conn, id=letter_id, resolution=resolution)
         except Refused as refused:
-            status = {"NOT_FOUND": 404, "NO_RESOLUTION": 422}.get(refused.code, 409)
-            raise ApiError(status, refused.code, refused.message) from None
+            raise refused_answer(refused, {"NO_RESOLUTION": 422}) from None
 
 
 def resolve_json(letter_id: int) -> Any:
@@ -139,10 +153,7 @@ def lookup_json() -> Any:
 
 def payment_json(payment_id: int) -> Any:
     """A payment's file: the row, provider events, receipts, refunds, job and referral credit."""
-    with _fleet().services.pool.connection() as conn:
-        file = reads.payment_file(conn, payment_id=payment_id)
-    if file is None:
-        raise ApiError(404, "NOT_FOUND", f"no payment {payment_id}")
+    file = file_or_404(reads.payment_file, "payment", payment_id)
     return jsonify({key: ([plain(r) for r in value] if isinstance(value, list)
                           else plain(value) if value is not None else None) for key, value in file.items()})
 
@@ -163,10 +174,7 @@ def funnel_json() -> Any:
 
 def job_json(job_id: int) -> Any:
     """A job's file: the row, each photo slot's latest attempt, the Telegram chunks and the timeline."""
-    with _fleet().services.pool.connection() as conn:
-        file = reads.job_file(conn, job_id=job_id)
-    if file is None:
-        raise ApiError(404, "NOT_FOUND", f"no job {job_id}")
+    file = file_or_404(reads.job_file, "job", job_id)
     return jsonify({"job": plain(file["job"]), **{key: [plain(r) for r in file[key]]
                                                   for key in ("slots", "deliveries", "timeline")}})
 
@@ -197,6 +205,25 @@ def refund_job_json(job_id: int) -> Any:
     return jsonify({"job_id": job_id, "queued": message_id})
 
 
+def queue_resend(job_id: int, round_: int | None) -> dict[str, Any]:
+    """Queue round ``round_`` (None: the next) of re-sending a job's album; ApiError 404 / 409 / 422 as the use
+    case refuses."""
+    try:
+        with _fleet().services.pool.connection() as conn, conn.transaction():
+            return resend.queue_resend(conn, job_id=job_id, round_=round_)
+    except Refused as refused:
+        raise refused_answer(refused, {"INVALID_ROUND": 422}) from None
+
+
+def resend_json(job_id: int) -> Any:
+    """POST {"round": n} (optional: the next round): re-send a delivered album; the same round twice sends once."""
+    body = request.get_json(silent=True)
+    round_ = body.get("round") if isinstance(body, dict) else None
+    if round_ is not None and (not isinstance(round_, int) or isinstance(round_, bool)):
+        raise ApiError(422, "INVALID_ROUND", "round must be a whole number")
+    return jsonify(queue_resend(job_id, round_))
+
+
 def errors_json() -> Any:
     """Errors grouped by cause, the most recent first: source, type, where, occurrences, the latest message and
     traceback and its correlation id."""
@@ -205,19 +232,26 @@ def errors_json() -> Any:
     return jsonify({"errors": [plain(row) for row in rows]})
 
 
-def register(blueprint: Any) -> None:
-    blueprint.add_url_rule("/api/summary", "api_summary", summary, methods=["GET"])
-    blueprint.add_url_rule("/api/jobs", "api_jobs", jobs, methods=["GET"])
-    blueprint.add_url_rule("/api/dead-letters", "api_dead_letters", dead_letters_json, methods=["GET"])
-    blueprint.add_url_rule("/api/dead-letters/<int:letter_id>/replay", "api_replay", replay_json, methods=["POST"])
-    blueprint.add_url_rule("/api/dead-letters/<int:letter_id>/resolve", "api_resolve", resolve_json,
-                           methods=["POST"])
-    blueprint.add_url_rule("/api/alerts", "api_alerts", alerts_json, methods=["GET"])
-    blueprint.add_url_rule("/api/referrals", "api_referrals", referrals_json, methods=["GET"])
-    blueprint.add_url_rule("/api/lookup", "api_lookup", lookup_json, methods=["GET"])
-    blueprint.add_url_rule("/api/funnel", "api_funnel", funnel_json, methods=["GET"])
-    blueprint.add_url_rule("/api/errors", "api_errors", errors_json, methods=["GET"])
-    blueprint.add_url_rule("/api/jobs/<int:job_id>", "api_job", job_json, methods=["GET"])
-    blueprint.add_url_rule("/api/jobs/<int:job_id>/refund", "api_job_refund", refund_job_json, methods=["POST"])
-    blueprint.add_url_rule("/api/generation", "api_generation", generation_json, methods=["GET", "POST"])
-    blueprint.add_url_rule("/api/payments/<int:payment_id>", "api_payment", payment_json, methods=["GET"])
+ROUTES: list[tuple[str, Callable[..., Any], tuple[str, ...]]] = [
+    ("/api/summary", summary, ("GET",)),
+    ("/api/jobs", jobs, ("GET",)),
+    ("/api/dead-letters", dead_letters_json, ("GET",)),
+    ("/api/dead-letters/<int:letter_id>/replay", replay_json, ("POST",)),
+    ("/api/dead-letters/<int:letter_id>/resolve", resolve_json, ("POST",)),
+    ("/api/alerts", alerts_json, ("GET",)),
+    ("/api/referrals", referrals_json, ("GET",)),
+    ("/api/lookup", lookup_json, ("GET",)),
+    ("/api/funnel", funnel_json, ("GET",)),
+    ("/api/errors", errors_json, ("GET",)),
+    ("/api/jobs/<int:job_id>", job_json, ("GET",)),
+    ("/api/jobs/<int:job_id>/refund", refund_job_json, ("POST",)),
+    ("/api/jobs/<int:job_id>/resend", resend_json, ("POST",)),
+    ("/api/generation", generation_json, ("GET", "POST")),
+    ("/api/payments/<int:payment_id>", payment_json, ("GET",)),
+]
+
+
+def register(blueprint: Any, routes: list[tuple[str, Callable[..., Any], tuple[str, ...]]] | None = None) -> None:
+    """Add ``routes`` (this module's by default) to the admin blueprint, each endpoint named for its view."""
+    for rule, view, methods in ROUTES if routes is None else routes:
+        blueprint.add_url_rule(rule, view.__name__, view, methods=list(methods))

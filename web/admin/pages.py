@@ -1,5 +1,6 @@
 """The admin pages (dashboard, funnel, lookup, a payment, a job) and their buttons (replay or resolve a dead letter,
-pause or resume generation, refund a job): each a form POST answered by a redirect with a notice."""
+pause or resume generation, refund a job, re-send its album): each a form POST answered by a redirect with a
+notice."""
 
 from __future__ import annotations
 
@@ -11,7 +12,22 @@ from flask import current_app, redirect, render_template, request
 from usecases import admin as reads
 from usecases.error_groups import recent_groups
 from usecases.referrals import referrer_balances
-from web.admin.api import funnel_days, job_view, plain, refund_job_json, replay, resolve, set_paused, summary_data
+from usecases.resend import next_round
+from web.admin.api import (
+    file_or_404,
+    funnel_days,
+    job_view,
+    plain,
+    queue_resend,
+    refund_job_json,
+    replay,
+    resolve,
+    set_paused,
+    summary_data,
+)
+from web.admin.api import (
+    register as register_routes,
+)
 from web.errors import ApiError
 
 RECENT_JOBS = 25
@@ -59,18 +75,14 @@ def lookup_page() -> Any:
 
 
 def job_page(job_id: int) -> Any:
+    file = file_or_404(reads.job_file, "job", job_id)
     with current_app.extensions["pinglass"].services.pool.connection() as conn:
-        file = reads.job_file(conn, job_id=job_id)
-    if file is None:
-        raise ApiError(404, "NOT_FOUND", f"no job {job_id}")
-    return render_template("admin/job.html", file=file, notice=request.args.get("notice"))
+        resend_round = next_round(conn, job_id=job_id)
+    return render_template("admin/job.html", file=file, resend_round=resend_round, notice=request.args.get("notice"))
 
 
 def payment_page(payment_id: int) -> Any:
-    with current_app.extensions["pinglass"].services.pool.connection() as conn:
-        file = reads.payment_file(conn, payment_id=payment_id)
-    if file is None:
-        raise ApiError(404, "NOT_FOUND", f"no payment {payment_id}")
+    file = file_or_404(reads.payment_file, "payment", payment_id)
     return render_template("admin/payment.html", file=file, rubles=_rubles)
 
 
@@ -101,6 +113,19 @@ def refund_form(job_id: int) -> Any:
     return redirect(f"/admin/jobs/{job_id}?" + urlencode({"notice": "Refund queued"}), code=303)
 
 
+def resend_form(job_id: int) -> Any:
+    """Re-send the album: the round the page showed as next (a double click is the same round, sent once)."""
+    raw = request.form.get("round", "")
+    try:
+        queued = queue_resend(job_id, int(raw) if raw.isdigit() else None)
+        notice = f"Album re-send queued (round {queued['round']})"
+    except ApiError as err:
+        if err.status == 404:
+            raise
+        notice = f"Not re-sent: {err.message}"
+    return redirect(f"/admin/jobs/{job_id}?" + urlencode({"notice": notice}), code=303)
+
+
 def resolve_form(letter_id: int) -> Any:
     try:
         resolve(letter_id, request.form.get("resolution", ""))
@@ -115,13 +140,16 @@ def _rubles(kopecks: int) -> str:
 
 
 def register(blueprint: Any) -> None:
-    blueprint.add_url_rule("", "dashboard", dashboard, methods=["GET"])
-    blueprint.add_url_rule("/", "dashboard_slash", dashboard, methods=["GET"])
-    blueprint.add_url_rule("/dead-letters/<int:letter_id>/replay", "replay_form", replay_form, methods=["POST"])
-    blueprint.add_url_rule("/dead-letters/<int:letter_id>/resolve", "resolve_form", resolve_form, methods=["POST"])
-    blueprint.add_url_rule("/lookup", "lookup", lookup_page, methods=["GET"])
-    blueprint.add_url_rule("/funnel", "funnel", funnel_page, methods=["GET"])
-    blueprint.add_url_rule("/payments/<int:payment_id>", "payment", payment_page, methods=["GET"])
-    blueprint.add_url_rule("/jobs/<int:job_id>", "job", job_page, methods=["GET"])
-    blueprint.add_url_rule("/jobs/<int:job_id>/refund", "refund_form", refund_form, methods=["POST"])
-    blueprint.add_url_rule("/generation", "generation_form", generation_form, methods=["POST"])
+    register_routes(blueprint, [
+        ("", dashboard, ("GET",)),
+        ("/", dashboard, ("GET",)),
+        ("/dead-letters/<int:letter_id>/replay", replay_form, ("POST",)),
+        ("/dead-letters/<int:letter_id>/resolve", resolve_form, ("POST",)),
+        ("/lookup", lookup_page, ("GET",)),
+        ("/funnel", funnel_page, ("GET",)),
+        ("/payments/<int:payment_id>", payment_page, ("GET",)),
+        ("/jobs/<int:job_id>", job_page, ("GET",)),
+        ("/jobs/<int:job_id>/refund", refund_form, ("POST",)),
+        ("/jobs/<int:job_id>/resend", resend_form, ("POST",)),
+        ("/generation", generation_form, ("POST",)),
+    ])
