@@ -151,3 +151,12 @@ def addresses(host: Host) -> list[str]:
     answer = subprocess.run(in_host(host, "ip", "-o", "addr", "show"), capture_output=True, text=True, timeout=30,
                             check=False)
     return sorted({line.split()[3].split("/")[0] for line in answer.stdout.splitlines() if len(line.split()) > 3})
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["down"]:
+        print("usage: python -m scenarios.hosts_net down", file=sys.stderr)
+        sys.exit(2)
+    print(f"hosts: removed {', '.join(teardown()) or 'nothing'}")
