@@ -51,10 +51,11 @@ def jobs_of(conn: psycopg.Connection, payment_ids: list[int]) -> list[JobRecord]
         jobs[job_id].photos[photo_id] = float(created)
         if kie_task_id:
             jobs[job_id].photo_of_task[kie_task_id] = float(created)
-    for job_id, chunk, kind, photo_ids, sent in conn.execute(
-            "SELECT job_id, chunk, kind, photo_ids, extract(epoch FROM sent_at) FROM deliveries "
-            "WHERE job_id = ANY(%s) ORDER BY job_id, chunk", (ids,)):
-        jobs[job_id].chunks.append({"chunk": chunk, "kind": kind, "photo_ids": list(photo_ids), "sent_at": _f(sent)})
+    for job_id, chunk, kind, photo_ids, sent, created in conn.execute(
+            "SELECT job_id, chunk, kind, photo_ids, extract(epoch FROM sent_at), extract(epoch FROM created_at) "
+            "FROM deliveries WHERE job_id = ANY(%s) ORDER BY job_id, chunk", (ids,)):
+        jobs[job_id].chunks.append({"chunk": chunk, "kind": kind, "photo_ids": list(photo_ids), "sent_at": _f(sent),
+                                    "created_at": _f(created)})
     return list(jobs.values())
 
 
