@@ -79,6 +79,9 @@ def _on_create_error(task: dict, err: KieError) -> None:
         raise err
 
 
+POLL_429_WAIT_S = 1.0  # a rate-limited poll waits this long (plus jitter) when Kie names no retry_after
+
+
 @dramatiq.actor(queue_name="kie_poll", max_retries=8, min_backoff=1000, max_backoff=30_000)
 def poll_task(task_id: int, chain: int | None = None) -> None:
     """Ask Kie how the task is doing. ``chain`` is the poll count of the scheduled chain (only its holder
@@ -94,6 +97,9 @@ def poll_task(task_id: int, chain: int | None = None) -> None:
                                         task_id=task["kie_task_id"])
         failure = None
     except KieError as err:
+        if err.code == 429:  # Kie's recordInfo limit: an expected wait, not a failure that spends the budget
+            wait_ms = int((err.retry_after or POLL_429_WAIT_S) * 1000) + random.randint(0, 1000)
+            raise Defer(wait_ms, "kie recordInfo 429") from None
         if err.retryable:
             raise
         info, failure = None, (f"poll_{err.code}", err.message)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
@@ -49,6 +49,7 @@ class Order:
     amount_kopecks: int = 0
     paid_at: float | None = None
     error: str = ""
+    failed_attempts: list[str] = field(default_factory=list)  # tries that failed before one succeeded
 
 
 class ChaosApp(MiniApp):
@@ -57,6 +58,7 @@ class ChaosApp(MiniApp):
     ``expect`` is still an error."""
 
     RETRY_S = 60.0
+    TIMEOUT_S = 90.0
 
     def __init__(self, base: str, settings: Settings, telegram_id: int, start_param: str | None = None) -> None:
         super().__init__(base, settings, telegram_id)
@@ -67,18 +69,29 @@ class ChaosApp(MiniApp):
             self.http.headers["Authorization"] = f"tma {init}"
 
     def call(self, method: str, path: str, expect: tuple[int, ...] = (200, 201), **kwargs: Any) -> dict:
+        """As the Mini App calls (``MiniApp.call``), but waiting up to ``TIMEOUT_S`` for an answer (a hundred
+        people uploading selfies at once keep the web busy), and trying again for ``RETRY_S`` while the web is
+        down, answers 5xx, or — for a GET — does not answer in time."""
         deadline = time.monotonic() + self.RETRY_S
         while True:
             try:
-                return super().call(method, path, expect, **kwargs)
+                response = self.http.request(method, f"{self.base}{path}", timeout=self.TIMEOUT_S, **kwargs)
             except requests.ConnectionError:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
-            except RuntimeError as exc:
-                if " → 5" not in str(exc) or time.monotonic() > deadline:
+                continue
+            except requests.Timeout:
+                if method != "GET" or time.monotonic() > deadline:
                     raise
-                time.sleep(1.0)
+                continue
+            if (response.status_code >= 500 or response.status_code == 429) and time.monotonic() < deadline:
+                after = response.headers.get("Retry-After", "")
+                time.sleep(min(float(after), 5.0) if after.isdigit() else 1.0)
+                continue
+            if response.status_code not in expect:
+                raise RuntimeError(f"{method} {path} → {response.status_code} {response.text[:300]}")
+            return response.json()
 
 
 def make_orders(buyers: tuple[Buyer, ...], base: str, settings: Settings) -> list[Order]:
@@ -111,11 +124,7 @@ def place_order(base: str, settings: Settings, order: Order, happened: dict[str,
         if order.buyer.pay_on and not happened[order.buyer.pay_on].wait(PAY_WAIT_S):
             raise RuntimeError(f"{order.buyer.pay_on} never happened")
         if order.buyer.rail == "stars":
-            requests.get(payment["invoice_url"], timeout=10).raise_for_status()
-            status = SandboxClient.from_settings(settings, timeout=30).telegram.pay_invoice(
-                payment["invoice_url"], user=order.telegram_id)
-            if status != "paid":
-                raise RuntimeError(f"the Stars invoice ended {status}")
+            pay_stars(settings, order, payment["invoice_url"])
         else:
             requests.get(payment["payment_url"], timeout=10).raise_for_status()
             requests.post(payment["payment_url"], json={"outcome": "success"}, timeout=10).raise_for_status()
@@ -124,6 +133,20 @@ def place_order(base: str, settings: Settings, order: Order, happened: dict[str,
             SandboxClient.from_settings(settings).telegram.block(order.telegram_id)
     except Exception as exc:  # noqa: BLE001 — reported by the purchases check
         order.error = f"{type(exc).__name__}: {exc}"[:300]
+
+
+def pay_stars(settings: Settings, order: Order, invoice_url: str, attempts: int = 3) -> None:
+    """Pay the invoice as the person would; when Telegram says the payment failed (our pre-checkout answer came
+    too late, or said no while the database was away), try again, as a person would, up to ``attempts`` times."""
+    telegram = SandboxClient.from_settings(settings, timeout=30).telegram
+    requests.get(invoice_url, timeout=30).raise_for_status()
+    for attempt in range(attempts):
+        status = telegram.pay_invoice(invoice_url, user=order.telegram_id)
+        if status == "paid":
+            return
+        order.failed_attempts.append(f"Stars invoice {status}: {telegram.invoice(invoice_url).get('error_message')}")
+        time.sleep(2.0 * (attempt + 1))
+    raise RuntimeError(f"the Stars invoice ended {status} {attempts} times")
 
 
 def forge_notification(settings: Settings, order: Order) -> dict[str, Any]:
