@@ -13,7 +13,7 @@ from typing import Any
 import requests
 
 from gateways.errors import ProviderError
-from telemetry import metrics
+from telemetry import metrics, provider_stats
 from telemetry.context import correlation_id
 from telemetry.logs import log, monotonic_ms
 
@@ -59,12 +59,15 @@ class HttpClient:
         except requests.RequestException as exc:
             elapsed = monotonic_ms(start)
             metrics.PROVIDER_CALLS.labels(self.provider, op, "transport_error").inc()
+            provider_stats.record(self.provider, op, elapsed, failed=True)
             log(logger, "provider_call", level=logging.WARNING, provider=self.provider, op=op,
                 latency_ms=elapsed, outcome="transport_error", error=type(exc).__name__)
             raise self.error_type(f"{op}: {type(exc).__name__}", retryable=True) from exc
         elapsed = monotonic_ms(start)
         metrics.PROVIDER_LATENCY.labels(self.provider, op).observe(elapsed / 1000)
         metrics.PROVIDER_CALLS.labels(self.provider, op, str(response.status_code)).inc()
+        provider_stats.record(self.provider, op, elapsed,
+                              failed=response.status_code >= 500 or response.status_code == 429)
         log(logger, "provider_call", provider=self.provider, op=op, latency_ms=elapsed,
             status=response.status_code)
         return response

@@ -27,7 +27,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from gateways.errors import ProviderError
 from gateways.http import DEFAULT_TIMEOUT
-from telemetry import metrics
+from telemetry import metrics, provider_stats
 from telemetry.logs import log, monotonic_ms
 
 if TYPE_CHECKING:
@@ -203,6 +203,7 @@ class Storage:
         elapsed = monotonic_ms(start)
         metrics.PROVIDER_LATENCY.labels("s3", op).observe(elapsed / 1000)
         metrics.PROVIDER_CALLS.labels("s3", op, outcome).inc()
+        provider_stats.record("s3", op, elapsed, failed=outcome not in ("ok", "missing"))
         fields: dict[str, object] = {"provider": "s3", "op": op, "key": key, "latency_ms": elapsed,
                                      "outcome": outcome}
         level = logging.INFO

@@ -20,6 +20,7 @@ from gateways.telegram import TelegramClient
 from runtime.limits import KieKeyRests
 from runtime.outages import OutageGuard
 from settings import Settings
+from telemetry import provider_stats
 
 
 @dataclass
@@ -48,6 +49,7 @@ def build(settings: Settings, *, pool_size: int = 10, pool_timeout_s: float = 10
     Retry-After is better than a hung request)."""
     store = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=3)
     ns = settings.broker_namespace
+    provider_stats.start(store, namespace=ns)  # the admin's per-provider latency and errors, fleet-wide
 
     def guarded(provider: str, client: Any) -> Any:
         return OutageGuard(provider, client, store, ns)

@@ -10,6 +10,7 @@ from db import admin, alerts, dead_letters, jobs, payments
 from rules.references import MIN_REFERENCES
 from runtime import Services
 from runtime.limits import kie_key_health
+from telemetry import provider_stats
 from usecases import controls, receipts
 
 if TYPE_CHECKING:
@@ -85,6 +86,12 @@ def kie_keys(services: Services) -> list[dict[str, Any]]:
     keys = kie_key_health(services.redis, key_count=len(s.kie_api_keys), namespace=s.broker_namespace,
                           accounts=s.kie_key_accounts, window_s=s.kie_rate_window_s)
     return [{**key, "limit": s.kie_rate_limit, "window_s": s.kie_rate_window_s} for key in keys]
+
+
+def provider_calls(services: Services, *, minutes: int = 15) -> list[dict[str, Any]]:
+    """Each provider operation over the last ``minutes``, from every process: calls, errors, latency p50/p95/p99."""
+    provider_stats.flush()  # this process's own latest calls too
+    return provider_stats.summary(services.redis, namespace=services.settings.broker_namespace, minutes=minutes)
 
 
 def recent_jobs(conn: Connection, *, status: str | None = None, limit: int) -> list[dict[str, Any]]:

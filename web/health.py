@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -31,13 +33,19 @@ def live():
     return jsonify({"status": "ok"})
 
 
-@blueprint.get("/health/ready")
-def ready():
+def readiness_report() -> tuple[bool, dict[str, Any]]:
+    """The readiness report with this process's probes (the providers' answers cached ``PROVIDER_CACHE_S``): what
+    /health/ready answers and the admin dashboard shows."""
     services = current_app.extensions["pinglass"].services
     probes = current_app.extensions.get(PROBES_KEY)
     if probes is None:  # built on first use, never at import; one set per process
         probes = current_app.extensions.setdefault(PROBES_KEY, Probes.for_services(services))
-    is_ready, report = readiness(services, probes)
+    return readiness(services, probes)
+
+
+@blueprint.get("/health/ready")
+def ready():
+    is_ready, report = readiness_report()
     response = jsonify(report)
     response.status_code = 200 if is_ready else 503
     if not is_ready:

@@ -224,6 +224,15 @@ def resend_json(job_id: int) -> Any:
     return jsonify(queue_resend(job_id, round_))
 
 
+def providers_json() -> Any:
+    """Each provider operation over the last ``?minutes=`` (1..120, 15 by default), from every process: calls,
+    errors, error rate and latency p50/p95/p99 (ms: the upper edge of the bucket)."""
+    raw = request.args.get("minutes", "15")
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 120:
+        raise ApiError(400, "INVALID_MINUTES", "minutes must be a whole number from 1 to 120")
+    return jsonify({"minutes": int(raw), "providers": reads.provider_calls(_fleet().services, minutes=int(raw))})
+
+
 def errors_json() -> Any:
     """Errors grouped by cause, the most recent first: source, type, where, occurrences, the latest message and
     traceback and its correlation id."""
@@ -243,6 +252,7 @@ ROUTES: list[tuple[str, Callable[..., Any], tuple[str, ...]]] = [
     ("/api/lookup", lookup_json, ("GET",)),
     ("/api/funnel", funnel_json, ("GET",)),
     ("/api/errors", errors_json, ("GET",)),
+    ("/api/providers", providers_json, ("GET",)),
     ("/api/jobs/<int:job_id>", job_json, ("GET",)),
     ("/api/jobs/<int:job_id>/refund", refund_job_json, ("POST",)),
     ("/api/jobs/<int:job_id>/resend", resend_json, ("POST",)),

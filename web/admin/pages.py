@@ -29,10 +29,12 @@ from web.admin.api import (
     register as register_routes,
 )
 from web.errors import ApiError
+from web.health import readiness_report
 
 RECENT_JOBS = 25
 RECENT_ALERTS = 20
 REFERRERS = 50
+PROVIDER_MINUTES = 15
 
 
 def dashboard() -> Any:
@@ -47,13 +49,19 @@ def dashboard() -> Any:
         kie_keys, kie_keys_error = reads.kie_keys(fleet.services), None
     except Exception as exc:  # noqa: BLE001 — Redis down: the page still shows what the database knows
         kie_keys, kie_keys_error = [], type(exc).__name__
+    try:
+        providers, providers_error = reads.provider_calls(fleet.services, minutes=PROVIDER_MINUTES), None
+    except Exception as exc:  # noqa: BLE001 — Redis down: said on the page
+        providers, providers_error = [], type(exc).__name__
     with fleet.services.pool.connection() as conn:
         generation = plain(reads.generation_switch(conn))
         errors = [plain(row) for row in recent_groups(conn, limit=20)]
+    ready, health = readiness_report()
     return render_template("admin/dashboard.html", summary=summary, jobs=jobs, letters=letters, alerts=recent_alerts,
                            referrers=referrers, kie_keys=kie_keys, kie_keys_error=kie_keys_error,
-                           generation=generation, errors=errors,
-                           notice=request.args.get("notice"), rubles=_rubles)
+                           generation=generation, errors=errors, providers=providers,
+                           providers_error=providers_error, provider_minutes=PROVIDER_MINUTES, ready=ready,
+                           health=health, notice=request.args.get("notice"), rubles=_rubles)
 
 
 def replay_form(letter_id: int) -> Any:
