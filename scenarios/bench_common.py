@@ -108,8 +108,31 @@ def bench_env(broker: str, **overrides: str) -> dict[str, str]:
         "WORKER_PROCESSES": "2", "WORKER_THREADS": "12",
         "SANDBOX_MODE": "1",  # the bench fleet runs on the fakes and their public secrets
     })
+    if broker == "rabbitmq":
+        env["RABBITMQ_URL"] = rabbit_url()
     env.update(overrides)
     return env
+
+
+def rabbit_url() -> str:
+    """The bench's own RabbitMQ vhost (queues are not namespaced: tests use the same names on ``/``), made once
+    with rabbitmqctl when it is at hand; the default vhost otherwise (its queues are then purged first)."""
+    import shutil
+    import subprocess
+
+    vhost = "pinglass-bench"
+    ctl = shutil.which("rabbitmqctl")
+    if ctl:
+        try:
+            listed = subprocess.run([ctl, "list_vhosts"], capture_output=True, text=True, timeout=30).stdout
+            if vhost not in listed.split():
+                subprocess.run([ctl, "add_vhost", vhost], capture_output=True, timeout=30, check=True)
+                subprocess.run([ctl, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+                               capture_output=True, timeout=30, check=True)
+            return f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return "amqp://guest:guest@127.0.0.1:5672/%2F"
 
 
 def fresh_database(url: str) -> None:
@@ -168,10 +191,6 @@ class Fleet:
 
     def db(self) -> psycopg.Connection:
         return psycopg.connect(self.settings.database_url, autocommit=True)
-
-
-def rows(conn: psycopg.Connection, query: str, params: Any = None) -> list[tuple[Any, ...]]:
-    return conn.execute(query, params).fetchall()  # type: ignore[arg-type]
 
 
 def run_threads(targets: list[Any], timeout_s: float) -> None:

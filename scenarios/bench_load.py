@@ -136,7 +136,8 @@ def crash(fleet: Fleet, seed: int) -> tuple[list[Figure], dict[str, Any]]:
         ids = payment_ids([buyer])
         fleet_procs.start(fleet.env, ["worker"], run_dir=RUN)
         progress("crash: worker started with the order's messages waiting; killing it once it holds them")
-        kill_at, stored_at_kill, submitted_at_kill, at_kill = None, 0, 0, {}
+        kill_at, stored_at_kill, submitted_at_kill = None, 0, 0
+        at_kill: dict[str, int] = {}
         deadline = time.monotonic() + 90
         with fleet.db() as conn:
             while time.monotonic() < deadline:

@@ -33,9 +33,11 @@ UNLIMITED = {
     "SANDBOX_TELEGRAM_GLOBAL_RATE_PER_S": "100000", "SANDBOX_TELEGRAM_GLOBAL_BURST": "100000",
 }
 STEADY_AFTER_S = 10.0
+PHOTO_BYTES = 11_300  # the Kie fake's generated PNG, as stored (generated_photos.size_bytes; checked in the run)
+BACKLOG_TASKS = 240  # feeders wait while more tasks than this are pending: the chain's pace, not a pile-up
 
 
-def engine_ceiling(fleet: Fleet, seconds: float = 8.0, messages: int = 25000) -> float | None:
+def engine_ceiling(fleet: Fleet, seconds: float = 8.0, messages: int = 20000) -> float | None:
     """No-op messages per second: enqueue ``messages``, start the no-op program, count over ``seconds``."""
     import redis
 
@@ -109,11 +111,36 @@ def statements_available(conn: psycopg.Connection) -> str:
         return str(exc).strip().splitlines()[0]
 
 
-def messages_total(fleet: Fleet) -> float:
+def scrape(fleet: Fleet) -> dict[str, float]:
+    """The fleet's /metrics: messages processed, and time spent per actor and per provider call (sum and count)."""
     text = requests.get(f"{fleet.base}/metrics", headers={"Authorization": f"Bearer {fleet.settings.admin_token}"},
                         timeout=10).text
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("pinglass_messages_total{"))
+    found: dict[str, float] = {"messages": 0.0}
+    for line in text.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name.startswith("pinglass_messages_total{"):
+            found["messages"] += float(value)
+        for family in ("pinglass_message_duration_seconds", "pinglass_provider_latency_seconds"):
+            for part in ("_sum{", "_count{"):
+                if name.startswith(family + part):
+                    labels = name.split("{", 1)[1].rstrip("}")
+                    found[f"{part[1:-1]} {labels}"] = found.get(f"{part[1:-1]} {labels}", 0.0) + float(value)
+    return found
+
+
+def busiest(start: dict[str, float], end: dict[str, float], top: int = 4) -> list[str]:
+    """The actors and provider calls that took the most time in the window: total s, count, mean ms."""
+    rows = []
+    for key, total in end.items():
+        if not key.startswith("sum "):
+            continue
+        labels = key[4:]
+        spent = total - start.get(key, 0.0)
+        count = end.get(f"count {labels}", 0.0) - start.get(f"count {labels}", 0.0)
+        if count > 0:
+            rows.append((spent, f"{labels.replace(chr(34), '')}: {spent:.0f} s over {count:.0f} "
+                                f"(mean {1000 * spent / count:.0f} ms)"))
+    return [text for _, text in sorted(rows, reverse=True)[:top]]
 
 
 def throughput(fleet: Fleet, seed: int) -> tuple[list[Figure], dict[str, Any]]:
@@ -121,22 +148,38 @@ def throughput(fleet: Fleet, seed: int) -> tuple[list[Figure], dict[str, Any]]:
     seconds = float(os.environ.get("BENCH_THROUGHPUT_S", "60"))
     progress("throughput: engine ceiling (no-op messages on the same broker)")
     engine = engine_ceiling(fleet)
-    progress(f"throughput: engine ceiling {engine} msgs/s; preparing buyers")
+    progress(f"throughput: engine ceiling {engine} msgs/s; S3 PUT ceiling")
+    s3 = s3_ceiling(fleet, PHOTO_BYTES)
+    progress(f"throughput: S3 PUT ceiling {s3} PUT/s; preparing buyers")
     feeders = [Buyer(seed + i, "premium") for i in range(16)]
     run_threads([lambda b=b: prepare(fleet.base, s, b) for b in feeders], 180)
     with fleet.db() as conn:
         statements = statements_available(conn)
-        avatars = dict(conn.execute("SELECT u.telegram_id, a.id FROM avatars a JOIN users u ON u.id = a.user_id "
+        avatars: dict[int, int] = dict(conn.execute(
+            "SELECT u.telegram_id, a.id FROM avatars a JOIN users u ON u.id = a.user_id "
                                     "WHERE u.telegram_id = ANY(%s)", ([b.telegram_id for b in feeders],)).fetchall())
     style = MiniApp(fleet.base, s, feeders[0].telegram_id).call("GET", "/api/v1/catalog")["styles"][0]["id"]
     stop_at = time.monotonic() + seconds
     paid = [0]
     lock = threading.Lock()
+    backlog = [0]
+
+    def gauge() -> None:
+        with psycopg.connect(s.database_url, autocommit=True) as conn:
+            while time.monotonic() < stop_at:
+                row = conn.execute("SELECT count(*) FROM generation_tasks WHERE status = 'pending'").fetchone()
+                backlog[0] = int(row[0]) if row else 0
+                time.sleep(0.5)
+
+    threading.Thread(target=gauge, daemon=True).start()
 
     def feed(buyer: Buyer) -> None:
         complete_payment(s, buyer)  # the checkout prepare() opened
         app = MiniApp(fleet.base, s, buyer.telegram_id)
         while time.monotonic() < stop_at and not buyer.error:
+            if backlog[0] > BACKLOG_TASKS:
+                time.sleep(0.2)
+                continue
             with lock:
                 paid[0] += 1
             try:
@@ -155,10 +198,10 @@ def throughput(fleet: Fleet, seed: int) -> tuple[list[Figure], dict[str, Any]]:
         thread.start()
     time.sleep(STEADY_AFTER_S)
     with fleet.db() as conn:
-        db_start, msgs_start, t_start = db_counters(conn), messages_total(fleet), time.time()
+        db_start, scraped_start, t_start = db_counters(conn), scrape(fleet), time.time()
     time.sleep(max(0.0, stop_at - time.monotonic()))
     with fleet.db() as conn:
-        db_end, msgs_end, t_end = db_counters(conn), messages_total(fleet), time.time()
+        db_end, scraped_end, t_end = db_counters(conn), scrape(fleet), time.time()
         stored = conn.execute("SELECT count(*), avg(size_bytes) FROM generated_photos WHERE created_at BETWEEN "
                               "to_timestamp(%s) AND to_timestamp(%s)", (t_start, t_end)).fetchone()
         delivered = conn.execute("SELECT coalesce(sum(cardinality(photo_ids)), 0) FROM deliveries WHERE sent_at "
@@ -171,9 +214,8 @@ def throughput(fleet: Fleet, seed: int) -> tuple[list[Figure], dict[str, Any]]:
     photos = int(stored[0])
     size = int(stored[1] or 200_000)
     rate = round(photos / (t_end - t_start), 1)
-    progress(f"throughput: {rate} photos/s; S3 ceiling with {size}-byte objects")
-    s3 = s3_ceiling(fleet, size)
-    msgs_per_photo = round((msgs_end - msgs_start) / photos, 2) if photos else None
+    progress(f"throughput: {rate} photos/s (photos' mean size {size} bytes)")
+    msgs_per_photo = round((scraped_end['messages'] - scraped_start['messages']) / photos, 2) if photos else None
     engine_photos = engine / msgs_per_photo if engine and msgs_per_photo else None
     ceiling = min(x for x in (engine_photos, s3) if x) if (engine_photos or s3) else None
     ratio = round(rate / ceiling, 3) if ceiling else None
@@ -183,8 +225,10 @@ def throughput(fleet: Fleet, seed: int) -> tuple[list[Figure], dict[str, Any]]:
     if rate < 100 or (ratio is not None and ratio < 0.5):
         why = (f"the lower ceiling is the {bound} ({round(ceiling or 0, 1)} photos/s); the chain took "
                f"{msgs_per_photo} messages and {round(delta['transactions'] / photos, 1) if photos else '?'} "
-               f"database transactions per photo, the feeders paid {paid[0]} orders; web, worker, scheduler, the "
-               "fakes, Postgres, the broker and the feeders share 2 cores")
+               f"database transactions and {round(delta['rows_read'] / photos) if photos else '?'} rows read per "
+               f"photo, the feeders paid {paid[0]} orders; web, worker, scheduler, the "
+               "fakes, Postgres, the broker and the feeders share 2 cores. Where the time went (from /metrics): "
+               + "; ".join(busiest(scraped_start, scraped_end)))
     return [
         Figure("photos_per_s", rate, "photos/s", 100, ">=",
                f"limits off, Kie latency 0: Premium orders paid by {len(feeders)} Mini App users for {seconds:.0f} s; "
@@ -192,17 +236,19 @@ def throughput(fleet: Fleet, seed: int) -> tuple[list[Figure], dict[str, Any]]:
                {"photos": photos, "orders_paid": paid[0], "photos_delivered_in_window": int(delivered[0]),
                 "per_second": [n for _, n in per_s]}),
         Figure("engine_ceiling_msgs_per_s", engine, "msgs/s", None, "",
-               "Dramatiq no-op actor (one Redis INCR) on the same broker, 2 processes × 12 threads, 25 000 messages "
+               "Dramatiq no-op actor (one Redis INCR) on the same broker, 2 processes × 12 threads, 20 000 messages "
                "queued first; counted over 8 s after the first 200", ""),
         Figure("s3_put_ceiling_per_s", s3, "PUT/s", None, "",
-               f"PUTs of {size} bytes (the photos' mean size) to the S3 fake from 24 threads for 8 s", ""),
+               f"PUTs of {PHOTO_BYTES} bytes (a stored photo's size; this run's mean {size}) to the S3 fake from 24 "
+               "threads for 8 s, on the idle fleet before the photos run", ""),
         Figure("photos_per_s_ratio_to_ceiling", ratio, "", 0.5, ">=",
                "photos_per_s ÷ min(engine ceiling ÷ messages per photo, S3 PUT ceiling ÷ 1 PUT per photo)", why,
                {"messages_per_photo": msgs_per_photo, "ceiling_photos_per_s": round(ceiling or 0, 1),
                 "bound_by": bound}),
         Figure("db_transactions_per_photo", round(delta["transactions"] / photos, 2) if photos else None, "", None,
                "", "pg_stat_database (bench database) xact_commit + xact_rollback during the window ÷ photos stored; "
-               "every transaction of the fleet and the feeders counts (purchases included). pg_stat_statements: "
+               "every transaction of the fleet and the feeders counts (purchases included); feeders wait while more "
+               f"than {BACKLOG_TASKS} tasks are pending. pg_stat_statements: "
                f"{statements}", "",
                {"rows_read_per_photo": round(delta["rows_read"] / photos, 1) if photos else None,
                 "rows_written_per_photo": round(delta["rows_written"] / photos, 1) if photos else None,
