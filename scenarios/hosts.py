@@ -18,9 +18,15 @@ driver (this process, in the root namespace at 10.77.0.1) acts as the Mini App u
    (``scenarios.chaos_checks``) judge the database against the fakes' own records;
 3. Prometheus on the data host scrapes the web and both worker hosts; ``up`` per target and jobs by status.
 
-Bounded (``HOSTS_BUDGET_S``, default 290 s) and self-stopping; ``scenarios.hosts_net.teardown`` runs at the start
-(whatever a dead run left) and in a ``finally``. Writes ``bench/results/hosts-latest.{json,md}``; exits 0 only if
-every check passed, its last line ``hosts: ok …`` or ``hosts: FAILED …``. Needs root (``ip netns``).
+Providers across hosts: the Kie fake contacts only loopback URLs and the Telegram fake takes a plain-HTTP webhook
+only on 127.0.0.1, so relays (``scenarios.hosts_relay``) give each host a loopback S3 endpoint and the data host a
+loopback ingress to the web. ``HOSTS_KEEP=1`` leaves the hosts running for a post-mortem
+(``python -m scenarios.hosts_net down`` removes them).
+
+Bounded (``HOSTS_BUDGET_S``, default 280 s; then SIGALRM ends the run) and self-stopping;
+``scenarios.hosts_net.teardown`` runs at the start (whatever a dead run left) and in a ``finally``. Writes
+``bench/results/hosts-latest.{json,md}``; exits 0 only if every check passed, its last line ``hosts: ok …`` or
+``hosts: FAILED …``. Needs root (``ip netns``).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -83,8 +90,8 @@ KILLED = WORKER2  # the worker host without the scheduler (see docs/scaling.md)
 BUDGET_ORDERS = (("premium", 23, [10, 10, 3], "card"),) * 3
 KILL_ORDERS = (("premium", 23, [10, 10, 3], "card"), ("premium", 23, [10, 10, 3], "card"),
                ("standard", 15, [10, 5], "stars"), ("starter", 7, [7], "card"))
-KILL_AFTER_TASKS = 5  # worker2 is killed once it created this many of phase 2's tasks and every worker process
-# holds messages (or after KILL_WAIT_S)
+KILL_AFTER_TASKS = 5  # worker2 is killed once it created this many of phase 2's tasks and holds ≥ 5 messages
+# (or after KILL_WAIT_S)
 KILL_WAIT_S = 40.0
 CREATED = '"logger": "actors.generation"'  # with the event below: one line per task our DB records
 
@@ -110,6 +117,7 @@ class Run:
     procs: list[tuple[Host, str, subprocess.Popen[bytes]]] = field(default_factory=list)
     results: dict[str, Any] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
+    worker_ids: dict[str, set[bytes]] = field(default_factory=dict)  # Dramatiq worker ids per worker host
 
     def left_s(self) -> float:
         return self.deadline - time.monotonic()
@@ -237,15 +245,19 @@ def start_fleet(run: Run, shared: dict[str, str], settings: Settings) -> None:
     if release.returncode != 0:
         raise RuntimeError(f"release (migrations) failed: {release.stderr[-500:]}")
     launch(run, WEB, "web", ["bash", "deploy/launch.sh", "web"], {**host_env(env, WEB), "PORT": str(WEB_PORT)})
+    fleet.wait_healthy(f"http://{WEB.address}:{WEB_PORT}", timeout_s=90)
+    # One worker host after the other, the scheduler last: the Dramatiq ids that appear in the broker's
+    # heartbeats while a host starts are that host's worker processes (nothing else publishes meanwhile).
+    unacked = Unacked(redis.Redis.from_url(settings.redis_url), NAMESPACE)
     for host in (WORKER1, WORKER2):
+        known = set(unacked.beats())
         worker_env = {**host_env(env, host), "WORKER_METRICS_PORT": str(METRICS_PORT),
                       "WORKER_METRICS_HOST": host.address}
         launch(run, host, "worker", ["bash", "deploy/launch.sh", "worker"], worker_env)
+        wait_for(f"{host.name}'s {WORKER_PROCESSES} worker processes",
+                 lambda known=known: len(set(unacked.beats()) - known) >= WORKER_PROCESSES, 90)
+        run.worker_ids[host.name] = set(unacked.beats()) - known
     launch(run, WORKER1, "scheduler", ["bash", "deploy/launch.sh", "scheduler"], host_env(env, WORKER1))
-    fleet.wait_healthy(f"http://{WEB.address}:{WEB_PORT}", timeout_s=90)
-    unacked = Unacked(redis.Redis.from_url(settings.redis_url), NAMESPACE)
-    wanted = 2 * WORKER_PROCESSES
-    wait_for(f"{wanted} worker processes' heartbeats", lambda: len(unacked.beats()) >= wanted, 90)
     for host in (WORKER1, WORKER2):
         url = f"http://{host.address}:{METRICS_PORT}/metrics"
         wait_for(f"{host.name}'s /metrics", lambda url=url: requests.get(
@@ -399,12 +411,10 @@ def host_killed(run: Run, settings: Settings, seed: int) -> Check:
     started = time.monotonic()
     purchases, threads = buy_all(settings, KILL_ORDERS, seed)
     waited = time.monotonic()
-    running = 2 * WORKER_PROCESSES
-    while time.monotonic() - waited < KILL_WAIT_S:  # until every worker process holds work and worker2 made tasks
-        beats, held = unacked.beats(), unacked.held()
-        busy = [w for w in held if beats.get(w, 0) > time.time() * 1000 - 2000]
+    doomed = run.worker_ids[KILLED.name]
+    while time.monotonic() - waited < KILL_WAIT_S:  # until worker2 made tasks and holds messages
         made = created_by_host()[KILLED.name] - before_hosts[KILLED.name]
-        if len(busy) >= running and made >= KILL_AFTER_TASKS:
+        if made >= KILL_AFTER_TASKS and sum(len(m) for w, m in unacked.held().items() if w in doomed) >= 5:
             break
         time.sleep(0.2)
     beats, held = unacked.beats(), unacked.held()
@@ -417,8 +427,8 @@ def host_killed(run: Run, settings: Settings, seed: int) -> Check:
         f"(it had created {at_hosts[KILLED.name] - before_hosts[KILLED.name]} of this phase's tasks)")
     time.sleep(3)
     now = unacked.beats()
-    dead = [w for w in held if now.get(w) == beats.get(w)]
-    lost = [m for w in dead for m in held[w]]
+    dead = [w for w in doomed if now.get(w) == beats.get(w)]  # their beats stopped
+    lost = [m for w in dead for m in held.get(w, [])]
     requeued_after = None
     while any(unacked.keys(w) for w in dead) and time.monotonic() - waited < 120:
         time.sleep(0.2)
@@ -431,6 +441,7 @@ def host_killed(run: Run, settings: Settings, seed: int) -> Check:
     figures = {
         "orders": len(purchases), "wall_s": round(time.monotonic() - started, 1), "killed_at_s": kill_t,
         "processes_killed": len(killed), "still_alive_in_namespace": len(pids(KILLED)),
+        "worker_processes_silent_after_kill": f"{len(dead)}/{len(doomed)}",
         "tasks_created_before_kill": {h: at_hosts[h] - before_hosts[h] for h in at_hosts},
         "tasks_created_after_kill": {h: after_hosts[h] - at_hosts[h] for h in after_hosts},
         "held_by_killed_host": len(lost), "held_by_actor": dict(Counter(m["actor"] for m in lost)),
@@ -444,6 +455,8 @@ def host_killed(run: Run, settings: Settings, seed: int) -> Check:
     problems = [f"{p.tier}{'★' if p.rail == 'stars' else ''} #{p.job_id}: {p.error or p.status} albums "
                 f"{p.albums} (expected {p.albums_expected})" for p in purchases
                 if p.error or p.status != "delivered" or p.albums != p.albums_expected]
+    if len(dead) != len(doomed):
+        problems.append(f"only {len(dead)} of {KILLED.name}'s {len(doomed)} worker processes went silent")
     if figures["still_alive_in_namespace"]:
         problems.append(f"{figures['still_alive_in_namespace']} processes survived in {KILLED.netns}")
     after = figures["tasks_created_after_kill"]
@@ -512,8 +525,14 @@ def main() -> int:
     if os.geteuid() != 0:
         say("hosts: FAILED — needs root (ip netns, veth, a bridge)")
         return 1
-    budget_s = float(os.environ.get("HOSTS_BUDGET_S", "290"))
+    budget_s = float(os.environ.get("HOSTS_BUDGET_S", "280"))
     run = Run(deadline=time.monotonic() + budget_s)
+
+    def out_of_time(signum: int, frame: object) -> None:
+        raise TimeoutError(f"the run's bound ({budget_s:.0f} s) ran out")
+
+    signal.signal(signal.SIGALRM, out_of_time)  # whatever hangs, the finally below still cleans up in time
+    signal.alarm(int(budget_s))
     began = time.monotonic()
     shutil.rmtree(RUN_DIR, ignore_errors=True)
     RUN_DIR.mkdir(parents=True)
@@ -541,6 +560,7 @@ def main() -> int:
         say(f"hosts: error — {error}")
         traceback.print_exc()
     finally:
+        signal.alarm(0)
         if os.environ.get("HOSTS_KEEP") == "1":  # a post-mortem; the next run (or teardown) removes it all
             say("hosts: HOSTS_KEEP=1 — the hosts keep running; `python -m scenarios.hosts_net down` stops them")
         else:
