@@ -93,7 +93,7 @@ KILL_ORDERS = (("premium", 23, [10, 10, 3], "card"), ("premium", 23, [10, 10, 3]
 KILL_AFTER_TASKS = 5  # worker2 is killed once it created this many of phase 2's tasks and holds ≥ 5 messages
 # (or after KILL_WAIT_S)
 KILL_WAIT_S = 40.0
-CREATED = '"logger": "actors.generation"'  # with the event below: one line per task our DB records
+ACTOR_LOG = '"logger": "actors.generation"'  # its kie_task_created / photo_stored: one line per row recorded
 
 
 def say(line: str) -> None:
@@ -268,13 +268,13 @@ def start_fleet(run: Run, shared: dict[str, str], settings: Settings) -> None:
 
 # ---- evidence --------------------------------------------------------------------------------------------------
 
-def created_by_host() -> dict[str, int]:
-    """``kie_task_created`` log lines per worker host (each host's worker log is its own file)."""
+def created_by_host(event: str = "kie_task_created") -> dict[str, int]:
+    """``actors.generation``'s ``event`` log lines per worker host (each host's worker log is its own file)."""
     counts = {}
     for host in (WORKER1, WORKER2):
         path = RUN_DIR / f"{host.name}-worker.log"
         with open(path, errors="replace") as log:
-            counts[host.name] = sum(1 for line in log if CREATED in line and '"kie_task_created"' in line)
+            counts[host.name] = sum(1 for line in log if ACTOR_LOG in line and f'"{event}"' in line)
     return counts
 
 
@@ -371,7 +371,7 @@ def shared_budget(run: Run, settings: Settings, seed: int) -> Check:
     per_host = {h: after_hosts[h] - before_hosts[h] for h in after_hosts}
     times = submitted_times(settings, [p.job_id for p in purchases if p.job_id])
     span = times[-1] - times[0] if len(times) > 1 else 0.0
-    figures = {
+    figures: dict[str, Any] = {
         "orders": len(purchases), "wall_s": round(time.monotonic() - started, 1),
         "delivered": sum(p.status == "delivered" for p in purchases),
         "photos_in_chats": sum(sum(p.albums) for p in purchases),
@@ -418,7 +418,7 @@ def host_killed(run: Run, settings: Settings, seed: int) -> Check:
             break
         time.sleep(0.2)
     beats, held = unacked.beats(), unacked.held()
-    at_hosts = created_by_host()
+    at_hosts, stored_at = created_by_host(), created_by_host("photo_stored")
     at = time.time()
     killed = kill_host(KILLED)
     kill_t = round(time.monotonic() - started, 1)
@@ -437,9 +437,10 @@ def host_killed(run: Run, settings: Settings, seed: int) -> Check:
     say(f"  {KILLED.name} held {len(lost)} unacknowledged messages {dict(Counter(m['actor'] for m in lost))}; "
         f"back in the queues {requeued_after} s after the kill")
     finish(settings, purchases, threads, max(10.0, run.left_s() - 40), "after the kill")
-    after_hosts = created_by_host()
-    figures = {
+    after_hosts, stored_after = created_by_host(), created_by_host("photo_stored")
+    figures: dict[str, Any] = {
         "orders": len(purchases), "wall_s": round(time.monotonic() - started, 1), "killed_at_s": kill_t,
+        "photos_stored_after_kill": {h: stored_after[h] - stored_at[h] for h in stored_after},
         "processes_killed": len(killed), "still_alive_in_namespace": len(pids(KILLED)),
         "worker_processes_silent_after_kill": f"{len(dead)}/{len(doomed)}",
         "tasks_created_before_kill": {h: at_hosts[h] - before_hosts[h] for h in at_hosts},
@@ -460,15 +461,16 @@ def host_killed(run: Run, settings: Settings, seed: int) -> Check:
     if figures["still_alive_in_namespace"]:
         problems.append(f"{figures['still_alive_in_namespace']} processes survived in {KILLED.netns}")
     after = figures["tasks_created_after_kill"]
-    if after[KILLED.name]:
-        problems.append(f"{KILLED.name} created {after[KILLED.name]} tasks after it was killed")
+    if after[KILLED.name] or figures["photos_stored_after_kill"][KILLED.name]:
+        problems.append(f"{KILLED.name} worked after it was killed")
     if not after[WORKER1.name] and figures["tasks_created_before_kill"][KILLED.name] < sum(o[1] for o in KILL_ORDERS):
         problems.append("worker1 created no task after the kill")
     return Check(f"{KILLED.name} killed mid-run (every process, no warning): nothing lost, {WORKER1.name} "
                  "finishes", not problems,
                  f"{len(killed)} processes SIGKILLed at t={kill_t} s; it held {len(lost)} messages, requeued "
                  f"after {requeued_after} s; tasks created before the kill {figures['tasks_created_before_kill']}, "
-                 f"after {after}; {figures['delivered']}/{len(purchases)} orders delivered in {figures['wall_s']} s",
+                 f"after {after}; photos stored after it {figures['photos_stored_after_kill']}; "
+                 f"{figures['delivered']}/{len(purchases)} orders delivered in {figures['wall_s']} s",
                  problems)
 
 
