@@ -74,7 +74,7 @@ DEFAULT_BUYERS = many_buyers()
 # Worker SIGKILLs come from the supervisor throughout; the timeline holds the once-per-run faults.
 DEFAULT_TIMELINE = (Step(25, "telegram_429_burst"), Step(40, "stop_redis"), Step(48, "start_redis"),
                     Step(75, "kill_web"), Step(110, "stop_postgres"), Step(118, "start_postgres"),
-                    Step(140, "telegram_album_flood"), Step(200, "telegram_429_burst"))
+                    Step(140, "telegram_album_flood"), Step(220, "telegram_429_burst"))
 RABBITMQ_TIMELINE = (Step(160, "stop_rabbitmq"), Step(168, "start_rabbitmq"))
 
 
@@ -88,8 +88,8 @@ class ChaosConfig:
     # The supervisor SIGKILLs a random worker group every kill_every_s (a random span within the pair) from
     # supervise_s[0] to supervise_s[1] after the purchases start; None: only the timeline's kills.
     kill_every_s: tuple[float, float] | None = (6.0, 12.0)
-    supervise_s: tuple[float, float] = (8.0, 260.0)
-    buyers_spread_s: float = 45.0  # the buyers start evenly over this span
+    supervise_s: tuple[float, float] = (8.0, 300.0)
+    buyers_spread_s: float = 150.0  # the buyers start evenly over this span
     web_port: int = 8300
     sandbox_ports: tuple[int, int, int, int] = (9301, 9302, 9303, 9304)  # kie, tbank, telegram, s3
     redis_port: int = 0  # 0: any free port (the same for PostgreSQL and RabbitMQ)

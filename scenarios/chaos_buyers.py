@@ -57,8 +57,8 @@ class ChaosApp(MiniApp):
     tries again while the web is down or answers 5xx (its database restarting); any other HTTP answer outside
     ``expect`` is still an error."""
 
-    RETRY_S = 60.0
-    TIMEOUT_S = 90.0
+    RETRY_S = 150.0
+    TIMEOUT_S = 120.0
 
     def __init__(self, base: str, settings: Settings, telegram_id: int, start_param: str | None = None) -> None:
         super().__init__(base, settings, telegram_id)

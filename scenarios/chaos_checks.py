@@ -74,6 +74,16 @@ def _stars(payment: dict[str, Any]) -> bool:
     return payment.get("rail") == "stars"
 
 
+UNKNOWN_OUTCOME_PREFIX = "outcome unknown"  # usecases.sending.UNKNOWN_OUTCOME: a send never repeated
+
+
+def _unknown_outcome_photos(ev: Evidence) -> set[int]:
+    """Photo ids of chunks whose send had an unknown outcome (its answer lost, or the worker died mid-call): by
+    the fleet's policy (usecases/sending.py) never sent again; the gallery holds them, the summary says so."""
+    return {pid for c in ev.db.get("chunks", []) if (c.get("last_error") or "").startswith(UNKNOWN_OUTCOME_PREFIX)
+            for pid in c.get("photo_ids") or []}
+
+
 def _blocked_chats(ev: Evidence) -> set[int]:
     return {int(chat) for chat in ev.telegram.get("blocked_chats", [])}
 
@@ -106,7 +116,7 @@ def check_i2(ev: Evidence, windows: dict[str, Any]) -> Check:
         if credit["kind"] == "granted":
             refunded[credit["job_id"]] += credit["photos"]  # the Stars rail's partial policy: free portraits
     chats, users = _chat_photos(ev), {p["user_id"]: p["telegram_id"] for p in ev.db["payments"]}
-    blocked = _blocked_chats(ev)
+    blocked, unknown = _blocked_chats(ev), _unknown_outcome_photos(ev)
     problems, totals = [], Counter()
     for job in ev.db["jobs"]:
         jid, mine = job["id"], photos[job["id"]]
@@ -123,10 +133,13 @@ def check_i2(ev: Evidence, windows: dict[str, Any]) -> Check:
         ours = {p["sha256"] for p in mine}
         seen = set(in_chat)
         totals.update(chat=len(in_chat), distinct=len(seen & ours), duplicates=len(in_chat) - len(seen))
+        unsent = {p["sha256"] for p in mine if p["id"] in unknown} - seen
         if users[job["user_id"]] in blocked:
             totals.update(gallery_only=len(ours - seen))  # the person blocked the bot: the gallery holds them
-        elif ours - seen:
-            problems.append(f"job {jid}: {len(ours - seen)} stored photos never reached the chat")
+        else:
+            totals.update(unknown_outcome=len(unsent))
+            if ours - seen - unsent:
+                problems.append(f"job {jid}: {len(ours - seen - unsent)} stored photos never reached the chat")
         if seen - ours:
             problems.append(f"job {jid}: {len(seen - ours)} photos in the chat that are not this job's")
         owed = _owed(job)
@@ -146,7 +159,8 @@ def check_i2(ev: Evidence, windows: dict[str, Any]) -> Check:
                   f"{len(ev.db['jobs'])} jobs: {totals['ordered']} ordered = {totals['stored']} stored + "
                   f"{totals['failed']} failed; chats hold {totals['chat']} photos = {totals['distinct']} distinct "
                   f"+ {totals['duplicates']} duplicate sends ({totals['gallery_only']} only in the gallery: bot "
-                  f"blocked); {totals['refunded']}/{totals['owed']} missing photos refunded (Stars: credited)")
+                  f"blocked; {totals['unknown_outcome']} only in the gallery: a send of unknown outcome, not "
+                  f"repeated); {totals['refunded']}/{totals['owed']} missing photos refunded (Stars: credited)")
 
 
 def _owed(job: dict[str, Any]) -> int:
@@ -373,14 +387,17 @@ def tally(ev: Evidence, checks: list[Check]) -> dict[str, Any]:
     mine: dict[int, set[str]] = defaultdict(set)
     for photo in photos:
         mine[photo["job_id"]].add(photo["sha256"])
-    delivered = gallery_only = undelivered = 0
+    unknown_ids = _unknown_outcome_photos(ev)
+    unknown_sha = {p["sha256"] for p in photos if p["id"] in unknown_ids}
+    delivered = gallery_only = unknown_outcome = undelivered = 0
     for job in jobs:
         seen = set(chats.get(users.get(job["user_id"], -1), []))
         delivered += len(mine[job["id"]] & seen)
         if users.get(job["user_id"]) in blocked:
             gallery_only += len(mine[job["id"]] - seen)
         else:
-            undelivered += len(mine[job["id"]] - seen)
+            unknown_outcome += len((mine[job["id"]] - seen) & unknown_sha)
+            undelivered += len(mine[job["id"]] - seen - unknown_sha)
     unaccounted = sum(max(0, j["total_photos"] - j["photos_stored"] - j["photos_failed"]) for j in jobs
                       if j["status"] not in OPEN_JOB)
     not_in_s3 = sum(1 for p in photos if p["storage_key"] not in ev.s3_keys)
@@ -405,7 +422,7 @@ def tally(ev: Evidence, checks: list[Check]) -> dict[str, Any]:
         "by_rail": dict(Counter(p.get("rail", "tbank") for p in _paid_payments(ev))),
         "photos_expected": sum(j["total_photos"] for j in jobs), "photos_stored": len(photos),
         "photos_failed": sum(j["photos_failed"] for j in jobs), "photos_delivered": delivered,
-        "photos_gallery_only": gallery_only,
+        "photos_gallery_only": gallery_only, "photos_unknown_outcome": unknown_outcome,
         "lost_photos": unaccounted + not_in_s3 + undelivered,
         "duplicate_photos": sum(n - 1 for n in slots.values() if n > 1),
         "telegram_items_sent": items_sent, "duplicate_telegram_items": duplicate_items,

@@ -31,7 +31,7 @@ AUDIT_SQL = {
     "dead_letters": "SELECT id, actor, message_id, error, attempts, created_at FROM dead_letters ORDER BY id",
     "alerts": "SELECT kind, count(*) AS n FROM admin_alerts GROUP BY kind ORDER BY kind",
     "credits": "SELECT job_id, kind, photos FROM portrait_credits",
-    "chunks": "SELECT job_id, status, count(*) AS n FROM deliveries GROUP BY job_id, status",
+    "chunks": "SELECT job_id, chunk, status, last_error, photo_ids FROM deliveries",
 }
 PAYMENT_STATUS_SQL = "SELECT id, status FROM payments"
 PROCESSED_SQL = ("SELECT message_id, actor, extract(epoch FROM processed_at) AS at FROM processed_messages "

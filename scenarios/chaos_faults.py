@@ -325,7 +325,7 @@ class Faults:
         fakes.telegram.fail(*rules)
         return f"{times} sends answered 429 retry_after={retry_after}"
 
-    def telegram_album_flood(self, _: str, times: int = 6, partial: int = 4) -> str:
+    def telegram_album_flood(self, _: str, times: int = 3, partial: int = 3) -> str:
         """The next ``times`` albums deliver their first ``partial`` photos, then answer 429 (a flood mid-album)."""
         SandboxClient.from_settings(self.settings).telegram.fail(
             {"method": "sendMediaGroup", "http_status": 429, "error_code": 429, "retry_after": 1, "times": times,

@@ -63,7 +63,10 @@ def window_lines(windows: dict[str, Any]) -> list[str]:
 TALLY = (("jobs", "jobs"), ("terminal", "terminal"), ("stuck", "stuck"), ("by_rail", "paid, by rail"),
          ("photos_expected", "photos expected"), ("photos_stored", "photos stored"),
          ("photos_delivered", "photos delivered to the chats"),
-         ("photos_gallery_only", "photos only in the gallery (bot blocked)"), ("photos_failed", "photos failed"),
+         ("photos_gallery_only", "photos only in the gallery (bot blocked)"),
+         ("photos_unknown_outcome", "photos only in the gallery (their album's send had an unknown outcome: not "
+                                    "repeated, by policy)"),
+         ("photos_failed", "photos failed"),
          ("lost_photos", "lost photos"), ("duplicate_photos", "duplicate photos"),
          ("telegram_items_sent", "Telegram items sent"), ("duplicate_telegram_items", "duplicate Telegram items"),
          ("duplicate_telegram_share", "duplicate Telegram items / items sent (≤ 0.01)"),
