@@ -32,7 +32,8 @@ case "$role" in
         # A host without a web exposes its workers' metrics itself (workers/metrics_server.py).
         metrics=()
         if [[ -n "${WORKER_METRICS_PORT:-}" ]]; then metrics=(--fork-function workers.metrics_server:serve); fi
-        exec dramatiq workers.main --processes "${WORKER_PROCESSES:-2}" --threads "${WORKER_THREADS:-8}" \
+        # Dramatiq's command line, its parent process logging JSON like the rest (workers/dramatiq_cli.py).
+        exec python -m workers.dramatiq_cli workers.main --processes "${WORKER_PROCESSES:-2}" --threads "${WORKER_THREADS:-8}" \
             --worker-shutdown-timeout "${WORKER_SHUTDOWN_TIMEOUT_MS:-20000}" "${metrics[@]}" ;;
     scheduler) exec python -m workers.scheduler ;;
     release) exec python -m db.migrate up ;;

@@ -38,9 +38,9 @@ def processes(env: Mapping[str, str]) -> list[Proc]:
         Proc("web", [str(bin_dir / "gunicorn"), "web.wsgi:build()", "--bind", f"127.0.0.1:{port}",
                      "--workers", env.get("WEB_WORKERS", "2"), "--threads", "4", "--timeout", "60",
                      "--access-logfile", "-"]),
-        Proc("worker", [str(bin_dir / "dramatiq"), "workers.main", "--processes", env.get("WORKER_PROCESSES", "2"),
-                        "--threads", env.get("WORKER_THREADS", "8"), "--worker-shutdown-timeout",
-                        env.get("WORKER_SHUTDOWN_TIMEOUT_MS", "20000")]),  # as deploy/launch.sh
+        Proc("worker", [PY, "-m", "workers.dramatiq_cli", "workers.main",  # as deploy/launch.sh: JSON logs
+                        "--processes", env.get("WORKER_PROCESSES", "2"), "--threads", env.get("WORKER_THREADS", "8"),
+                        "--worker-shutdown-timeout", env.get("WORKER_SHUTDOWN_TIMEOUT_MS", "20000")]),
         Proc("scheduler", [PY, "-m", "workers.scheduler"]),
     ]
 

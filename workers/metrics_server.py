@@ -17,6 +17,7 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from settings import Settings
+from telemetry import logs
 from telemetry.exposition import events_text, scraper_verdict
 
 StartResponse = Callable[..., Any]
@@ -48,6 +49,7 @@ class _Quiet(WSGIRequestHandler):
 
 def serve() -> None:
     """Dramatiq fork function: serve until the worker stops (Dramatiq ends its forks with SIGTERM)."""
+    logs.configure(os.environ.get("LOG_LEVEL", "INFO"))  # JSON lines, into Dramatiq's pipe like its workers'
     settings = Settings.from_env(os.environ)
     settings.check_for_production()
     tokens = tuple(token for token in (settings.metrics_token, settings.admin_token) if token)

@@ -1,6 +1,7 @@
-"""The web's own logs are the fleet's JSON lines (issue 11, "Logs"): gunicorn as the Procfile runs it
+"""The processes' own logs are the fleet's JSON lines (issue 11, "Logs"): gunicorn as the Procfile runs it
 (deploy/launch.sh web) writes its error log and one ``http_request`` line per request — method, path, status,
-duration, the process and the request's correlation id — as JSON, like every other line."""
+duration, the process and the request's correlation id — as JSON, like every other line; and the worker role's
+Dramatiq parent process (booting up, shutting down) and its worker processes write nothing but JSON too."""
 
 from __future__ import annotations
 
@@ -55,3 +56,30 @@ def test_gunicorn_logs_json_with_the_correlation_id(settings, tmp_path) -> None:
     assert access and access[0]["status"] == 200 and access[0]["method"] == "GET", access
     assert access[0]["correlation_id"] == "trace-web-logs-1" and isinstance(access[0]["process"], int)
     assert any(r["logger"] == "gunicorn.error" for r in records)
+
+
+def test_the_worker_role_logs_json_from_dramatiqs_parent_and_its_workers(settings, tmp_path) -> None:
+    (tmp_path / "metrics").mkdir()
+    env = settings_env(settings, WORKER_PROCESSES="1", WORKER_THREADS="2", WORKER_SHUTDOWN_TIMEOUT_MS="2000",
+                       PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
+                       PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    log = tmp_path / "worker.log"
+    with open(log, "wb") as out:
+        worker = subprocess.Popen(["bash", "deploy/launch.sh", "worker"], cwd=ROOT, env=env, stdout=out,
+                                  stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while "ready for action" not in log.read_text(errors="replace"):
+            assert worker.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")[-2000:]
+            time.sleep(0.3)
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=30)
+
+    lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # every line is JSON: none is Dramatiq's plain text
+    parent = [r for r in records if r["process"] == worker.pid]  # launch.sh execs: the parent keeps its pid
+    assert any("is booting up" in r["event"] for r in parent), parent
+    assert any("SIGTERM" in r["event"] for r in parent), parent
+    assert any("ready for action" in r["event"] and r["process"] != worker.pid for r in records)
+    assert all({"ts", "level", "event", "process"} <= set(r) for r in records)

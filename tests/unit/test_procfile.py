@@ -1,5 +1,6 @@
 """Issue 10 item 18: the Procfile's commands as a Heroku-style platform runs them (``bash -c`` with $PORT and no
-PROMETHEUS_MULTIPROC_DIR), with stub ``gunicorn``/``dramatiq`` that print what they were given."""
+PROMETHEUS_MULTIPROC_DIR), with stub ``gunicorn``/``python`` (the worker runs Dramatiq's command line through
+``python -m workers.dramatiq_cli``) that print what they were given."""
 from __future__ import annotations
 
 import os
@@ -18,7 +19,7 @@ def procfile() -> dict[str, str]:
 def run_role(role: str, tmp_path: Path, **env: str) -> tuple[list[str], str]:
     stubs = tmp_path / "bin"
     stubs.mkdir(exist_ok=True)
-    for name in ("gunicorn", "dramatiq"):
+    for name in ("gunicorn", "python"):
         stub = stubs / name
         stub.write_text('#!/bin/sh\necho "ARGV $*"\necho "MULTIPROC ${PROMETHEUS_MULTIPROC_DIR:-}"\n')
         stub.chmod(0o755)
@@ -62,3 +63,4 @@ def test_worker_shutdown_timeout_is_below_the_platforms_30_s(tmp_path):
     assert "--worker-shutdown-timeout" in argv, "Dramatiq's default is 600 s: the platform SIGKILLs at 30 s"
     assert int(argv[argv.index("--worker-shutdown-timeout") + 1]) < 30_000
     assert re.fullmatch(r"\d+", argv[argv.index("--processes") + 1])
+    assert argv[:3] == ["-m", "workers.dramatiq_cli", "workers.main"]  # Dramatiq's parent logs JSON too
