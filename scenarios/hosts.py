@@ -52,7 +52,7 @@ import requests
 
 from sandbox import runner
 from sandbox.client import SandboxClient
-from scenarios import chaos_checks, chaos_evidence, fleet
+from scenarios import chaos_checks, chaos_evidence, fleet, hosts_load
 from scenarios.chaos_faults import Unacked
 from scenarios.demo import Purchase, albums_in_chat, buy
 from scenarios.hosts_net import (
@@ -84,6 +84,7 @@ S3_PORT = 9104
 METRICS_PORT = 9191
 PROMETHEUS_PORT = 9090
 SCRAPE_S = 2
+IDLE_SAMPLE_S = 5.0
 NAMESPACE = "pinglass-hosts"
 KILLED = WORKER2  # the worker host without the scheduler (see docs/scaling.md)
 # (tier, photos, albums, rail)
@@ -521,6 +522,24 @@ def prometheus(run: Run, settings: Settings, up_before: dict[str, int]) -> Check
                  f"(database {in_db}); photos stored per instance (its last scrape) {stored}", problems)
 
 
+def data_host_load(run: Run, settings: Settings, load: dict[str, Any]) -> None:
+    """Measured, not checked: the data host's load per photo and its servers' ceilings (scenarios.hosts_load)."""
+    say("hosts: the data host's load per photo, and redis-benchmark / pgbench against it from worker1")
+    try:
+        redis_max = hosts_load.redis_ceiling()
+        pg_max = hosts_load.pg_ceiling(settings.database_url.rsplit("/", 1)[0] + "/postgres")
+    except (subprocess.SubprocessError, OSError, psycopg.Error) as exc:  # a measurement, not a check
+        run.results["data_host"] = {"load": load, "error": f"{type(exc).__name__}: {exc}"}
+        say(f"  per photo: {load}; the ceilings could not be measured: {exc}")
+        return
+    run.results["data_host"] = {"load": load, "redis_benchmark": redis_max, "pgbench": pg_max,
+                                "estimated_ceiling": hosts_load.estimate(load, redis_max, pg_max)}
+    say(f"  per photo: {load['redis_commands_per_photo']} Redis commands, {load['pg_commits_per_photo']} "
+        f"PostgreSQL commits (idle fleet: {load['idle_redis_commands_per_s']} commands/s, "
+        f"{load['idle_pg_commits_per_s']} commits/s); redis-benchmark median {redis_max['median_rps']}/s, "
+        f"pgbench -N {pg_max['tps']} tps → about {run.results['data_host']['estimated_ceiling']}")
+
+
 # ---- the run ---------------------------------------------------------------------------------------------------
 
 def main() -> int:
@@ -552,11 +571,16 @@ def main() -> int:
         say(f"hosts: web, worker1 (+ scheduler), worker2 up; Telegram webhook set — {run.results['startup_s']} s")
         run.checks.append(check_network())
         seed = 900_000_000 + int(time.time()) % 100000 * 10
+        idle_from = hosts_load.sample(settings.database_url, settings.redis_url)
+        time.sleep(IDLE_SAMPLE_S)  # the idle fleet's own traffic to Redis and PostgreSQL
+        start = hosts_load.sample(settings.database_url, settings.redis_url)
         run.checks.append(shared_budget(run, settings, seed))
         up_before = prom_up()
         run.checks.append(host_killed(run, settings, seed + 100))
+        end = hosts_load.sample(settings.database_url, settings.redis_url)
         run.checks.append(prometheus(run, settings, up_before))
         run.checks.extend(invariants(run, settings))
+        data_host_load(run, settings, hosts_load.per_photo(idle_from, start, start, end))
     except Exception as exc:  # noqa: BLE001 — reported as the run's failure; the finally cleans up
         error = f"{type(exc).__name__}: {exc}"
         say(f"hosts: error — {error}")
@@ -605,7 +629,7 @@ def write(run: Run, error: str) -> None:
     for c in run.checks:
         numbers = c.summary + ("" if c.passed else " — " + "; ".join(c.problems[:5]))
         lines.append(f"| {c.name} | {'PASS' if c.passed else 'FAIL'} | {numbers.replace('|', '/')} |")
-    for key in ("shared_budget", "host_killed", "prometheus"):
+    for key in ("shared_budget", "host_killed", "prometheus", "data_host"):
         if key in run.results:
             lines += ["", f"## {key}", "", "```json", json.dumps(run.results[key], indent=2, ensure_ascii=False),
                       "```"]
