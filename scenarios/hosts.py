@@ -248,7 +248,8 @@ def start_fleet(run: Run, shared: dict[str, str], settings: Settings) -> None:
     launch(run, WEB, "web", ["bash", "deploy/launch.sh", "web"], {**host_env(env, WEB), "PORT": str(WEB_PORT)})
     fleet.wait_healthy(f"http://{WEB.address}:{WEB_PORT}", timeout_s=90)
     # One worker host after the other, the scheduler last: the Dramatiq ids that appear in the broker's
-    # heartbeats while a host starts are that host's worker processes (nothing else publishes meanwhile).
+    # heartbeats while a host starts are that host's worker processes (and perhaps a web process first scraped
+    # meanwhile; it never holds messages, so the wait below, which looks only at held messages, ignores it).
     unacked = Unacked(redis.Redis.from_url(settings.redis_url), NAMESPACE)
     for host in (WORKER1, WORKER2):
         known = set(unacked.beats())
@@ -428,8 +429,10 @@ def host_killed(run: Run, settings: Settings, seed: int) -> Check:
         f"(it had created {at_hosts[KILLED.name] - before_hosts[KILLED.name]} of this phase's tasks)")
     time.sleep(3)
     now = unacked.beats()
-    dead = [w for w in doomed if now.get(w) == beats.get(w)]  # their beats stopped
-    lost = [m for w in dead for m in held.get(w, [])]
+    # what worker2 held: the messages of the workers holding any at the kill whose beats then stopped (a live
+    # worker fetches, and so beats, at least once a second; the web never holds messages)
+    dead = [w for w in held if now.get(w) == beats.get(w)]
+    lost = [m for w in dead for m in held[w]]
     requeued_after = None
     while any(unacked.keys(w) for w in dead) and time.monotonic() - waited < 120:
         time.sleep(0.2)
@@ -443,7 +446,7 @@ def host_killed(run: Run, settings: Settings, seed: int) -> Check:
         "orders": len(purchases), "wall_s": round(time.monotonic() - started, 1), "killed_at_s": kill_t,
         "photos_stored_after_kill": {h: stored_after[h] - stored_at[h] for h in stored_after},
         "processes_killed": len(killed), "still_alive_in_namespace": len(pids(KILLED)),
-        "worker_processes_silent_after_kill": f"{len(dead)}/{len(doomed)}",
+        "silent_workers_holding_messages": len(dead),
         "tasks_created_before_kill": {h: at_hosts[h] - before_hosts[h] for h in at_hosts},
         "tasks_created_after_kill": {h: after_hosts[h] - at_hosts[h] for h in after_hosts},
         "held_by_killed_host": len(lost), "held_by_actor": dict(Counter(m["actor"] for m in lost)),
@@ -457,8 +460,8 @@ def host_killed(run: Run, settings: Settings, seed: int) -> Check:
     problems = [f"{p.tier}{'★' if p.rail == 'stars' else ''} #{p.job_id}: {p.error or p.status} albums "
                 f"{p.albums} (expected {p.albums_expected})" for p in purchases
                 if p.error or p.status != "delivered" or p.albums != p.albums_expected]
-    if len(dead) != len(doomed):
-        problems.append(f"only {len(dead)} of {KILLED.name}'s {len(doomed)} worker processes went silent")
+    if set(dead) - doomed:
+        problems.append(f"{len(set(dead) - doomed)} workers not of {KILLED.name} went silent at its kill")
     if figures["still_alive_in_namespace"]:
         problems.append(f"{figures['still_alive_in_namespace']} processes survived in {KILLED.netns}")
     after = figures["tasks_created_after_kill"]
