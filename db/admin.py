@@ -39,6 +39,11 @@ def recent_jobs(conn: Connection, *, status: str | None = None, limit: int = 50)
     return fetch_all(conn, "admin.recent_jobs", {"status": status, "limit": limit})
 
 
+def payments(conn: Connection, *, status: str | None, rail: str | None, stuck_only: bool, limit: int) -> list[Row]:
+    return fetch_all(conn, "admin.payments", {"status": status, "rail": rail, "stuck_only": stuck_only,
+                                              "limit": limit})
+
+
 def open_dead_letters(conn: Connection) -> int:
     return int(fetch_row(conn, "admin.open_dead_letters")["n"])
 

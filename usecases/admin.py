@@ -88,6 +88,13 @@ def kie_keys(services: Services) -> list[dict[str, Any]]:
     return [{**key, "limit": s.kie_rate_limit, "window_s": s.kie_rate_window_s} for key in keys]
 
 
+def payments_list(conn: Connection, *, status: str | None = None, rail: str | None = None,
+                  stuck_only: bool = False, limit: int = 100) -> list[dict[str, Any]]:
+    """Payments filtered by status and rail, the stuck ones first (``stuck`` says why: paid with no job started,
+    money held but not confirmed, open past the 24 h alert)."""
+    return admin.payments(conn, status=status, rail=rail, stuck_only=stuck_only, limit=limit)
+
+
 def provider_calls(services: Services, *, minutes: int = 15) -> list[dict[str, Any]]:
     """Each provider operation over the last ``minutes``, from every process: calls, errors, latency p50/p95/p99."""
     provider_stats.flush()  # this process's own latest calls too

@@ -21,6 +21,27 @@ WHERE (%(status)s::text IS NULL OR status = %(status)s::text)
 ORDER BY id DESC
 LIMIT %(limit)s;
 
+-- name: payments
+-- Payments for the operators' list, filtered by status and rail; the stuck ones first, each with why:
+-- paid with no job started, money held but not confirmed, or open past the 24 h alert.
+SELECT * FROM (
+    SELECT id, user_id, tier, rail, status, amount_kopecks, amount_stars, refunded_kopecks, consumed,
+           provider_payment_id, order_id, created_at, updated_at,
+           CASE WHEN status = 'confirmed' AND NOT consumed AND updated_at < now() - interval '2 minutes'
+                    THEN 'paid, no job started'
+                WHEN status = 'authorized' AND updated_at < now() - interval '10 minutes'
+                    THEN 'money held, not confirmed'
+                WHEN status IN ('new', 'authorized') AND stuck_alerted_at IS NOT NULL
+                    THEN 'open past the 24 h alert'
+           END AS stuck
+    FROM payments
+    WHERE (%(status)s::text IS NULL OR status = %(status)s::text)
+      AND (%(rail)s::text IS NULL OR rail = %(rail)s::text)
+) listed
+WHERE NOT %(stuck_only)s OR stuck IS NOT NULL
+ORDER BY (stuck IS NOT NULL) DESC, id DESC
+LIMIT %(limit)s;
+
 -- name: open_dead_letters
 SELECT count(*) AS n FROM dead_letters WHERE replayed_at IS NULL AND resolved_at IS NULL;
 

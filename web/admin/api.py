@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import current_app, jsonify, request
 
-from rules.states import JOB_MOVES
+from rules.states import JOB_MOVES, PAYMENT_MOVES
 from usecases import admin as reads
 from usecases import controls, refunds, resend
 from usecases import dead_letters as letters
@@ -88,6 +88,29 @@ def jobs() -> Any:
     with _fleet().services.pool.connection() as conn:
         rows = reads.recent_jobs(conn, status=status, limit=limit)
     return jsonify({"jobs": [job_view(row) for row in rows]})
+
+
+RAILS = ("card", "stars")
+
+
+def payment_filters() -> dict[str, Any]:
+    """``?status=`` (a payment status), ``?rail=`` (card, stars), ``?stuck=1`` and ``?limit=`` checked."""
+    status = request.args.get("status") or None
+    if status is not None and status not in PAYMENT_MOVES:
+        raise ApiError(400, "INVALID_STATUS", f"status must be one of {', '.join(PAYMENT_MOVES)}")
+    rail = request.args.get("rail") or None
+    if rail is not None and rail not in RAILS:
+        raise ApiError(400, "INVALID_RAIL", "rail must be card or stars")
+    return {"status": status, "rail": rail, "stuck_only": request.args.get("stuck") in ("1", "true", "yes"),
+            "limit": limit_arg(100)}
+
+
+def payments_json() -> Any:
+    """Payments filtered by status, rail and ``stuck``; the stuck ones first, each with why."""
+    filters = payment_filters()
+    with _fleet().services.pool.connection() as conn:
+        rows = reads.payments_list(conn, **filters)
+    return jsonify({"payments": [plain(row) for row in rows]})
 
 
 def dead_letters_json() -> Any:
@@ -257,6 +280,7 @@ ROUTES: list[tuple[str, Callable[..., Any], tuple[str, ...]]] = [
     ("/api/jobs/<int:job_id>/refund", refund_job_json, ("POST",)),
     ("/api/jobs/<int:job_id>/resend", resend_json, ("POST",)),
     ("/api/generation", generation_json, ("GET", "POST")),
+    ("/api/payments", payments_json, ("GET",)),
     ("/api/payments/<int:payment_id>", payment_json, ("GET",)),
 ]
 

@@ -9,14 +9,17 @@ from urllib.parse import urlencode
 
 from flask import current_app, redirect, render_template, request
 
+from rules.states import PAYMENT_MOVES
 from usecases import admin as reads
 from usecases.error_groups import recent_groups
 from usecases.referrals import referrer_balances
 from usecases.resend import next_round
 from web.admin.api import (
+    RAILS,
     file_or_404,
     funnel_days,
     job_view,
+    payment_filters,
     plain,
     queue_resend,
     refund_job_json,
@@ -94,6 +97,14 @@ def payment_page(payment_id: int) -> Any:
     return render_template("admin/payment.html", file=file, rubles=_rubles)
 
 
+def payments_page() -> Any:
+    filters = payment_filters()
+    with current_app.extensions["pinglass"].services.pool.connection() as conn:
+        rows = [plain(row) for row in reads.payments_list(conn, **filters)]
+    return render_template("admin/payments.html", payments=rows, filters=filters, statuses=list(PAYMENT_MOVES),
+                           rails=RAILS, rubles=_rubles)
+
+
 def funnel_page() -> Any:
     days = funnel_days()
     with current_app.extensions["pinglass"].services.pool.connection() as conn:
@@ -155,6 +166,7 @@ def register(blueprint: Any) -> None:
         ("/dead-letters/<int:letter_id>/resolve", resolve_form, ("POST",)),
         ("/lookup", lookup_page, ("GET",)),
         ("/funnel", funnel_page, ("GET",)),
+        ("/payments", payments_page, ("GET",)),
         ("/payments/<int:payment_id>", payment_page, ("GET",)),
         ("/jobs/<int:job_id>", job_page, ("GET",)),
         ("/jobs/<int:job_id>/refund", refund_form, ("POST",)),
