@@ -179,11 +179,15 @@ class Fleet:
         fleet.stop(run_dir=RUN)  # a bench fleet left over from an interrupted run (only its own pid files)
         fresh_database(self.settings.database_url)
         empty_broker(self.settings)
-        fleet.start(self.env, run_dir=RUN)
-        fleet.wait_healthy(self.base, timeout_s=120)
-        from gateways.telegram import TelegramClient
-        TelegramClient(self.settings.telegram_api_base, self.settings.telegram_bot_token).set_webhook(
-            self.settings.public_url("/webhooks/telegram"), self.settings.telegram_webhook_secret)
+        try:
+            fleet.start(self.env, run_dir=RUN)
+            fleet.wait_healthy(self.base, timeout_s=120)
+            from gateways.telegram import TelegramClient
+            TelegramClient(self.settings.telegram_api_base, self.settings.telegram_bot_token).set_webhook(
+                self.settings.public_url("/webhooks/telegram"), self.settings.telegram_webhook_secret)
+        except BaseException:
+            fleet.stop(run_dir=RUN)
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
