@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -85,6 +86,7 @@ METRICS_PORT = 9191
 PROMETHEUS_PORT = 9090
 SCRAPE_S = 2
 IDLE_SAMPLE_S = 5.0
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 NAMESPACE = "pinglass-hosts"
 KILLED = WORKER2  # the worker host without the scheduler (see docs/scaling.md)
 # (tier, photos, albums, rail)
@@ -247,25 +249,42 @@ def start_fleet(run: Run, shared: dict[str, str], settings: Settings) -> None:
         raise RuntimeError(f"release (migrations) failed: {release.stderr[-500:]}")
     launch(run, WEB, "web", ["bash", "deploy/launch.sh", "web"], {**host_env(env, WEB), "PORT": str(WEB_PORT)})
     fleet.wait_healthy(f"http://{WEB.address}:{WEB_PORT}", timeout_s=90)
-    # One worker host after the other, the scheduler last: the Dramatiq ids that appear in the broker's
-    # heartbeats while a host starts are that host's worker processes (and perhaps a web process first scraped
-    # meanwhile; it never holds messages, so the wait below, which looks only at held messages, ignores it).
-    unacked = Unacked(redis.Redis.from_url(settings.redis_url), NAMESPACE)
     for host in (WORKER1, WORKER2):
-        known = set(unacked.beats())
         worker_env = {**host_env(env, host), "WORKER_METRICS_PORT": str(METRICS_PORT),
                       "WORKER_METRICS_HOST": host.address}
         launch(run, host, "worker", ["bash", "deploy/launch.sh", "worker"], worker_env)
-        wait_for(f"{host.name}'s {WORKER_PROCESSES} worker processes",
-                 lambda known=known: len(set(unacked.beats()) - known) >= WORKER_PROCESSES, 90)
-        run.worker_ids[host.name] = set(unacked.beats()) - known
     launch(run, WORKER1, "scheduler", ["bash", "deploy/launch.sh", "scheduler"], host_env(env, WORKER1))
+    wait_for(f"{WORKER_PROCESSES} worker processes fetching on each worker host",
+             lambda: all(len(ids) >= WORKER_PROCESSES for ids in fetchers(run, settings).values()), 90, 1.0)
+    run.results["worker_processes_fetching"] = {host: len(ids) for host, ids in run.worker_ids.items()}
     for host in (WORKER1, WORKER2):
         url = f"http://{host.address}:{METRICS_PORT}/metrics"
         wait_for(f"{host.name}'s /metrics", lambda url=url: requests.get(
             url, headers={"Authorization": f"Bearer {run.token}"}, timeout=2).status_code == 200, 30)
     # the webhook at PUBLIC_BASE_URL: the Telegram fake calls it on the data host, whose relay is the ingress
     run.results["bot"] = fleet.register_bot(env)
+
+
+def fetchers(run: Run, settings: Settings, seconds: float = 2.0) -> dict[str, set[bytes]]:
+    """Which Dramatiq worker ids fetch from which worker host: Redis's MONITOR shows each command's client
+    address, and a fetch carries its worker's id (Dramatiq's dispatch script: command, timestamp, queue,
+    worker id, ...). Stored in ``run.worker_ids``."""
+    by_address = {h.address: h.name for h in (WORKER1, WORKER2)}
+    found: dict[str, set[bytes]] = {h.name: set() for h in (WORKER1, WORKER2)}
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=seconds + 1)
+    deadline = time.monotonic() + seconds
+    with client.monitor() as monitor:
+        while time.monotonic() < deadline:
+            try:
+                command = monitor.next_command()
+            except redis.TimeoutError:
+                break
+            host = by_address.get(str(command.get("client_address", "")))
+            text = str(command.get("command", ""))
+            if host and f" {NAMESPACE} fetch " in f" {text} ":
+                found[host].update(w.encode() for w in UUID.findall(text))
+    run.worker_ids = found
+    return found
 
 
 # ---- evidence --------------------------------------------------------------------------------------------------
@@ -429,10 +448,10 @@ def host_killed(run: Run, settings: Settings, seed: int) -> Check:
         f"(it had created {at_hosts[KILLED.name] - before_hosts[KILLED.name]} of this phase's tasks)")
     time.sleep(3)
     now = unacked.beats()
-    # what worker2 held: the messages of the workers holding any at the kill whose beats then stopped (a live
-    # worker fetches, and so beats, at least once a second; the web never holds messages)
-    dead = [w for w in held if now.get(w) == beats.get(w)]
-    lost = [m for w in dead for m in held[w]]
+    # worker2's processes (known by their fetches' client address) beat no more; what they held at the kill
+    dead = [w for w in doomed if now.get(w) == beats.get(w)]
+    lost = [m for w in dead for m in held.get(w, [])]
+    silent_others = [w for w in run.worker_ids[WORKER1.name] if now.get(w) == beats.get(w)]
     requeued_after = None
     while any(unacked.keys(w) for w in dead) and time.monotonic() - waited < 120:
         time.sleep(0.2)
@@ -446,7 +465,8 @@ def host_killed(run: Run, settings: Settings, seed: int) -> Check:
         "orders": len(purchases), "wall_s": round(time.monotonic() - started, 1), "killed_at_s": kill_t,
         "photos_stored_after_kill": {h: stored_after[h] - stored_at[h] for h in stored_after},
         "processes_killed": len(killed), "still_alive_in_namespace": len(pids(KILLED)),
-        "silent_workers_holding_messages": len(dead),
+        "worker_processes_silent": {KILLED.name: f"{len(dead)}/{len(doomed)}",
+                                    WORKER1.name: f"{len(silent_others)}/{len(run.worker_ids[WORKER1.name])}"},
         "tasks_created_before_kill": {h: at_hosts[h] - before_hosts[h] for h in at_hosts},
         "tasks_created_after_kill": {h: after_hosts[h] - at_hosts[h] for h in after_hosts},
         "held_by_killed_host": len(lost), "held_by_actor": dict(Counter(m["actor"] for m in lost)),
@@ -460,8 +480,9 @@ def host_killed(run: Run, settings: Settings, seed: int) -> Check:
     problems = [f"{p.tier}{'★' if p.rail == 'stars' else ''} #{p.job_id}: {p.error or p.status} albums "
                 f"{p.albums} (expected {p.albums_expected})" for p in purchases
                 if p.error or p.status != "delivered" or p.albums != p.albums_expected]
-    if set(dead) - doomed:
-        problems.append(f"{len(set(dead) - doomed)} workers not of {KILLED.name} went silent at its kill")
+    if len(dead) != len(doomed) or silent_others:
+        problems.append(f"silent after the kill: {figures['worker_processes_silent']} (expected all of "
+                        f"{KILLED.name}'s, none of {WORKER1.name}'s)")
     if figures["still_alive_in_namespace"]:
         problems.append(f"{figures['still_alive_in_namespace']} processes survived in {KILLED.netns}")
     after = figures["tasks_created_after_kill"]
