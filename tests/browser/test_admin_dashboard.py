@@ -1,17 +1,19 @@
 """The admin dashboard in a browser (issue 11, "Done when"): an operator logs in with the token once (the session
 cookie takes over), sees generation paused and a running job's per-photo progress, resumes generation, replays
-one dead letter and resolves another, reads the funnel and revenue charts, and finds a payment by its OrderId.
-Screenshots in out/screens/admin/."""
+one dead letter and resolves another, reads the funnel and revenue charts, finds a payment by its OrderId, lists
+the payments, and re-sends a delivered album (a double click sends it once). Screenshots in out/screens/admin/."""
 
 from __future__ import annotations
 
 import re
+import time
 
 from playwright.sync_api import Browser, expect
 
 from db import dead_letters
 from tests.browser.conftest import SCREENS, ConsoleGuard
 from tests.factories import make_avatar, make_user
+from tests.integration.pipeline_helpers import wait_until
 from tests.web.api_helpers import make_delivered_job
 from usecases import controls
 
@@ -78,5 +80,27 @@ def test_an_operator_watches_and_acts_in_the_dashboard(browser: Browser, service
     page.wait_for_url(re.compile(rf"/admin/payments/{delivered['payment_id']}$"))
     expect(page.locator("#payment")).to_contain_text(order_id)
     page.screenshot(path=str(SCREENS / "admin" / "payment.png"), full_page=True)
+
+    page.get_by_role("link", name="Payments", exact=True).click()
+    expect(page.locator(f"#payment-{delivered['payment_id']}")).to_contain_text("999.00 ₽")
+    page.screenshot(path=str(SCREENS / "admin" / "payments.png"), full_page=True)
+
+    page.goto(f"{live_web}/admin/jobs/{delivered['id']}")
+    page.locator("#resend").dblclick()
+    expect(page.locator(".notice")).to_contain_text("Album re-send queued (round 1)")
+
+    def sent_chunks() -> list[int] | None:
+        with services.pool.connection() as conn:
+            rows = conn.execute("SELECT chunk, status FROM deliveries WHERE job_id = %s ORDER BY chunk",
+                                (delivered["id"],)).fetchall()
+        return [r["chunk"] for r in rows] if rows and all(r["status"] == "sent" for r in rows) else None
+
+    assert wait_until(sent_chunks, what="the re-sent album") == [1000, 1001]  # 15 portraits as 10 + 5, once
+    page.reload()
+    expect(page.locator("#deliveries")).to_contain_text("1001")
+    expect(page.locator("#resend")).to_contain_text("round 2")
+    page.screenshot(path=str(SCREENS / "admin" / "job-resent.png"), full_page=True)
+    time.sleep(1.0)
+    assert sent_chunks() == [1000, 1001]  # the double click's second round-1 request sent nothing more
     context.close()
     assert guard.errors == [], guard.errors

@@ -37,12 +37,14 @@ def test_stuck_payments_come_first_with_why_and_filters_narrow(client, services,
     assert [p["id"] for p in stuck] == [held["id"], paid_no_job["id"]]
     stars = client.get("/admin/api/payments?rail=stars", headers=admin).get_json()["payments"]
     assert [p["id"] for p in stars] == [fresh["id"]]
+    cards = client.get("/admin/api/payments?rail=tbank", headers=admin).get_json()["payments"]
+    assert {p["id"] for p in cards} == {fine["id"], paid_no_job["id"], held["id"]}
     confirmed = client.get("/admin/api/payments?status=confirmed", headers=admin).get_json()["payments"]
     assert {p["id"] for p in confirmed} == {fine["id"], paid_no_job["id"]}
 
     page = client.get("/admin/payments?stuck=1", headers=admin).get_data(as_text=True)
     assert f'id="payment-{held["id"]}" class="stuck"' in page and "money held, not confirmed" in page
     assert f'id="payment-{fine["id"]}"' not in page
-    for bad, code in (("status=paid", "INVALID_STATUS"), ("rail=cash", "INVALID_RAIL"), ("limit=0", "INVALID_LIMIT")):
+    for bad, code in (("status=paid", "INVALID_STATUS"), ("rail=card", "INVALID_RAIL"), ("limit=0", "INVALID_LIMIT")):
         answer = client.get(f"/admin/api/payments?{bad}", headers=admin)
         assert answer.status_code == 400 and answer.get_json()["error"]["code"] == code

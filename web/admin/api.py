@@ -90,7 +90,7 @@ def jobs() -> Any:
     return jsonify({"jobs": [job_view(row) for row in rows]})
 
 
-RAILS = ("card", "stars")
+RAILS = ("tbank", "stars")
 
 
 def payment_filters() -> dict[str, Any]:
@@ -100,7 +100,7 @@ def payment_filters() -> dict[str, Any]:
         raise ApiError(400, "INVALID_STATUS", f"status must be one of {', '.join(PAYMENT_MOVES)}")
     rail = request.args.get("rail") or None
     if rail is not None and rail not in RAILS:
-        raise ApiError(400, "INVALID_RAIL", "rail must be card or stars")
+        raise ApiError(400, "INVALID_RAIL", "rail must be tbank or stars")
     return {"status": status, "rail": rail, "stuck_only": request.args.get("stuck") in ("1", "true", "yes"),
             "limit": limit_arg(100)}
 
