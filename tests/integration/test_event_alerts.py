@@ -76,7 +76,8 @@ def test_each_event_condition_is_told_once_within_15_s_and_again_at_the_next_inc
         with services.pool.connection() as conn:
             conn.execute("INSERT INTO payments (user_id, avatar_id, style_id, tier, photo_count, amount_kopecks, "
                          "amount_stars, rail, order_id, expires_at, created_at) VALUES (%s, %s, 'business', "
-                         "'starter', 7, 49900, 250, 'stars', %s, now() + interval '1 day', now() - interval '25 hours')",
+                         "'starter', 7, 49900, 250, 'stars', %s, now() + interval '1 day', "
+                         "now() - interval '25 hours')",
                          (user["id"], avatar["id"], uuid.uuid4().hex))
 
     stuck_payment()

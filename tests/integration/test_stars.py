@@ -127,7 +127,8 @@ def test_a_stars_refund_telegram_refused_stays_refused_until_an_operator_retries
     assert retried["status"] == "succeeded"
     assert telegram.refunds_of_charge(payment["telegram_payment_charge_id"]) == 1
     assert payment_row(services, payment["id"])["status"] == "refunded"
-    assert [a["kind"] for a in rows(services, "SELECT kind FROM admin_alerts ORDER BY id")] == ["refund_failed", "refund"]
+    kinds = [a["kind"] for a in rows(services, "SELECT kind FROM admin_alerts ORDER BY id")]
+    assert kinds == ["refund_failed", "refund"]
 
 
 def test_partial_stars_job_credits_free_portraits_that_are_redeemed_into_a_delivered_job(
