@@ -52,7 +52,7 @@ QUIET_S = 3.0  # after the last job ends: refund notifications and late acknowle
 SETTLE_SQL = ("SELECT count(*) FILTER (WHERE status IN ('delivered', 'delivered_partial', 'failed')) AS done, "
               "coalesce(sum(photos_stored), 0) AS stored FROM generation_jobs WHERE payment_id = ANY(%(ids)s)")
 
-KIE_KEYS = ("sandbox-kie-key-1", "sandbox-kie-key-2", "sandbox-kie-key-3")  # one account; key 3 gets exhausted
+KIE_KEYS = ("sandbox-kie-key-1", "sandbox-kie-key-2", "sandbox-kie-key-3")  # one account; key 1 gets exhausted
 
 
 def many_buyers(count: int = 100) -> tuple[Buyer, ...]:
@@ -98,7 +98,7 @@ class ChaosConfig:
     sweep_idle_s: int = 10
     kie_latency_ms: tuple[int, int] = (4000, 15000)  # how long Kie takes per portrait: work stays in flight
     kie_rate: tuple[int, float] = (30, 3.0)  # new tasks per window (s) per Kie account, ours and the fake's
-    kie_key_cap: int = 40  # the last Kie key answers 433 after this many tasks (0: never)
+    kie_key_cap: int = 40  # the first Kie key (the one the limiter tries first) answers 433 after this many tasks
     telegram_lost_answer_rate: float = 0.05  # Telegram's answers lost after the send was recorded
     settle_timeout_s: float = 300.0
     max_total_s: float = 585.0  # the whole run, set-up to report, stays within this (settling is cut short)
@@ -194,7 +194,7 @@ def switch_faults_on(settings: Settings, cfg: ChaosConfig) -> dict[str, Any]:
                            "callback_drop_rate": 0.3, "latency_ms_min": cfg.kie_latency_ms[0],
                            "latency_ms_max": cfg.kie_latency_ms[1]}
     if cfg.kie_key_cap:  # one key (of one account) exhausted after kie_key_cap tasks: 433, the fleet rests it
-        kie.update(key_cap=cfg.kie_key_cap, key_cap_window_s=3600.0, key_cap_keys=[len(KIE_KEYS) - 1])
+        kie.update(key_cap=cfg.kie_key_cap, key_cap_window_s=3600.0, key_cap_keys=[0])
     faults = {
         # 10 % of Kie's answers 5xx, 5 % of tasks fail; a few 455s on createTask; every attempt at one photo slot
         # fails: the jobs that have that slot end delivered_partial and must be refunded (card) or credited (Stars)

@@ -29,7 +29,7 @@ import redis
 
 from sandbox.client import SandboxClient
 from scenarios import fleet
-from scenarios.chaos_services import ThrowawayPostgres, ThrowawayRabbitMQ
+from scenarios.chaos_services import ThrowawayPostgres, ThrowawayRabbitMQ, group_tcp_ports
 from settings import Settings
 
 BIN = Path(sys.executable).parent
@@ -205,8 +205,8 @@ class Faults:
 
     def kill_worker(self, target: str, busy_wait_s: float = BUSY_WAIT_S) -> str:
         """SIGKILL the group once every running group holds work (bounded by ``busy_wait_s``); which of the held
-        messages were the dead group's is learnt in the background, from whose heartbeat stopped. On RabbitMQ
-        only how many messages the broker had out unacknowledged before and after the kill is known."""
+        messages were the dead group's is learnt in the background, from whose heartbeat stopped. On RabbitMQ the
+        broker's count of the group's unacknowledged messages (by its channels) is known, not their ids."""
         if self.rabbitmq is not None:
             return self._kill_worker_rabbitmq(target, busy_wait_s)
         waited, running = time.monotonic(), sum(1 for g in self.workers.values() if g.running)
@@ -230,22 +230,29 @@ class Faults:
         return f"SIGKILL to its process group ({waited:.1f} s waiting until every group held work)"
 
     def _kill_worker_rabbitmq(self, target: str, busy_wait_s: float) -> str:
+        """SIGKILL the group once its own channels hold unacknowledged messages (bounded by ``busy_wait_s``):
+        the broker's channels are told apart by their client ports, the group's ports read from /proc."""
         assert self.rabbitmq is not None
-        waited = time.monotonic()
-        before = self.rabbitmq.unacked()
-        while (before or 0) < 1 and time.monotonic() - waited < busy_wait_s:
-            time.sleep(0.5)
-            before = self.rabbitmq.unacked()
+        group, waited = self.workers[target], time.monotonic()
+        while True:
+            ports = group_tcp_ports(group.proc.pid) if group.proc is not None else set()
+            held = sum(n for port, n in (self.rabbitmq.unacked_by_client_port() or {}).items() if port in ports)
+            if held > 0 or time.monotonic() - waited > busy_wait_s:
+                break
+            time.sleep(0.3)
         at, waited = time.time(), time.monotonic() - waited
-        self.workers[target].kill()
-        time.sleep(0.5)  # the broker sees the connection close and puts the dead group's messages back
-        after = self.rabbitmq.unacked()
-        held = max(0, (before or 0) - (after or 0))
+        group.kill()
+        gone, deadline = False, time.monotonic() + 30
+        while not gone and time.monotonic() < deadline:  # the broker closes the dead connections: requeued
+            left = self.rabbitmq.unacked_by_client_port()
+            gone = left is not None and not set(left) & ports
+            if not gone:
+                time.sleep(0.2)
+        requeued = round(time.time() - at, 1) if held and gone else None
         self.kills.append({"target": target, "at": at, "t_s": round(time.monotonic() - self.t0, 1), "in_flight": [],
-                           "held": held, "by_actor": {}, "requeued_after_s": 0.5 if held else None,
-                           "unacked_before": before, "unacked_after": after})
-        return (f"SIGKILL to its process group ({waited:.1f} s waiting for unacked work); RabbitMQ had {before} "
-                f"messages out unacknowledged before, {after} after")
+                           "held": held, "by_actor": {}, "requeued_after_s": requeued})
+        return (f"SIGKILL to its process group ({waited:.1f} s waiting until it held work): its channels held "
+                f"{held} unacknowledged messages, back in their queues after {requeued} s")
 
     def _watch_requeue(self, kill: dict[str, Any], held: dict[bytes, list[dict[str, str]]],
                        beats: dict[bytes, float]) -> None:

@@ -16,6 +16,12 @@ def window_lines(windows: dict[str, Any]) -> list[str]:
     kie, tg, lines = windows.get("kie", {}), windows.get("telegram", {}), []
     lines.append(f"orphan Kie tasks (createTask intent window): {kie.get('orphan_tasks')} of {kie.get('tasks_at_kie')} "
                  f"tasks at Kie, {kie.get('orphan_succeeded')} of them succeeded")
+    counts = kie.get("counts") or {}
+    lines.append(f"Kie: {counts.get('rejected_433', 0)} createTask answered 433 (the exhausted key), "
+                 f"{counts.get('rejected_429', 0)} answered 429; {counts.get('record_info_429', 0)} of "
+                 f"{counts.get('record_info_calls', 0)} recordInfo calls answered 429 (waited out); "
+                 f"{counts.get('callbacks_dropped', 0)} callbacks dropped; injected failures "
+                 f"{counts.get('failures', {})}")
     lines.append(f"duplicate Telegram sends (answer lost after the send): {tg.get('duplicate_photos')} photos, "
                  f"{tg.get('duplicate_texts')} texts, from {tg.get('lost_answers')} lost answers; "
                  f"{tg.get('rate_limited_429')} 429s from Telegram")

@@ -10,6 +10,7 @@ process group and ``close()`` stops it and removes its directory.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -114,16 +115,23 @@ class ThrowawayRabbitMQ:
         except OSError:
             return False
 
-    def unacked(self) -> int | None:
-        """Messages delivered to consumers and not yet acknowledged, over every queue (None: not answered)."""
+    def unacked_by_client_port(self) -> dict[int, int] | None:
+        """Messages delivered and not yet acknowledged, per client port of the channel's connection (None: the
+        node did not answer). A channel's name is ``<client ip>:<port> -> <server ip>:<port> (<n>)``."""
         try:
             # the script itself: /usr/sbin's wrapper would switch to the rabbitmq user and miss this node's cookie
-            out = subprocess.run([str(RABBITMQ_SERVER.parent / "rabbitmqctl"), "-n", self.node, "-q", "list_queues",
-                                  "messages_unacknowledged"], env=self.env(), capture_output=True, text=True,
-                                 timeout=20, check=True).stdout
+            out = subprocess.run([str(RABBITMQ_SERVER.parent / "rabbitmqctl"), "-n", self.node, "-q",
+                                  "list_channels", "name", "messages_unacknowledged"], env=self.env(),
+                                 capture_output=True, text=True, timeout=20, check=True).stdout
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
             return None
-        return sum(int(line) for line in out.split() if line.strip().isdigit())
+        held: dict[int, int] = {}
+        for line in out.splitlines():
+            match = re.match(r"\s*[\d.]+:(\d+) -> .*\)\s+(\d+)\s*$", line)
+            if match:
+                port = int(match.group(1))
+                held[port] = held.get(port, 0) + int(match.group(2))
+        return held
 
     def stop(self) -> None:
         """SIGTERM to the node's process group (a clean shutdown: persistent messages stay on disk)."""
@@ -145,3 +153,35 @@ class ThrowawayRabbitMQ:
     def close(self) -> None:
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def group_tcp_ports(pgid: int) -> set[int]:
+    """The local TCP ports of every process in process group ``pgid`` (from /proc: each process's socket inodes
+    matched with /proc/net/tcp)."""
+    inodes: set[str] = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            if int(fields[2]) != pgid:  # after the command: state, ppid, pgrp
+                continue
+            for fd in os.listdir(f"/proc/{entry}/fd"):
+                target = os.readlink(f"/proc/{entry}/fd/{fd}")
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        except (FileNotFoundError, ProcessLookupError, PermissionError, IndexError, ValueError):
+            continue
+    ports: set[int] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as rows:
+                next(rows)
+                for row in rows:
+                    parts = row.split()
+                    if parts[9] in inodes:
+                        ports.add(int(parts[1].rsplit(":", 1)[1], 16))
+        except FileNotFoundError:
+            continue
+    return ports
