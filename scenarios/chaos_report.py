@@ -39,6 +39,11 @@ def window_lines(windows: dict[str, Any]) -> list[str]:
         kills = []
     for kill in kills:
         timing, requeued = kill["reprocessed_after_s"], kill["requeued_after_s"]
+        if kill["held"] and not kill["in_flight"]:  # RabbitMQ: how many, not which
+            lines.append(f"SIGKILL worker {kill['target']} at t={kill['t_s']} s: its channels held {kill['held']} "
+                         f"unacknowledged messages; the broker requeued them after {requeued} s (their ids are not "
+                         "known on RabbitMQ)")
+            continue
         lines.append(
             f"SIGKILL worker {kill['target']} at t={kill['t_s']} s: it held {kill['held']} unacked messages "
             f"{kill['by_actor']}; " + (f"the broker requeued them after {requeued} s; " if requeued is not None else
