@@ -93,9 +93,10 @@ KILLED = WORKER2  # the worker host without the scheduler (see docs/scaling.md)
 BUDGET_ORDERS = (("premium", 23, [10, 10, 3], "card"),) * 3
 KILL_ORDERS = (("premium", 23, [10, 10, 3], "card"), ("premium", 23, [10, 10, 3], "card"),
                ("standard", 15, [10, 5], "stars"), ("starter", 7, [7], "card"))
-KILL_AFTER_TASKS = 10  # worker2 is killed once it created this many of phase 2's tasks, KILL_AFTER_PHOTOS of
-KILL_AFTER_PHOTOS = 3  # the phase's photos are stored, and it holds ≥ 5 messages (or after KILL_WAIT_S)
-KILL_WAIT_S = 40.0
+# worker2 is killed once it created KILL_AFTER_TASKS of phase 2's tasks, KILL_AFTER_PHOTOS of the phase's photos
+# are stored and it holds KILL_HOLDING messages (or after KILL_WAIT_S)
+KILL_AFTER_TASKS, KILL_AFTER_PHOTOS, KILL_HOLDING = 5, 1, 3
+KILL_WAIT_S = 45.0
 ACTOR_LOG = '"logger": "actors.generation"'  # its kie_task_created / photo_stored: one line per row recorded
 
 
@@ -289,14 +290,32 @@ def fetchers(run: Run, settings: Settings, seconds: float = 2.0) -> dict[str, se
 
 # ---- evidence --------------------------------------------------------------------------------------------------
 
-def created_by_host(event: str = "kie_task_created") -> dict[str, int]:
-    """``actors.generation``'s ``event`` log lines per worker host (each host's worker log is its own file)."""
-    counts = {}
-    for host in (WORKER1, WORKER2):
-        path = RUN_DIR / f"{host.name}-worker.log"
-        with open(path, errors="replace") as log:
-            counts[host.name] = sum(1 for line in log if ACTOR_LOG in line and f'"{event}"' in line)
-    return counts
+class LogTally:
+    """``actors.generation``'s ``kie_task_created`` and ``photo_stored`` lines per worker host (each host's worker
+    log is its own file), read on from where the last call stopped."""
+
+    EVENTS = ("kie_task_created", "photo_stored")
+
+    def __init__(self) -> None:
+        self.offsets = {h.name: 0 for h in (WORKER1, WORKER2)}
+        self.counts = {event: {h.name: 0 for h in (WORKER1, WORKER2)} for event in self.EVENTS}
+
+    def __call__(self, event: str = "kie_task_created") -> dict[str, int]:
+        for host in (WORKER1, WORKER2):
+            with open(RUN_DIR / f"{host.name}-worker.log", "rb") as log:
+                log.seek(self.offsets[host.name])
+                chunk = log.read()
+            complete = chunk.rfind(b"\n") + 1  # a line still being written is read next time
+            self.offsets[host.name] += complete
+            for line in chunk[:complete].decode(errors="replace").splitlines():
+                if ACTOR_LOG in line:
+                    for name in self.EVENTS:
+                        if f'"{name}"' in line:
+                            self.counts[name][host.name] += 1
+        return dict(self.counts[event])
+
+
+created_by_host = LogTally()
 
 
 def buy_all(settings: Settings, orders: tuple[tuple[str, int, list[int], str], ...],
@@ -433,19 +452,23 @@ def host_killed(run: Run, settings: Settings, seed: int) -> Check:
     purchases, threads = buy_all(settings, KILL_ORDERS, seed)
     waited = time.monotonic()
     doomed = run.worker_ids[KILLED.name]
+    held: dict[bytes, list[dict[str, str]]] = {}
     while time.monotonic() - waited < KILL_WAIT_S:  # until worker2 made tasks and holds messages
         made = created_by_host()[KILLED.name] - before_hosts[KILLED.name]
         stored = sum(created_by_host("photo_stored").values()) - stored_before
-        if (made >= KILL_AFTER_TASKS and stored >= KILL_AFTER_PHOTOS
-                and sum(len(m) for w, m in unacked.held().items() if w in doomed) >= 5):
+        held = unacked.held()
+        if made >= KILL_AFTER_TASKS and stored >= KILL_AFTER_PHOTOS and sum(
+                len(m) for w, m in held.items() if w in doomed) >= KILL_HOLDING:
             break
         time.sleep(0.2)
-    beats, held = unacked.beats(), unacked.held()
-    at_hosts, stored_at = created_by_host(), created_by_host("photo_stored")
+    held = unacked.held()
     at = time.time()
     killed = kill_host(KILLED)
     kill_t = round(time.monotonic() - started, 1)
     link_down(KILLED)
+    time.sleep(0.3)  # a command sent just before the kill still lands
+    beats = unacked.beats()  # the dead workers' last beats; the living beat again within a second
+    at_hosts, stored_at = created_by_host(), created_by_host("photo_stored")
     say(f"  t={kill_t} s: SIGKILL to all {len(killed)} processes of {KILLED.name} at once, its link down "
         f"(it had created {at_hosts[KILLED.name] - before_hosts[KILLED.name]} of this phase's tasks)")
     time.sleep(3)
