@@ -80,6 +80,37 @@ def run_broker(broker: str, parts: list[str], seed: int) -> dict[str, Any]:
     return {"figures": [f.as_dict() for f in figures], "data": data, "errors": errors}
 
 
+def merged(results: dict[str, Any]) -> dict[str, Any]:
+    """BENCH_MERGE=1: this run's figures replace those of the same name in the previous latest.json; the others
+    stay, each marked with the run that measured it (``measured``), and the report lists both runs."""
+    import json
+
+    from scenarios.bench_report import RESULTS
+
+    try:
+        previous = json.loads((RESULTS / "latest.json").read_text())
+    except (OSError, ValueError):
+        return results
+    for broker, got in results["brokers"].items():
+        for fig in got["figures"]:
+            fig["measured"] = results["when"]
+        old = previous.get("brokers", {}).get(broker, {})
+        names = {f["name"] for f in got["figures"]}
+        kept = [{**f, "measured": f.get("measured", previous["when"])} for f in old.get("figures", [])
+                if f["name"] not in names]
+        got["figures"] = kept + got["figures"]
+        got["data"] = {**old.get("data", {}), **got["data"]}
+    for broker, old in previous.get("brokers", {}).items():
+        if broker not in results["brokers"]:
+            results["brokers"][broker] = {**old, "figures": [{**f, "measured": f.get("measured", previous["when"])}
+                                                             for f in old.get("figures", [])]}
+    results["runs"] = [*previous.get("runs", [f"{previous['when']}: {', '.join(previous.get('parts', []))} "
+                                             f"({previous.get('machine')})"]),
+                       f"{results['when']}: {', '.join(results['parts'])} ({results['machine']})"]
+    results["parts"] = sorted(set(previous.get("parts", [])) | set(results["parts"]), key=PARTS.index)
+    return results
+
+
 def main() -> int:
     parts = [p for p in selected("BENCH_ONLY", PARTS) if p in PARTS]
     brokers = selected("BENCH_BROKERS", ("redis", "rabbitmq"))
@@ -98,6 +129,8 @@ def main() -> int:
         results["brokers"][broker] = run_broker(broker, parts, seed + index * 5000)
     results["wall_s"] = round(time.monotonic() - started)
     results["machine"] += f"; at end: {machine_load()}"
+    if os.environ.get("BENCH_MERGE") == "1":
+        results = merged(results)
     write(results)
     progress(f"written bench/results/latest.json and latest.md in {results['wall_s']} s")
     for broker, got in results["brokers"].items():

@@ -23,6 +23,8 @@ def markdown(results: dict[str, Any]) -> str:
              f"Machine: {results['machine']}. Fleet: {results['fleet']}.",
              f"Parts run: {', '.join(results.get('parts', []))}; brokers: {', '.join(brokers)}; "
              f"wall time {results.get('wall_s')} s.", "",
+             *([f"Merged from {len(results['runs'])} runs (each figure's own run is in latest.json, `measured`):", "",
+                *[f"- {run}" for run in results["runs"]], ""] if results.get("runs") else []),
              "Providers are the sandbox fakes (real HTTP). Each figure: measured value per broker, its target, "
              "whether it is met (and by how much it is missed), how it was measured. Figures are measurements on a "
              "shared 2-core machine, not assertions.", ""]
