@@ -80,6 +80,7 @@ def _on_create_error(task: dict, err: KieError) -> None:
 
 
 POLL_429_WAIT_S = 1.0  # a rate-limited poll waits this long (plus jitter) when Kie names no retry_after
+POLL_ERROR_WAIT_S = 2.0  # a poll Kie answered 5xx (or could not be reached) waits this long (plus jitter)
 
 
 @dramatiq.actor(queue_name="kie_poll", max_retries=8, min_backoff=1000, max_backoff=30_000)
@@ -97,11 +98,12 @@ def poll_task(task_id: int, chain: int | None = None) -> None:
                                         task_id=task["kie_task_id"])
         failure = None
     except KieError as err:
-        if err.code == 429:  # Kie's recordInfo limit: an expected wait, not a failure that spends the budget
-            wait_ms = int((err.retry_after or POLL_429_WAIT_S) * 1000) + random.randint(0, 1000)
-            raise Defer(wait_ms, "kie recordInfo 429") from None
         if err.retryable:
-            raise
+            # A poll only reads: a 429 (Kie's recordInfo limit) or a 5xx is a wait, never a dead letter. The
+            # task's fate is decided by what Kie answers (and the job's deadline), not by this poll's budget; a
+            # poll of an ended task returns at once (above).
+            wait_s = err.retry_after or (POLL_429_WAIT_S if err.code == 429 else POLL_ERROR_WAIT_S)
+            raise Defer(int(wait_s * 1000) + random.randint(0, 1000), f"kie recordInfo {err.code}") from None
         info, failure = None, (f"poll_{err.code}", err.message)
     with effect_once("poll_task") as conn:
         if conn is not None:

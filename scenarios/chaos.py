@@ -99,7 +99,7 @@ class ChaosConfig:
     kie_latency_ms: tuple[int, int] = (4000, 15000)  # how long Kie takes per portrait: work stays in flight
     kie_rate: tuple[int, float] = (30, 3.0)  # new tasks per window (s) per Kie account, ours and the fake's
     kie_key_cap: int = 40  # the first Kie key (the one the limiter tries first) answers 433 after this many tasks
-    telegram_lost_answer_rate: float = 0.05  # Telegram's answers lost after the send was recorded
+    telegram_lost_answer_rate: float = 0.03  # Telegram's answers lost after the send was recorded
     settle_timeout_s: float = 300.0
     max_total_s: float = 585.0  # the whole run, set-up to report, stays within this (settling is cut short)
     report_dir: Path | None = fleet.ROOT / "bench" / "results"

@@ -135,7 +135,7 @@ def place_order(base: str, settings: Settings, order: Order, happened: dict[str,
         order.error = f"{type(exc).__name__}: {exc}"[:300]
 
 
-def pay_stars(settings: Settings, order: Order, invoice_url: str, attempts: int = 3) -> None:
+def pay_stars(settings: Settings, order: Order, invoice_url: str, attempts: int = 5) -> None:
     """Pay the invoice as the person would; when Telegram says the payment failed (our pre-checkout answer came
     too late, or said no while the database was away), try again, as a person would, up to ``attempts`` times."""
     telegram = SandboxClient.from_settings(settings, timeout=30).telegram
@@ -145,7 +145,7 @@ def pay_stars(settings: Settings, order: Order, invoice_url: str, attempts: int 
         if status == "paid":
             return
         order.failed_attempts.append(f"Stars invoice {status}: {telegram.invoice(invoice_url).get('error_message')}")
-        time.sleep(2.0 * (attempt + 1))
+        time.sleep(3.0 * (attempt + 1))
     raise RuntimeError(f"the Stars invoice ended {status} {attempts} times")
 
 
