@@ -12,7 +12,7 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -69,14 +69,16 @@ def kie_floor_s(tasks: int, limit: int, window_s: float, accounts: int = 1) -> f
     return (math.ceil(tasks / (limit * accounts)) - 1) * window_s
 
 
-def kie_utilization(accepted_ms: Iterable[int], limit: int, window_s: float, start_ms: int, windows: int,
-                    accounts: int = 1) -> float | None:
-    """Tasks accepted in ``windows`` whole windows from ``start_ms`` ÷ what the limit allows in them."""
-    if windows <= 0:
+def kie_utilization(accepted_ms: list[int], limit: int, window_s: float, accounts: int = 1) -> float | None:
+    """The sustained share of the limit used: the tasks accepted after the first burst (the ``limit × accounts``
+    a fresh budget lets through at once) ÷ what the limit allowed from the first task to the last. Counting whole
+    windows instead would hide a budget taken in bursts a little over a window apart."""
+    ordered = sorted(accepted_ms)
+    first_burst = limit * accounts
+    if len(ordered) <= first_burst or ordered[-1] == ordered[0]:
         return None
-    end = start_ms + windows * window_s * 1000
-    used = sum(1 for t in accepted_ms if start_ms <= t < end)
-    return round(used / (limit * accounts * windows), 3)
+    allowed = limit * accounts * (ordered[-1] - ordered[0]) / 1000 / window_s
+    return round((len(ordered) - first_burst) / allowed, 3)
 
 
 def percentile(samples: list[float], q: float) -> float | None:

@@ -15,11 +15,12 @@ def test_the_floor_is_one_window_per_batch_after_the_first() -> None:
     assert kie_floor_s(0, 20, 10.0) == 0.0
 
 
-def test_utilization_counts_whole_windows_from_the_start() -> None:
-    accepted = [i * 500 for i in range(60)]  # 2 per second for 30 s
-    assert kie_utilization(accepted, 20, 10.0, 0, 3) == 1.0
-    assert kie_utilization(accepted[:30], 20, 10.0, 0, 3) == 0.5
-    assert kie_utilization(accepted, 20, 10.0, 0, 0) is None
+def test_utilization_is_the_sustained_share_after_the_first_burst() -> None:
+    steady = [i * 500 for i in range(61)]  # 2 per second for 30 s: exactly 20 / 10 s
+    assert kie_utilization(steady, 20, 10.0) == round(41 / 60, 3)  # the first 20 are not a burst here
+    bursts = [k * 11_000 for k in range(6) for _ in range(20)]  # 20 at once every 11 s: 20 / 11 s sustained
+    assert kie_utilization(bursts, 20, 10.0) == round(100 / (20 * 5.5), 3)
+    assert kie_utilization([0] * 20, 20, 10.0) is None
 
 
 def test_verdict_says_by_how_much_a_target_is_missed() -> None:
