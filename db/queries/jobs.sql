@@ -72,12 +72,21 @@ SELECT * FROM generation_tasks WHERE kie_task_id = %(kie_task_id)s;
 
 -- name: claim_fair_task
 -- Fair across jobs: the pending task whose job has the fewest tasks already started goes first, so a small
--- order is not stuck behind large ones. SKIP LOCKED: concurrent workers never claim the same task.
-WITH candidate AS (
+-- order is not stuck behind large ones; among those, the lowest portrait number, so that workers claiming in
+-- the same instant (each sees the others' claims only once committed) take each job's first portrait before
+-- anyone's second, not one job's tasks in id order. The started counts are read once per job with a pending
+-- task. SKIP LOCKED: concurrent workers never claim the same task.
+WITH waiting AS (
+    SELECT job_id, count(*) FILTER (WHERE status <> 'pending') AS started
+    FROM generation_tasks
+    WHERE job_id IN (SELECT job_id FROM generation_tasks WHERE status = 'pending')
+    GROUP BY job_id
+), candidate AS (
     SELECT t.id
     FROM generation_tasks t
+    JOIN waiting w ON w.job_id = t.job_id
     WHERE t.status = 'pending'
-    ORDER BY (SELECT count(*) FROM generation_tasks s WHERE s.job_id = t.job_id AND s.status <> 'pending'), t.id
+    ORDER BY w.started, t.prompt_index, t.id
     LIMIT 1
     FOR UPDATE OF t SKIP LOCKED
 )
