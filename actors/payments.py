@@ -1,5 +1,6 @@
 """consume_payment: a confirmed payment becomes exactly one generation job (I1); refund_job: money back for
-photos that could not be made (I7)."""
+photos that could not be made (I7); refund_stray_charge: a Stars charge its payment could not take (an invoice
+paid twice, or after the order was closed) given back at once."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import runtime
 from runtime.unit import effect_once
 from telemetry.context import correlation_id
 from telemetry.logs import log
-from usecases import generation, refunds
+from usecases import generation, refunds, stars
 from usecases.errors import Refused
 
 logger = logging.getLogger("actors.payments")
@@ -39,3 +40,12 @@ def refund_job(job_id: int) -> None:
     could not start, and by operators (`python -m workers.replay refund JOB`) to retry a refund the bank
     refused."""
     refunds.refund_job(runtime.current(), job_id=job_id)
+
+
+@dramatiq.actor(queue_name="payments", max_retries=10, min_backoff=1000, max_backoff=60_000)
+def refund_stray_charge(payment_id: int, payer_id: int, charge_id: str) -> None:
+    services = runtime.current()
+    stars.refund_stray_charge(services, payment_id=payment_id, payer_id=payer_id, charge_id=charge_id)
+    with effect_once("refund_stray_charge") as conn:
+        if conn is not None:
+            stars.tell_stray_charge_returned(conn, payment_id=payment_id, payer_id=payer_id)

@@ -158,6 +158,12 @@ def stars_refund_notice(*, total: int, amount_stars: int) -> str:
             f"Мы вернули {stars(amount_stars)} на ваш баланс Telegram Stars.")
 
 
+def stars_second_charge_notice(*, amount_stars: int) -> str:
+    """A Stars invoice paid again (or after its order was closed): that payment went back at once."""
+    return (f"Этот заказ уже оплачен или закрыт, поэтому повторный платёж — {stars(amount_stars)} — мы вернули "
+            "на ваш баланс Telegram Stars.")
+
+
 def credits_granted_notice(*, missing: int, total: int, balance: int) -> str:
     """Missing portraits of a Stars or credit job credited as free portraits for the next order."""
     return (f"Не удалось создать {counted(missing, *PORTRAITS)} из {total}. Мы начислили вам "

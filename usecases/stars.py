@@ -165,7 +165,8 @@ def _pre_checkout_refusal(payment: Mapping[str, Any] | None, query: Mapping[str,
 def take_successful_payment(conn: Connection, settings: Settings, *, update_id: int,
                             message: Mapping[str, Any]) -> str:
     """Record the paid update and apply it in the caller's transaction (the webhook's); the outcome:
-    ``confirmed``, ``duplicate`` (this update or this charge was applied already) or ``unmatched`` (an alert)."""
+    ``confirmed``, ``duplicate`` (this update or this charge was applied already), ``returned`` (a charge its
+    payment could not take, given back) or ``unmatched`` (an alert)."""
     paid = message["successful_payment"]
     raw_sender = message.get("from")
     sender: Mapping[str, Any] = raw_sender if isinstance(raw_sender, dict) else {}
@@ -181,8 +182,9 @@ def take_successful_payment(conn: Connection, settings: Settings, *, update_id: 
 def apply_charge(conn: Connection, settings: Settings, *, payload: Any, charge_id: Any, currency: Any, amount: Any,
                  payer_id: Any) -> str:
     """A Stars charge Telegram reports (the update or getStarTransactions): the payment it pays gets the charge
-    and moves to confirmed (consume_payment queued by ``apply_payment_status``). Money we cannot match to an open
-    payment of that amount raises a critical alert: a person must refund or start it by hand."""
+    and moves to confirmed (consume_payment queued by ``apply_payment_status``). A charge of the right amount for a
+    payment that already holds one or was closed goes back at once (``_return_stray_charge``). Money we cannot
+    match to a payment of that amount raises a critical alert: a person must refund or start it by hand."""
     if not isinstance(charge_id, str) or not charge_id:
         return "unmatched"
     payment = payment_of_payload(conn, settings.callback_signing_key, payload)
@@ -193,14 +195,62 @@ def apply_charge(conn: Connection, settings: Settings, *, payload: Any, charge_i
         return "unmatched"
     charged = stars.record_charge(conn, id=payment["id"], charge_id=charge_id,
                                   payer_id=payer_id if isinstance(payer_id, int) else None)
-    if charged is None:  # the payment holds another charge: paid twice through a copy of the link
-        _alert_unmatched(conn, charge_id=charge_id, payment=payment, reason="second charge")
-        return "unmatched"
+    if charged is None:  # the payment holds another charge: its invoice was paid twice
+        return _return_stray_charge(conn, payment=payment, charge_id=charge_id, payer_id=payer_id,
+                                    reason="the payment was paid already")
     if apply_payment_status(conn, payment=charged, new_status="confirmed") is None:
-        _alert_unmatched(conn, charge_id=charge_id, payment=charged, reason=f"payment was {charged['status']}")
-        return "unmatched"
+        return _return_stray_charge(conn, payment=charged, charge_id=charge_id, payer_id=payer_id,
+                                    reason=f"the payment was {charged['status']}")
     log(logger, "stars_payment_confirmed", payment_id=payment["id"], amount_stars=amount)
     return "confirmed"
+
+
+def _return_stray_charge(conn: Connection, *, payment: Mapping[str, Any], charge_id: str, payer_id: Any,
+                         reason: str) -> str:
+    """A charge of the right amount for one of our payments that cannot take it — paid already (an invoice link
+    paid twice: two pre-checkouts approved before either charge arrived) or closed meanwhile: the charge goes
+    back whole at once (``refund_stray_charge``), the person is told, the admins see an alert. Nobody is charged
+    twice and nobody has to refund by hand."""
+    if not isinstance(payer_id, int):
+        payer_id = users.owner(conn, id=payment["user_id"])["telegram_id"]  # the link is paid by its owner mostly
+    alerted = raise_alert(conn, kind="stars_charge_returned", severity="warning",
+                          message=f"Stars charge {charge_id} for payment {payment['id']} returned automatically "
+                                  f"({reason})",
+                          details={"telegram_payment_charge_id": charge_id, "payment_id": payment["id"]},
+                          dedup_key=f"stars_charge_returned:{charge_id}")
+    if alerted is not None:  # once per charge, however often Telegram or the reconciliation reports it
+        outbox.send(conn, "refund_stray_charge", payment["id"], payer_id, charge_id)
+        log(logger, "stars_charge_returned", payment_id=payment["id"], reason=reason)
+    return "returned"
+
+
+def refund_stray_charge(services: Services, *, payment_id: int, payer_id: int, charge_id: str) -> bool:
+    """Give a stray charge back (refundStarPayment; Telegram refunds a charge once, a repeat is
+    ``already_refunded``); True when it went back now, False when it had already. A refusal is alerted for a
+    person to handle and raises Permanent."""
+    try:
+        services.telegram.refund_star_payment(user_id=payer_id, telegram_payment_charge_id=charge_id)
+    except TelegramError as err:
+        if err.already_refunded:
+            return False
+        if err.retryable:
+            raise
+        with services.pool.connection() as conn, conn.transaction():
+            payment = payments.get(conn, id=payment_id)
+            _alert_unmatched(conn, charge_id=charge_id, payment=payment,
+                             reason=f"its automatic refund was refused: {err.message[:120]}")
+        raise Permanent(f"stray Stars charge refund refused: {err.message}") from err
+    return True
+
+
+def tell_stray_charge_returned(conn: Connection, *, payment_id: int, payer_id: int) -> None:
+    """Tell the person who paid twice that the second payment went back (in the caller's exactly-once step)."""
+    payment = payments.get(conn, id=payment_id)
+    if payment is None:
+        return
+    owner = users.owner(conn, id=payment["user_id"])
+    outbox.send(conn, "send_bot_reply", owner["id"], payer_id,
+                bot_texts.stars_second_charge_notice(amount_stars=payment["amount_stars"]), None)
 
 
 def _alert_unmatched(conn: Connection, *, charge_id: str, payment: Mapping[str, Any] | None, reason: str) -> None:

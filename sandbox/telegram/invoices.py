@@ -97,12 +97,14 @@ def pay_invoice(state: FakeTelegramState, slug: str, payer: dict[str, Any]) -> d
         answer = _ask_pre_checkout(state, slug, payer)
         with state.lock:
             invoice = state.invoices[slug]
-            invoice["in_progress"] = False
+            invoice["in_progress"] = max(0, int(invoice.get("in_progress") or 0) - 1)
             invoice["payer_id"] = payer["id"]
             if answer is None or not answer["ok"]:
+                error = "The bot didn't respond in time" if answer is None else answer["error_message"]
+                if invoice["status"] == "paid":  # the other sheet paid it: this attempt alone failed
+                    return {**invoice, "status": "failed", "error_message": error}
                 invoice["status"] = "failed"
-                invoice["error_message"] = ("The bot didn't respond in time" if answer is None
-                                            else answer["error_message"])
+                invoice["error_message"] = error
                 return dict(invoice)
             charge = record_charge(state, invoice, payer)
             invoice["status"] = "paid"
@@ -113,17 +115,24 @@ def pay_invoice(state: FakeTelegramState, slug: str, payer: dict[str, Any]) -> d
     except ControlError as error:  # no webhook: Telegram could not ask the bot, so the payment fails
         with state.lock:
             invoice = state.invoices[slug]
-            invoice.update(in_progress=False, status="failed", error_message=error.message)
+            invoice["in_progress"] = max(0, int(invoice.get("in_progress") or 0) - 1)
+            if invoice["status"] == "paid":  # the other sheet paid it: this attempt alone failed
+                return {**invoice, "status": "failed", "error_message": error.message}
+            invoice.update(status="failed", error_message=error.message)
             return dict(invoice)
 
 
 def _start_payment(state: FakeTelegramState, slug: str) -> None:
+    """A payment sheet opens. As at Telegram, the same invoice can be open on two devices at once: each sheet
+    asks the bot its own pre_checkout_query, and each the bot approves is charged (the bot must cope with a
+    second charge). An invoice paid or cancelled, with no sheet open, takes no more payments."""
     with state.lock:
         invoice = state.invoices[slug]
-        if invoice["status"] not in (OPEN, "failed") or invoice.get("in_progress"):
-            raise ControlError(409, f"the invoice is {invoice['status']}"
-                                    f"{' (being paid)' if invoice.get('in_progress') else ''}")
-        invoice.update(status=OPEN, error_message=None, in_progress=True)
+        open_sheets = int(invoice.get("in_progress") or 0)
+        if invoice["status"] not in (OPEN, "failed") and not open_sheets:
+            raise ControlError(409, f"the invoice is {invoice['status']}")
+        invoice.update(status=OPEN if invoice["status"] != "paid" else "paid", error_message=None,
+                       in_progress=open_sheets + 1)
 
 
 def _ask_pre_checkout(state: FakeTelegramState, slug: str, payer: dict[str, Any]) -> dict[str, Any] | None:

@@ -214,7 +214,7 @@ def test_reconciliation_asks_nothing_while_no_stars_payment_is_open(services, se
     assert sandbox.state()["call_counts"].get("getStarTransactions") is None
 
 
-def test_a_lost_charge_of_a_payment_expired_meanwhile_is_alerted_not_started(services, telegram) -> None:
+def test_a_lost_charge_of_a_payment_expired_meanwhile_goes_back_not_started(services, telegram) -> None:
     user = make_user(services)
     telegram.fail(method="successful_payment", error_code="drop")
     payment = paid_stars_payment(services, telegram, user, make_avatar(services, user))
@@ -222,6 +222,38 @@ def test_a_lost_charge_of_a_payment_expired_meanwhile_is_alerted_not_started(ser
         conn.execute("UPDATE payments SET status = 'expired' WHERE id = %s", (payment["id"],))
 
     assert reconcile_stars(services) == 0
+    assert reconcile_stars(services) == 0  # found again: still returned once
 
-    assert [a["kind"] for a in rows(services, "SELECT kind FROM admin_alerts")] == ["stars_payment_unmatched"]
+    [charge] = [t for t in telegram.star_transactions() if "source" in t]
+    assert [a["kind"] for a in rows(services, "SELECT kind FROM admin_alerts")] == ["stars_charge_returned"]
+    returned = rows(services, "SELECT args FROM outbox WHERE actor_name = 'refund_stray_charge'")
+    assert [r["args"] for r in returned] == [[payment["id"], user["telegram_id"], charge["id"]]]
     assert rows(services, "SELECT id FROM outbox WHERE actor_name = 'consume_payment'") == []
+
+
+def test_an_invoice_paid_twice_gives_the_second_charge_back_at_once(services, telegram, worker) -> None:
+    """Two pre-checkouts approved before either charge arrives (the invoice opened twice): the second charge
+    goes back whole, automatically, the person is told once, and the admins see it — nobody pays twice."""
+    user = make_user(services)
+    chosen = parse_tiers(services.settings.tiers)["standard"]
+    payment = checkout_stars(services.pool, services.telegram, services.settings, user_id=user["id"],
+                             avatar_id=make_avatar(services, user)["id"], style_id="business", tier=chosen)
+    assert [telegram.pay_invoice(payment["payment_url"], user=user["telegram_id"], wait=False)
+            for _ in range(2)] == ["pending", "pending"]
+
+    def charges() -> list[dict[str, Any]]:
+        return [t for t in telegram.star_transactions() if "source" in t]
+
+    wait_until(lambda: len(charges()) == 2 or None, what="both charges at Telegram")
+    kept = payment_row(services, payment["id"])["telegram_payment_charge_id"]
+    [stray] = [c["id"] for c in charges() if c["id"] != kept]
+    wait_until(lambda: telegram.refunds_of_charge(stray) == 1 or None, what="the stray charge refunded")
+
+    assert telegram.refunds_of_charge(kept) == 0
+    assert payment_row(services, payment["id"])["status"] == "confirmed"
+    assert [a["kind"] for a in rows(services, "SELECT kind FROM admin_alerts WHERE kind LIKE 'stars%%'")] == [
+        "stars_charge_returned"]
+    told = wait_until(lambda: [m["text"] for m in telegram.messages(user["telegram_id"])
+                               if "повторный платёж" in m.get("text", "")] or None, what="the person told")
+    assert told == ["Этот заказ уже оплачен или закрыт, поэтому повторный платёж — 500\u00a0⭐ — мы вернули на ваш "
+                    "баланс Telegram Stars."]
