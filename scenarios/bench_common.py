@@ -211,18 +211,12 @@ def run_threads(targets: list[Any], timeout_s: float) -> None:
 def process_group_rss_mb(leader_pid: int) -> dict[int, float]:
     """RSS in MB of every process in the group led by ``leader_pid`` (from /proc/<pid>/status VmRSS)."""
     found: dict[int, float] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for pid in fleet.group_pids(leader_pid):
         try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-            if int(fields[2]) != leader_pid:  # pgrp
-                continue
-            with open(f"/proc/{entry}/status") as status:
+            with open(f"/proc/{pid}/status") as status:
                 for line in status:
                     if line.startswith("VmRSS:"):
-                        found[int(entry)] = round(int(line.split()[1]) / 1024, 1)
+                        found[pid] = round(int(line.split()[1]) / 1024, 1)
         except (OSError, IndexError, ValueError):
             continue
     return found

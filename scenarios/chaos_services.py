@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from scenarios import fleet
+
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 
@@ -159,19 +161,13 @@ def group_tcp_ports(pgid: int) -> set[int]:
     """The local TCP ports of every process in process group ``pgid`` (from /proc: each process's socket inodes
     matched with /proc/net/tcp)."""
     inodes: set[str] = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for pid in fleet.group_pids(pgid):
         try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-            if int(fields[2]) != pgid:  # after the command: state, ppid, pgrp
-                continue
-            for fd in os.listdir(f"/proc/{entry}/fd"):
-                target = os.readlink(f"/proc/{entry}/fd/{fd}")
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
                 if target.startswith("socket:["):
                     inodes.add(target[8:-1])
-        except (FileNotFoundError, ProcessLookupError, PermissionError, IndexError, ValueError):
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
     ports: set[int] = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):

@@ -54,6 +54,7 @@ import requests
 from sandbox import runner
 from sandbox.client import SandboxClient
 from scenarios import chaos_checks, chaos_evidence, fleet, hosts_load
+from scenarios.chaos_checks import Check
 from scenarios.chaos_faults import Unacked
 from scenarios.demo import Purchase, albums_in_chat, buy
 from scenarios.hosts_net import (
@@ -102,14 +103,6 @@ ACTOR_LOG = '"logger": "actors.generation"'  # its kie_task_created / photo_stor
 
 def say(line: str) -> None:
     print(line, flush=True)
-
-
-@dataclass
-class Check:
-    name: str
-    passed: bool
-    summary: str
-    problems: list[str] = field(default_factory=list)
 
 
 @dataclass
