@@ -23,17 +23,22 @@ pytestmark = pytest.mark.scenario
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def launch(role: str, settings, tmp_path: Path, **extra: str) -> tuple[subprocess.Popen, Path]:
+    """``deploy/launch.sh ROLE`` as the Procfile runs it, its whole output in ``<role>.log``."""
+    (tmp_path / "metrics").mkdir(exist_ok=True)
+    env = settings_env(settings, PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
+                       PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}", **extra)
+    env.pop("PORT", None)
+    log = tmp_path / f"{role}.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(["bash", "deploy/launch.sh", role], cwd=ROOT, env=env, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    return process, log
+
+
 def test_gunicorn_logs_json_with_the_correlation_id(settings, tmp_path) -> None:
     port = free_port()
-    (tmp_path / "metrics").mkdir()
-    env = settings_env(settings, WEB_PORT=str(port), WEB_WORKERS="1",
-                       PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
-                       PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    env.pop("PORT", None)
-    log = tmp_path / "web.log"
-    with open(log, "wb") as out:
-        web = subprocess.Popen(["bash", "deploy/launch.sh", "web"], cwd=ROOT, env=env, stdout=out,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    web, log = launch("web", settings, tmp_path, WEB_PORT=str(port), WEB_WORKERS="1")
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -59,14 +64,8 @@ def test_gunicorn_logs_json_with_the_correlation_id(settings, tmp_path) -> None:
 
 
 def test_the_worker_role_logs_json_from_dramatiqs_parent_and_its_workers(settings, tmp_path) -> None:
-    (tmp_path / "metrics").mkdir()
-    env = settings_env(settings, WORKER_PROCESSES="1", WORKER_THREADS="2", WORKER_SHUTDOWN_TIMEOUT_MS="2000",
-                       PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
-                       PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    log = tmp_path / "worker.log"
-    with open(log, "wb") as out:
-        worker = subprocess.Popen(["bash", "deploy/launch.sh", "worker"], cwd=ROOT, env=env, stdout=out,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
+    worker, log = launch("worker", settings, tmp_path, WORKER_PROCESSES="1", WORKER_THREADS="2",
+                         WORKER_SHUTDOWN_TIMEOUT_MS="2000")
     try:
         deadline = time.monotonic() + 60
         while "ready for action" not in log.read_text(errors="replace"):
