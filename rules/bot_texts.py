@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from rules.catalog import MAX_REFERENCES, MIN_REFERENCES
 from rules.plural import counted, plural
-from rules.references import MAX_REFERENCES, MIN_REFERENCES
 from rules.uploads import MIN_SIDE
 
 HELP = ("Что я умею:\n"

@@ -1,4 +1,6 @@
-"""The product catalog: tiers (photos and price in kopecks) and styles (with their prompt sets)."""
+"""The product catalog: tiers (photos and price in kopecks), styles (with their prompt sets), and what an order
+needs from the person: how many reference photos (selfies) an avatar must have before it can be generated from,
+and holds at most."""
 
 from __future__ import annotations
 
@@ -6,6 +8,14 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+
+MIN_REFERENCES = 5
+MAX_REFERENCES = 15
+
+
+def is_ready(reference_count: int) -> bool:
+    """Whether an avatar with this many references can start a generation."""
+    return reference_count >= MIN_REFERENCES
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from db import admin, alerts, dead_letters, jobs, payments
-from rules.references import MIN_REFERENCES
+from rules.catalog import MIN_REFERENCES
 from runtime import Services
 from runtime.limits import kie_key_health
 from telemetry import provider_stats

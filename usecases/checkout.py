@@ -18,9 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from db import avatars, jobs, payments
 from gateways.tbank import TBankClient, TBankError
-from rules.catalog import Tier
+from rules.catalog import MIN_REFERENCES, Tier, is_ready
 from rules.plural import counted
-from rules.references import MIN_REFERENCES, is_ready
 from settings import Settings
 from telemetry.context import correlation_id
 from telemetry.logs import log

@@ -14,8 +14,7 @@ from psycopg import Connection
 from db import avatars, jobs, outbox, payments, photos
 from gateways.kie import KieTaskInfo
 from rules.backoff import MAX_TASK_ATTEMPTS, poll_delay_ms
-from rules.catalog import STYLES, prompt_for
-from rules.references import MIN_REFERENCES, is_ready
+from rules.catalog import MIN_REFERENCES, STYLES, is_ready, prompt_for
 from telemetry import metrics
 from telemetry.context import correlation_of
 from usecases.alerts import raise_alert

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from db import avatars
-from rules.references import MAX_REFERENCES
+from rules.catalog import MAX_REFERENCES
 from rules.uploads import NormalisedImage
 from usecases.errors import Refused
 

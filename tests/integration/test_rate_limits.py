@@ -8,6 +8,7 @@ import pytest
 from db import dead_letters, jobs
 from tests.factories import make_avatar, make_paid_payment, make_user
 from tests.integration.pipeline_helpers import fast_kie, kie_state, wait_for_job, wait_until
+from usecases import controls
 
 pytestmark = pytest.mark.scenario
 
@@ -24,9 +25,21 @@ def test_five_premium_jobs_at_once_get_no_429_and_a_later_starter_is_served_fair
             return all(jobs.get_job_by_payment(conn, payment_id=p["id"]) for p in premium)
 
     wait_until(all_jobs_exist, what="the five premium jobs")
+    # The Starter arrives while most premium tasks still wait. Generation is paused for that moment only so a
+    # slow machine cannot let the premium backlog drain before the Starter's job exists (resuming wakes the
+    # waiting tokens within PAUSED_RECHECK_MS).
+    with services.pool.connection() as conn:
+        controls.set_generation_paused(conn, paused=True, by="test", reason="a later starter arrives")
     late_user = make_user(services)
     starter = make_paid_payment(services, late_user, make_avatar(services, late_user), tier="starter")
 
+    def starter_job_exists():
+        with services.pool.connection() as conn:
+            return jobs.get_job_by_payment(conn, payment_id=starter["id"])
+
+    wait_until(starter_job_exists, what="the starter's job")
+    with services.pool.connection() as conn:
+        controls.set_generation_paused(conn, paused=False, by="test")
     finished = [wait_for_job(services, payment_id=p["id"], timeout_s=120) for p in [*premium, starter]]
 
     assert [j["status"] for j in finished] == ["delivered"] * 6
@@ -36,8 +49,15 @@ def test_five_premium_jobs_at_once_get_no_429_and_a_later_starter_is_served_fair
     with services.pool.connection() as conn:  # waiting for the limiter spent no retry budget
         assert dead_letters.list_dead_letters(conn) == []
     with services.pool.connection() as conn:
-        starter_done = max(t["submitted_at"] for t in jobs.tasks_of_job(conn, job_id=finished[-1]["id"]))
-        premium_after = sum(1 for j in finished[:5] for t in jobs.tasks_of_job(conn, job_id=j["id"])
-                            if t["submitted_at"] > starter_done)
-    # FIFO would submit the starter's 7 tasks after all 115 premium ones; fair sharing puts them early.
-    assert premium_after >= 40, f"only {premium_after} premium tasks were submitted after the starter's last"
+        starter_tasks = jobs.tasks_of_job(conn, job_id=finished[-1]["id"])
+        premium_tasks = [t for j in finished[:5] for t in jobs.tasks_of_job(conn, job_id=j["id"])]
+    # Measured on claim times, from the moment the starter's tasks existed, so a slow machine (fewer premium
+    # tasks left by then) does not change the verdict. FIFO would claim every premium task still waiting before
+    # any of the starter's; fair sharing interleaves the jobs, so the starter's 7 go out in the first rounds.
+    appeared = min(t["created_at"] for t in starter_tasks)
+    starter_last_claim = max(t["submitting_at"] for t in starter_tasks)
+    waiting = [t for t in premium_tasks if t["submitting_at"] > appeared]
+    overtook = [t for t in waiting if t["submitting_at"] < starter_last_claim]
+    assert len(waiting) >= 20, f"only {len(waiting)} premium tasks were still waiting when the starter's appeared"
+    assert len(overtook) <= len(waiting) // 2, \
+        f"{len(overtook)} of {len(waiting)} waiting premium tasks were claimed before the starter's last"

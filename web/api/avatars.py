@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify
 
-from rules.references import MAX_REFERENCES, MIN_REFERENCES
+from rules.catalog import MAX_REFERENCES, MIN_REFERENCES
 from telemetry.logs import log
 from usecases import avatars
 from usecases.errors import Refused

@@ -20,8 +20,8 @@ from flask import Blueprint, g, jsonify, request
 from werkzeug.datastructures import FileStorage
 
 from gateways.storage import Storage, StorageError, reference_key
+from rules.catalog import MAX_REFERENCES, MIN_REFERENCES
 from rules.images import MAX_BYTES, ImageRejected
-from rules.references import MAX_REFERENCES, MIN_REFERENCES
 from rules.uploads import NormalisedImage, normalise_upload
 from telemetry.logs import log
 from usecases.errors import Refused
