@@ -137,7 +137,7 @@ class TelegramControl(FakeControl):
         """Pay an invoice link as a person would (the pre-checkout round trip, then the successful_payment
         update); its status: ``paid``, ``failed`` (``invoice()`` tells why) or, with ``wait=False``,
         ``pending`` while the fake pays in the background. ``user``: the payer (default: the fake's
-        ``default_payer_id``)."""
+        ``DEFAULT_PAYER_ID``)."""
         body: dict[str, Any] = {"wait": wait}
         if user is not None:
             body["user"] = user

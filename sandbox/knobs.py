@@ -4,8 +4,8 @@
 ``Knobs.merged`` applies the JSON of ``POST /_sandbox/config``. Both go through one strict coercion, so a knob
 means the same whether it came as ``"0.5"``, ``"true"``, ``"a,b"`` or as ``0.5``, ``true``, ``["a", "b"]``; a bad
 value or an unknown knob raises ValueError naming the knob (never its value: some knobs are secrets).
-A subclass sets ``PROVIDER``, lists its ``SECRETS`` (masked in ``public_view``) and checks cross-field rules in
-``check``.
+A subclass sets ``PROVIDER`` and declares each knob's bounds and secrecy with ``knob`` (``rate`` for a 0..1
+fraction), which the base checks on every construction and change; ``check`` is left for rules across knobs.
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ class Knobs:
     """Base of every fake's knobs (subclass it with ``@dataclass(frozen=True)``)."""
 
     PROVIDER: ClassVar[str] = ""
-    SECRETS: ClassVar[tuple[str, ...]] = ()
 
     def __post_init__(self) -> None:
+        for spec in dataclasses.fields(self):
+            _check_bounds(spec.name, getattr(self, spec.name), spec.metadata)
         self.check()
 
     def check(self) -> None:
@@ -62,10 +63,38 @@ class Knobs:
     def public_view(self) -> dict[str, Any]:
         """The knobs as JSON; a secret shows only whether it is set (a list of keys: how many)."""
         view = dataclasses.asdict(self)
-        for name in self.SECRETS:
-            value = view[name]
-            view[name] = len(value) if isinstance(value, (list, tuple)) else bool(value)
+        for spec in dataclasses.fields(self):
+            if spec.metadata.get("secret"):
+                value = view[spec.name]
+                view[spec.name] = len(value) if isinstance(value, (list, tuple)) else bool(value)
         return view
+
+
+def knob(default: Any, *, low: float | None = None, high: float | None = None, above: float | None = None,
+         secret: bool = False) -> Any:
+    """A knob's default with what it may be: ``low``/``high`` inclusive, ``above`` exclusive (a rate per second
+    of 0 would divide by zero); a ``secret`` stays out of ``repr`` and shows in ``public_view`` only as set or not.
+    """
+    return dataclasses.field(default=default, repr=not secret,
+                             metadata={"low": low, "high": high, "above": above, "secret": secret})
+
+
+def rate(default: float = 0.0) -> Any:
+    """A fraction of calls (0..1) that some fault hits."""
+    return knob(default, low=0.0, high=1.0)
+
+
+def _check_bounds(name: str, value: Any, bounds: Mapping[str, Any]) -> None:
+    """ValueError naming the knob (not its value) when ``value`` is outside the bounds ``knob`` declared."""
+    if value is None:
+        return
+    low, high, above = bounds.get("low"), bounds.get("high"), bounds.get("above")
+    if low is not None and high is not None and not low <= value <= high:
+        raise ValueError(f"{name} must be within {low:g}..{high:g}")
+    if low is not None and value < low:
+        raise ValueError(f"{name} must not be negative" if low == 0 else f"{name} must be at least {low:g}")
+    if above is not None and value <= above:
+        raise ValueError(f"{name} must be positive" if above == 0 else f"{name} must be above {above:g}")
 
 
 def _kinds(cls: type[Knobs]) -> dict[str, str]:

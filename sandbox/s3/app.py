@@ -39,7 +39,7 @@ import flask
 from werkzeug.wrappers import Response
 
 from sandbox.control import FaultRules, mount_control
-from sandbox.knobs import Knobs
+from sandbox.knobs import Knobs, knob, rate
 from sandbox.server import ServerHandle, serve
 
 MAX_PRESIGN_EXPIRES_S = 7 * 24 * 3600
@@ -50,17 +50,11 @@ METHODS = ("GET", "HEAD", "PUT", "POST", "DELETE")
 class S3FakeConfig(Knobs):
     PROVIDER = "s3"
 
-    latency_ms: int = 0
-    error_rate: float = 0.0
+    latency_ms: int = knob(0, low=0)
+    error_rate: float = rate()
     enforce_presign_expiry: bool = True
     clock_offset_s: float = 0.0
     down_methods: str = ""  # e.g. "PUT": every such request answers 503 SlowDown until cleared (an outage)
-
-    def check(self) -> None:
-        if not 0.0 <= self.error_rate <= 1.0:
-            raise ValueError("knob 'error_rate' must be within 0..1")
-        if self.latency_ms < 0:
-            raise ValueError("knob 'latency_ms' must not be negative")
 
 
 config_from_env = S3FakeConfig.from_env

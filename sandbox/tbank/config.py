@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from sandbox.knobs import Knobs
+from sandbox.knobs import Knobs, knob
 
 
 @dataclass(frozen=True)
@@ -12,25 +12,18 @@ class TBankFakeConfig(Knobs):
     """The fake's knobs; see ``sandbox.tbank.app`` for what each one does."""
 
     PROVIDER = "tbank"
-    SECRETS = ("password",)
 
     terminal_key: str = "SandboxTerminal"
-    password: str = field(default="sandbox-terminal-password", repr=False)
+    password: str = knob("sandbox-terminal-password", secret=True)
     two_stage: bool = False
     cash_register: bool = False
-    deadline_s: float = 86400.0
-    notify_retry_interval_s: float = 0.5
-    notify_max_attempts: int = 8
-    notify_duplicates: int = 1
+    deadline_s: float = knob(86400.0, low=0)
+    notify_retry_interval_s: float = knob(0.5, low=0)
+    notify_max_attempts: int = knob(8, low=1)
+    notify_duplicates: int = knob(1, low=1)
     notify_confirmed_first: bool = False
     notify_timeout_s: float = 5.0
     notify_seed: int = 0
-
-    def check(self) -> None:
-        if min(self.notify_max_attempts, self.notify_duplicates) < 1:
-            raise ValueError("notify_max_attempts and notify_duplicates must be at least 1")
-        if min(self.notify_retry_interval_s, self.deadline_s) < 0:
-            raise ValueError("delays and deadlines cannot be negative")
 
     def public_view(self) -> dict[str, object]:
         view = super().public_view()

@@ -30,7 +30,6 @@ Knobs (``POST /_sandbox/config`` with JSON, or ``SANDBOX_TELEGRAM_<KNOB>`` in th
   webhook_timeout_ms  how long to wait for our webhook's answer (10000)
   pre_checkout_timeout_ms  how long a pre_checkout_query waits for the bot's answer before the payment fails
                       (10000, as Telegram)
-  default_payer_id    who pays an invoice when the payer is not named (700000001)
   seed                seed of the random draws above (none)
 Changing a rate or burst refills the buckets; ``seed`` restarts the draws.
 

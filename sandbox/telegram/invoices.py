@@ -2,7 +2,7 @@
 
 ``GET /invoice/<slug>`` is the invoice as a page with "Оплатить ⭐ N" and "Отмена" (what ``openInvoice`` shows
 inside Telegram). Query parameters, sandbox conveniences for a Mini App outside Telegram: ``user`` — the payer's
-Telegram id (default: the ``default_payer_id`` knob); ``return`` — a URL on 127.0.0.1 to go to once the payment is
+Telegram id (default: ``DEFAULT_PAYER_ID``); ``return`` — a URL on 127.0.0.1 to go to once the payment is
 paid, failed or cancelled, with ``status=paid|failed|cancelled`` appended (to the fragment's query when the URL has
 a ``#`` fragment, as a hash-routed app reads it; else to the query string).
 
@@ -39,6 +39,7 @@ from sandbox.telegram.stars import record_charge, take_pre_checkout_answer
 from sandbox.telegram.state import FakeTelegramState, PreCheckoutWaiter
 
 OPEN = "pending"
+DEFAULT_PAYER_ID = 700_000_001  # who pays when the payer is not named
 
 
 def invoice_blueprint() -> Blueprint:
@@ -219,13 +220,13 @@ def _invoice(state: FakeTelegramState, slug: str) -> dict[str, Any]:
 
 
 def _payer(state: FakeTelegramState, raw: Any) -> dict[str, Any]:
-    """The paying Telegram user: an object with an id, an id, or the ``default_payer_id`` knob."""
+    """The paying Telegram user: an object with an id, an id, or ``DEFAULT_PAYER_ID``."""
     if isinstance(raw, dict):
         user_id = raw.get("id")
     else:
         user_id, raw = raw, {}
     if user_id in (None, ""):
-        user_id = state.config.default_payer_id
+        user_id = DEFAULT_PAYER_ID
     if isinstance(user_id, bool) or not str(user_id).isdigit():
         raise ControlError(400, "user must be a Telegram user id or an object with one")
     return {"is_bot": False, "first_name": "Sandbox", **raw, "id": int(user_id)}

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.control import FaultRules
-from sandbox.knobs import Knobs
+from sandbox.knobs import Knobs, knob, rate
 
 # Bot API methods the fake answers (fault rules name these); the bot-settings ones live in bot_setup.
 BOT_API_METHODS = ("sendMessage", "sendPhoto", "sendMediaGroup", "sendDocument", "getFile", "getMe",
@@ -37,36 +37,25 @@ class TelegramFakeConfig(Knobs):
     """The fake's knobs (documented in ``sandbox.telegram.app``); invalid values raise ValueError."""
 
     PROVIDER = "telegram"
-    SECRETS = ("bot_token",)
 
-    bot_token: str = field(default=DEFAULT_BOT_TOKEN, repr=False)
+    bot_token: str = knob(DEFAULT_BOT_TOKEN, secret=True)
     bot_username: str = "PinGlassBot"
-    chat_rate_per_s: float = 1.0
-    chat_burst: int = 20
-    global_rate_per_s: float = 30.0
-    global_burst: int = 30
+    chat_rate_per_s: float = knob(1.0, above=0)
+    chat_burst: int = knob(20, low=1)
+    global_rate_per_s: float = knob(30.0, above=0)
+    global_burst: int = knob(30, low=1)
     blocked_chats: tuple[int, ...] = ()
-    duplicate_updates: int = 0
-    server_error_rate: float = 0.0
-    lost_answer_rate: float = 0.0
+    duplicate_updates: int = knob(0, low=0)
+    server_error_rate: float = rate()
+    lost_answer_rate: float = rate()
     strict_button_urls: bool = False
-    webhook_timeout_ms: int = 10_000
-    pre_checkout_timeout_ms: int = 10_000
-    default_payer_id: int = 700_000_001
+    webhook_timeout_ms: int = knob(10_000, low=1)
+    pre_checkout_timeout_ms: int = knob(10_000, low=1)
     seed: int | None = None
 
     def check(self) -> None:
         if not self.bot_token or ":" not in self.bot_token:
             raise ValueError("bot_token must look like '<bot id>:<secret>'")
-        if self.chat_rate_per_s <= 0 or self.global_rate_per_s <= 0:
-            raise ValueError("rates must be positive")
-        if self.chat_burst < 1 or self.global_burst < 1:
-            raise ValueError("bursts must be at least 1")
-        if self.duplicate_updates < 0 or self.webhook_timeout_ms <= 0 or self.pre_checkout_timeout_ms <= 0:
-            raise ValueError("counts and times cannot be negative")
-        for name in ("server_error_rate", "lost_answer_rate"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be within 0..1")
 
 
 config_from_env = TelegramFakeConfig.from_env
