@@ -153,6 +153,14 @@ class CancelResult:
     new_amount: int  # what is left after it
 
 
+# The answers' fields, as the result classes name them -> T-Bank's key and type
+_INIT_ANSWER = {"payment_url": ("PaymentURL", str), "status": ("Status", str), "order_id": ("OrderId", str),
+                "amount": ("Amount", int)}
+_STATE_ANSWER = {"status": ("Status", str), "amount": ("Amount", int), "order_id": ("OrderId", str)}
+_CANCEL_ANSWER = {"status": ("Status", str), "original_amount": ("OriginalAmount", int),
+                  "new_amount": ("NewAmount", int)}
+
+
 @dataclass(frozen=True)
 class TBankNotification:
     """A parsed (not yet verified: see ``verify_notification``) notification body."""
@@ -272,24 +280,15 @@ class TBankClient:
             payload["RedirectDueDate"] = redirect_due_date.isoformat(timespec="seconds")
         if data:
             payload["DATA"] = _check_data(data)
-        if receipt is not None:
-            payload["Receipt"] = dict(receipt)
-        body = self._call("Init", payload)
-        result = InitResult(payment_id=self._answer_payment_id(body, "Init"),
-                            payment_url=self._field(body, "PaymentURL", str, "Init"),
-                            status=self._field(body, "Status", str, "Init"),
-                            order_id=self._field(body, "OrderId", str, "Init") if "OrderId" in body else order_id,
-                            amount=self._field(body, "Amount", int, "Init") if "Amount" in body else amount)
+        result = InitResult(**self._payment_call("Init", payload, _INIT_ANSWER, receipt=receipt,
+                                                 absent={"order_id": order_id, "amount": amount}))
         log(logger, "tbank_payment_created", order_id=order_id, payment_id=result.payment_id, amount=amount)
         return result
 
     def get_state(self, payment_id: str) -> PaymentState:
         """The payment's current status, amount and OrderId as T-Bank sees them."""
-        body = self._call("GetState", {"PaymentId": self._request_payment_id(payment_id)})
-        return PaymentState(payment_id=self._answer_payment_id(body, "GetState"),
-                            status=self._field(body, "Status", str, "GetState"),
-                            amount=self._field(body, "Amount", int, "GetState"),
-                            order_id=self._field(body, "OrderId", str, "GetState"))
+        return PaymentState(**self._payment_call("GetState", {"PaymentId": self._request_payment_id(payment_id)},
+                                                 _STATE_ANSWER))
 
     def cancel(self, payment_id: str, *, amount: int | None = None, external_request_id: str | None = None,
                receipt: Mapping[str, Any] | None = None) -> CancelResult:
@@ -307,16 +306,28 @@ class TBankClient:
             if not external_request_id:
                 raise TBankValidationError("ExternalRequestId must not be empty")
             payload["ExternalRequestId"] = external_request_id
-        if receipt is not None:
-            payload["Receipt"] = dict(receipt)
-        body = self._call("Cancel", payload)
-        result = CancelResult(payment_id=self._answer_payment_id(body, "Cancel"),
-                              status=self._field(body, "Status", str, "Cancel"),
-                              original_amount=self._field(body, "OriginalAmount", int, "Cancel"),
-                              new_amount=self._field(body, "NewAmount", int, "Cancel"))
+        result = CancelResult(**self._payment_call("Cancel", payload, _CANCEL_ANSWER, receipt=receipt))
         log(logger, "tbank_payment_canceled", payment_id=result.payment_id, status=result.status,
             amount=amount, external_request_id=external_request_id, new_amount=result.new_amount)
         return result
+
+    def _payment_call(self, method: str, payload: dict[str, Any], answer: Mapping[str, tuple[str, type]], *,
+                      receipt: Mapping[str, Any] | None = None,
+                      absent: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The signed request about one payment (with the 54-FZ ``receipt`` when given) and its answer as the
+        result's fields: the PaymentId and each ``answer`` field (ours -> T-Bank's key and type) checked, so a
+        malformed answer fails here naming the method; a key T-Bank may leave out takes its ``absent`` value.
+        """
+        if receipt is not None:
+            payload = {**payload, "Receipt": dict(receipt)}
+        body = self._call(method, payload)
+        fields: dict[str, Any] = {"payment_id": self._answer_payment_id(body, method)}
+        for name, (key, kind) in answer.items():
+            if absent and name in absent and key not in body:
+                fields[name] = absent[name]
+            else:
+                fields[name] = self._field(body, key, kind, method)
+        return fields
 
     def _call(self, method: str, payload: dict[str, Any]) -> dict[str, Any]:
         body = {"TerminalKey": self.terminal_key, **payload}

@@ -397,3 +397,24 @@ def test_reset_forgets_payments_and_restores_knobs(client: TBankClient, tbank: S
     state = SandboxClient(tbank=tbank.url).tbank.state()
     assert state["payments"] == state["requests"] == [] and state["config"]["notify_duplicates"] == 1
     assert "password" not in state["config"]
+
+
+def test_answers_are_read_field_by_field_and_init_may_leave_out_order_and_amount() -> None:
+    """A bank whose Init answer lacks OrderId and Amount (the request's are kept) and whose Cancel answer lacks
+    NewAmount (refused, naming the method and the field)."""
+    answers = {"Init": {"Success": True, "ErrorCode": "0", "PaymentId": 42, "Status": "NEW",
+                        "PaymentURL": "https://pay.example/42"},
+               "Cancel": {"Success": True, "ErrorCode": "0", "PaymentId": "42", "Status": "REFUNDED",
+                          "OriginalAmount": "1000"}}
+    bank = flask.Flask("tbank-terse")
+    bank.add_url_rule("/<method>", view_func=lambda method: flask.jsonify(answers[method]), methods=["POST"])
+    handle = serve("tbank-terse", bank, port=0)
+    try:
+        terse = TBankClient(handle.url, TERMINAL, PASSWORD)
+        created = terse.init(order_id="o-terse", amount=1000, description="x", notification_url="http://x/n")
+        assert (created.payment_id, created.payment_url, created.status, created.order_id, created.amount) == (
+            "42", "https://pay.example/42", "NEW", "o-terse", 1000)
+        with pytest.raises(TBankError, match="Cancel: answer has no valid NewAmount"):
+            terse.cancel("42")
+    finally:
+        handle.stop()
