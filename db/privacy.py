@@ -32,28 +32,32 @@ def lock_avatar_nowait(conn: Connection, *, id: int) -> bool:
 
 def avatars_with_selfies(conn: Connection, *, after_id: int, limit: int) -> list[int]:
     """Ids of avatars holding reference photos, ascending, after ``after_id`` (keyset pages)."""
-    rows = fetch_all(conn, "privacy.avatars_with_selfies", {"after_id": after_id, "limit": limit})
-    return [row["avatar_id"] for row in rows]
+    return _ids_after(conn, "privacy.avatars_with_selfies", after_id, limit)
 
 
 def selfie_retention(conn: Connection, *, avatar_ids: list[int]) -> list[Row]:
     """Per avatar: ``avatar_id``, ``last_used_at``, ``busy``, ``open_payment_until`` (see the query)."""
-    if not avatar_ids:
-        return []
-    return fetch_all(conn, "privacy.selfie_retention", {"avatar_ids": avatar_ids})
+    return _rows_of(conn, "privacy.selfie_retention", "avatar_ids", avatar_ids)
 
 
 def jobs_with_live_photos(conn: Connection, *, after_id: int, limit: int) -> list[int]:
     """Ids of jobs that still have photos not marked deleted, ascending, after ``after_id``."""
-    rows = fetch_all(conn, "privacy.jobs_with_live_photos", {"after_id": after_id, "limit": limit})
-    return [row["job_id"] for row in rows]
+    return _ids_after(conn, "privacy.jobs_with_live_photos", after_id, limit)
 
 
 def jobs_by_ids(conn: Connection, *, job_ids: list[int]) -> list[Row]:
     """``id``, ``avatar_id``, ``user_id``, ``status``, ``finished_at`` of the jobs."""
-    if not job_ids:
-        return []
-    return fetch_all(conn, "privacy.jobs_by_ids", {"job_ids": job_ids})
+    return _rows_of(conn, "privacy.jobs_by_ids", "job_ids", job_ids)
+
+
+def _ids_after(conn: Connection, query: str, after_id: int, limit: int) -> list[int]:
+    """A keyset page of the ``id`` column: ``limit`` ids above ``after_id``, ascending."""
+    return [row["id"] for row in fetch_all(conn, query, {"after_id": after_id, "limit": limit})]
+
+
+def _rows_of(conn: Connection, query: str, parameter: str, ids: list[int]) -> list[Row]:
+    """The query's rows for ``ids`` (passed as ``parameter``); no round trip for an empty list."""
+    return fetch_all(conn, query, {parameter: ids}) if ids else []
 
 
 def avatars_of_user(conn: Connection, *, user_id: int) -> list[Row]:
@@ -72,9 +76,7 @@ def user_busy(conn: Connection, *, user_id: int) -> bool:
 
 def delete_references_of_avatars(conn: Connection, *, avatar_ids: list[int]) -> list[str]:
     """Delete the avatars' reference rows; their storage keys."""
-    if not avatar_ids:
-        return []
-    rows = fetch_all(conn, "privacy.delete_references_of_avatars", {"avatar_ids": avatar_ids})
+    rows = _rows_of(conn, "privacy.delete_references_of_avatars", "avatar_ids", avatar_ids)
     return [row["storage_key"] for row in rows]
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from db import avatars, jobs, payments, photos, users
-from gateways.storage import Storage, delete_album_of, delete_references_of
+from db import avatars, jobs, payments, users
+from gateways.storage import Storage
 from rules.states import JOB_TERMINAL
+from usecases import privacy
 from usecases.errors import Refused
 
 if TYPE_CHECKING:
@@ -83,12 +84,8 @@ def erase_avatar(conn: Connection, storage: Storage, *, user: dict[str, Any], av
     if avatars.get_avatar(conn, id=avatar_id, user_id=user_id, lock=True) is None:
         raise Refused("NOT_FOUND", "avatar not found")
     job_ids = [job["id"] for job in _jobs_unless_busy(conn, avatar_id)]
-    delete_references_of(storage, avatar_id)
-    for job_id in job_ids:
-        delete_album_of(storage, job_id)
-    references = avatars.delete_references(conn, avatar_id=avatar_id)
-    erased_photos = photos.erase_photos_of_jobs(conn, job_ids=job_ids)
+    references, erased_photos = privacy.erase_files(conn, storage, avatar_ids=[avatar_id], job_ids=job_ids)
     avatars.soft_delete_avatar(conn, id=avatar_id, user_id=user_id)
     if user.get("draft_avatar_id") == avatar_id:
         users.set_draft_avatar(conn, id=user_id, avatar_id=None)
-    return Erased(references=len(references), photos=len(erased_photos), jobs=len(job_ids))
+    return Erased(references=references, photos=erased_photos, jobs=len(job_ids))

@@ -17,12 +17,11 @@ place and the next attempt deletes again (deleting a missing object succeeds).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from db import avatars as avatar_rows
 from db import outbox
 from db import photos as photo_rows
 from db import privacy as rows
@@ -121,9 +120,9 @@ def _selfies_due(retention: Mapping[str, Any], settings: Settings, now: datetime
     return not retention["busy"] and not payment_open and selfies_delete_at(retention, settings) <= now
 
 
-def _photos_due(job: Mapping[str, Any], avatar_busy: bool, settings: Settings, now: datetime) -> bool:
+def _photos_due(job: Mapping[str, Any], settings: Settings, now: datetime) -> bool:
     due_at = photos_delete_at(job, settings)
-    return due_at is not None and due_at <= now and not avatar_busy
+    return due_at is not None and due_at <= now
 
 
 # --- the retention sweep ---------------------------------------------------------------------------------------
@@ -143,55 +142,76 @@ def expire_personal_data(pool: ConnectionPool, storage: Storage, settings: Setti
 
 
 def _expire_selfies(pool: ConnectionPool, storage: Storage, settings: Settings, now: datetime) -> tuple[int, int]:
+    def due(conn: Connection, avatar_ids: list[int]) -> list[tuple[int, int]]:
+        return [(r["avatar_id"], r["avatar_id"]) for r in rows.selfie_retention(conn, avatar_ids=avatar_ids)
+                if _selfies_due(r, settings, now)]
+
+    def erase(conn: Connection, avatar_id: int) -> int:
+        return erase_files(conn, storage, avatar_ids=[avatar_id], job_ids=[])[0]
+
     avatars = references = 0
-    after = 0
-    while True:
-        with pool.connection() as conn:
-            page = rows.avatars_with_selfies(conn, after_id=after, limit=SWEEP_PAGE)
-            due = [r["avatar_id"] for r in rows.selfie_retention(conn, avatar_ids=page)
-                   if _selfies_due(r, settings, now)]
-        for avatar_id in due:
-            with pool.connection() as conn, conn.transaction():
-                if not rows.lock_avatar_nowait(conn, id=avatar_id):
-                    continue
-                # Re-read under the lock: an upload or an order may have arrived since the page was read.
-                current = rows.selfie_retention(conn, avatar_ids=[avatar_id])
-                if not current or not _selfies_due(current[0], settings, now):
-                    continue
-                delete_references_of(storage, avatar_id)
-                keys = avatar_rows.delete_references(conn, avatar_id=avatar_id)
-            avatars, references = avatars + 1, references + len(keys)
-            log(logger, "selfies_expired", avatar_id=avatar_id, references=len(keys))
-        if len(page) < SWEEP_PAGE:
-            return avatars, references
-        after = page[-1]
+    for avatar_id, _, erased in _sweep(pool, rows.avatars_with_selfies, due, erase):
+        avatars, references = avatars + 1, references + erased
+        log(logger, "selfies_expired", avatar_id=avatar_id, references=erased)
+    return avatars, references
 
 
 def _expire_portraits(pool: ConnectionPool, storage: Storage, settings: Settings, now: datetime) -> tuple[int, int]:
+    def due(conn: Connection, job_ids: list[int]) -> list[tuple[int, int]]:
+        jobs = [job for job in rows.jobs_by_ids(conn, job_ids=job_ids) if _photos_due(job, settings, now)]
+        busy = {r["avatar_id"] for r in rows.selfie_retention(
+            conn, avatar_ids=sorted({job["avatar_id"] for job in jobs})) if r["busy"]}
+        return [(job["id"], job["avatar_id"]) for job in jobs if job["avatar_id"] not in busy]
+
+    def erase(conn: Connection, job_id: int) -> int:
+        return erase_files(conn, storage, avatar_ids=[], job_ids=[job_id])[1]
+
     jobs = photos = 0
+    for job_id, avatar_id, erased in _sweep(pool, rows.jobs_with_live_photos, due, erase):
+        jobs, photos = jobs + 1, photos + erased
+        log(logger, "portraits_expired", job_id=job_id, avatar_id=avatar_id, photos=erased)
+    return jobs, photos
+
+
+def _sweep(pool: ConnectionPool, page_of: Callable[..., list[int]],
+           due: Callable[[Connection, list[int]], list[tuple[int, int]]],
+           erase: Callable[[Connection, int], int]) -> Iterator[tuple[int, int, int]]:
+    """Erase what is due, one item (an avatar's selfies, a job's portraits) at a time; yield (its id, its
+    avatar's id, how many objects went) for each erased.
+
+    ``page_of`` reads the ids in keyset pages of SWEEP_PAGE; ``due`` picks the due ones as (id, avatar id). Each
+    is erased in its own transaction under its avatar's row lock and ``due`` is asked again there, since an
+    upload or an order may have arrived since the page was read; an avatar locked by someone else is skipped.
+    """
     after = 0
     while True:
         with pool.connection() as conn:
-            page = rows.jobs_with_live_photos(conn, after_id=after, limit=SWEEP_PAGE)
-            candidates = [j for j in rows.jobs_by_ids(conn, job_ids=page) if _photos_due(j, False, settings, now)]
-            busy = {r["avatar_id"] for r in rows.selfie_retention(
-                conn, avatar_ids=sorted({j["avatar_id"] for j in candidates})) if r["busy"]}
-        for job in candidates:
-            if job["avatar_id"] in busy:
-                continue
+            page = page_of(conn, after_id=after, limit=SWEEP_PAGE)
+            candidates = due(conn, page)
+        for item_id, avatar_id in candidates:
             with pool.connection() as conn, conn.transaction():
-                if not rows.lock_avatar_nowait(conn, id=job["avatar_id"]):
+                if not rows.lock_avatar_nowait(conn, id=avatar_id) or not due(conn, [item_id]):
                     continue
-                avatar = rows.selfie_retention(conn, avatar_ids=[job["avatar_id"]])
-                if not avatar or not _photos_due(job, avatar[0]["busy"], settings, now):
-                    continue
-                delete_album_of(storage, job["id"])
-                keys = photo_rows.erase_photos_of_jobs(conn, job_ids=[job["id"]])
-            jobs, photos = jobs + 1, photos + len(keys)
-            log(logger, "portraits_expired", job_id=job["id"], avatar_id=job["avatar_id"], photos=len(keys))
+                erased = erase(conn, item_id)
+            yield item_id, avatar_id, erased
         if len(page) < SWEEP_PAGE:
-            return jobs, photos
+            return
         after = page[-1]
+
+
+def erase_files(conn: Connection, storage: Storage, *, avatar_ids: list[int], job_ids: list[int]) -> tuple[int, int]:
+    """Erase the avatars' selfies and the jobs' portraits and archives; how many (selfies, portraits).
+
+    The objects go first, then the rows (selfies deleted, portraits marked deleted: they account for payments),
+    all under the caller's transaction and locks, so a storage failure leaves the rows for a retry rather than
+    rows pointing at nothing or objects nobody can find again.
+    """
+    for avatar_id in avatar_ids:
+        delete_references_of(storage, avatar_id)
+    for job_id in job_ids:
+        delete_album_of(storage, job_id)
+    references = rows.delete_references_of_avatars(conn, avatar_ids=avatar_ids)
+    return len(references), len(photo_rows.erase_photos_of_jobs(conn, job_ids=job_ids))
 
 
 # --- "delete my data" --------------------------------------------------------------------------------------------
@@ -212,18 +232,13 @@ def erase_person(pool: ConnectionPool, storage: Storage, *, user_id: int, now: d
         if rows.user_busy(conn, user_id=user_id):
             raise UserBusy("a generation is paid for or still running; try when it ends")
         job_ids = [job["id"] for job in rows.jobs_of_user(conn, user_id=user_id)]
-        avatar_ids = [avatar["id"] for avatar in avatars]
-        for avatar_id in avatar_ids:
-            delete_references_of(storage, avatar_id)
-        for job_id in job_ids:
-            delete_album_of(storage, job_id)
-        references = rows.delete_references_of_avatars(conn, avatar_ids=avatar_ids)
-        erased_photos = photo_rows.erase_photos_of_jobs(conn, job_ids=job_ids)
+        references, photos = erase_files(conn, storage, avatar_ids=[avatar["id"] for avatar in avatars],
+                                         job_ids=job_ids)
         rows.revoke_shares_of_user(conn, user_id=user_id, now=now)
         erased = rows.soft_delete_avatars_of_user(conn, user_id=user_id, now=now)
         rows.blank_user(conn, id=user_id)
         rows.forget_payment_emails(conn, user_id=user_id)
         updates = rows.forget_bot_updates(conn, telegram_id=user["telegram_id"])
-    log(logger, "person_erased", user_id=user_id, avatars=len(erased), references=len(references),
-        photos=len(erased_photos), jobs=len(job_ids), bot_updates=updates)
-    return Erased(avatars=len(erased), references=len(references), photos=len(erased_photos))
+    log(logger, "person_erased", user_id=user_id, avatars=len(erased), references=references, photos=photos,
+        jobs=len(job_ids), bot_updates=updates)
+    return Erased(avatars=len(erased), references=references, photos=photos)

@@ -19,8 +19,8 @@ SELECT * FROM users WHERE id = %(id)s FOR UPDATE;
 SELECT id FROM avatars WHERE id = %(id)s FOR UPDATE SKIP LOCKED;
 
 -- name: avatars_with_selfies
-SELECT DISTINCT avatar_id FROM reference_photos
-WHERE avatar_id > %(after_id)s ORDER BY avatar_id LIMIT %(limit)s;
+SELECT DISTINCT avatar_id AS id FROM reference_photos
+WHERE avatar_id > %(after_id)s ORDER BY id LIMIT %(limit)s;
 
 -- name: selfie_retention
 -- Per avatar: when it was last used (created, given a selfie, paid for, a job started or finished) and whether
@@ -41,8 +41,8 @@ FROM avatars a WHERE a.id = ANY(%(avatar_ids)s)
 ORDER BY a.id;
 
 -- name: jobs_with_live_photos
-SELECT DISTINCT job_id FROM generated_photos
-WHERE deleted_at IS NULL AND job_id > %(after_id)s ORDER BY job_id LIMIT %(limit)s;
+SELECT DISTINCT job_id AS id FROM generated_photos
+WHERE deleted_at IS NULL AND job_id > %(after_id)s ORDER BY id LIMIT %(limit)s;
 
 -- name: jobs_by_ids
 SELECT id, avatar_id, user_id, status, finished_at FROM generation_jobs WHERE id = ANY(%(job_ids)s) ORDER BY id;

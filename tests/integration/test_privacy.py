@@ -151,3 +151,17 @@ def test_the_scheduler_sends_the_expiry_and_the_actor_erases_what_is_due(service
     wait_until(lambda: _reference_count(services, avatar["id"]) == 0, timeout_s=10, what="rows deleted")
     assert _reference_count(services, kept["id"]) == 5
     assert len(object_keys(services.settings, f"references/{kept['id']}/")) == 5
+
+
+def test_the_sweep_reads_in_pages_and_leaves_an_avatar_locked_elsewhere_for_the_next_run(services, monkeypatch):
+    monkeypatch.setattr(privacy, "SWEEP_PAGE", 1)  # three pages and an empty one
+    user = make_user(services)
+    avatars = [make_avatar(services, user, references=2) for _ in range(3)]
+    days = services.settings.selfie_retention_days
+    due = max(_newest_reference_at(services, avatar["id"]) for avatar in avatars) + timedelta(days=days)
+    with services.pool.connection() as holder, holder.transaction():  # an upload holds the middle avatar
+        holder.execute("SELECT id FROM avatars WHERE id = %s FOR UPDATE", (avatars[1]["id"],))
+        assert _expire(services, due) == privacy.Expired(avatars=2, references=4, jobs=0, photos=0)
+    assert [_reference_count(services, avatar["id"]) for avatar in avatars] == [0, 2, 0]
+    assert _expire(services, due) == privacy.Expired(avatars=1, references=2, jobs=0, photos=0)
+    assert object_keys(services.settings, f"references/{avatars[1]['id']}/") == []
