@@ -1,15 +1,38 @@
-"""Delivery chunks: one row per album, photo, summary or notice message sent for a job."""
+"""Delivery chunks: one row per album, photo, summary or notice message sent for a job; and the job's delivery
+lock (a session advisory lock: one delivery of a job at a time)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, cast
 
 from psycopg import Connection
+from psycopg_pool import ConnectionPool
 
+from db.errors import translated
 from db.queries import execute, fetch_all, fetch_one, fetch_row
 from rules.states import CHUNK_MOVES, expected_sources
 
 Row = dict[str, Any]
+DELIVERY_LOCK = 2  # advisory lock namespace: one delivery (deliver_album, resend_album) per job at a time
+
+
+@contextmanager
+def delivery_lock(pool: ConnectionPool, job_id: int) -> Iterator[bool]:
+    """Hold the job's delivery lock for the block if it is free (yields True), else yield False at once.
+
+    The lock lives on a pooled connection kept for the block and is released before it goes back."""
+    with pool.connection() as conn:
+        with translated():
+            row = cast("dict[str, Any] | None",  # the pool's rows are dicts (db/pool.py)
+                       conn.execute("SELECT pg_try_advisory_lock(%s, %s) AS got", (DELIVERY_LOCK, job_id)).fetchone())
+        got = bool(row and row["got"])
+        try:
+            yield got
+        finally:
+            if got:
+                conn.execute("SELECT pg_advisory_unlock(%s, %s)", (DELIVERY_LOCK, job_id))
 
 
 def delivery_counts(conn: Connection, *, job_id: int) -> Row:

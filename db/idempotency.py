@@ -1,5 +1,5 @@
-"""Things done once: the first answer given to an API request's (user, endpoint, key), replayed for every
-repeat, and the dedup rows of processed messages (``processed_messages``: one (message, actor) acted on once)."""
+"""An API request done once: the first answer given to a (user, endpoint, key), replayed for every repeat.
+Messages are done once by the outbox's dedup rows (db/outbox.py)."""
 
 from __future__ import annotations
 
@@ -30,13 +30,3 @@ def store_response(conn: Connection, *, user_id: int, endpoint: str, key: str, s
     """Remember the answer of the key claimed in this transaction."""
     execute(conn, "idempotency.store_response", {
         "user_id": user_id, "endpoint": endpoint, "key": key, "status": status, "body": Jsonb(body)})
-
-
-def claim_message(conn: Connection, *, message_id: str, actor: str) -> bool:
-    """True the first time (message, actor) is seen in a committed transaction; False for a redelivery."""
-    return fetch_one(conn, "idempotency.claim_message", {"message_id": message_id, "actor": actor}) \
-            is not None
-
-
-def purge_processed(conn: Connection, *, older_than_s: float) -> int:
-    return execute(conn, "idempotency.purge_processed", {"older_than_s": older_than_s})

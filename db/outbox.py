@@ -1,4 +1,6 @@
-"""The transactional outbox: messages are rows written in the caller's transaction and published after commit.
+"""Messages exactly once, both halves: the transactional outbox (messages are rows written in the caller's
+transaction and published after commit) and the dedup rows of processed messages (``processed_messages``: one
+(message, actor) acted on once, in the same transaction as the actor's effect).
 
 ``send`` only writes; the ids it wrote are remembered for the current unit of work (a request or a message)
 so that whoever owns it — the worker middleware or the web's after-request hook — publishes them right after
@@ -15,7 +17,7 @@ from typing import Any
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
-from db.queries import execute, fetch_all, fetch_row
+from db.queries import execute, fetch_all, fetch_one, fetch_row
 from telemetry.context import correlation_id
 
 _pending: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("outbox_pending", default=None)
@@ -64,3 +66,13 @@ def backlog(conn: Connection) -> int:
 
 def purge_published(conn: Connection, *, older_than_s: float) -> int:
     return execute(conn, "outbox.purge_published", {"older_than_s": older_than_s})
+
+
+def claim_message(conn: Connection, *, message_id: str, actor: str) -> bool:
+    """True the first time (message, actor) is seen in a committed transaction; False for a redelivery."""
+    return fetch_one(conn, "outbox.claim_message", {"message_id": message_id, "actor": actor}) \
+            is not None
+
+
+def purge_processed(conn: Connection, *, older_than_s: float) -> int:
+    return execute(conn, "outbox.purge_processed", {"older_than_s": older_than_s})

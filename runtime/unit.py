@@ -9,7 +9,7 @@ from dramatiq.middleware import CurrentMessage
 from psycopg import Connection
 
 import runtime
-from db import idempotency
+from db import outbox
 
 
 @contextmanager
@@ -19,7 +19,7 @@ def effect_once(actor: str) -> Iterator[Connection | None]:
     the worker middleware after the actor returns."""
     message = CurrentMessage.get_current_message()
     with runtime.current().pool.connection() as conn, conn.transaction():
-        if message is not None and not idempotency.claim_message(conn, message_id=message.message_id, actor=actor):
+        if message is not None and not outbox.claim_message(conn, message_id=message.message_id, actor=actor):
             yield None
             return
         yield conn

@@ -34,6 +34,7 @@ PATHS = {
 LEFT_OUT = {
     "settings/__init__.py": "configuration values, read by name",
     "telemetry/context.py": "correlation ids", "telemetry/logs.py": "log lines", "telemetry/metrics.py": "metrics",
+    "telemetry/provider_stats.py": "provider call counts, recorded by every gateway call",
     "rules/plural.py": "wording", "rules/bot_texts.py": "wording",
     "db/queries.py": "the named-query runner", "db/errors.py": "database error types",
     "gateways/http.py": "the HTTP client every gateway uses", "gateways/errors.py": "the provider error type",

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 from db import credits, jobs, outbox, users
 from rules import bot_texts
 from rules.catalog import STYLES, prompt_for
-from usecases.checkout import ready_avatar
 from usecases.errors import Refused
+from usecases.payments import ready_avatar
 
 if TYPE_CHECKING:
     from psycopg import Connection

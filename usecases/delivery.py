@@ -9,7 +9,7 @@ import logging
 import time
 from typing import Any
 
-from db import jobs, locks, photos, users
+from db import deliveries, jobs, photos, users
 from rules import bot_texts
 from rules.albums import chunk_album
 from rules.signing import sign
@@ -28,7 +28,7 @@ def deliver_album(services: Services, *, job_id: int) -> bool:
     """Under the job's delivery lock, send what the job has not sent yet and end it (a job not in ``delivering``
     is left alone); False, having done nothing, when another delivery of the job holds the lock. Raises Defer
     when a Telegram limit says wait."""
-    with locks.try_lock(services.pool, locks.DELIVERY, job_id) as locked:
+    with deliveries.delivery_lock(services.pool, job_id) as locked:
         if not locked:
             return False
         _deliver(services, job_id=job_id)

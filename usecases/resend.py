@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from db import deliveries, jobs, locks, outbox, photos, users
+from db import deliveries, jobs, outbox, photos, users
 from rules import bot_texts
 from rules.albums import chunk_album
 from runtime import Services
@@ -57,7 +57,7 @@ def resend_album(services: Services, *, job_id: int, round_: int) -> bool:
     """Send round ``round_`` of the job's album (what of it is not sent yet), under the job's delivery lock;
     False, having done nothing, when a delivery of the job holds the lock. Raises Defer when a Telegram limit says
     wait."""
-    with locks.try_lock(services.pool, locks.DELIVERY, job_id) as locked:
+    with deliveries.delivery_lock(services.pool, job_id) as locked:
         if not locked:
             return False
         with services.pool.connection() as conn:

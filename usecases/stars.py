@@ -31,10 +31,9 @@ from settings import Settings
 from telemetry.context import correlation_id
 from telemetry.logs import log
 from usecases.alerts import raise_alert
-from usecases.checkout import open_checkout
 from usecases.credits import grant_missing
 from usecases.errors import Refused
-from usecases.payments import apply_payment_status
+from usecases.payments import apply_payment_status, open_checkout
 from usecases.referrals import reverse_for_refund
 
 if TYPE_CHECKING:

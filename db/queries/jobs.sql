@@ -72,12 +72,18 @@ SELECT * FROM generation_tasks WHERE kie_task_id = %(kie_task_id)s;
 
 -- name: claim_fair_task
 -- Fair across jobs: the pending task whose job has the fewest tasks already started goes first, so a small
--- order is not stuck behind large ones; among those, the lowest portrait number, so that workers claiming in
--- the same instant (each sees the others' claims only once committed) take each job's first portrait before
--- anyone's second, not one job's tasks in id order. The started counts are read once per job with a pending
--- task. SKIP LOCKED: concurrent workers never claim the same task.
+-- order is not stuck behind large ones; among jobs equally served, the one with the fewest tasks left to start
+-- (shortest job first: a Starter paid behind many Premium orders with nothing started takes its first slot in
+-- the next window, not a window later); among those, the lowest portrait number, so that workers claiming in
+-- the same instant (each sees the others' claims only once committed) take each equal job's first portrait
+-- before anyone's second, not one job's tasks in id order. Served first stays the first key, so a stream of
+-- small orders cannot starve a large one: each job still gets one slot per round. The counts are read once
+-- per job with a pending task. SKIP LOCKED: concurrent workers never claim the same task. The claim records
+-- which worker process holds it (``claimed_by``, its liveness row in worker_processes) and a fresh claim
+-- token: only a result carrying this token moves the task on (usecases/generation.py).
 WITH waiting AS (
-    SELECT job_id, count(*) FILTER (WHERE status <> 'pending') AS started
+    SELECT job_id, count(*) FILTER (WHERE status <> 'pending') AS started,
+           count(*) FILTER (WHERE status = 'pending') AS remaining
     FROM generation_tasks
     WHERE job_id IN (SELECT job_id FROM generation_tasks WHERE status = 'pending')
     GROUP BY job_id
@@ -86,12 +92,13 @@ WITH waiting AS (
     FROM generation_tasks t
     JOIN waiting w ON w.job_id = t.job_id
     WHERE t.status = 'pending'
-    ORDER BY w.started, t.prompt_index, t.id
+    ORDER BY w.started, w.remaining, t.prompt_index, t.id
     LIMIT 1
     FOR UPDATE OF t SKIP LOCKED
 )
 UPDATE generation_tasks g
-SET status = 'submitting', api_key_index = %(api_key_index)s, submitting_at = now(), updated_at = now()
+SET status = 'submitting', api_key_index = %(api_key_index)s, submitting_at = now(), updated_at = now(),
+    claimed_by = %(claimed_by)s, claim_token = gen_random_uuid()
 FROM candidate
 WHERE g.id = candidate.id
 RETURNING g.*;

@@ -28,3 +28,13 @@ SELECT count(*) AS n FROM outbox WHERE published_at IS NULL;
 
 -- name: purge_published
 DELETE FROM outbox WHERE published_at < now() - make_interval(secs => %(older_than_s)s);
+
+-- name: claim_message
+-- The dedup row of an actor's message, inserted in the same transaction as the actor's effect:
+-- no row returned means a previous delivery of this message already committed its effect.
+INSERT INTO processed_messages (message_id, actor) VALUES (%(message_id)s, %(actor)s)
+ON CONFLICT ON CONSTRAINT processed_messages_pkey DO NOTHING
+RETURNING message_id;
+
+-- name: purge_processed
+DELETE FROM processed_messages WHERE processed_at < now() - make_interval(secs => %(older_than_s)s);

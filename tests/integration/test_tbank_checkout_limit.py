@@ -12,8 +12,8 @@ from rules.catalog import parse_tiers
 from sandbox.client import SandboxClient
 from tests.factories import make_avatar, make_user
 from tests.web.api_helpers import auth
-from usecases.checkout import checkout
 from usecases.errors import Refused
+from usecases.payments import checkout
 
 
 def _checkout(services, settings, user, avatar) -> dict:

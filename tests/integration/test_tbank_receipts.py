@@ -20,8 +20,8 @@ from tests.factories import make_avatar, make_user
 from tests.integration.pipeline_helpers import tbank_state, wait_until
 from tests.web.api_helpers import auth
 from usecases import generation
-from usecases.checkout import checkout
 from usecases.errors import Refused
+from usecases.payments import checkout
 from usecases.receipts import receipts_of_payment
 from usecases.refunds import settle_refund
 

@@ -1,5 +1,5 @@
 """Checkout: POST /api/v1/payments creates a payment on the rail the person chose — ``"card"`` (default): its
-T-Bank payment page (``usecases.checkout``, given the web's short-timeout T-Bank client: a stuck Init must not
+T-Bank payment page (``usecases.payments.checkout``, given the web's short-timeout T-Bank client: a stuck Init must not
 hold a web worker); ``"stars"``: a Telegram Stars invoice link the Mini App opens with ``openInvoice``
 (``usecases.stars``). GET reads it back. A failed Init or createInvoiceLink is 502 PAYMENT_PROVIDER_ERROR, and the
 user simply asks for a new payment; a person holding too many open checkouts gets 429 TOO_MANY_CHECKOUTS.
@@ -15,7 +15,7 @@ from gateways.http import HttpClient
 from gateways.tbank import TBankClient, TBankError
 from rules.catalog import STYLES, parse_tiers
 from settings import Settings
-from usecases import checkout, stars
+from usecases import payments, stars
 from usecases.errors import Refused
 from web.api.common import ID, fleet, id_field, iso, json_object, not_found, text_field, transaction
 from web.auth import require_user
@@ -70,7 +70,7 @@ def create_payment():
                                            user_id=g.user["id"], avatar_id=avatar_id, style_id=style_id, tier=tier)
         else:
             tbank: TBankClient = current_app.extensions[EXTENSION_KEY]
-            payment = checkout.checkout(fleet().services.pool, tbank, settings, user_id=g.user["id"],
+            payment = payments.checkout(fleet().services.pool, tbank, settings, user_id=g.user["id"],
                                         avatar_id=avatar_id, style_id=style_id, tier=tier, email=email)
     except Refused as refused:
         raise _http(refused) from None
@@ -82,7 +82,7 @@ def create_payment():
 def get_payment(payment_id: int):
     try:
         with transaction() as conn:
-            payment, job = checkout.payment_of_user(conn, user_id=g.user["id"], payment_id=payment_id)
+            payment, job = payments.payment_of_user(conn, user_id=g.user["id"], payment_id=payment_id)
     except Refused:
         raise not_found("payment") from None
     return jsonify(payment_json(payment, job))
