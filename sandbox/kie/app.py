@@ -100,19 +100,25 @@ def create_app(config: KieFakeConfig | None = None) -> Flask:
         fake.count(f"rejected_{code}")
         return envelope(code, msg)
 
-    @app.post("/api/v1/jobs/createTask")
-    def create_task() -> Response:
-        fake.count("create_calls")
+    def admit(counter: str, method: str, prompt: str = "") -> str | Response:
+        """Count the call, then what comes before its work: the API key (401), then an injected fault; the key,
+        or the answer that ends the call."""
+        fake.count(counter)
         key = bearer()
         if key is None:
             return rejected(401, _MESSAGES[401])
+        rule = fault(method, prompt)
+        return injected(rule) if rule else key
+
+    @app.post("/api/v1/jobs/createTask")
+    def create_task() -> Response:
         body = request.get_json(silent=True)
         body = body if isinstance(body, dict) else {}
         params = body.get("input") if isinstance(body.get("input"), dict) else {}
         prompt = params.get("prompt") if isinstance(params.get("prompt"), str) else ""
-        rule = fault("createTask", prompt)
-        if rule:
-            return injected(rule)
+        key = admit("create_calls", "createTask", prompt)
+        if isinstance(key, Response):
+            return key
         problem = _validation_problem(body, params)
         if problem:
             return rejected(422, problem)
@@ -153,13 +159,9 @@ def create_app(config: KieFakeConfig | None = None) -> Flask:
 
     @app.get("/api/v1/jobs/recordInfo")
     def record_info() -> Response:
-        fake.count("record_info_calls")
-        key = bearer()
-        if key is None:
-            return rejected(401, _MESSAGES[401])
-        rule = fault("recordInfo", request.args.get("taskId", ""))
-        if rule:
-            return injected(rule)
+        key = admit("record_info_calls", "recordInfo", request.args.get("taskId", ""))
+        if isinstance(key, Response):
+            return key
         if fake.take_record_info_slot(key) is not None:
             fake.count("record_info_429")
             return envelope(429, _MESSAGES[429])
@@ -178,14 +180,8 @@ def create_app(config: KieFakeConfig | None = None) -> Flask:
 
     @app.get("/api/v1/chat/credit")
     def credit() -> Response:
-        fake.count("credit_calls")
-        key = bearer()
-        if key is None:
-            return rejected(401, _MESSAGES[401])
-        rule = fault("credit")
-        if rule:
-            return injected(rule)
-        return envelope(200, "success", fake.balance(key))
+        key = admit("credit_calls", "credit")
+        return key if isinstance(key, Response) else envelope(200, "success", fake.balance(key))
 
     @app.get("/files/<task_id>.<ext>")
     def result_file(task_id: str, ext: str) -> Response:

@@ -31,38 +31,43 @@ class ControlError(Exception):
         self.status, self.message = status, message
 
 
+def fake_state() -> FakeTelegramState:
+    """The fake this request is for (``create_app`` keeps it in ``app.extensions["fake"]``)."""
+    fake: FakeTelegramState = current_app.extensions["fake"]
+    return fake
+
+
+def answering_control_errors(bp: Blueprint) -> Blueprint:
+    """``bp``, answering a ControlError raised by its views as ``{"error": message}`` with its status."""
+    bp.register_error_handler(ControlError, lambda error: (jsonify({"error": error.message}), error.status))
+    return bp
+
+
 def control_blueprint() -> Blueprint:
-    """The Telegram-only ``/_sandbox/`` routes; the state is ``current_app.extensions["fake"]``."""
-    bp = Blueprint("telegram_control", __name__, url_prefix="/_sandbox")
-
-    def state() -> FakeTelegramState:
-        return current_app.extensions["fake"]
-
-    @bp.errorhandler(ControlError)
-    def control_error(error: ControlError) -> Any:
-        return jsonify({"error": error.message}), error.status
+    """The Telegram-only ``/_sandbox/`` routes; the state is ``fake_state()``."""
+    bp = answering_control_errors(Blueprint("telegram_control", __name__, url_prefix="/_sandbox"))
 
     @bp.post("/blocked")
     def post_blocked() -> Any:
         body = _body()
         chat_id = _int(body.get("chat_id"), "chat_id")
-        with state().lock:
+        with fake_state().lock:
             if body.get("blocked", True):
-                state().blocked.add(chat_id)
+                fake_state().blocked.add(chat_id)
             else:
-                state().blocked.discard(chat_id)
-            return jsonify({"blocked_chats": sorted(state().blocked)})
+                fake_state().blocked.discard(chat_id)
+            return jsonify({"blocked_chats": sorted(fake_state().blocked)})
 
     @bp.get("/chats/<int(signed=True):chat_id>")
     def get_chat(chat_id: int) -> Any:
-        with state().lock:
-            return jsonify({"chat_id": chat_id, "blocked": chat_id in state().blocked,
-                            "messages": list(state().chats.get(chat_id, []))})
+        with fake_state().lock:
+            return jsonify({"chat_id": chat_id, "blocked": chat_id in fake_state().blocked,
+                            "messages": list(fake_state().chats.get(chat_id, []))})
 
     @bp.get("/files/<file_id>")
     def get_file(file_id: str) -> Any:
-        with state().lock:
-            stored = state().files.get(file_id)
+        with fake_state().lock:
+            stored = fake_state().files.get(file_id)
         if stored is None:
             raise ControlError(404, "no such file")
         return Response(stored.data, 200, mimetype=stored.mime_type)
@@ -70,26 +75,26 @@ def control_blueprint() -> Blueprint:
     @bp.post("/updates/text")
     def post_text_update() -> Any:
         body = _body()
-        target = _webhook(state())
+        target = _webhook(fake_state())
         chat_id, user = _sender(body)
         text = body.get("text")
         if not isinstance(text, str) or not text:
             raise ControlError(400, "text is required")
-        with state().lock:
-            update = _update(state(), chat_id, user, {"text": text, "entities": _command_entities(text)})
-        return jsonify(_deliver(state(), target, [update]))
+        with fake_state().lock:
+            update = _update(fake_state(), chat_id, user, {"text": text, "entities": _command_entities(text)})
+        return jsonify(_deliver(fake_state(), target, [update]))
 
     @bp.post("/updates/photos")
     def post_photo_update() -> Any:
         body = _body()
-        target = _webhook(state())
+        target = _webhook(fake_state())
         chat_id, user = _sender(body)
         images = _images(body.get("images"))
         caption = body.get("caption") if isinstance(body.get("caption"), str) else None
-        updates = _photo_updates(state(), chat_id, user, images, caption=caption,
+        updates = _photo_updates(fake_state(), chat_id, user, images, caption=caption,
                                  as_album=bool(body.get("as_album", True)),
                                  as_document=bool(body.get("as_document", False)))
-        return jsonify(_deliver(state(), target, updates))
+        return jsonify(_deliver(fake_state(), target, updates))
 
     return bp
 

@@ -31,10 +31,10 @@ import time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import Blueprint, Response, current_app, jsonify, redirect, request
+from flask import Blueprint, Response, jsonify, redirect, request
 
 from sandbox.control import FaultRule
-from sandbox.telegram.control import ControlError, _deliver, _post, _webhook
+from sandbox.telegram.control import ControlError, _deliver, _post, _webhook, answering_control_errors, fake_state
 from sandbox.telegram.stars import record_charge, take_pre_checkout_answer
 from sandbox.telegram.state import FakeTelegramState, PreCheckoutWaiter
 
@@ -43,45 +43,38 @@ DEFAULT_PAYER_ID = 700_000_001  # who pays when the payer is not named
 
 
 def invoice_blueprint() -> Blueprint:
-    """The invoice page and its actions; the state is ``current_app.extensions["fake"]``."""
-    bp = Blueprint("telegram_invoices", __name__)
-
-    def state() -> FakeTelegramState:
-        return current_app.extensions["fake"]
-
-    @bp.errorhandler(ControlError)
-    def control_error(error: ControlError) -> Any:
-        return jsonify({"error": error.message}), error.status
+    """The invoice page and its actions; the state is ``fake_state()``."""
+    bp = answering_control_errors(Blueprint("telegram_invoices", __name__))
 
     @bp.get("/invoice/<slug>")
     def page(slug: str) -> Any:
-        invoice = _invoice(state(), slug)
+        invoice = _invoice(fake_state(), slug)
         back = _return_url(request.args.get("return"))
         return Response(_page_html(invoice, back, request.args.get("user")), 200, mimetype="text/html")
 
     @bp.get("/invoice/<slug>/status")
     def status(slug: str) -> Any:
-        return jsonify(_invoice(state(), slug))
+        return jsonify(_invoice(fake_state(), slug))
 
     @bp.post("/invoice/<slug>/pay")
     def pay(slug: str) -> Any:
         body = request.get_json(silent=True) if request.is_json else request.form.to_dict()
         body = body if isinstance(body, dict) else {}
-        payer = _payer(state(), body.get("user"))
-        _invoice(state(), slug)
+        payer = _payer(fake_state(), body.get("user"))
+        _invoice(fake_state(), slug)
         if body.get("wait", True) in (False, "0", "false"):
-            _start_payment(state(), slug)
-            threading.Thread(target=pay_invoice, args=(state(), slug, payer), daemon=True).start()
-            return jsonify(_invoice(state(), slug)), 202
-        _start_payment(state(), slug)
-        result = pay_invoice(state(), slug, payer)
+            _start_payment(fake_state(), slug)
+            threading.Thread(target=pay_invoice, args=(fake_state(), slug, payer), daemon=True).start()
+            return jsonify(_invoice(fake_state(), slug)), 202
+        _start_payment(fake_state(), slug)
+        result = pay_invoice(fake_state(), slug, payer)
         return _finish(result, body.get("return"))
 
     @bp.post("/invoice/<slug>/cancel")
     def cancel(slug: str) -> Any:
         body = request.get_json(silent=True) if request.is_json else request.form.to_dict()
-        with state().lock:
-            invoice = state().invoices.get(slug)
+        with fake_state().lock:
+            invoice = fake_state().invoices.get(slug)
             if invoice is None:
                 raise ControlError(404, "no such invoice")
             if invoice["status"] == OPEN and not invoice.get("in_progress"):
