@@ -14,7 +14,7 @@ test: $(STAMP) services browser  ## set-up, lint, types and layer contracts, the
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) -m pytest -q -p no:cacheprovider --durations=20 $(PYTEST_ARGS)
 
 up: $(STAMP) services migrate  ## start sandbox, web, worker and scheduler in the background
 	$(PY) -m scenarios.fleet up
