@@ -123,7 +123,7 @@ def main() -> int:
     results: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": f"{os.cpu_count()} cores; at start: {machine_load()}",
         "fleet": "web: gunicorn 2 workers × 4 threads; worker: dramatiq 2 processes × 12 threads; scheduler; "
-                 "sandbox fakes in one process", "parts": parts, "brokers": {}}
+                 "sandbox fakes one process each (Kie, T-Bank, Telegram, S3)", "parts": parts, "brokers": {}}
     seed = 810_000_000 + int(time.time()) % 100000 * 10
     for index, broker in enumerate(brokers):
         results["brokers"][broker] = run_broker(broker, parts, seed + index * 5000)

@@ -36,15 +36,17 @@ class Buyer:
 
 
 def prepare(base: str, settings: Settings, buyer: Buyer) -> None:
-    """Avatar, consent, six selfies, checkout: everything before paying."""
+    """Avatar, consent, six selfies, checkout: everything before paying. The selfies are made once per run
+    (``selfies``), before anyone starts: the clients only send bytes."""
     try:
         app = MiniApp(base, settings, buyer.telegram_id)
         style = timed(buyer, app, "GET /api/v1/catalog", "GET", "/api/v1/catalog")["styles"][0]["id"]
         avatar = timed(buyer, app, "POST /api/v1/avatars", "POST", "/api/v1/avatars", json={"name": "Bench"})
         timed(buyer, app, "POST /api/v1/me/privacy", "POST", "/api/v1/me/privacy")
-        files = [("files", (f"selfie{i}.jpg", data, "image/jpeg")) for i, data in enumerate(selfies())]
-        timed(buyer, app, "POST /api/v1/avatars/<id>/references", "POST",
-              f"/api/v1/avatars/{avatar['id']}/references", files=files)
+        for i, data in enumerate(selfies()):  # one file per request, one after the other, as the Mini App sends
+            timed(buyer, app, "POST /api/v1/avatars/<id>/references", "POST",
+                  f"/api/v1/avatars/{avatar['id']}/references", files=[("files", (f"selfie{i}.jpg", data,
+                                                                                 "image/jpeg"))])
         buyer.payment = timed(buyer, app, "POST /api/v1/payments", "POST", "/api/v1/payments",
                               json={"avatar_id": avatar["id"], "style_id": style, "tier": buyer.tier,
                                     "rail": buyer.rail})

@@ -109,6 +109,11 @@ def bench_env(broker: str, **overrides: str) -> dict[str, str]:
         "TELEGRAM_API_BASE": "http://127.0.0.1:9203", "S3_ENDPOINT_URL": "http://127.0.0.1:9204",
         "WORKER_PROCESSES": "2", "WORKER_THREADS": "12",
         "SANDBOX_MODE": "1",  # the bench fleet runs on the fakes and their public secrets
+        # Each fake in its own process: the bench measures the fleet, not four fakes sharing one GIL.
+        "SANDBOX_SPLIT": "1",
+        # The web's access log as in production (deploy/launch.sh): JSON lines with each request's own ms, so a
+        # part can tell the web's time from the time a request waited before the web started on it.
+        "GUNICORN_CMD_ARGS": "--config python:web.gunicorn_conf",
     })
     if broker == "rabbitmq":
         env["RABBITMQ_URL"] = rabbit_url()

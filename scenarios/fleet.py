@@ -3,6 +3,11 @@
 Each process gets its own session (so it and its children stop together), a pid file and a log under
 ``.run/``. ``stop`` ends exactly the processes recorded there and nothing else.
 Usage: ``python -m scenarios.fleet up|down|status``.
+
+``SANDBOX_SPLIT=1`` (opt-in; the bench sets it) runs each fake in its own process (``sandbox-kie``,
+``sandbox-tbank``, ``sandbox-telegram``, ``sandbox-s3``: ``python -m sandbox --only <fake>``) instead of one
+``sandbox`` process, so the fakes do not share one GIL and a load on one (S3 PUTs, Kie images) does not slow the
+others' answers. Unset, the fleet is as it always was.
 """
 
 from __future__ import annotations
@@ -22,19 +27,21 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / ".run"
 PY = sys.executable
+FAKES = ("kie", "tbank", "telegram", "s3")
 
 
 @dataclass(frozen=True)
 class Proc:
     name: str
     argv: list[str]
+    fake: str = ""  # the one sandbox fake this process runs (SANDBOX_SPLIT=1), "" otherwise
 
 
 def processes(env: Mapping[str, str]) -> list[Proc]:
     port = env.get("WEB_PORT", "8000")
     bin_dir = Path(PY).parent
     return [
-        Proc("sandbox", [PY, "-m", "sandbox"]),
+        *sandbox_processes(env),
         Proc("web", [str(bin_dir / "gunicorn"), "web.wsgi:build()", "--bind", f"127.0.0.1:{port}",
                      "--workers", env.get("WEB_WORKERS", "2"), "--threads", "4", "--timeout", "60",
                      "--access-logfile", "-"]),
@@ -43,6 +50,13 @@ def processes(env: Mapping[str, str]) -> list[Proc]:
                         "--worker-shutdown-timeout", env.get("WORKER_SHUTDOWN_TIMEOUT_MS", "20000")]),
         Proc("scheduler", [PY, "-m", "workers.scheduler"]),
     ]
+
+
+def sandbox_processes(env: Mapping[str, str]) -> list[Proc]:
+    """The sandbox as one process, or with ``SANDBOX_SPLIT=1`` one process per fake (each its own GIL)."""
+    if env.get("SANDBOX_SPLIT") == "1":
+        return [Proc(f"sandbox-{fake}", [PY, "-m", "sandbox", "--only", fake], fake) for fake in FAKES]
+    return [Proc("sandbox", [PY, "-m", "sandbox"])]
 
 
 def start(env: Mapping[str, str], names: list[str] | None = None, *, run_dir: Path = RUN_DIR) -> dict[str, int]:
@@ -55,9 +69,9 @@ def start(env: Mapping[str, str], names: list[str] | None = None, *, run_dir: Pa
         metrics_dir.mkdir()
         env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
     started: dict[str, int] = {}
-    for proc in processes(env):
-        if names and proc.name not in names:
-            continue
+    chosen = [proc for proc in processes(env) if not names or proc.name in names]
+    fakes = [proc for proc in chosen if proc.name == "sandbox" or proc.fake]
+    for proc in chosen:
         if alive(proc.name, run_dir=run_dir):
             raise RuntimeError(f"{proc.name} is already running (pid {pid_of(proc.name, run_dir=run_dir)}): "
                                "run `make down` first")
@@ -66,15 +80,15 @@ def start(env: Mapping[str, str], names: list[str] | None = None, *, run_dir: Pa
                                  start_new_session=True)
         (run_dir / f"{proc.name}.pid").write_text(str(child.pid))
         started[proc.name] = child.pid
-        if proc.name == "sandbox":
-            _wait_sandbox(env)
+        if fakes and proc is fakes[-1]:  # every fake answers before the web and workers start
+            _wait_sandbox(env, [p.fake for p in fakes if p.fake])
     return started
 
 
 def stop(names: list[str] | None = None, *, timeout_s: float = 15, run_dir: Path = RUN_DIR) -> list[str]:
     """TERM each recorded process group, KILL what is left after ``timeout_s``; returns the names stopped."""
     stopped = []
-    order = ["scheduler", "worker", "web", "sandbox"]
+    order = ["scheduler", "worker", "web", "sandbox", *(f"sandbox-{fake}" for fake in FAKES)]
     for name in order:
         if names and name not in names:
             continue
@@ -122,11 +136,13 @@ def dev_login_line(port: str | int) -> str:
     return f"run: Mini App (development login): http://127.0.0.1:{port}/app/dev-login"
 
 
-def _wait_sandbox(env: Mapping[str, str]) -> None:
-    result = subprocess.run([PY, "-m", "sandbox", "--check", "--timeout", "30"], cwd=ROOT, env=dict(env),
-                            capture_output=True, text=True)
+def _wait_sandbox(env: Mapping[str, str], only: list[str]) -> None:
+    """Wait until the fakes answer: all of them, or just ``only`` when they run one per process."""
+    selection = ["--only", ",".join(only)] if only else []
+    result = subprocess.run([PY, "-m", "sandbox", "--check", "--timeout", "30", *selection], cwd=ROOT,
+                            env=dict(env), capture_output=True, text=True)
     if result.returncode != 0:
-        raise RuntimeError(f"the sandbox did not come up (see .run/sandbox.log): {result.stdout}{result.stderr}")
+        raise RuntimeError(f"the sandbox did not come up (see its log under .run/): {result.stdout}{result.stderr}")
 
 
 def pid_of(name: str, *, run_dir: Path = RUN_DIR) -> int | None:

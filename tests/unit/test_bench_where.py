@@ -1,0 +1,76 @@
+"""Where a bench part's time went (scenarios.bench_where) and the bench's opt-in sandbox of one process per fake
+(scenarios.fleet.sandbox_processes)."""
+
+from __future__ import annotations
+
+import json
+
+from scenarios import fleet
+from scenarios.bench_people import where_text
+from scenarios.bench_where import (
+    TICK_S,
+    CpuSnapshot,
+    cpu_shares,
+    machine_cpu_s,
+    route_of,
+    server_ms,
+    server_table,
+    stat_cpu_s,
+)
+
+
+def test_process_cpu_is_read_after_the_command_even_with_spaces_and_parentheses() -> None:
+    stat = "4242 (python -m (x) y) S 1 4242 4242 0 -1 4194560 10 0 0 0 150 50 0 0 20 0 5 0 100 0 0"
+    assert stat_cpu_s(stat) == 200 * TICK_S
+
+
+def test_machine_busy_leaves_out_idle_and_iowait() -> None:
+    busy, total = machine_cpu_s("cpu  100 0 50 800 40 5 5 0 0 0\ncpu0 1 2 3 4\n")
+    assert (busy, total) == (160 * TICK_S, 1000 * TICK_S)
+
+
+def test_cpu_shares_name_what_the_fleet_the_clients_and_the_rest_used() -> None:
+    start = CpuSnapshot(at=0.0, groups={"web": 1.0}, services={"redis": 1.0}, bench=2.0, machine_busy=10.0,
+                        machine_all=20.0)
+    end = CpuSnapshot(at=10.0, groups={"web": 9.0, "sandbox-s3": 3.0}, services={"redis": 2.0}, bench=4.0,
+                      machine_busy=26.0, machine_all=40.0)
+    shares = cpu_shares(start, end)
+    assert shares["cpu_s"] == {"web": 8.0, "sandbox-s3": 3.0, "bench clients": 2.0, "others": 2.0, "redis": 1.0}
+    assert list(shares["cpu_s"])[0] == "web"  # the largest first
+    assert shares["busy_cpu_s"] == 16.0
+    assert shares["idle_share"] == 0.2
+    assert shares["wall_s"] == 10.0
+
+
+def test_requests_count_under_their_route() -> None:
+    assert route_of("GET", "/api/v1/payments/42") == "GET /api/v1/payments/<id>"
+    assert route_of("POST", "/api/v1/avatars/7/references") == "POST /api/v1/avatars/<id>/references"
+    assert route_of("GET", "/api/v1/catalog") == "GET /api/v1/catalog"
+
+
+def test_the_webs_own_time_comes_from_its_json_access_lines_only() -> None:
+    lines = [json.dumps({"event": "http_request", "method": "GET", "path": f"/api/v1/generations/{i}", "ms": i})
+             for i in range(1, 101)]
+    lines += ["not json", json.dumps({"event": "job_started", "ms": 5}),
+              json.dumps({"event": "http_request", "method": "POST", "path": "/webhooks/telegram", "ms": None})]
+    samples = server_ms(lines)
+    assert list(samples) == ["GET /api/v1/generations/<id>"]
+    assert server_table(samples)["GET /api/v1/generations/<id>"] == {"n": 100, "p50_ms": 50.0, "p99_ms": 99.0}
+
+
+def test_the_sentence_puts_client_and_web_time_side_by_side() -> None:
+    client = {"POST /api/v1/payments": {"p50_ms": 900.0}, "GET /api/v1/catalog": {"p50_ms": 20.0}}
+    web = {"POST /api/v1/payments": {"p50_ms": 40.0}, "GET /api/v1/catalog": {"p50_ms": 5.0}}
+    cpu = {"wall_s": 10.0, "capacity_cpu_s": 20.0, "idle_share": 0.05, "cpu_s": {"web": 9.0, "others": 1.0}}
+    text = where_text(client, web, cpu)
+    assert "POST /api/v1/payments 900.0 ms at the client / 40.0 ms in the web" in text
+    assert "catalog" not in text  # fast routes are left out
+    assert "web 9.0, others 1.0" in text and "idle 5%" in text
+
+
+def test_the_sandbox_is_one_process_unless_split_is_asked_for() -> None:
+    assert [p.name for p in fleet.sandbox_processes({})] == ["sandbox"]
+    split = fleet.sandbox_processes({"SANDBOX_SPLIT": "1"})
+    assert [(p.name, p.fake, p.argv[-2:]) for p in split] == [
+        (f"sandbox-{fake}", fake, ["--only", fake]) for fake in ("kie", "tbank", "telegram", "s3")]
+    assert [p.name for p in fleet.processes({})][0] == "sandbox"  # make run / up / chaos: as before
