@@ -44,11 +44,6 @@ def references_of_avatar(conn: Connection, *, avatar_id: int) -> list[Row]:
     return fetch_all(conn, "avatars.references_of_avatar", {"avatar_id": avatar_id})
 
 
-def delete_references(conn: Connection, *, avatar_id: int) -> list[str]:
-    """Delete the avatar's reference rows; returns their storage keys for the caller to erase."""
-    return [row["storage_key"] for row in fetch_all(conn, "avatars.delete_references", {"avatar_id": avatar_id})]
-
-
 def delete_reference(conn: Connection, *, id: int, avatar_id: int) -> Row | None:
     """Remove one reference photo's row; its storage key, or None when the avatar has no such reference."""
     return fetch_one(conn, "avatars.delete_reference", {"id": id, "avatar_id": avatar_id})

@@ -31,8 +31,5 @@ RETURNING *;
 -- name: references_of_avatar
 SELECT * FROM reference_photos WHERE avatar_id = %(avatar_id)s ORDER BY id;
 
--- name: delete_references
-DELETE FROM reference_photos WHERE avatar_id = %(avatar_id)s RETURNING storage_key;
-
 -- name: delete_reference
 DELETE FROM reference_photos WHERE id = %(id)s AND avatar_id = %(avatar_id)s RETURNING storage_key;

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from db import avatars, jobs, payments
+from db import jobs, payments, privacy
 from db import refunds as refund_rows
 from rules.catalog import parse_tiers
 from sandbox.client import SandboxClient
@@ -77,7 +77,7 @@ def test_job_whose_avatar_lost_its_references_is_refunded_in_full(services, work
     user = make_user(services, referred_by=inviter["id"])
     avatar = make_avatar(services, user)
     with services.pool.connection() as conn:
-        avatars.delete_references(conn, avatar_id=avatar["id"])
+        privacy.delete_references_of_avatars(conn, avatar_ids=[avatar["id"]])
     payment = make_paid_payment(services, user, avatar, tier="starter")
 
     job = wait_for_job(services, payment_id=payment["id"])
