@@ -35,16 +35,18 @@ class Buyer:
     calls: list[tuple[str, float, int]] = field(default_factory=list)  # (route, seconds, status)
 
 
-def prepare(base: str, settings: Settings, buyer: Buyer) -> None:
+def prepare(base: str, settings: Settings, buyer: Buyer, uploads_base: str | None = None) -> None:
     """Avatar, consent, six selfies, checkout: everything before paying. The selfies are made once per run
-    (``selfies``), before anyone starts: the clients only send bytes."""
+    (``selfies``), before anyone starts: the clients only send bytes. ``uploads_base``: where selfies go when
+    the web runs as pools (``bench_common.POOLS``)."""
     try:
         app = MiniApp(base, settings, buyer.telegram_id)
+        uploader = MiniApp(uploads_base, settings, buyer.telegram_id) if uploads_base else app
         style = timed(buyer, app, "GET /api/v1/catalog", "GET", "/api/v1/catalog")["styles"][0]["id"]
         avatar = timed(buyer, app, "POST /api/v1/avatars", "POST", "/api/v1/avatars", json={"name": "Bench"})
         timed(buyer, app, "POST /api/v1/me/privacy", "POST", "/api/v1/me/privacy")
         for i, data in enumerate(selfies()):  # one file per request, one after the other, as the Mini App sends
-            timed(buyer, app, "POST /api/v1/avatars/<id>/references", "POST",
+            timed(buyer, uploader, "POST /api/v1/avatars/<id>/references", "POST",
                   f"/api/v1/avatars/{avatar['id']}/references", files=[("files", (f"selfie{i}.jpg", data,
                                                                                  "image/jpeg"))])
         buyer.payment = timed(buyer, app, "POST /api/v1/payments", "POST", "/api/v1/payments",

@@ -27,6 +27,11 @@ DB_NAME = "pinglass_bench"
 RABBIT_QUEUES = ("bot", "kie", "kie_poll", "ops", "payments", "storage", "telegram")
 _T0 = time.monotonic()
 RUN = fleet.RUN_DIR / "bench"  # its own pid files and logs: never another fleet's
+# BENCH_WEB_POOLS=1 (an experiment, not the deployed shape): beside the Mini App's web on 8200, the same web app in
+# two more gunicorn processes — callbacks (PUBLIC_BASE_URL: Kie, T-Bank, Telegram) and selfie uploads (niced) —
+# as a proxy routing those paths to their own pools would. Each pool: pid file and log under RUN/<pool>/.
+POOLS = {"hooks": 8201, "uploads": 8202}
+UPLOADS_NICE = 10
 
 
 def progress(message: str) -> None:
@@ -117,8 +122,15 @@ def bench_env(broker: str, **overrides: str) -> dict[str, str]:
     })
     if broker == "rabbitmq":
         env["RABBITMQ_URL"] = rabbit_url()
+    if web_pools(env):
+        env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{POOLS['hooks']}"
     env.update(overrides)
     return env
+
+
+def web_pools(env: Mapping[str, str]) -> bool:
+    """Whether this bench runs the web as three pools (``BENCH_WEB_POOLS=1``), see ``POOLS``."""
+    return env.get("BENCH_WEB_POOLS") == "1"
 
 
 def rabbit_url() -> str:
@@ -180,24 +192,44 @@ class Fleet:
         self.env = dict(env)
         self.settings = Settings.from_env(self.env)
         self.base = f"http://127.0.0.1:{self.settings.web_port}"
+        self.pools = POOLS if web_pools(self.env) else {}
+        # where the clients send selfies: the uploads pool when there is one (a proxy would route the path there)
+        self.uploads_base = f"http://127.0.0.1:{self.pools['uploads']}" if self.pools else self.base
 
     def __enter__(self) -> Fleet:
         RUN.mkdir(parents=True, exist_ok=True)
-        fleet.stop(run_dir=RUN)  # a bench fleet left over from an interrupted run (only its own pid files)
+        self._stop()  # a bench fleet left over from an interrupted run (only its own pid files)
         fresh_database(self.settings.database_url)
         empty_broker(self.settings)
         try:
             fleet.start(self.env, run_dir=RUN)
             fleet.wait_healthy(self.base, timeout_s=120)
+            self._start_pools()
             from gateways.telegram import TelegramClient
             TelegramClient(self.settings.telegram_api_base, self.settings.telegram_bot_token).set_webhook(
                 self.settings.public_url("/webhooks/telegram"), self.settings.telegram_webhook_secret)
         except BaseException:
-            fleet.stop(run_dir=RUN)
+            self._stop()
             raise
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stop()
+
+    def _start_pools(self) -> None:
+        """The extra web pools of BENCH_WEB_POOLS=1: the fleet's web process on their own ports, sharing the
+        fleet's metrics directory; the uploads pool niced (its face checks yield the cores to reads)."""
+        for pool, port in self.pools.items():
+            env = {**self.env, "WEB_PORT": str(port),
+                   "PROMETHEUS_MULTIPROC_DIR": str(RUN / f"metrics-{self.settings.web_port}")}
+            pid = fleet.start(env, ["web"], run_dir=RUN / pool)["web"]
+            if pool == "uploads":
+                os.setpriority(os.PRIO_PGRP, pid, UPLOADS_NICE)
+            fleet.wait_healthy(f"http://127.0.0.1:{port}", timeout_s=120)
+
+    def _stop(self) -> None:
+        for pool in POOLS:
+            fleet.stop(run_dir=RUN / pool)
         fleet.stop(run_dir=RUN)
 
     def db(self) -> psycopg.Connection:

@@ -24,7 +24,7 @@ READS = ("GET /api/v1/catalog", "GET /api/v1/payments/<id>", "GET /api/v1/genera
 
 
 def person(fleet: Fleet, buyer: Buyer, outcome: dict[str, Any]) -> None:
-    prepare(fleet.base, fleet.settings, buyer)
+    prepare(fleet.base, fleet.settings, buyer, fleet.uploads_base)
     complete_payment(fleet.settings, buyer)
     if buyer.error:
         return
@@ -70,6 +70,7 @@ def people(fleet: Fleet, seed: int) -> tuple[list[Figure], dict[str, Any]]:
     wall = time.monotonic() - started
     cpu = bench_where.cpu_shares(cpu_start, bench_where.snapshot())
     web = bench_where.server_table(bench_where.server_ms(web_log.lines()))
+    pre_checkout = bench_where.pre_checkout_waits(sandbox.telegram.state())
     progress(f"people: CPU seconds in {cpu['wall_s']} s: {cpu['cpu_s']}")
     delivered = 0
     for b in buyers:
@@ -96,23 +97,24 @@ def people(fleet: Fleet, seed: int) -> tuple[list[Figure], dict[str, Any]]:
     why = ""
     if read_p99 is not None and read_p99 > 100:
         why = (f"slowest read route {worst_read} p99 {table.get(worst_read, {}).get('p99_ms')} ms at the client "
-               f"while the same web (2 gunicorn workers × 4 threads) took {6 * count} selfie uploads (a face "
-               f"check on each) and the payments; {where}")
+               f"while {web_shape(fleet)} took {6 * count} selfie uploads (a face check on each) and the "
+               f"payments; {where}")
     failures = [b.error for b in buyers if b.error][:3]
     bad = {route: {code: n for code, n in st.items() if code >= 400} for route, st in statuses.items()}
     bad_text = "; ".join(f"{route}: {codes}" for route, codes in bad.items() if codes)
     slow = {route: table[route]["p50_ms"] for route in table}
     errors_why = (f"failed answers by route (599 = no answer in the client's 30 s): {bad_text}; median latency by "
-                  f"route in ms: {slow}; first failures: {failures}; {where}") if errors else ""
+                  f"route in ms: {slow}; first failures: {failures}; the Telegram fake's POSTs of "
+                  f"pre_checkout_query to our webhook (10 s to answer): {pre_checkout}; {where}") if errors else ""
     return [
         Figure("people_api_read_p99_ms", read_p99, "ms", 100, "<=",
                f"{count} users at once; every GET the Mini App made (catalog, payment status, order polling every "
                "1 s), measured at the client over HTTP; per route in extra, beside the web's own time per route (its "
                "access log) and the CPU seconds each process used during the part", why,
-               {"routes": table, "web_ms": web, "cpu": cpu}),
+               {"routes": table, "web_ms": web, "cpu": cpu, "web_pools": dict(fleet.pools)}),
         Figure("people_errors", errors, "", 0, "<=",
                "answers ≥ 400 the Mini App saw after its own retries (429/503 retried as api.js does), plus users "
-               "whose flow failed", errors_why),
+               "whose flow failed", errors_why, {"pre_checkout": pre_checkout}),
         Figure("people_albums_delivered", delivered, f"of {count}", count, ">=",
                "orders delivered with every photo in the user's sandbox Telegram chat",
                f"{sum(1 for b in buyers if b.error)} users' flows failed before delivery (see people_errors)"
@@ -123,6 +125,14 @@ def people(fleet: Fleet, seed: int) -> tuple[list[Figure], dict[str, Any]]:
                f"first user starts → last user sees delivered ({sum(photos.values())} photos; Kie's 10 accounts "
                f"allow 20 tasks/s, so ≥ {sum(photos.values()) / 20:.0f} s)", ""),
     ], {}
+
+
+def web_shape(fleet: Fleet) -> str:
+    """The web the reads met, in words: the deployed one, or the BENCH_WEB_POOLS experiment."""
+    if not fleet.pools:
+        return "the same web (2 gunicorn workers × 4 threads)"
+    return (f"the web (2 gunicorn workers × 4 threads; callbacks on their own pool :{fleet.pools['hooks']}, selfie "
+            f"uploads on their own niced pool :{fleet.pools['uploads']}, each as large)")
 
 
 def where_text(client: dict[str, dict[str, Any]], web: dict[str, dict[str, Any]], cpu: dict[str, Any]) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from scenarios import fleet
-from scenarios.bench_common import RUN, percentile
+from scenarios.bench_common import POOLS, RUN, percentile
 
 TICK_S = 1 / os.sysconf("SC_CLK_TCK")
 _ID = re.compile(r"/\d+(?=/|$)")
@@ -41,12 +41,13 @@ class CpuSnapshot:
 
 def snapshot(run_dir: Path = RUN) -> CpuSnapshot:
     groups: dict[str, float] = {}
-    for path in sorted(run_dir.glob("*.pid")):
+    for path in sorted([*run_dir.glob("*.pid"), *run_dir.glob("*/*.pid")]):  # the web pools' under RUN/<pool>/
         try:
             leader = int(path.read_text())
         except (OSError, ValueError):
             continue
-        groups[path.stem] = sum(process_cpu_s(pid) for pid in fleet.group_pids(leader))
+        name = str(path.relative_to(run_dir).with_suffix(""))
+        groups[name] = sum(process_cpu_s(pid) for pid in fleet.group_pids(leader))
     busy, total = machine_cpu_s(Path("/proc/stat").read_text())
     return CpuSnapshot(time.monotonic(), groups, services_cpu_s(), time.process_time(), busy, total)
 
@@ -134,13 +135,33 @@ def server_table(samples: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
 
 
 class WebLog:
-    """The bench web's log from a point on (the file is appended to by every fleet of the run)."""
+    """The bench web's logs (its pools' too) from a point on: the files are appended to by every fleet of the
+    run, so only what was written after this object was made is read."""
 
-    def __init__(self, path: Path = RUN / "web.log") -> None:
-        self.path = path
-        self.offset = path.stat().st_size if path.exists() else 0
+    def __init__(self, run_dir: Path = RUN) -> None:
+        self.paths = [run_dir / "web.log", *(run_dir / pool / "web.log" for pool in POOLS)]
+        self.offsets = {path: path.stat().st_size if path.exists() else 0 for path in self.paths}
 
     def lines(self) -> list[str]:
-        with open(self.path, "rb") as log:
-            log.seek(self.offset)
-            return log.read().decode("utf-8", "replace").splitlines()
+        found: list[str] = []
+        for path, offset in self.offsets.items():
+            if not path.exists():
+                continue
+            with open(path, "rb") as log:
+                log.seek(offset)
+                found.extend(log.read().decode("utf-8", "replace").splitlines())
+        return found
+
+
+def pre_checkout_waits(telegram_state: dict[str, Any]) -> dict[str, Any]:
+    """How long the Telegram fake waited for our web's answer to each pre_checkout_query (its own record of each
+    webhook POST: ``elapsed_ms``, ``error``), against Telegram's 10 s: a Stars payment fails when it is past."""
+    queries = {u["update_id"] for u in telegram_state.get("updates", []) if "pre_checkout_query" in u}
+    posts = [d for d in telegram_state.get("deliveries", []) if d.get("update_id") in queries]
+    waits = [float(d["elapsed_ms"]) for d in posts if d.get("elapsed_ms") is not None]
+    errors: dict[str, int] = {}
+    for post in posts:
+        if post.get("error"):
+            errors[post["error"]] = errors.get(post["error"], 0) + 1
+    return {"n": len(posts), "p50_ms": percentile(waits, 0.5), "max_ms": max(waits, default=None),
+            "over_10s": sum(w > 10_000 for w in waits), "errors": errors}

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 from scenarios import fleet
 from scenarios.bench_people import where_text
@@ -12,9 +14,11 @@ from scenarios.bench_where import (
     CpuSnapshot,
     cpu_shares,
     machine_cpu_s,
+    pre_checkout_waits,
     route_of,
     server_ms,
     server_table,
+    snapshot,
     stat_cpu_s,
 )
 
@@ -74,3 +78,23 @@ def test_the_sandbox_is_one_process_unless_split_is_asked_for() -> None:
     assert [(p.name, p.fake, p.argv[-2:]) for p in split] == [
         (f"sandbox-{fake}", fake, ["--only", fake]) for fake in ("kie", "tbank", "telegram", "s3")]
     assert [p.name for p in fleet.processes({})][0] == "sandbox"  # make run / up / chaos: as before
+
+
+def test_pre_checkout_waits_are_the_telegram_fakes_posts_of_those_queries_only() -> None:
+    state = {"updates": [{"update_id": 1, "pre_checkout_query": {}}, {"update_id": 2, "message": {}},
+                         {"update_id": 3, "pre_checkout_query": {}}],
+             "deliveries": [{"update_id": 1, "elapsed_ms": 120.0, "error": None},
+                            {"update_id": 2, "elapsed_ms": 30_000.0, "error": "ReadTimeout"},
+                            {"update_id": 3, "elapsed_ms": 10_050.0, "error": "ReadTimeout"}]}
+    assert pre_checkout_waits(state) == {"n": 2, "p50_ms": 120.0, "max_ms": 10_050.0, "over_10s": 1,
+                                         "errors": {"ReadTimeout": 1}}
+    assert pre_checkout_waits({})["n"] == 0
+
+
+def test_cpu_is_counted_per_pid_file_the_web_pools_by_their_folder(tmp_path: Path) -> None:
+    (tmp_path / "uploads").mkdir()
+    (tmp_path / "uploads" / "web.pid").write_text(str(os.getpid()))  # a group this test is not the leader of
+    (tmp_path / "web.pid").write_text(str(os.getpgrp()))
+    groups = snapshot(tmp_path).groups
+    assert set(groups) == {"web", "uploads/web"}
+    assert groups["web"] > 0  # this test's own process group used CPU to get here
