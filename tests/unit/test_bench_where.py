@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from scenarios import fleet
-from scenarios.bench_people import where_text
+from scenarios.bench_people import tightest_spans, where_text
 from scenarios.bench_where import (
     TICK_S,
     CpuSnapshot,
@@ -98,3 +98,10 @@ def test_cpu_is_counted_per_pid_file_the_web_pools_by_their_folder(tmp_path: Pat
     groups = snapshot(tmp_path).groups
     assert set(groups) == {"web", "uploads/web"}
     assert groups["web"] > 0  # this test's own process group used CPU to get here
+
+
+def test_the_tightest_span_is_between_a_task_and_the_limit_th_after_it() -> None:
+    tasks = [{"key_index": 0, "create_ms": i * 500} for i in range(25)]  # 2 / s: 20 later is 10 s on
+    tasks += [{"key_index": 0, "create_ms": 12_300}]  # squeezed in: 2.5 s → 12.3 s is a 9.8 s span
+    tasks += [{"key_index": 1, "create_ms": i} for i in range(20)]  # never more than 20: left out
+    assert tightest_spans(tasks) == {"0": 9.8}
