@@ -11,7 +11,8 @@ from rules.catalog import MIN_REFERENCES
 from runtime import Services
 from runtime.limits import kie_key_health
 from telemetry import provider_stats
-from usecases import controls, receipts
+from usecases import controls
+from usecases.payments import receipts_of_payment
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -40,7 +41,7 @@ def payment_file(conn: Connection, *, payment_id: int) -> dict[str, Any] | None:
     events = (admin.payment_events(conn, provider_payment_id=payment["provider_payment_id"])
               if payment["provider_payment_id"] else [])
     return {"payment": payment, "events": events,
-            "receipts": receipts.receipts_of_payment(conn, payment_id=payment_id),
+            "receipts": receipts_of_payment(conn, payment_id=payment_id),
             "refunds": admin.payment_refunds(conn, payment_id=payment_id),
             "job": jobs.get_job_by_payment(conn, payment_id=payment_id),
             "referral": admin.payment_referral(conn, payment_id=payment_id)}

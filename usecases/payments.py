@@ -10,13 +10,22 @@ no PaymentId, no URL. Nobody can pay it, the reconciler ignores it (it has no Pa
 user simply asks for a new payment.
 
 Init always asks for a one-stage payment (``PayType`` "O", in the gateway). With 54-FZ receipts on
-(``settings.tbank_receipts``, ``usecases.receipts``) the buyer's e-mail is required, stored on the payment and
+(``settings.tbank_receipts``, below) the buyer's e-mail is required, stored on the payment and
 carried by Init's ``Receipt``; with them off no e-mail is asked or kept.
 
 **Status**: a payment's status as T-Bank reports it — by notification or when we ask (reconcile) — and what
 follows: a payment that just became confirmed queues ``consume_payment``; money taken for a payment we had closed
 alerts admins, since no job will start for it. Notifications that move nothing are stored all the same: a
-RECEIPT records its fiscal document (``usecases.receipts``), a status T-Bank may add one day alerts admins once."""
+RECEIPT records its fiscal document (below), a status T-Bank may add one day alerts admins once.
+
+**Receipts**: 54-FZ receipts on the T-Bank rail (``settings.tbank_receipts``): the e-mail asked at checkout,
+the ``Receipt`` sent with Init and with every refund's Cancel, and the fiscal documents T-Bank reports back
+(``Status: "RECEIPT"`` notifications) kept where an operator can see them.
+
+With receipts off nothing is asked and nothing is sent: checkout ignores an e-mail, Init and Cancel go without a
+Receipt, exactly as before. A terminal with an online cash register refuses an Init without a Receipt (309) and a
+partial refund without one for the refunded part, so the switch must match the terminal (docs/providers.md).
+"""
 
 from __future__ import annotations
 
@@ -28,11 +37,11 @@ from db import avatars, jobs, outbox, payments
 from gateways.tbank import TBankClient, TBankError
 from rules.catalog import MIN_REFERENCES, Tier, is_ready
 from rules.plural import counted
+from rules.receipts import normalized_email, receipt
 from rules.states import TBANK_TO_PAYMENT
 from settings import Settings
 from telemetry.context import correlation_id, correlation_of
 from telemetry.logs import log
-from usecases import receipts
 from usecases.alerts import raise_alert
 from usecases.errors import Refused
 
@@ -91,11 +100,11 @@ def take_notification(conn: Connection, *, payment: dict[str, Any], provider_pay
     fresh one: (fresh, the payment as moved or None). A RECEIPT records its fiscal document and moves nothing; an
     unknown status moves nothing and alerts admins once per status. The caller has checked it against
     ``payment`` (``amount_mismatch``)."""
-    key = receipts.event_key(raw) if bank_status == RECEIPT else ""
+    key = event_key(raw) if bank_status == RECEIPT else ""
     fresh = payments.insert_event(conn, provider_payment_id=provider_payment_id, status=bank_status,
                                   order_id=order_id, amount_kopecks=amount_kopecks, raw=raw, event_key=key)
     if fresh and bank_status == RECEIPT:
-        receipts.record_receipt(conn, payment=payment, raw={**raw, "Amount": amount_kopecks}, key=key)
+        record_receipt(conn, payment=payment, raw={**raw, "Amount": amount_kopecks}, key=key)
     elif fresh and bank_status not in KNOWN_STATUSES:
         raise_alert(conn, kind="tbank_unknown_status", severity="warning",
                     message=f"T-Bank sent status {bank_status[:40]!r} (payment {payment['id']}), which we do not "
@@ -157,7 +166,7 @@ def checkout(pool: ConnectionPool, tbank: TBankClient, settings: Settings, *, us
     its payment page; the payment with its PaymentId and URL. Refused EMAIL_REQUIRED / INVALID_EMAIL (receipts on
     and no usable ``email``), TOO_MANY_CHECKOUTS, NOT_FOUND (not the user's avatar), AVATAR_NOT_READY (too few
     references) or PAYMENT_PROVIDER_ERROR (Init failed; the row stays ``new``)."""
-    email = receipts.checkout_email(settings, email)
+    email = checkout_email(settings, email)
     with pool.connection() as conn, conn.transaction():
         open_checkout(conn, settings, user_id=user_id, avatar_id=avatar_id)
         payment = payments.insert(conn, user_id=user_id, avatar_id=avatar_id, style_id=style_id,
@@ -171,7 +180,7 @@ def checkout(pool: ConnectionPool, tbank: TBankClient, settings: Settings, *, us
                           success_url=settings.public_url(f"/app/#/payments/{payment['id']}?result=success"),
                           fail_url=settings.public_url(f"/app/#/payments/{payment['id']}?result=fail"),
                           data={"payment_id": str(payment["id"])}, redirect_due_date=payment["expires_at"],
-                          receipt=receipts.init_receipt(settings, payment))
+                          receipt=init_receipt(settings, payment))
     except TBankError as exc:
         log(checkout_logger, "payment_init_failed", level=logging.WARNING, payment_id=payment["id"],
             order_id=payment["order_id"], code=exc.code, retryable=exc.retryable)
@@ -226,3 +235,67 @@ def payment_of_user(conn: Connection, *, user_id: int,
     if payment is None:
         raise Refused("NOT_FOUND", "payment not found")
     return payment, jobs.get_job_by_payment(conn, payment_id=payment_id)
+
+
+# Receipts (54-FZ)
+
+# The fields of a RECEIPT notification that tell its fiscal documents apart, most specific first: one payment has
+# an Income receipt and an IncomeReturn per refund, each its own event (payment_events.event_key).
+_DOCUMENT_FIELDS = ("FiscalDocumentNumber", "FiscalNumber", "ReceiptUrl", "Url")
+
+
+def checkout_email(settings: Settings, email: str | None) -> str | None:
+    """The e-mail to store on a new payment: None with receipts off (whatever was sent), else the normalised
+    address; Refused EMAIL_REQUIRED (none given) or INVALID_EMAIL (not an address)."""
+    if not settings.tbank_receipts:
+        return None
+    if email is None or not email.strip():
+        raise Refused("EMAIL_REQUIRED", "an e-mail for the receipt is required")
+    address = normalized_email(email)
+    if address is None:
+        raise Refused("INVALID_EMAIL", "the e-mail for the receipt is not a valid address")
+    return address
+
+
+def init_receipt(settings: Settings, payment: dict[str, Any]) -> dict[str, Any] | None:
+    """The Receipt of the whole order for Init, or None (receipts off, or a payment without an e-mail)."""
+    if not settings.tbank_receipts or not payment.get("email"):
+        return None
+    return receipt(amount_kopecks=payment["amount_kopecks"], photos=payment["photo_count"], email=payment["email"],
+                   taxation=settings.tbank_taxation, tax=settings.tbank_vat)
+
+
+def refund_receipt(settings: Settings, payment: dict[str, Any], *, amount_kopecks: int,
+                   photos: int) -> dict[str, Any] | None:
+    """The Receipt of a refund — ``photos`` portraits for ``amount_kopecks`` — for its Cancel, or None (receipts
+    off, or a payment made without an e-mail, which the bank fiscalized without us)."""
+    if not settings.tbank_receipts or not payment.get("email"):
+        return None
+    return receipt(amount_kopecks=amount_kopecks, photos=photos, email=payment["email"],
+                   taxation=settings.tbank_taxation, tax=settings.tbank_vat)
+
+
+def event_key(raw: dict[str, Any]) -> str:
+    """What makes this RECEIPT notification its own event: its Type and fiscal document (or, lacking one, its
+    Amount), so a re-sent notification is a duplicate and a refund's receipt is not."""
+    document = next((str(raw[name]) for name in _DOCUMENT_FIELDS if raw.get(name) not in (None, "")),
+                    f"amount:{raw.get('Amount')}")
+    return f"{raw.get('Type') or 'unknown'}:{document}"[:200]
+
+
+def record_receipt(conn: Connection, *, payment: dict[str, Any], raw: dict[str, Any],
+                   key: str) -> dict[str, Any] | None:
+    """Keep the fiscal document a fresh RECEIPT notification reports (type, amount, URL, numbers) on the payment;
+    None when it is already recorded."""
+    url = raw.get("ReceiptUrl") or raw.get("Url")
+    number, document = raw.get("FiscalNumber"), raw.get("FiscalDocumentNumber")
+    return payments.insert_receipt(conn, payment_id=payment["id"], kind=str(raw.get("Type") or "unknown")[:40],
+                                   amount_kopecks=int(raw["Amount"]), receipt_url=str(url)[:500] if url else None,
+                                   fiscal_number=None if number is None else str(number)[:40],
+                                   fiscal_document_number=None if document is None else str(document)[:40],
+                                   event_key=key)
+
+
+def receipts_of_payment(conn: Connection, *, payment_id: int) -> list[dict[str, Any]]:
+    """The fiscal documents recorded for a payment, oldest first."""
+    return payments.receipts_of_payment(conn, payment_id=payment_id)

@@ -1,7 +1,7 @@
 """Prorated refunds through T-Bank Cancel, keyed by an ExternalRequestId derived from the job, so the same
 refund is never paid twice (I7) — not by us (UNIQUE key, conditional finish) and not by the bank (its key).
 
-With 54-FZ receipts on, each Cancel carries the Receipt of the refunded part (``usecases.receipts``); the
+With 54-FZ receipts on, each Cancel carries the Receipt of the refunded part (``usecases.payments``); the
 transaction that books a refund also reverses the inviter's share of it (``usecases.referrals``). A Stars
 payment's job is settled by the Stars rail (``usecases.stars.settle_stars_refund``): Telegram refunds whole
 charges only, so it has its own policy."""
@@ -19,7 +19,7 @@ from runtime.outcomes import Permanent
 from telemetry import metrics
 from telemetry.logs import log
 from usecases.alerts import raise_alert
-from usecases.receipts import refund_receipt
+from usecases.payments import refund_receipt
 from usecases.referrals import reverse_for_refund
 from usecases.sending import send_refund_notice
 from usecases.stars import STARS_FULL_REFUND, settle_stars_refund

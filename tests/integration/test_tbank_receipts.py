@@ -21,8 +21,7 @@ from tests.integration.pipeline_helpers import tbank_state, wait_until
 from tests.web.api_helpers import auth
 from usecases import generation
 from usecases.errors import Refused
-from usecases.payments import checkout
-from usecases.receipts import receipts_of_payment
+from usecases.payments import checkout, receipts_of_payment
 from usecases.refunds import settle_refund
 
 EMAIL = "Anna.Buyer@Example.COM"
