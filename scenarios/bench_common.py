@@ -27,9 +27,9 @@ DB_NAME = "pinglass_bench"
 RABBIT_QUEUES = ("bot", "kie", "kie_poll", "ops", "payments", "storage", "telegram")
 _T0 = time.monotonic()
 RUN = fleet.RUN_DIR / "bench"  # its own pid files and logs: never another fleet's
-# BENCH_WEB_POOLS=1 (an experiment, not the deployed shape): beside the Mini App's web on 8200, the same web app in
-# two more gunicorn processes — callbacks (PUBLIC_BASE_URL: Kie, T-Bank, Telegram) and selfie uploads (niced) —
-# as a proxy routing those paths to their own pools would. Each pool: pid file and log under RUN/<pool>/.
+# BENCH_WEB_POOLS=hooks[,uploads] (an experiment, not the deployed shape): beside the Mini App's web on 8200, the
+# same web app in more gunicorn processes — callbacks (PUBLIC_BASE_URL: Kie, T-Bank, Telegram), selfie uploads
+# (niced) — as a proxy routing those paths to their own pools would. Each pool: pid file and log under RUN/<pool>/.
 POOLS = {"hooks": 8201, "uploads": 8202}
 UPLOADS_NICE = 10
 
@@ -122,15 +122,20 @@ def bench_env(broker: str, **overrides: str) -> dict[str, str]:
     })
     if broker == "rabbitmq":
         env["RABBITMQ_URL"] = rabbit_url()
-    if web_pools(env):
-        env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{POOLS['hooks']}"
     env.update(overrides)
+    if "hooks" in web_pools(env):
+        env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{POOLS['hooks']}"
     return env
 
 
-def web_pools(env: Mapping[str, str]) -> bool:
-    """Whether this bench runs the web as three pools (``BENCH_WEB_POOLS=1``), see ``POOLS``."""
-    return env.get("BENCH_WEB_POOLS") == "1"
+def web_pools(env: Mapping[str, str]) -> dict[str, int]:
+    """The extra web pools this bench runs (``BENCH_WEB_POOLS``, a comma list of ``POOLS``' names) and their
+    ports; none by default. An unknown name is refused rather than silently measured as the deployed shape."""
+    names = [name.strip() for name in env.get("BENCH_WEB_POOLS", "").split(",") if name.strip()]
+    unknown = set(names) - set(POOLS)
+    if unknown:
+        raise ValueError(f"BENCH_WEB_POOLS: unknown pool {', '.join(sorted(unknown))} (known: {', '.join(POOLS)})")
+    return {name: POOLS[name] for name in POOLS if name in names}
 
 
 def rabbit_url() -> str:
@@ -192,9 +197,9 @@ class Fleet:
         self.env = dict(env)
         self.settings = Settings.from_env(self.env)
         self.base = f"http://127.0.0.1:{self.settings.web_port}"
-        self.pools = POOLS if web_pools(self.env) else {}
+        self.pools = web_pools(self.env)
         # where the clients send selfies: the uploads pool when there is one (a proxy would route the path there)
-        self.uploads_base = f"http://127.0.0.1:{self.pools['uploads']}" if self.pools else self.base
+        self.uploads_base = f"http://127.0.0.1:{self.pools['uploads']}" if "uploads" in self.pools else self.base
 
     def __enter__(self) -> Fleet:
         RUN.mkdir(parents=True, exist_ok=True)
@@ -217,7 +222,7 @@ class Fleet:
         self._stop()
 
     def _start_pools(self) -> None:
-        """The extra web pools of BENCH_WEB_POOLS=1: the fleet's web process on their own ports, sharing the
+        """The extra web pools of BENCH_WEB_POOLS: the fleet's web process on their own ports, sharing the
         fleet's metrics directory; the uploads pool niced (its face checks yield the cores to reads)."""
         for pool, port in self.pools.items():
             env = {**self.env, "WEB_PORT": str(port),

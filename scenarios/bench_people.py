@@ -13,7 +13,7 @@ from typing import Any
 from sandbox.client import SandboxClient
 from scenarios import bench_where
 from scenarios.bench_buyers import Buyer, complete_payment, prepare, selfies, timed
-from scenarios.bench_common import Figure, Fleet, percentile, progress
+from scenarios.bench_common import UPLOADS_NICE, Figure, Fleet, percentile, progress
 from scenarios.demo import MiniApp, albums_in_chat
 
 KEYS = [f"sandbox-kie-key-{i}" for i in range(1, 11)]
@@ -150,8 +150,9 @@ def web_shape(fleet: Fleet) -> str:
     """The web the reads met, in words: the deployed one, or the BENCH_WEB_POOLS experiment."""
     if not fleet.pools:
         return "the same web (2 gunicorn workers × 4 threads)"
-    return (f"the web (2 gunicorn workers × 4 threads; callbacks on their own pool :{fleet.pools['hooks']}, selfie "
-            f"uploads on their own niced pool :{fleet.pools['uploads']}, each as large)")
+    words = {"hooks": "callbacks (Kie, T-Bank, Telegram)", "uploads": f"selfie uploads (nice {UPLOADS_NICE})"}
+    pools = "; ".join(f"{words[name]} on their own pool :{port}" for name, port in fleet.pools.items())
+    return f"the web (2 gunicorn workers × 4 threads; {pools}, each as large)"
 
 
 def where_text(client: dict[str, dict[str, Any]], web: dict[str, dict[str, Any]], cpu: dict[str, Any]) -> str:

@@ -7,7 +7,10 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from scenarios import fleet
+from scenarios.bench_common import bench_env, web_pools
 from scenarios.bench_people import tightest_spans, where_text
 from scenarios.bench_where import (
     TICK_S,
@@ -105,3 +108,13 @@ def test_the_tightest_span_is_between_a_task_and_the_limit_th_after_it() -> None
     tasks += [{"key_index": 0, "create_ms": 12_300}]  # squeezed in: 2.5 s → 12.3 s is a 9.8 s span
     tasks += [{"key_index": 1, "create_ms": i} for i in range(20)]  # never more than 20: left out
     assert tightest_spans(tasks) == {"0": 9.8}
+
+
+def test_the_web_pools_are_opt_in_by_name_and_hooks_take_the_callbacks() -> None:
+    assert web_pools({}) == {}
+    assert web_pools({"BENCH_WEB_POOLS": "hooks"}) == {"hooks": 8201}
+    assert web_pools({"BENCH_WEB_POOLS": "uploads, hooks"}) == {"hooks": 8201, "uploads": 8202}
+    with pytest.raises(ValueError, match="unknown pool webhooks"):
+        web_pools({"BENCH_WEB_POOLS": "webhooks"})
+    assert bench_env("redis", BENCH_WEB_POOLS="hooks")["PUBLIC_BASE_URL"] == "http://127.0.0.1:8201"
+    assert bench_env("redis", BENCH_WEB_POOLS="")["PUBLIC_BASE_URL"] == "http://127.0.0.1:8200"
