@@ -19,7 +19,7 @@ from runtime.outcomes import Defer
 from runtime.unit import effect_once, transaction
 from telemetry import metrics
 from telemetry.logs import log
-from usecases import controls, generation
+from usecases import controls, generation, liveness
 
 logger = logging.getLogger("actors.generation")
 
@@ -46,7 +46,8 @@ def create_kie_task(job_id: int) -> None:
         # hundred deferrals and slots are still taken within ~1 s of freeing up.
         raise Defer(int(wait_s * 1000) + random.randint(10, 1000), "kie rate limit")
     with transaction() as conn:
-        claimed = generation.claim_task(conn, api_key_index=key_index)  # intent: 'submitting', before the call
+        # intent: 'submitting', before the call, held by this process (usecases/liveness.py)
+        claimed = generation.claim_task(conn, api_key_index=key_index, claimed_by=liveness.process_id())
     if claimed is None:
         return
     task, references = claimed
@@ -59,7 +60,12 @@ def create_kie_task(job_id: int) -> None:
         _on_create_error(task, err)
         return
     with transaction() as conn:
-        generation.task_submitted(conn, task=task, kie_task_id=kie_task_id, first_poll_ms=settings.kie_first_poll_ms)
+        recorded = generation.task_submitted(conn, task=task, kie_task_id=kie_task_id,
+                                             first_poll_ms=settings.kie_first_poll_ms)
+    if not recorded:  # the claim was recovered meanwhile (usecases/liveness.py): another claim owns the slot
+        log(logger, "kie_task_orphaned", level=logging.WARNING, job_id=task["job_id"], task_id=task["id"],
+            kie_task_id=kie_task_id, reason="stale claim")
+        return
     log(logger, "kie_task_created", job_id=task["job_id"], task_id=task["id"], kie_task_id=kie_task_id,
         prompt_index=task["prompt_index"], attempt=task["attempt"])
 
@@ -70,7 +76,7 @@ def _on_create_error(task: dict, err: KieError) -> None:
             generation.return_to_pool(conn, task=task, out_of_credits=err.code == 402)
         else:
             generation.fail_task(conn, task=task, seen="submitting", fail_code=f"create_{err.code}",
-                                 fail_msg=err.message)
+                                 fail_msg=err.message, claim_token=task["claim_token"])
     if err.code == 402:
         raise Defer(60_000, "kie credits exhausted")
     if err.code == 429:

@@ -63,17 +63,21 @@ def get_task_by_kie_id(conn: Connection, *, kie_task_id: str) -> Row | None:
     return fetch_one(conn, "jobs.get_task_by_kie_id", {"kie_task_id": kie_task_id})
 
 
-def claim_fair_task(conn: Connection, *, api_key_index: int) -> Row | None:
-    return fetch_one(conn, "jobs.claim_fair_task", {"api_key_index": api_key_index})
+def claim_fair_task(conn: Connection, *, api_key_index: int, claimed_by: str | None = None) -> Row | None:
+    """Claim the fairest pending task ('submitting', a fresh ``claim_token``) for the worker process
+    ``claimed_by``; None when nothing is pending (or every pending task is being claimed)."""
+    return fetch_one(conn, "jobs.claim_fair_task", {"api_key_index": api_key_index, "claimed_by": claimed_by})
 
 
 def move_task(conn: Connection, *, id: int, new: str, seen: str | None = None, kie_task_id: str | None = None,
-              result_url: str | None = None, fail_code: str | None = None, fail_msg: str | None = None) -> Row | None:
+              result_url: str | None = None, fail_code: str | None = None, fail_msg: str | None = None,
+              claim_token: Any = None) -> Row | None:
     """Move the task along ``rules.states.TASK_MOVES`` — from ``seen`` (the status the caller read) or, without
-    it, from any legal source; None if another worker already moved it."""
+    it, from any legal source; with ``claim_token``, only while the task is still that claim. None if another
+    worker already moved it (or claimed it again)."""
     return fetch_one(conn, "jobs.move_task", {
         "id": id, "expected": expected_sources(TASK_MOVES, new, seen), "new": new, "kie_task_id": kie_task_id,
-        "result_url": result_url,
+        "result_url": result_url, "claim_token": claim_token,
         "fail_code": fail_code, "fail_msg": (fail_msg or None) and fail_msg[:500]})
 
 

@@ -92,11 +92,12 @@ def any_pending_task(conn: Connection) -> bool:
     return jobs.any_pending_task(conn)
 
 
-def claim_task(conn: Connection, *, api_key_index: int) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+def claim_task(conn: Connection, *, api_key_index: int,
+               claimed_by: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
     """Claim the fairest pending task across all jobs for the Kie key ``api_key_index`` (intent: 'submitting',
-    recorded before the call) and move its job to generating: (the task, its avatar's references), or None
-    when nothing is pending."""
-    task = jobs.claim_fair_task(conn, api_key_index=api_key_index)
+    recorded before the call, held by the worker process ``claimed_by`` — ``usecases.liveness``) and move its
+    job to generating: (the task, its avatar's references), or None when nothing is pending."""
+    task = jobs.claim_fair_task(conn, api_key_index=api_key_index, claimed_by=claimed_by)
     if task is None:
         return None
     job = jobs.get_job(conn, id=task["job_id"])
@@ -122,11 +123,12 @@ def poll_task_now(conn: Connection, *, task_id: int) -> None:
 
 
 def fail_task(conn: Connection, *, task: dict[str, Any], seen: str, fail_code: str,
-              fail_msg: str) -> bool:
+              fail_msg: str, claim_token: Any = None) -> bool:
     """The provider could not make this attempt: retry the slot as a new attempt (up to MAX_TASK_ATTEMPTS) or
-    give the slot up, counting it as failed for the job. False when another worker already moved the task."""
+    give the slot up, counting it as failed for the job. False when another worker already moved the task (or,
+    with ``claim_token``, it is no longer that claim)."""
     moved = jobs.move_task(conn, id=task["id"], seen=seen, new="failed", fail_code=fail_code,
-                           fail_msg=fail_msg)
+                           fail_msg=fail_msg, claim_token=claim_token)
     if moved is None:
         return False
     if task["attempt"] < MAX_TASK_ATTEMPTS:
@@ -182,9 +184,12 @@ def _count_and_maybe_complete(conn: Connection, *, job_id: int, stored: int = 0,
 
 
 def task_submitted(conn: Connection, *, task: dict[str, Any], kie_task_id: str, first_poll_ms: int) -> bool:
-    """Kie accepted the attempt: record its task id and schedule the first poll. False when the task was moved
-    meanwhile (the sweeper returned it to the pool)."""
-    if jobs.move_task(conn, id=task["id"], seen="submitting", new="submitted", kie_task_id=kie_task_id) is None:
+    """Kie accepted the attempt: record its task id and schedule the first poll. Only the claim that made the
+    call (its ``claim_token``) moves the task: False when it was recovered meanwhile (its claimer looked dead,
+    ``usecases.liveness``, or the sweeper found it idle), whether or not it was claimed again — then Kie's task
+    is an orphan."""
+    if jobs.move_task(conn, id=task["id"], seen="submitting", new="submitted", kie_task_id=kie_task_id,
+                      claim_token=task["claim_token"]) is None:
         return False
     outbox.send(conn, "poll_task", task["id"], 0, delay_ms=first_poll_ms)
     return True
@@ -192,8 +197,8 @@ def task_submitted(conn: Connection, *, task: dict[str, Any], kie_task_id: str, 
 
 def return_to_pool(conn: Connection, *, task: dict[str, Any], out_of_credits: bool = False) -> None:
     """Kie could not take the attempt now: the task is pending again (its token retries it). Kie out of credits
-    pauses everything, so admins are told once."""
-    jobs.move_task(conn, id=task["id"], seen="submitting", new="pending")
+    pauses everything, so admins are told once. Only while the task is still this claim (``claim_token``)."""
+    jobs.move_task(conn, id=task["id"], seen="submitting", new="pending", claim_token=task.get("claim_token"))
     if out_of_credits:
         raise_alert(conn, kind="kie_no_credits", severity="critical",
                     message="Kie.ai has no credits left: generation is paused", group="kie_no_credits")

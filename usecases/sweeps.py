@@ -32,10 +32,14 @@ def sweep_stuck(conn: Connection, *, idle_s: float) -> None:
         if jobs.touch_task(conn, id=task["id"], status="pending") is not None:
             with correlation_of(task["job_correlation_id"]):
                 outbox.send(conn, "create_kie_task", task["job_id"])
-    # Submitting: a worker died between recording the intent and the result. The provider may have made
-    # a task we never heard of (the measured orphan window); the slot is tried again.
+    # Submitting: a worker died between recording the intent and the result. A claim whose worker process
+    # stopped beating is back in seconds (usecases/liveness.py, run by the scheduler); this is the fallback
+    # for a claim without a claimer and for a claimer alive but stuck this long. The provider may have made
+    # a task we never heard of (the measured orphan window); the slot is tried again, and only that same
+    # claim (its token) is moved, so a late result of the old claim moves nothing.
     for task in jobs.stuck_tasks(conn, statuses=["submitting"], idle_s=idle_s * 2):
-        if jobs.move_task(conn, id=task["id"], seen="submitting", new="pending") is not None:
+        if jobs.move_task(conn, id=task["id"], seen="submitting", new="pending",
+                          claim_token=task["claim_token"]) is not None:
             with correlation_of(task["job_correlation_id"]):
                 outbox.send(conn, "create_kie_task", task["job_id"])
                 log(logger, "task_orphan_risk", task_id=task["id"], job_id=task["job_id"])

@@ -22,15 +22,18 @@ from runtime import heartbeats
 from settings import Settings
 from telemetry import metrics
 from telemetry.logs import log
-from usecases import payment_upkeep
+from usecases import liveness, payment_upkeep
 from usecases.watchdog import Watchdog
 from workers.boot import boot
-from workers.publisher import publish
+from workers.publisher import publish, publish_quietly
 
 logger = logging.getLogger("workers.scheduler")
 RELAY_EVERY_S = 1.0
 RELAY_MIN_AGE_S = 1.0  # younger rows are being published by their own unit of work
 WATCH_EVERY_S = 5.0  # the watchdog's pass: an incident reaches the admins' chat within seconds
+# A dead worker's 'submitting' tasks are pending again within SILENT_AFTER_S + this (usecases/liveness.py); the
+# check reads a partial index of the few 'submitting' rows, so running it this often costs next to nothing.
+RECOVER_EVERY_S = 2.0
 
 
 @dataclass
@@ -58,7 +61,7 @@ def run(settings: Settings, stop: threading.Event, *, relay_every_s: float = REL
     """Relay the outbox and send periodic messages until ``stop`` is set."""
     broker = dramatiq.get_broker()
     services = runtime.current()
-    next_relay = next_beat = 0.0
+    next_relay = next_beat = next_recover = 0.0
     started_at = time.time()
     periodic = schedule(settings)
     while not stop.is_set():
@@ -69,6 +72,9 @@ def run(settings: Settings, stop: threading.Event, *, relay_every_s: float = REL
         if now >= next_relay:
             next_relay = now + relay_every_s
             relay_once(services, broker)
+        if now >= next_recover:
+            next_recover = now + RECOVER_EVERY_S
+            recover_once(services, broker)
         for item in periodic:
             if now >= item.next_at:
                 item.next_at = now + item.every_s
@@ -102,6 +108,24 @@ def watch(services: runtime.Services, stop: threading.Event, *, every_s: float =
             dog.run_once()
         except Exception as exc:  # noqa: BLE001 — the next pass tries again
             log(logger, "watchdog_failed", level=logging.WARNING, error=type(exc).__name__)
+
+
+def recover_once(services: runtime.Services, broker: dramatiq.Broker) -> int:
+    """Tasks of dead claimers back to pending (``usecases.liveness``); their new tokens are published at once,
+    not a relay period later."""
+    unit = outbox.begin_unit()
+    try:
+        with services.pool.connection() as conn, conn.transaction():
+            recovered = liveness.recover_silent_claims(conn)
+    except Exception as exc:  # noqa: BLE001 — database down: the next round tries again
+        outbox.end_unit(unit)
+        log(logger, "recover_failed", level=logging.WARNING, error=type(exc).__name__)
+        return 0
+    ids = outbox.end_unit(unit)
+    if recovered:
+        publish_quietly(services.pool, broker, ids, via="recovery")
+        log(logger, "silent_claims_recovered", tasks=recovered)
+    return recovered
 
 
 def relay_once(services: runtime.Services, broker: dramatiq.Broker) -> int:

@@ -104,9 +104,13 @@ WHERE g.id = candidate.id
 RETURNING g.*;
 
 -- name: move_task
--- Conditional state change: of two deliveries racing on one task, exactly one sees its row returned.
+-- Conditional state change: of two deliveries racing on one task, exactly one sees its row returned. With a
+-- claim token, only while the task is still that claim (a claimer's late result after its task was recovered
+-- and claimed again moves nothing). Back to pending, the claim is cleared.
 UPDATE generation_tasks
 SET status = %(new)s, updated_at = now(),
+    claimed_by = CASE WHEN %(new)s = 'pending' THEN NULL ELSE claimed_by END,
+    claim_token = CASE WHEN %(new)s = 'pending' THEN NULL ELSE claim_token END,
     kie_task_id = COALESCE(%(kie_task_id)s, kie_task_id),
     result_url = COALESCE(%(result_url)s, result_url),
     fail_code = COALESCE(%(fail_code)s, fail_code),
@@ -114,6 +118,7 @@ SET status = %(new)s, updated_at = now(),
     submitted_at = CASE WHEN %(new)s = 'submitted' THEN now() ELSE submitted_at END,
     finished_at = CASE WHEN %(new)s IN ('stored', 'failed', 'given_up') THEN now() ELSE finished_at END
 WHERE id = %(id)s AND status = ANY(%(expected)s)
+  AND (%(claim_token)s::uuid IS NULL OR claim_token = %(claim_token)s::uuid)
 RETURNING *;
 
 -- name: bump_poll

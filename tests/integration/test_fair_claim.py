@@ -1,7 +1,8 @@
 """The Kie budget is shared fairly even when many workers claim at once: claims made concurrently (each in its own
 open transaction, as the worker threads that got a budget slot in the same instant do) take the first portrait of
-each waiting job before anyone's second — not a whole job's tasks in id order — and a job that has none started
-goes before jobs already under way."""
+each waiting job before anyone's second — not a whole job's tasks in id order —, a job that has none started
+goes before jobs already under way, and among jobs equally served the smallest goes first (a Starter paid behind
+many Premium orders is not left for the next window) without starving the large ones."""
 
 from __future__ import annotations
 
@@ -59,3 +60,40 @@ def test_a_job_with_nothing_started_goes_before_jobs_under_way(services, setting
     # each claim sees the starter with nothing started (the others' claims are not committed)
     assert [(t["job_id"], t["prompt_index"]) for t in claimed] == [(starter["id"], i) for i in range(3)]
     assert all(t["job_id"] != p["id"] for t in claimed for p in premium)
+
+
+def test_among_jobs_equally_served_the_smallest_goes_first(services, settings) -> None:
+    premium = [started_job(services, "premium") for _ in range(3)]
+    starter = started_job(services, "starter")  # paid last, nothing started, like the Premium orders
+
+    with services.pool.connection() as conn:  # one claim at a time, each committed
+        first = jobs.claim_fair_task(conn, api_key_index=0)
+        second = jobs.claim_fair_task(conn, api_key_index=0)
+
+    assert (first["job_id"], first["prompt_index"]) == (starter["id"], 0)
+    # once the starter is ahead of jobs with nothing started, they go first: small orders never starve large ones
+    assert (second["job_id"], second["prompt_index"]) == (premium[0]["id"], 0)
+
+
+def test_concurrent_claims_take_a_small_job_first_then_go_round_the_large_ones(services, settings) -> None:
+    premium = [started_job(services, "premium") for _ in range(2)]
+    starter = started_job(services, "starter")
+
+    claimed = concurrent_claims(settings, 9)
+
+    # in the same instant each claim sees nothing started anywhere: the starter's 7 first, then the premium
+    # jobs' first portraits round the jobs, never one premium job's tasks in a row
+    assert [(t["job_id"], t["prompt_index"]) for t in claimed] == [
+        *[(starter["id"], i) for i in range(7)], (premium[0]["id"], 0), (premium[1]["id"], 0)]
+
+
+def test_a_claim_records_its_worker_process_and_a_fresh_token(services, settings) -> None:
+    started_job(services, "starter")
+
+    with services.pool.connection() as conn:
+        one = jobs.claim_fair_task(conn, api_key_index=0, claimed_by="host:1:a")
+        two = jobs.claim_fair_task(conn, api_key_index=0, claimed_by="host:1:a")
+
+    assert one["claimed_by"] == two["claimed_by"] == "host:1:a"
+    assert one["claim_token"] is not None and two["claim_token"] is not None
+    assert one["claim_token"] != two["claim_token"]
