@@ -23,7 +23,7 @@ import traceback
 from typing import Any
 
 from scenarios import bench_budget, bench_load, bench_people, bench_throughput
-from scenarios.bench_common import Figure, Fleet, bench_env, machine_load, progress
+from scenarios.bench_common import Figure, Fleet, bench_env, machine_load, progress, web_pools
 from scenarios.bench_report import write
 
 PARTS = ("premium", "webhook", "crash", "budget", "throughput", "people")
@@ -80,6 +80,15 @@ def run_broker(broker: str, parts: list[str], seed: int) -> dict[str, Any]:
     return {"figures": [f.as_dict() for f in figures], "data": data, "errors": errors}
 
 
+def pools_note(env: dict[str, str]) -> str:
+    """The BENCH_WEB_POOLS experiment, named in the report's fleet line: its figures are not the deployed web's."""
+    pools = web_pools(env)
+    if not pools:
+        return ""
+    return ("; EXPERIMENT (BENCH_WEB_POOLS), not the deployed web: the same web also on "
+            + ", ".join(f"{name} :{port}" for name, port in pools.items()))
+
+
 def merged(results: dict[str, Any]) -> dict[str, Any]:
     """BENCH_MERGE=1: this run's figures replace those of the same name in the previous latest.json; the others
     stay, each marked with the run that measured it (``measured``), and the report lists both runs."""
@@ -123,7 +132,8 @@ def main() -> int:
     results: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": f"{os.cpu_count()} cores; at start: {machine_load()}",
         "fleet": "web: gunicorn 2 workers × 4 threads; worker: dramatiq 2 processes × 12 threads; scheduler; "
-                 "sandbox fakes one process each (Kie, T-Bank, Telegram, S3)", "parts": parts, "brokers": {}}
+                 "sandbox fakes one process each (Kie, T-Bank, Telegram, S3)" + pools_note(dict(os.environ)),
+        "parts": parts, "brokers": {}}
     seed = 810_000_000 + int(time.time()) % 100000 * 10
     for index, broker in enumerate(brokers):
         results["brokers"][broker] = run_broker(broker, parts, seed + index * 5000)

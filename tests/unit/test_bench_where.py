@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from scenarios import fleet
+from scenarios.bench import pools_note
 from scenarios.bench_common import bench_env, web_pools
 from scenarios.bench_people import tightest_spans, where_text
 from scenarios.bench_where import (
@@ -118,3 +119,9 @@ def test_the_web_pools_are_opt_in_by_name_and_hooks_take_the_callbacks() -> None
         web_pools({"BENCH_WEB_POOLS": "webhooks"})
     assert bench_env("redis", BENCH_WEB_POOLS="hooks")["PUBLIC_BASE_URL"] == "http://127.0.0.1:8201"
     assert bench_env("redis", BENCH_WEB_POOLS="")["PUBLIC_BASE_URL"] == "http://127.0.0.1:8200"
+
+
+def test_a_run_with_web_pools_says_so_in_the_reports_fleet_line() -> None:
+    assert pools_note({}) == ""
+    assert "EXPERIMENT (BENCH_WEB_POOLS)" in pools_note({"BENCH_WEB_POOLS": "hooks"})
+    assert "hooks :8201" in pools_note({"BENCH_WEB_POOLS": "hooks"})
