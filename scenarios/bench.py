@@ -81,12 +81,13 @@ def run_broker(broker: str, parts: list[str], seed: int) -> dict[str, Any]:
 
 
 def pools_note(env: dict[str, str]) -> str:
-    """The BENCH_WEB_POOLS experiment, named in the report's fleet line: its figures are not the deployed web's."""
+    """The web's shape in the report's fleet line; a shape other than the deployed one (web + hooks) is named an
+    EXPERIMENT: its figures are not the deployed fleet's."""
     pools = web_pools(env)
-    if not pools:
-        return ""
+    if list(pools) == ["hooks"]:
+        return f"; the providers' callbacks on the hooks role (:{pools['hooks']}, CALLBACK_BASE_URL), as deployed"
     return ("; EXPERIMENT (BENCH_WEB_POOLS), not the deployed web: the same web also on "
-            + ", ".join(f"{name} :{port}" for name, port in pools.items()))
+            + (", ".join(f"{name} :{port}" for name, port in pools.items()) or "no hooks role"))
 
 
 def merged(results: dict[str, Any]) -> dict[str, Any]:

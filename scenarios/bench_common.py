@@ -27,9 +27,10 @@ DB_NAME = "pinglass_bench"
 RABBIT_QUEUES = ("bot", "kie", "kie_poll", "ops", "payments", "storage", "telegram")
 _T0 = time.monotonic()
 RUN = fleet.RUN_DIR / "bench"  # its own pid files and logs: never another fleet's
-# BENCH_WEB_POOLS=hooks[,uploads] (an experiment, not the deployed shape): beside the Mini App's web on 8200, the
-# same web app in more gunicorn processes — callbacks (PUBLIC_BASE_URL: Kie, T-Bank, Telegram), selfie uploads
-# (niced) — as a proxy routing those paths to their own pools would. Each pool: pid file and log under RUN/<pool>/.
+# Beside the Mini App's web on 8200, the same web app in more gunicorn processes (BENCH_WEB_POOLS, default "hooks"):
+# `hooks`, the deployed shape (deploy/launch.sh hooks): the providers' callbacks, CALLBACK_BASE_URL (Kie, T-Bank,
+# Telegram); `uploads`, an experiment: selfie uploads (niced), as a proxy routing that path would; `none`: the web
+# alone, callbacks included. Each pool: pid file and log under RUN/<pool>/.
 POOLS = {"hooks": 8201, "uploads": 8202}
 UPLOADS_NICE = 10
 
@@ -124,14 +125,16 @@ def bench_env(broker: str, **overrides: str) -> dict[str, str]:
         env["RABBITMQ_URL"] = rabbit_url()
     env.update(overrides)
     if "hooks" in web_pools(env):
-        env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{POOLS['hooks']}"
+        env["CALLBACK_BASE_URL"] = f"http://127.0.0.1:{POOLS['hooks']}"
     return env
 
 
 def web_pools(env: Mapping[str, str]) -> dict[str, int]:
-    """The extra web pools this bench runs (``BENCH_WEB_POOLS``, a comma list of ``POOLS``' names) and their
-    ports; none by default. An unknown name is refused rather than silently measured as the deployed shape."""
-    names = [name.strip() for name in env.get("BENCH_WEB_POOLS", "").split(",") if name.strip()]
+    """The extra web pools this bench runs (``BENCH_WEB_POOLS``, a comma list of ``POOLS``' names, or ``none``)
+    and their ports; the deployed shape's ``hooks`` by default. An unknown name is refused rather than silently
+    measured as the deployed shape."""
+    names = [name.strip() for name in env.get("BENCH_WEB_POOLS", "hooks").split(",")
+             if name.strip() and name.strip() != "none"]
     unknown = set(names) - set(POOLS)
     if unknown:
         raise ValueError(f"BENCH_WEB_POOLS: unknown pool {', '.join(sorted(unknown))} (known: {', '.join(POOLS)})")
@@ -212,7 +215,7 @@ class Fleet:
             self._start_pools()
             from gateways.telegram import TelegramClient
             TelegramClient(self.settings.telegram_api_base, self.settings.telegram_bot_token).set_webhook(
-                self.settings.public_url("/webhooks/telegram"), self.settings.telegram_webhook_secret)
+                self.settings.callback_url("/webhooks/telegram"), self.settings.telegram_webhook_secret)
         except BaseException:
             self._stop()
             raise

@@ -147,10 +147,12 @@ def tightest_spans(tasks: list[dict[str, Any]], limit: int = 20) -> dict[str, fl
 
 
 def web_shape(fleet: Fleet) -> str:
-    """The web the reads met, in words: the deployed one, or the BENCH_WEB_POOLS experiment."""
+    """The web the reads met, in words: the deployed one (the web and the hooks role), or a BENCH_WEB_POOLS
+    experiment."""
     if not fleet.pools:
-        return "the same web (2 gunicorn workers × 4 threads)"
-    words = {"hooks": "callbacks (Kie, T-Bank, Telegram)", "uploads": f"selfie uploads (nice {UPLOADS_NICE})"}
+        return "the same web (2 gunicorn workers × 4 threads), callbacks included"
+    words = {"hooks": "callbacks (Kie, T-Bank, Telegram: the hooks role)",
+             "uploads": f"selfie uploads (nice {UPLOADS_NICE})"}
     pools = "; ".join(f"{words[name]} on their own pool :{port}" for name, port in fleet.pools.items())
     return f"the web (2 gunicorn workers × 4 threads; {pools}, each as large)"
 

@@ -272,7 +272,7 @@ def run(cfg: ChaosConfig | None = None, say: Callable[[str], None] = print) -> C
         fleet.start(env, FLEET, run_dir=cfg.run_dir)
         fleet.wait_healthy(base)
         TelegramClient(settings.telegram_api_base, settings.telegram_bot_token).set_webhook(
-            settings.public_url("/webhooks/telegram"), settings.telegram_webhook_secret)
+            settings.callback_url("/webhooks/telegram"), settings.telegram_webhook_secret)
         faults_on = switch_faults_on(settings, cfg)
         for group in workers.values():
             group.start()

@@ -156,5 +156,5 @@ def forge_notification(settings: Settings, order: Order) -> dict[str, Any]:
                             "Success": True, "Status": "REFUNDED", "PaymentId": int(order.provider_payment_id or 0),
                             "ErrorCode": "0", "Amount": order.amount_kopecks}
     body["Token"] = make_token(body, "not-" + settings.tbank_password)
-    answer = requests.post(settings.public_url("/webhooks/tbank"), json=body, timeout=10)
+    answer = requests.post(settings.callback_url("/webhooks/tbank"), json=body, timeout=10)
     return {"payment_id": order.payment_id, "http_status": answer.status_code}

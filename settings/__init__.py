@@ -74,6 +74,10 @@ class Settings:
     sentry_dsn: str = field(default="", repr=False)
     admin_telegram_chat_id: int = 900000001
     public_base_url: str = "http://127.0.0.1:8000"
+    # Where the providers call us back (T-Bank's NotificationURL, Kie's callBackUrl, Telegram's webhook): the
+    # `hooks` role, the same web app on its own processes, so a burst of selfie uploads on the Mini App's web never
+    # holds up a pre-checkout answer (Telegram waits 10 s) or a notification. Empty: PUBLIC_BASE_URL.
+    callback_base_url: str = ""
     callback_signing_key: str = field(default="sandbox-callback-signing-key", repr=False)
     web_port: int = 8000
 
@@ -134,6 +138,8 @@ class Settings:
                      "telegram_api_base", "public_base_url"):
             if not urlsplit(getattr(self, name)).scheme:
                 raise SettingsError(f"{name.upper()} must be a URL")
+        if self.callback_base_url and not urlsplit(self.callback_base_url).scheme:
+            raise SettingsError("CALLBACK_BASE_URL must be a URL (or empty: PUBLIC_BASE_URL)")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -172,6 +178,10 @@ class Settings:
 
     def public_url(self, path: str) -> str:
         return self.public_base_url.rstrip("/") + path
+
+    def callback_url(self, path: str) -> str:
+        """A URL the providers call back on: CALLBACK_BASE_URL's (the hooks role), else PUBLIC_BASE_URL's."""
+        return (self.callback_base_url or self.public_base_url).rstrip("/") + path
 
     def with_overrides(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -176,7 +176,7 @@ def checkout(pool: ConnectionPool, tbank: TBankClient, settings: Settings, *, us
     try:
         init = tbank.init(order_id=payment["order_id"], amount=payment["amount_kopecks"],
                           description="PinGlass: " + counted(tier.photos, "AI-портрет", "AI-портрета", "AI-портретов"),
-                          notification_url=settings.public_url("/webhooks/tbank"),
+                          notification_url=settings.callback_url("/webhooks/tbank"),
                           success_url=settings.public_url(f"/app/#/payments/{payment['id']}?result=success"),
                           fail_url=settings.public_url(f"/app/#/payments/{payment['id']}?result=fail"),
                           data={"payment_id": str(payment["id"])}, redirect_due_date=payment["expires_at"],

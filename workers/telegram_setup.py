@@ -58,7 +58,7 @@ def register(settings: Settings, client: TelegramClient, store: redis.Redis,
     Raises TelegramError when Telegram refuses (after retrying what a retry can help), redis.RedisError when the
     fingerprint store is unreachable.
     """
-    url = settings.public_url("/webhooks/telegram")
+    url = settings.callback_url("/webhooks/telegram")
     fingerprint = webhook_fingerprint(url, settings.telegram_webhook_secret, ALLOWED_UPDATES)
     key = fingerprint_key(settings)
     info = _retrying(client.get_webhook_info)
@@ -88,11 +88,17 @@ def register(settings: Settings, client: TelegramClient, store: redis.Redis,
 
 def https_problem(settings: Settings) -> str | None:
     """Outside sandbox mode Telegram takes only an https webhook on 443/80/88/8443 and an https Web App button:
-    what in PUBLIC_BASE_URL stops that, or None. (The gateway refuses the calls too; this names the variable.)"""
+    what in CALLBACK_BASE_URL (the webhook) or PUBLIC_BASE_URL (the button) stops that, or None. (The gateway
+    refuses the calls too; this names the variable.)"""
     if settings.sandbox_mode:
         return None
-    problem = webhook_url_problem(settings.public_url("/webhooks/telegram"))
-    return f"PUBLIC_BASE_URL: {problem} (Telegram's rule)" if problem else None
+    for variable, url in (("CALLBACK_BASE_URL" if settings.callback_base_url else "PUBLIC_BASE_URL",
+                           settings.callback_url("/webhooks/telegram")),
+                          ("PUBLIC_BASE_URL", settings.public_url("/webhooks/telegram"))):
+        problem = webhook_url_problem(url)
+        if problem:
+            return f"{variable}: {problem} (Telegram's rule)"
+    return None
 
 
 def _retrying(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -61,6 +61,13 @@ def test_telegram_setup_refuses_an_http_public_url_outside_sandbox_mode(capsys) 
     assert "PUBLIC_BASE_URL" in capsys.readouterr().err
 
 
+def test_an_http_hooks_url_is_named_by_its_own_variable() -> None:
+    env = {**REAL, "PUBLIC_BASE_URL": "https://x.example", "CALLBACK_BASE_URL": "http://hooks.example"}
+    assert "CALLBACK_BASE_URL" in (telegram_setup.https_problem(Settings.from_env(env)) or "")
+    env["CALLBACK_BASE_URL"] = "https://hooks.example"
+    assert telegram_setup.https_problem(Settings.from_env(env)) is None
+
+
 def test_https_problem_only_outside_sandbox_mode() -> None:
     assert telegram_setup.https_problem(Settings.from_env({**REAL, "PUBLIC_BASE_URL": "https://x.example"})) is None
     assert telegram_setup.https_problem(Settings.from_env({**REAL, "SANDBOX_MODE": "1"})) is None

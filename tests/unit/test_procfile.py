@@ -43,6 +43,13 @@ def test_web_binds_the_platforms_port_else_loopback(tmp_path):
     assert _bind(argv) == "127.0.0.1:8000"
 
 
+def test_hooks_is_the_same_web_app_on_its_own_port(tmp_path):
+    argv, _ = run_role("hooks", tmp_path, PORT="5124")
+    assert argv[0] == "web.wsgi:build()" and _bind(argv) == "0.0.0.0:5124"
+    argv, _ = run_role("hooks", tmp_path)
+    assert _bind(argv) == "127.0.0.1:8001" and argv[argv.index("--workers") + 1] == "1"
+
+
 def test_every_role_gets_a_metrics_directory(tmp_path):
     for role in ("web", "worker"):
         _, multiproc = run_role(role, tmp_path)

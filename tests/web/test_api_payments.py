@@ -3,13 +3,17 @@ avatar is not ready, 502 (and no page) when T-Bank fails; payments read back wit
 
 from __future__ import annotations
 
+import dataclasses
+
 import requests
 
 from db import payments
+from rules.catalog import parse_tiers
 from sandbox.client import SandboxClient
 from tests.factories import make_avatar, make_user
 from tests.integration.pipeline_helpers import tbank_state
 from tests.web.api_helpers import auth, confirmed_payment
+from usecases.payments import checkout
 
 
 def _payment_rows(services) -> list[dict]:
@@ -112,3 +116,15 @@ def test_someone_elses_payment_is_404(client, settings, services) -> None:
     assert response.status_code == 404
     with services.pool.connection() as conn:
         assert payments.get(conn, id=payment["id"])["consumed"] is False
+
+
+def test_the_bank_notifies_the_hooks_web_when_one_is_configured(services, settings) -> None:
+    """CALLBACK_BASE_URL moves where T-Bank calls us (the hooks role); the payment pages stay on the public web."""
+    hooks = dataclasses.replace(settings, callback_base_url="http://127.0.0.1:8999/")
+    user = make_user(services)
+    tier = parse_tiers(settings.tiers)["starter"]
+    payment = checkout(services.pool, services.tbank, hooks, user_id=user["id"],
+                       avatar_id=make_avatar(services, user)["id"], style_id="business", tier=tier)
+    (init,) = _inits(services)
+    assert init["body"]["NotificationURL"] == "http://127.0.0.1:8999/webhooks/tbank"
+    assert init["body"]["SuccessURL"] == settings.public_url(f"/app/#/payments/{payment['id']}?result=success")
