@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
+import time
+import uuid
 
 import dramatiq
+import redis
 
 import runtime
 from gateways.errors import ProviderError
@@ -14,7 +18,7 @@ from gateways.kie import KieError
 from gateways.storage import photo_key
 from rules.images import ImageRejected, inspect_image
 from rules.signing import kie_callback_url
-from runtime.limits import acquire_kie_key
+from runtime.limits import acquire_kie_key, settle_kie_slot
 from runtime.outcomes import Defer
 from runtime.unit import effect_once, transaction
 from telemetry import metrics
@@ -25,6 +29,17 @@ logger = logging.getLogger("actors.generation")
 
 PAUSED_RECHECK_MS = 5000  # how often a waiting token looks again whether generation was resumed
 
+# Taking the Kie budget the moment it reopens. A token that finds the budget full and its next slot reopening
+# within KIE_WAIT_IN_THREAD_S sleeps in its thread until then (one sleep per reopen Redis names, never a spin),
+# but only KIE_WAITERS_PER_PROCESS at a time: worker threads also run polls and stores. The others are deferred
+# to come back KIE_COME_BACK_EARLY_S before the reopen (Dramatiq's delay queue adds up to about a second), when
+# they wait in a thread if one is free, or else are deferred again to just after the reopen.
+KIE_WAIT_IN_THREAD_S = 2.5
+KIE_WAITERS_PER_PROCESS = 3
+KIE_COME_BACK_EARLY_S = 1.5
+KIE_AFTER_REOPEN_JITTER_MS = 250  # spreads the tokens deferred to a reopen over its first moments
+_kie_waiters = threading.BoundedSemaphore(KIE_WAITERS_PER_PROCESS)
+
 
 @dramatiq.actor(queue_name="kie", max_retries=8, min_backoff=1000, max_backoff=30_000)
 def create_kie_task(job_id: int) -> None:
@@ -32,25 +47,72 @@ def create_kie_task(job_id: int) -> None:
     task taken is the fairest across all jobs (``job_id`` is only where the token came from), so a duplicate
     token finds nothing pending and does nothing, and a small order is not stuck behind large ones."""
     services = runtime.current()
-    settings = services.settings
     with services.pool.connection() as conn:
         if not generation.any_pending_task(conn):
             return  # a spare token: nothing to submit, so no rate-limit slot is spent on it
         if controls.generation_paused(conn):  # an operator's pause: wait, spend nothing (usecases/controls.py)
             raise Defer(PAUSED_RECHECK_MS + random.randint(0, 1000), "generation paused by an operator")
-    key_index, wait_s = acquire_kie_key(services.redis, key_count=len(settings.kie_api_keys),
-                                        limit=settings.kie_rate_limit, window_s=settings.kie_rate_window_s,
-                                        namespace=settings.broker_namespace, accounts=settings.kie_key_accounts)
-    if key_index is None:
-        # Up to a second of jitter spreads the waiting tokens, so a long backlog costs each only a few
-        # hundred deferrals and slots are still taken within ~1 s of freeing up.
-        raise Defer(int(wait_s * 1000) + random.randint(10, 1000), "kie rate limit")
-    with transaction() as conn:
-        # intent: 'submitting', before the call, held by this process (usecases/liveness.py)
-        claimed = generation.claim_task(conn, api_key_index=key_index, claimed_by=liveness.process_id())
-    if claimed is None:
-        return
-    task, references = claimed
+    slot = uuid.uuid4().hex
+    key_index = _take_kie_slot(services, slot)
+    sent = False
+    try:
+        with transaction() as conn:
+            # intent: 'submitting', before the call, held by this process (usecases/liveness.py)
+            claimed = generation.claim_task(conn, api_key_index=key_index, claimed_by=liveness.process_id())
+        if claimed is None:
+            return
+        sent = True
+        _submit(services, key_index, *claimed)
+    finally:
+        _settle_kie_slot(services, key_index, slot, sent=sent)
+
+
+def _take_kie_slot(services: runtime.Services, slot: str) -> int:
+    """A createTask slot of the fleet-wide Kie budget (``runtime.limits.acquire_kie_key``): its key index, after
+    waiting in this thread for a reopen close enough (bounded per process), or Defer until about then."""
+    key_index, wait_s = _acquire(services, slot)
+    if key_index is not None:
+        return key_index
+    if wait_s <= KIE_WAIT_IN_THREAD_S and _kie_waiters.acquire(blocking=False):
+        try:
+            waited_s = 0.0
+            while key_index is None and waited_s + wait_s <= 2 * KIE_WAIT_IN_THREAD_S:
+                time.sleep(wait_s)  # until the reopen Redis named; another process may take it first
+                waited_s += wait_s
+                key_index, wait_s = _acquire(services, slot)
+        finally:
+            _kie_waiters.release()
+        if key_index is not None:
+            return key_index
+    if wait_s > KIE_COME_BACK_EARLY_S:
+        delay_ms = int((wait_s - KIE_COME_BACK_EARLY_S) * 1000) + random.randint(0, 200)
+    else:
+        delay_ms = int(wait_s * 1000) + random.randint(10, KIE_AFTER_REOPEN_JITTER_MS)
+    raise Defer(delay_ms, "kie rate limit")
+
+
+def _acquire(services: runtime.Services, slot: str) -> tuple[int | None, float]:
+    settings = services.settings
+    return acquire_kie_key(services.redis, key_count=len(settings.kie_api_keys), limit=settings.kie_rate_limit,
+                           window_s=settings.kie_rate_window_s, namespace=settings.broker_namespace,
+                           accounts=settings.kie_key_accounts, slot=slot)
+
+
+def _settle_kie_slot(services: runtime.Services, key_index: int, slot: str, *, sent: bool) -> None:
+    """Date the slot by Kie's answer (or give it back when nothing was sent); Redis failing here leaves the
+    slot dated by its grant, which is only more cautious."""
+    settings = services.settings
+    try:
+        settle_kie_slot(services.redis, index=key_index, slot=slot, sent=sent, key_count=len(settings.kie_api_keys),
+                        window_s=settings.kie_rate_window_s, namespace=settings.broker_namespace,
+                        accounts=settings.kie_key_accounts)
+    except redis.RedisError as exc:
+        log(logger, "kie_slot_unsettled", level=logging.WARNING, error=type(exc).__name__)
+
+
+def _submit(services: runtime.Services, key_index: int, task: dict, references: list[dict]) -> None:
+    """createTask for the claimed ``task`` and record its answer (only while the claim is still this one)."""
+    settings = services.settings
     image_urls = [services.storage.presigned_get(ref["storage_key"]) for ref in references[:10]]
     try:
         kie_task_id = services.kie.create_task(

@@ -3,7 +3,7 @@ Redis's clock and under the configured namespace.
 
 - Kie: a sliding window per account (N new tasks per W seconds, shared by the account's keys); ``acquire_kie_key``
   takes a slot on a key whose account has room and that is not resting after a 433, and says which, or how long
-  until one frees up.
+  until one frees up; ``settle_kie_slot`` dates the slot by Kie's answer once the call is made.
 - Telegram: token buckets per chat and for the whole bot (``acquire_telegram``).
 - The Mini App API: a token bucket per user (``take_api_request``), a guard against floods that lets requests
   through when Redis cannot answer.
@@ -57,9 +57,13 @@ return '0'
 """
 
 
+# A slot's score is the latest moment its request can have reached Kie: at the grant, now + ARGV[5] (the request
+# is still to be sent); once Kie has answered, the answer's time (``settle_kie_slot``). The slot frees a window
+# after its score.
 _KIE_WINDOW = """
 local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local window = tonumber(ARGV[2]); local limit = tonumber(ARGV[3]); local n = #KEYS / 2
+local in_flight = tonumber(ARGV[5])
 local best_wait = -1
 for i = 1, n do
   local account, rest = KEYS[i], KEYS[n + i]
@@ -70,8 +74,8 @@ for i = 1, n do
     redis.call('ZREMRANGEBYSCORE', account, '-inf', now - window)
     local count = redis.call('ZCARD', account)
     if count < limit then
-      redis.call('ZADD', account, now, ARGV[4])
-      redis.call('PEXPIRE', account, math.ceil(window * 1000) + 1000)
+      redis.call('ZADD', account, now + in_flight, ARGV[4])
+      redis.call('PEXPIRE', account, math.ceil((window + in_flight) * 1000) + 1000)
       return {i - 1, 0}
     end
     local oldest = redis.call('ZRANGE', account, 0, 0, 'WITHSCORES')
@@ -80,6 +84,16 @@ for i = 1, n do
   end
 end
 return {-1, tostring(best_wait)}
+"""
+_KIE_SETTLE = """
+local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+if ARGV[2] == '1' then
+  redis.call('ZADD', KEYS[1], now, ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[3]) * 1000) + 1000)
+else
+  redis.call('ZREM', KEYS[1], ARGV[1])
+end
+return 1
 """
 KIE_KEY_REST_S = 60.0  # a key that answered 433 (over its own cap) rests this long; the others carry on
 
@@ -99,8 +113,7 @@ def kie_key_health(client: redis.Redis, *, key_count: int, namespace: str = "pin
                    accounts: tuple[str, ...] | None = None, window_s: float | None = None) -> list[dict[str, object]]:
     """Each key's state for operators: resting after a 433 (and for how long) or available; with ``window_s``
     also its account and how many new-task slots the account holds in its current window (its budget use)."""
-    if not accounts or len(accounts) != key_count:
-        accounts = tuple(str(i) for i in range(key_count))
+    accounts = kie_accounts(key_count, accounts)
     rests = [client.pttl(kie_rest_key(namespace, i)) for i in range(key_count)]
     health: list[dict[str, object]] = []
     for i, ms in enumerate(rests):
@@ -115,26 +128,51 @@ def kie_key_health(client: redis.Redis, *, key_count: int, namespace: str = "pin
     return health
 
 
+def kie_accounts(key_count: int, accounts: tuple[str, ...] | None) -> tuple[str, ...]:
+    """Each key's account (``Settings.kie_key_accounts``); none given, or not one per key: each key its own."""
+    if not accounts or len(accounts) != key_count:
+        return tuple(str(i) for i in range(key_count))
+    return accounts
+
+
+def kie_in_flight_s(window_s: float) -> float:
+    """How long a granted slot counts as sent "now" before Kie's answer says when it arrived: a request granted
+    early can arrive after one granted later (network, GC, thread scheduling). Once answered, the slot is
+    settled at the answer's time (``settle_kie_slot``), so this only matters for a request still in flight a
+    whole window later, or whose sender died before the answer."""
+    return max(0.3, 0.05 * window_s)
+
+
 def acquire_kie_key(client: redis.Redis, *, key_count: int, limit: int, window_s: float,
-                    namespace: str = "pinglass", accounts: tuple[str, ...] | None = None) -> tuple[int | None, float]:
-    """Take one createTask slot: (key index, 0) when granted, (None, seconds to wait) when every key is full.
+                    namespace: str = "pinglass", accounts: tuple[str, ...] | None = None,
+                    slot: str | None = None) -> tuple[int | None, float]:
+    """Take one createTask slot: (key index, 0) when granted, (None, seconds until one frees) when every key is
+    full. ``slot`` names the slot for ``settle_kie_slot`` (a fresh name when not given).
 
     Kie's limit is per account (``limit`` new tasks per ``window_s``), not per key: keys of one account
     (``accounts[i]`` is key i's account, ``Settings.kie_key_accounts``; none given: each key its own) share
     one window, so extra keys of one account add no budget. A key resting after a 433 is skipped.
-    A slot is held a little longer than the provider's window: the provider counts arrivals, we count grants,
-    and a request granted early can arrive after one granted later (network, GC, thread scheduling).
+    Kie counts arrivals, we count grants: a slot is held from the grant until a window after the moment its
+    request can have arrived — ``kie_in_flight_s`` after the grant until Kie answers, then the answer's time.
     """
-    if not accounts or len(accounts) != key_count:
-        accounts = tuple(str(i) for i in range(key_count))  # each key its own account
-    window_s = window_s + max(0.3, 0.05 * window_s)
+    accounts = kie_accounts(key_count, accounts)
     windows = [f"{namespace}:limit:kie:account:{accounts[i]}" for i in range(key_count)]
     rests = [kie_rest_key(namespace, i) for i in range(key_count)]
     index, wait = client.eval(_KIE_WINDOW, 2 * key_count, *windows, *rests, time.time(), window_s, limit,
-                              uuid.uuid4().hex)
+                              slot or uuid.uuid4().hex, kie_in_flight_s(window_s))
     if int(index) >= 0:
         return int(index), 0.0
     return None, max(0.05, float(wait))
+
+
+def settle_kie_slot(client: redis.Redis, *, index: int, slot: str, sent: bool, key_count: int, window_s: float,
+                    namespace: str = "pinglass", accounts: tuple[str, ...] | None = None) -> None:
+    """After the createTask call of slot ``slot`` (granted on key ``index``): ``sent`` — the request went out and
+    Kie has answered (or the call failed), so it arrived by now at the latest: the slot frees a window from now,
+    not from the grant plus a guess. Not sent (nothing was left to claim): the slot is given back at once."""
+    account = kie_accounts(key_count, accounts)[index]
+    client.eval(_KIE_SETTLE, 1, f"{namespace}:limit:kie:account:{account}", slot, "1" if sent else "0",
+                window_s + kie_in_flight_s(window_s))
 
 
 class KieKeyRests:
