@@ -20,7 +20,7 @@ from telemetry.context import correlation_of
 from usecases.alerts import raise_alert
 from usecases.credits import grant_missing
 from usecases.errors import Refused
-from usecases.referrals import credit_referrer
+from usecases.users import credit_referrer
 
 
 def start_job(conn: Connection, *, payment_id: int, referral_percent: int, user_id: int | None = None,

@@ -2,7 +2,7 @@
 refund is never paid twice (I7) — not by us (UNIQUE key, conditional finish) and not by the bank (its key).
 
 With 54-FZ receipts on, each Cancel carries the Receipt of the refunded part (``usecases.payments``); the
-transaction that books a refund also reverses the inviter's share of it (``usecases.referrals``). A Stars
+transaction that books a refund also reverses the inviter's share of it (``usecases.users``). A Stars
 payment's job is settled by the Stars rail (``usecases.stars.settle_stars_refund``): Telegram refunds whole
 charges only, so it has its own policy."""
 
@@ -20,9 +20,9 @@ from telemetry import metrics
 from telemetry.logs import log
 from usecases.alerts import raise_alert
 from usecases.payments import refund_receipt
-from usecases.referrals import reverse_for_refund
 from usecases.sending import send_refund_notice
 from usecases.stars import STARS_FULL_REFUND, settle_stars_refund
+from usecases.users import reverse_for_refund
 
 if TYPE_CHECKING:
     from psycopg import Connection

@@ -34,7 +34,7 @@ from usecases.alerts import raise_alert
 from usecases.credits import grant_missing
 from usecases.errors import Refused
 from usecases.payments import apply_payment_status, open_checkout
-from usecases.referrals import reverse_for_refund
+from usecases.users import reverse_for_refund
 
 if TYPE_CHECKING:
     from psycopg import Connection

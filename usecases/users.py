@@ -1,12 +1,18 @@
 """The people we know: a Telegram user registered (or their profile refreshed) when they open the Mini App or
-write to the bot, with whoever invited them; and whether they still accept the bot's messages."""
+write to the bot, with whoever invited them; and whether they still accept the bot's messages.
+
+**Referrals** — what inviting someone earns: the person who invited a payer earns a share of what the business kept of the payment —
+credited once per payment when its job starts, and reversed in part or in whole by its refunds, once per
+refund, never below zero (I7)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from db import users
+from db import referrals, users
 from db.users import TelegramProfile
+from rules.money import referral_share
+from rules.referrals import reversal_for_refund
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -19,3 +25,47 @@ def register_user(conn: Connection, tg_user: TelegramProfile, *, start_param: st
 
 def set_bot_blocked(conn: Connection, *, user_id: int, blocked: bool) -> None:
     users.set_bot_blocked(conn, id=user_id, blocked=blocked)
+
+
+# Referrals
+
+def credit_referrer(conn: Connection, *, payment: dict[str, Any], percent: int) -> bool:
+    """Credit the payer's referrer with ``percent`` of the payment, in the caller's transaction; False when the
+    payer was not referred or the payment was credited already (``referral_earnings_payment_key``)."""
+    user = users.get_user(conn, id=payment["user_id"])
+    if user is None or user["referred_by"] is None:
+        return False
+    return referrals.insert_referral(conn, payment_id=payment["id"], referrer_user_id=user["referred_by"],
+                                     referred_user_id=user["id"],
+                                     amount_kopecks=referral_share(payment["amount_kopecks"], percent))
+
+
+def referral_stats(conn: Connection, *, user_id: int) -> dict[str, Any]:
+    """What the user's invite code brought: ``invited``, ``paying`` (of them, who paid), ``earned_kopecks``
+    (every credit, as credited), ``reversed_kopecks`` (what refunds took back) and ``balance_kopecks``."""
+    stats = referrals.stats(conn, user_id=user_id)
+    return {**stats, "balance_kopecks": stats["earned_kopecks"] - stats["reversed_kopecks"]}
+
+
+def reverse_for_refund(conn: Connection, *, refund: dict[str, Any], percent: int) -> int:
+    """Reverse the inviter's share of a refund that just succeeded, in the caller's transaction (once per
+    refund: ``referral_reversals_refund_key``); the kopecks reversed (0 when the payment earned no credit or
+    this refund was reversed already). The credit goes down to ``percent`` of what the business kept after
+    every refund so far (``rules.referrals.reversal_for_refund``): a full refund reverses all of it."""
+    earning = referrals.lock_earning_of_payment(conn, payment_id=refund["payment_id"])
+    if earning is None:
+        return 0
+    amount = reversal_for_refund(paid=earning["paid_kopecks"], credited=earning["amount_kopecks"],
+                                 reversed_before=earning["reversed_kopecks"],
+                                 refunded_before=int(earning["refunded_before_kopecks"]),
+                                 refund=refund["amount_kopecks"], percent=percent)
+    if not referrals.insert_reversal(conn, refund_id=refund["id"], earning_id=earning["id"], amount_kopecks=amount):
+        return 0
+    if amount:
+        referrals.add_reversed(conn, id=earning["id"], amount_kopecks=amount)
+    return amount
+
+
+def referrer_balances(conn: Connection, *, limit: int = 200) -> list[dict[str, Any]]:
+    """Every referrer's earnings, reversals and balance, largest balance first (the admin's table)."""
+    return referrals.referrer_balances(conn, limit=limit)

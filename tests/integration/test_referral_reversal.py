@@ -15,7 +15,7 @@ from rules.money import prorated_refund
 from rules.referrals import reversal_for_refund
 from tests.factories import make_avatar, make_paid_payment, make_user
 from usecases import generation
-from usecases.referrals import referral_stats, reverse_for_refund
+from usecases.users import referral_stats, reverse_for_refund
 
 PERCENT = 10
 

@@ -17,7 +17,7 @@ from tests.integration.pipeline_helpers import chat_messages, wait_until
 from tests.web.api_helpers import make_delivered_job
 from usecases import generation
 from usecases.alerts import raise_alert
-from usecases.referrals import reverse_for_refund
+from usecases.users import reverse_for_refund
 from web import create_app
 from web.admin.guard import COOKIE
 from workers.publisher import publish

@@ -6,7 +6,7 @@ from __future__ import annotations
 from db import payments, refunds, users
 from tests.factories import make_avatar, make_user
 from tests.web.api_helpers import auth, confirmed_payment
-from usecases.referrals import reverse_for_refund
+from usecases.users import reverse_for_refund
 
 
 def test_a_new_user_has_a_code_an_invite_link_and_nothing_earned(client, settings, services) -> None:

@@ -15,7 +15,7 @@ from usecases import controls, refunds, resend
 from usecases import dead_letters as letters
 from usecases.error_groups import recent_groups
 from usecases.errors import Refused
-from usecases.referrals import referrer_balances
+from usecases.users import referrer_balances
 from web.admin.queues import queue_sizes_or_error
 from web.errors import ApiError
 

@@ -12,8 +12,8 @@ from flask import current_app, redirect, render_template, request
 from rules.states import PAYMENT_MOVES
 from usecases import admin as reads
 from usecases.error_groups import recent_groups
-from usecases.referrals import referrer_balances
 from usecases.resend import next_round
+from usecases.users import referrer_balances
 from web.admin.api import (
     RAILS,
     file_or_404,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify
 
-from usecases.referrals import referral_stats
+from usecases.users import referral_stats
 from web.api.common import fleet, transaction
 from web.auth import require_user
 
