@@ -117,7 +117,7 @@ def _submit(services: runtime.Services, key_index: int, task: dict, references: 
     try:
         kie_task_id = services.kie.create_task(
             api_key=settings.kie_api_keys[key_index], prompt=task["prompt"], image_urls=image_urls,
-            callback_url=kie_callback_url(settings.public_base_url, settings.callback_signing_key, task["id"]))
+            callback_url=kie_callback_url(settings.callback_url(""), settings.callback_signing_key, task["id"]))
     except KieError as err:
         _on_create_error(task, err)
         return

@@ -51,3 +51,13 @@ def test_env_example_names_every_variable() -> None:
     named = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", text, flags=re.MULTILINE))
     missing = {f.name.upper() for f in dataclasses.fields(Settings)} - named
     assert not missing, f".env.example lacks {sorted(missing)}"
+
+
+def test_callbacks_go_to_the_hooks_web_when_it_is_set_else_to_the_public_one() -> None:
+    public = Settings(public_base_url="https://app.example/")
+    assert public.callback_url("/webhooks/kie") == "https://app.example/webhooks/kie"
+    hooks = public.with_overrides(callback_base_url="https://hooks.example/")
+    assert hooks.callback_url("/webhooks/kie") == "https://hooks.example/webhooks/kie"
+    assert hooks.callback_url("") == "https://hooks.example" and hooks.public_url("/app/") == "https://app.example/app/"
+    with pytest.raises(SettingsError, match="CALLBACK_BASE_URL"):
+        Settings(callback_base_url="hooks.example")
