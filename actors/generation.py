@@ -23,7 +23,7 @@ from runtime.outcomes import Defer
 from runtime.unit import effect_once, transaction
 from telemetry import metrics
 from telemetry.logs import log
-from usecases import controls, generation, liveness
+from usecases import generation, liveness
 
 logger = logging.getLogger("actors.generation")
 
@@ -50,7 +50,7 @@ def create_kie_task(job_id: int) -> None:
     with services.pool.connection() as conn:
         if not generation.any_pending_task(conn):
             return  # a spare token: nothing to submit, so no rate-limit slot is spent on it
-        if controls.generation_paused(conn):  # an operator's pause: wait, spend nothing (usecases/controls.py)
+        if generation.generation_paused(conn):  # an operator's pause: wait, spend nothing (usecases/generation.py)
             raise Defer(PAUSED_RECHECK_MS + random.randint(0, 1000), "generation paused by an operator")
     slot = uuid.uuid4().hex
     key_index = _take_kie_slot(services, slot)

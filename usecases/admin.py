@@ -11,7 +11,7 @@ from rules.catalog import MIN_REFERENCES
 from runtime import Services
 from runtime.limits import kie_key_health
 from telemetry import provider_stats
-from usecases import controls
+from usecases import generation
 from usecases.payments import receipts_of_payment
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def job_file(conn: Connection, *, job_id: int) -> dict[str, Any] | None:
 
 def generation_switch(conn: Connection) -> dict[str, Any]:
     """Whether generation is paused, and who turned the switch, why and when."""
-    return controls.generation_switch(conn)
+    return generation.generation_switch(conn)
 
 
 def kie_keys(services: Services) -> list[dict[str, Any]]:

@@ -2,7 +2,12 @@
 "generate" request and the ``consume_payment`` actor share, so both race on the same guards, I1), starting a
 regeneration, a task's attempts (claimed for Kie, submitted, polled — Kie's callback asks for a poll —, failed,
 given up) and the photo that completes the job.
-"""
+
+**Pausing generation** (an operator's switch): no new task goes to Kie while it is on (``create_kie_task`` waits,
+its message deferred, nothing spent or failed); tasks already at Kie finish, are stored and delivered; resuming
+lets the waiting ones go within seconds. For a provider incident or a bill to check. Jobs still end at their
+deadline (``JOB_DEADLINE_S``, invariant I4) with what exists and a refund of the rest, so a long pause costs
+refunds: resume, or expect them."""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from typing import Any
 
 from psycopg import Connection
 
-from db import avatars, jobs, outbox, payments, photos
+from db import avatars, controls, jobs, outbox, payments, photos
 from gateways.kie import KieTaskInfo
 from rules.backoff import MAX_TASK_ATTEMPTS, poll_delay_ms
 from rules.catalog import MIN_REFERENCES, STYLES, is_ready, prompt_for
@@ -237,3 +242,26 @@ def task_polled(conn: Connection, *, task: dict[str, Any], info: KieTaskInfo | N
                       fail_msg=f"still {info.state} after {int(age)} s")
         elif jobs.bump_poll(conn, id=task["id"], expected=chain) is not None:
             outbox.send(conn, "poll_task", task["id"], chain + 1, delay_ms=poll_delay_ms(chain + 1))
+
+
+# Pausing generation
+
+GENERATION = "generation"
+
+
+def set_generation_paused(conn: Connection, *, paused: bool, by: str, reason: str = "") -> dict[str, Any]:
+    """Pause or resume generation; the switch as stored (``paused``, who, why, when)."""
+    row = controls.set_control(conn, name=GENERATION, value={"paused": paused, "by": by[:100],
+                                                             "reason": reason.strip()[:300]})
+    return {**row["value"], "updated_at": row["updated_at"]}
+
+
+def generation_paused(conn: Connection) -> bool:
+    row = controls.get_control(conn, name=GENERATION)
+    return bool(row and row["value"].get("paused"))
+
+
+def generation_switch(conn: Connection) -> dict[str, Any]:
+    """The switch for display: ``paused`` and, once it was turned, who, why and when."""
+    row = controls.get_control(conn, name=GENERATION)
+    return {**row["value"], "updated_at": row["updated_at"]} if row else {"paused": False}

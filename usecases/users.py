@@ -1,7 +1,7 @@
 """The people we know: a Telegram user registered (or their profile refreshed) when they open the Mini App or
 write to the bot, with whoever invited them; and whether they still accept the bot's messages.
 
-**Referrals** — what inviting someone earns: the person who invited a payer earns a share of what the business kept of the payment —
+**Referrals**: the person who invited a payer earns a share of what the business kept of the payment —
 credited once per payment when its job starts, and reversed in part or in whole by its refunds, once per
 refund, never below zero (I7)."""
 

@@ -7,7 +7,7 @@
   round twice sends once; without ROUND, the next one);
 - ``… find TERM`` — payments, jobs and people by id, T-Bank PaymentId, OrderId, Telegram charge id, Telegram id
   or @username; ``… payment ID`` — a payment's file (events, receipts, refunds, job, referral);
-- ``… pause [REASON]`` / ``… resume`` — stop sending new tasks to Kie, and start again (``usecases/controls.py``).
+- ``… pause [REASON]`` / ``… resume`` — stop sending new tasks to Kie, and start again (``usecases/generation.py``).
 
 A replay is ``usecases.dead_letters.replay`` — the same checks as the Replay button on ``/admin``: it queues the
 message again through the outbox (a new message id) and marks the letter replayed."""
@@ -21,7 +21,7 @@ from typing import Any
 from db import dead_letters
 from db.pool import open_pool
 from settings import Settings
-from usecases import admin, controls, refunds, resend
+from usecases import admin, generation, refunds, resend
 from usecases import dead_letters as letters
 from usecases.errors import Refused
 from workers.boot import boot_broker
@@ -62,7 +62,7 @@ def main(argv: list[str]) -> int:
             return 0
         if argv[0] in ("pause", "resume"):
             with pool.connection() as conn, conn.transaction():
-                controls.set_generation_paused(conn, paused=argv[0] == "pause", by="cli", reason=" ".join(argv[1:]))
+                generation.set_generation_paused(conn, paused=argv[0] == "pause", by="cli", reason=" ".join(argv[1:]))
             print("generation paused: nothing new goes to Kie" if argv[0] == "pause" else "generation resumed")
             return 0
         if argv[0] == "refund":

@@ -15,7 +15,7 @@ from tests.browser.conftest import SCREENS, ConsoleGuard
 from tests.factories import make_avatar, make_user
 from tests.integration.pipeline_helpers import wait_until
 from tests.web.api_helpers import make_delivered_job
-from usecases import controls
+from usecases import generation
 
 DESKTOP = {"width": 1280, "height": 900}
 
@@ -31,7 +31,7 @@ def _letter(services, message_id: str, user) -> int:
 def test_an_operator_watches_and_acts_in_the_dashboard(browser: Browser, services, settings, worker,
                                                        live_web) -> None:
     with services.pool.connection() as conn:  # an operator paused generation: the running job stays as it is
-        controls.set_generation_paused(conn, paused=True, by="admin", reason="Kie incident")
+        generation.set_generation_paused(conn, paused=True, by="admin", reason="Kie incident")
     user = make_user(services)
     running = make_delivered_job(services, user, make_avatar(services, user), stored=3, finished=False)
     buyer = make_user(services)

@@ -12,7 +12,7 @@ import uuid
 from db import jobs
 from tests.factories import make_avatar, make_paid_payment, make_user
 from tests.integration.pipeline_helpers import chat_messages
-from usecases import controls, dead_letters, generation, payment_upkeep
+from usecases import dead_letters, generation, payment_upkeep
 from usecases.refunds import settle_refund
 from usecases.sweeps import end_overdue_jobs
 
@@ -46,7 +46,7 @@ def started_job(services, *, failed: int, tier: str = "starter") -> dict:
 
 def test_each_event_condition_is_told_once_within_15_s_and_again_at_the_next_incident(services, worker) -> None:
     with services.pool.connection() as conn:
-        controls.set_generation_paused(conn, paused=True, by="test", reason="alerts only")
+        generation.set_generation_paused(conn, paused=True, by="test", reason="alerts only")
     seconds: dict[str, float] = {}
 
     # A dead letter: three of the same cause are one alert (its window), another actor's is the next incident.

@@ -11,7 +11,7 @@ from db import jobs
 from tests.factories import make_avatar, make_paid_payment, make_user
 from tests.integration.pipeline_helpers import fast_kie, kie_state, wait_for_job, wait_until
 from tests.web.api_helpers import confirmed_payment
-from usecases import controls, generation, liveness
+from usecases import generation, liveness
 from workers import scheduler
 
 DEAD = "gone-host:4242:deadbeef"
@@ -103,7 +103,7 @@ def test_a_late_result_of_a_recovered_claim_is_refused(services, broker) -> None
 def test_a_dead_claimers_task_is_made_within_seconds_by_the_running_fleet(services, worker) -> None:
     fast_kie(services)
     with services.pool.connection() as conn:
-        controls.set_generation_paused(conn, paused=True, by="test", reason="a claim of a dead worker")
+        generation.set_generation_paused(conn, paused=True, by="test", reason="a claim of a dead worker")
     user = make_user(services)
     payment = make_paid_payment(services, user, make_avatar(services, user), tier="starter")
 
@@ -114,7 +114,7 @@ def test_a_dead_claimers_task_is_made_within_seconds_by_the_running_fleet(servic
     wait_until(job_exists, what="the starter's job")
     dead = claim(services, claimed_by=DEAD)  # the worker died the moment it claimed
     with services.pool.connection() as conn:
-        controls.set_generation_paused(conn, paused=False, by="test")
+        generation.set_generation_paused(conn, paused=False, by="test")
     wait_until(lambda: liveness_row_fresh(services), what="this worker process's liveness beat")
     started = time.monotonic()
 

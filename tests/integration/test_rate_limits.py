@@ -8,7 +8,7 @@ import pytest
 from db import dead_letters, jobs
 from tests.factories import make_avatar, make_paid_payment, make_user
 from tests.integration.pipeline_helpers import fast_kie, kie_state, wait_for_job, wait_until
-from usecases import controls
+from usecases import generation
 
 pytestmark = pytest.mark.scenario
 
@@ -19,7 +19,7 @@ def test_five_premium_jobs_at_once_get_no_429_and_a_later_starter_is_served_fair
     # machine's speed: the Starter, paid last, ties with the five Premium jobs on "tasks started" (resuming
     # wakes the waiting tokens within PAUSED_RECHECK_MS).
     with services.pool.connection() as conn:
-        controls.set_generation_paused(conn, paused=True, by="test", reason="the orders arrive")
+        generation.set_generation_paused(conn, paused=True, by="test", reason="the orders arrive")
     premium = []
     for _ in range(5):
         user = make_user(services)
@@ -33,7 +33,7 @@ def test_five_premium_jobs_at_once_get_no_429_and_a_later_starter_is_served_fair
 
     wait_until(all_jobs_exist, what="the six jobs")
     with services.pool.connection() as conn:
-        controls.set_generation_paused(conn, paused=False, by="test")
+        generation.set_generation_paused(conn, paused=False, by="test")
     finished = [wait_for_job(services, payment_id=p["id"], timeout_s=120) for p in [*premium, starter]]
 
     assert [j["status"] for j in finished] == ["delivered"] * 6

@@ -11,8 +11,8 @@ from flask import current_app, jsonify, request
 
 from rules.states import JOB_MOVES, PAYMENT_MOVES
 from usecases import admin as reads
-from usecases import controls, refunds, resend
 from usecases import dead_letters as letters
+from usecases import generation, refunds, resend
 from usecases.error_groups import recent_groups
 from usecases.errors import Refused
 from usecases.users import referrer_balances
@@ -204,7 +204,7 @@ def job_json(job_id: int) -> Any:
 
 def set_paused(paused: bool, reason: str) -> dict[str, Any]:
     with _fleet().services.pool.connection() as conn, conn.transaction():
-        return plain(controls.set_generation_paused(conn, paused=paused, by="admin", reason=reason))
+        return plain(generation.set_generation_paused(conn, paused=paused, by="admin", reason=reason))
 
 
 def generation_json() -> Any:
@@ -216,7 +216,7 @@ def generation_json() -> Any:
         reason = body.get("reason")
         return jsonify(set_paused(body["paused"], reason if isinstance(reason, str) else ""))
     with _fleet().services.pool.connection() as conn:
-        return jsonify(plain(controls.generation_switch(conn)))
+        return jsonify(plain(generation.generation_switch(conn)))
 
 
 def refund_job_json(job_id: int) -> Any:
