@@ -1,16 +1,20 @@
 """How the Mini App behaves beyond the happy path: inside Telegram it drives the native MainButton, BackButton
-and openLink; a flaky network is retried; user data is shown as text, never run as HTML."""
+and openLink; a flaky network is retried, and so is a selfie the server was too busy to check; user data is
+shown as text, never run as HTML."""
 
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 from playwright.sync_api import Route, expect
 
 from db import avatars
 from tests.browser.conftest import ConsoleGuard, launch_fragment, new_page
 from tests.conftest import tma_header
-from tests.factories import make_avatar, make_user
+from tests.factories import make_avatar, make_user, selfie
+from web.api import references as references_api
 
 # A stand-in for telegram-web-app.js with the same surface our code uses; it records what the app asks of it.
 FAKE_WEBAPP = """
@@ -114,5 +118,34 @@ def test_a_name_that_looks_like_html_is_shown_as_text_and_never_runs(browser, se
     expect(page.get_by_text(hostile, exact=True)).to_be_visible()
     assert page.evaluate("() => window.__xss") is None
     assert page.locator("img[src='x']").count() == 0
+    context.close()
+    guard.assert_clean()
+
+
+def test_a_selfie_refused_for_a_busy_server_is_sent_again_after_its_wait(browser, services, settings, live_web):
+    """503 UPLOADS_BUSY (every upload turn taken) means nothing was stored: the Mini App sends the file again
+    after Retry-After and the person sees it added, no error."""
+    guard = ConsoleGuard(live_web)
+    user = make_user(services, telegram_id=53_000_007)
+    with services.pool.connection() as conn, conn.transaction():
+        avatar = avatars.insert_avatar(conn, user_id=user["id"], name="очередь")
+    turns = references_api._upload_turns
+    held = [turns.acquire(timeout=1) for _ in range(references_api.UPLOADS_AT_ONCE)]
+    refused = threading.Event()
+    context, page = new_page(browser, guard)
+    page.on("response", lambda r: refused.set() if "/references" in r.url and r.status == 503 else None)
+    try:
+        page.goto(f"{live_web}/app/" + launch_fragment(settings, 53_000_007, path=f"/avatars/{avatar['id']}"))
+        page.locator("#pick").set_input_files([{"name": "me.jpg", "mimeType": "image/jpeg", "buffer": selfie(11)}])
+        deadline = time.monotonic() + 20
+        while not refused.is_set() and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
+        assert refused.is_set(), "the upload was never refused for want of a turn"
+    finally:
+        for taken in held:
+            if taken:
+                turns.release()
+    expect(page.get_by_text("1 из 15 — нужно ещё 4")).to_be_visible(timeout=20_000)
+    guard.take_expected(503, "/references", 1)
     context.close()
     guard.assert_clean()

@@ -1,6 +1,6 @@
 """Reference photo uploads over HTTP: decoded, not trusted by name; bombs and oversize refused; too small, no face
 or several faces refused naming the file; EXIF gone and orientation applied; the same photo recognised; never more
-than 15, and a refused call stores nothing."""
+than 15, and a refused call stores nothing; uploads take turns, and one without a turn stores nothing."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from db import avatars
 from sandbox.selfies import no_face, small_selfie, two_faces
 from tests.factories import make_avatar, make_user, selfie
 from tests.web.api_helpers import auth, object_keys, upload
+from web.api import references as references_api
 
 
 def _photos(count: int, start: int = 0) -> list[tuple[bytes, str]]:
@@ -270,3 +271,24 @@ def test_upload_without_files_or_as_json_is_refused(client, settings, services) 
     assert empty.status_code == 400 and empty.get_json()["error"]["code"] == "NO_FILES"
     as_json = client.post(f"/api/v1/avatars/{avatar['id']}/references", headers=headers, json={"files": []})
     assert as_json.status_code == 415
+
+
+def test_uploads_take_turns_and_one_without_a_turn_is_503_with_nothing_stored(client, settings, services,
+                                                                              monkeypatch) -> None:
+    monkeypatch.setattr(references_api, "UPLOAD_TURN_WAIT_S", 0.2)
+    user = make_user(services)
+    avatar = make_avatar(services, user, references=0)
+    turns = references_api._upload_turns
+    held = [turns.acquire(timeout=1) for _ in range(references_api.UPLOADS_AT_ONCE)]  # other calls checking photos
+    try:
+        busy = upload(client, auth(settings, user), avatar["id"], _photos(1))
+        assert busy.status_code == 503 and busy.get_json()["error"]["code"] == "UPLOADS_BUSY"
+        assert busy.headers["Retry-After"] == "1"
+        assert _reference_count(services, avatar["id"]) == 0
+        assert object_keys(settings, f"references/{avatar['id']}/") == []
+    finally:
+        for taken in held:
+            if taken:
+                turns.release()
+    assert all(held)
+    assert upload(client, auth(settings, user), avatar["id"], _photos(1)).status_code == 201

@@ -32,7 +32,8 @@ _ERRORS = {
     429: "Too many requests from this user (RATE_LIMITED), or too many open checkouts at once "
          "(TOO_MANY_CHECKOUTS: pay or let one expire first); wait Retry-After seconds when given.",
     502: "The payment provider failed (PAYMENT_PROVIDER_ERROR); the payment was not created there.",
-    503: "Storage or database briefly unavailable (STORAGE_UNAVAILABLE, DATABASE_UNAVAILABLE).",
+    503: "Storage or database briefly unavailable, or every upload turn taken (STORAGE_UNAVAILABLE, "
+         "DATABASE_UNAVAILABLE, UPLOADS_BUSY); nothing was done: send again after Retry-After.",
 }
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "string"}}}
 _COMMON = (401, 429, 503)

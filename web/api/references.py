@@ -9,11 +9,21 @@ SHA-256 of the normalised bytes): the answer says which files were duplicates.
 
 Objects go to S3 first, rows second, in one transaction under the avatar's row lock (so two concurrent calls
 cannot both squeeze under the limit); if that transaction fails, the uploaded objects are deleted again.
+
+Uploads take turns: decoding, the face check and re-encoding cost ~60 ms of CPU per selfie, and a web process has
+4 threads (deploy/launch.sh), so a burst of uploads could hold every thread while reads — a payment's status, an
+order's progress — wait behind them (``make bench``'s 100 people saw reads wait seconds). At most
+``UPLOADS_AT_ONCE`` calls per process do that work at a time; the next waits up to ``UPLOAD_TURN_WAIT_S`` for a
+turn, then is answered 503 ``UPLOADS_BUSY`` with Retry-After before anything is stored (the Mini App sends the
+file again after the wait). The bytes are read before the turn is taken: a slow phone holds a thread, not a turn.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from flask import Blueprint, g, jsonify, request
@@ -33,6 +43,11 @@ from web.errors import ApiError
 
 logger = logging.getLogger("web.api.references")
 blueprint = Blueprint("references", __name__)
+
+UPLOADS_AT_ONCE = 2  # of the process's 4 threads: the others stay free for reads
+UPLOAD_TURN_WAIT_S = 3.0
+UPLOAD_RETRY_AFTER_S = 1
+_upload_turns = threading.BoundedSemaphore(UPLOADS_AT_ONCE)
 
 REJECTION_STATUS = {"NOT_AN_IMAGE": 415, "UNSUPPORTED_IMAGE": 415, "IMAGE_TOO_LARGE": 413,
                     "IMAGE_TOO_SMALL": 422, "NO_FACE": 422, "MANY_FACES": 422}
@@ -72,7 +87,9 @@ def upload_references(avatar_id: int):
         raise ApiError(400, "NO_FILES", "send one or more photos under the multipart field 'files'")
     if len(files) > MAX_REFERENCES:  # refused before any decoding work
         raise _too_many(len(known))
-    uploads = [Upload(i, _filename(i, f), _normalise(i, f)) for i, f in enumerate(files)]
+    received = [(i, _filename(i, f), f.stream.read(MAX_BYTES + 1)) for i, f in enumerate(files)]  # never more
+    with upload_turn():
+        uploads = [Upload(i, name, _normalise(i, name, data)) for i, name, data in received]
 
     fresh: list[Upload] = []
     duplicates: list[Upload] = []
@@ -106,9 +123,20 @@ def upload_references(avatar_id: int):
     return jsonify(body), 201 if added else 200
 
 
-def _normalise(index: int, file: FileStorage) -> NormalisedImage:
-    data = file.stream.read(MAX_BYTES + 1)  # never read more than the limit, whatever the part claims
-    name = _filename(index, file)
+@contextmanager
+def upload_turn() -> Iterator[None]:
+    """Hold one of the process's upload turns for the block; 503 UPLOADS_BUSY when none frees up in time."""
+    if not _upload_turns.acquire(timeout=UPLOAD_TURN_WAIT_S):
+        log(logger, "uploads_busy", level=logging.WARNING, path=request.path)
+        raise ApiError(503, "UPLOADS_BUSY", "many photos are being checked right now; try again shortly",
+                       headers={"Retry-After": str(UPLOAD_RETRY_AFTER_S)})
+    try:
+        yield
+    finally:
+        _upload_turns.release()
+
+
+def _normalise(index: int, name: str, data: bytes) -> NormalisedImage:
     try:
         return normalise_upload(data)
     except ImageRejected as rejected:

@@ -101,8 +101,22 @@ export const del = (path) => request("DELETE", path);
 
 /** Upload one file as multipart "files" with progress (0..1) reported to onProgress; resolves to the JSON
  * answer (201 added, 200 duplicate), rejects with ApiError. XMLHttpRequest because fetch has no upload
- * progress. */
-export function upload(path, blob, fileName, onProgress) {
+ * progress. A 429 or 503 means nothing was stored (e.g. UPLOADS_BUSY: every upload turn of the server is taken),
+ * so the file is sent again after the server's Retry-After, as request() does. */
+export async function upload(path, blob, fileName, onProgress, { retries = BACKOFF_MS.length } = {}) {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await uploadOnce(path, blob, fileName, onProgress);
+    } catch (error) {
+      const busy = error instanceof ApiError && (error.status === 429 || error.status === 503);
+      if (!busy || attempt >= retries) throw error;
+      onProgress(0);
+      await sleep(error.retryAfterMs || BACKOFF_MS[attempt]);
+    }
+  }
+}
+
+function uploadOnce(path, blob, fileName, onProgress) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", path);
@@ -115,6 +129,8 @@ export function upload(path, blob, fileName, onProgress) {
       if (xhr.status >= 200 && xhr.status < 300) { resolve(body); return; }
       const code = body && body.error ? body.error.code : "HTTP_" + xhr.status;
       const error = new ApiError(xhr.status, code, body && body.error ? body.error.message : "");
+      const wait = Number(xhr.getResponseHeader("Retry-After"));
+      if (Number.isFinite(wait) && wait > 0) error.retryAfterMs = Math.min(wait, 30) * 1000;
       if (xhr.status === 401) listeners.forEach((fn) => fn(error));
       reject(error);
     };
