@@ -33,11 +33,15 @@ PAUSED_RECHECK_MS = 5000  # how often a waiting token looks again whether genera
 # within KIE_WAIT_IN_THREAD_S sleeps in its thread until then (one sleep per reopen Redis names, never a spin),
 # but only KIE_WAITERS_PER_PROCESS at a time: worker threads also run polls and stores. The others are deferred
 # to come back KIE_COME_BACK_EARLY_S before the reopen (Dramatiq's delay queue adds up to about a second), when
-# they wait in a thread if one is free, or else are deferred again to just after the reopen.
+# they wait in a thread if one is free, or else are deferred again to just after the reopen. A slot reopening
+# within KIE_MOMENT_S is waited for by any token: a trip through the delay queue would take longer, and a
+# thread held that briefly is not parked (the slots of one window reopen one by one, over as long as the
+# previous burst took).
 KIE_WAIT_IN_THREAD_S = 2.5
 KIE_WAITERS_PER_PROCESS = 3
 KIE_COME_BACK_EARLY_S = 1.5
-KIE_AFTER_REOPEN_JITTER_MS = 250  # spreads the tokens deferred to a reopen over its first moments
+KIE_MOMENT_S = 0.1
+KIE_AFTER_REOPEN_JITTER_MS = 150  # spreads the tokens deferred to a reopen over its first moments
 _kie_waiters = threading.BoundedSemaphore(KIE_WAITERS_PER_PROCESS)
 
 
@@ -71,6 +75,9 @@ def _take_kie_slot(services: runtime.Services, slot: str) -> int:
     """A createTask slot of the fleet-wide Kie budget (``runtime.limits.acquire_kie_key``): its key index, after
     waiting in this thread for a reopen close enough (bounded per process), or Defer until about then."""
     key_index, wait_s = _acquire(services, slot)
+    if key_index is None and wait_s <= KIE_MOMENT_S:
+        time.sleep(wait_s)
+        key_index, wait_s = _acquire(services, slot)
     if key_index is not None:
         return key_index
     if wait_s <= KIE_WAIT_IN_THREAD_S and _kie_waiters.acquire(blocking=False):

@@ -98,3 +98,21 @@ def test_a_token_far_from_the_reopen_is_deferred_to_come_back_just_before_it(bud
     back_in_s = deferred.value.delay_ms / 1000
     early_s = reopen - time.monotonic() - actor.KIE_COME_BACK_EARLY_S
     assert early_s - 0.2 < back_in_s <= early_s + 0.2
+
+
+def test_any_token_waits_a_moment_for_a_slot_about_to_reopen(budget) -> None:
+    services, reopen = budget
+    holders = [threading.Thread(target=actor._take_kie_slot, args=(services, f"h{i}"))
+               for i in range(actor.KIE_WAITERS_PER_PROCESS)]
+    time.sleep(WINDOW_S - 1.0)
+    for holder in holders:  # every thread-wait permit of this process is taken until the reopen
+        holder.start()
+    time.sleep(max(0.0, reopen - time.monotonic() - actor.KIE_MOMENT_S / 2))
+
+    # the whole budget reopens a moment from now: this token waits for it rather than take the delay queue
+    key_index = actor._take_kie_slot(services, "moment")
+
+    assert key_index == 0
+    assert time.monotonic() - reopen < 0.2
+    for holder in holders:
+        holder.join(timeout=10)
