@@ -32,6 +32,13 @@ def flaky() -> Iterator[tuple[ServerHandle, list[str]]]:
         seen.append("avatars")
         return jsonify({"error": {"code": "INVALID_NAME"}}), 422
 
+    @app.post("/api/v1/avatars/1/references")
+    def references():
+        seen.append("references")
+        if seen.count("references") <= 8:  # more than RETRIES: a queue of selfies, not a fault
+            return jsonify({"error": {"code": "UPLOADS_BUSY"}}), 503, {"Retry-After": "0"}
+        return jsonify({"added": [{"index": 0}]}), 201
+
     handle = serve("flaky", app, port=0)
     yield handle, seen
     handle.stop()
@@ -46,3 +53,10 @@ def test_transient_answers_are_retried_and_a_refusal_is_not(flaky) -> None:
     with pytest.raises(RuntimeError, match="422"):
         client.call("POST", "/api/v1/avatars", json={})
     assert seen.count("avatars") == 1
+
+
+def test_a_busy_upload_is_sent_again_past_the_usual_retries(flaky) -> None:
+    handle, seen = flaky
+    client = MiniApp(handle.url, Settings(), telegram_id=1)
+    assert client.call("POST", "/api/v1/avatars/1/references", files=[("files", ("a.jpg", b"x"))])["added"]
+    assert seen.count("references") == 9

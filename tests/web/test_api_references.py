@@ -273,9 +273,7 @@ def test_upload_without_files_or_as_json_is_refused(client, settings, services) 
     assert as_json.status_code == 415
 
 
-def test_uploads_take_turns_and_one_without_a_turn_is_503_with_nothing_stored(client, settings, services,
-                                                                              monkeypatch) -> None:
-    monkeypatch.setattr(references_api, "UPLOAD_TURN_WAIT_S", 0.2)
+def test_uploads_take_turns_and_one_without_a_turn_is_503_with_nothing_stored(client, settings, services) -> None:
     user = make_user(services)
     avatar = make_avatar(services, user, references=0)
     turns = references_api._upload_turns
@@ -283,7 +281,7 @@ def test_uploads_take_turns_and_one_without_a_turn_is_503_with_nothing_stored(cl
     try:
         busy = upload(client, auth(settings, user), avatar["id"], _photos(1))
         assert busy.status_code == 503 and busy.get_json()["error"]["code"] == "UPLOADS_BUSY"
-        assert busy.headers["Retry-After"] == "1"
+        assert busy.headers["Retry-After"] == str(references_api.UPLOAD_RETRY_AFTER_S)
         assert _reference_count(services, avatar["id"]) == 0
         assert object_keys(settings, f"references/{avatar['id']}/") == []
     finally:

@@ -13,9 +13,10 @@ cannot both squeeze under the limit); if that transaction fails, the uploaded ob
 Uploads take turns: decoding, the face check and re-encoding cost ~60 ms of CPU per selfie, and a web process has
 4 threads (deploy/launch.sh), so a burst of uploads could hold every thread while reads — a payment's status, an
 order's progress — wait behind them (``make bench``'s 100 people saw reads wait seconds). At most
-``UPLOADS_AT_ONCE`` calls per process do that work at a time; the next waits up to ``UPLOAD_TURN_WAIT_S`` for a
-turn, then is answered 503 ``UPLOADS_BUSY`` with Retry-After before anything is stored (the Mini App sends the
-file again after the wait). The bytes are read before the turn is taken: a slow phone holds a thread, not a turn.
+``UPLOADS_AT_ONCE`` calls per process do that work at a time; the next waits only ``UPLOAD_TURN_WAIT_S`` for a
+turn (a thread waiting longer would be a thread reads cannot have), then is answered 503 ``UPLOADS_BUSY`` with
+Retry-After before anything is stored; the Mini App sends the file again after the wait, for up to a minute or
+so. The bytes are read before the turn is taken: a slow phone holds a thread, not a turn.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ logger = logging.getLogger("web.api.references")
 blueprint = Blueprint("references", __name__)
 
 UPLOADS_AT_ONCE = 2  # of the process's 4 threads: the others stay free for reads
-UPLOAD_TURN_WAIT_S = 3.0
-UPLOAD_RETRY_AFTER_S = 1
+UPLOAD_TURN_WAIT_S = 0.25
+UPLOAD_RETRY_AFTER_S = 2
 _upload_turns = threading.BoundedSemaphore(UPLOADS_AT_ONCE)
 
 REJECTION_STATUS = {"NOT_AN_IMAGE": 415, "UNSUPPORTED_IMAGE": 415, "IMAGE_TOO_LARGE": 413,
@@ -125,7 +126,7 @@ def upload_references(avatar_id: int):
 
 @contextmanager
 def upload_turn() -> Iterator[None]:
-    """Hold one of the process's upload turns for the block; 503 UPLOADS_BUSY when none frees up in time."""
+    """Hold one of the process's upload turns for the block; 503 UPLOADS_BUSY when none frees up at once."""
     if not _upload_turns.acquire(timeout=UPLOAD_TURN_WAIT_S):
         log(logger, "uploads_busy", level=logging.WARNING, path=request.path)
         raise ApiError(503, "UPLOADS_BUSY", "many photos are being checked right now; try again shortly",

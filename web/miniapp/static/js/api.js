@@ -16,6 +16,7 @@ export class ApiError extends Error {
 
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
+const BUSY_RETRIES = 30; // UPLOADS_BUSY: the server checks many selfies at once; each try waits its Retry-After
 const listeners = new Set();
 
 const MAX_REPORTS = 5; // errors one page load reports at most (a loop of errors must not flood the fleet)
@@ -102,16 +103,18 @@ export const del = (path) => request("DELETE", path);
 /** Upload one file as multipart "files" with progress (0..1) reported to onProgress; resolves to the JSON
  * answer (201 added, 200 duplicate), rejects with ApiError. XMLHttpRequest because fetch has no upload
  * progress. A 429 or 503 means nothing was stored (e.g. UPLOADS_BUSY: every upload turn of the server is taken),
- * so the file is sent again after the server's Retry-After, as request() does. */
-export async function upload(path, blob, fileName, onProgress, { retries = BACKOFF_MS.length } = {}) {
+ * so the file is sent again after the server's Retry-After, as request() does (UPLOADS_BUSY for up to
+ * BUSY_RETRIES tries: a queue of selfies, not a fault). */
+export async function upload(path, blob, fileName, onProgress) {
   for (let attempt = 0; ; attempt += 1) {
     try {
       return await uploadOnce(path, blob, fileName, onProgress);
     } catch (error) {
-      const busy = error instanceof ApiError && (error.status === 429 || error.status === 503);
-      if (!busy || attempt >= retries) throw error;
+      const again = error instanceof ApiError && (error.status === 429 || error.status === 503);
+      const limit = error.code === "UPLOADS_BUSY" ? BUSY_RETRIES : BACKOFF_MS.length;
+      if (!again || attempt >= limit) throw error;
       onProgress(0);
-      await sleep(error.retryAfterMs || BACKOFF_MS[attempt]);
+      await sleep(error.retryAfterMs || BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)]);
     }
   }
 }
