@@ -80,7 +80,8 @@ SELECT * FROM generation_tasks WHERE kie_task_id = %(kie_task_id)s;
 -- small orders cannot starve a large one: each job still gets one slot per round. The counts are read once
 -- per job with a pending task. SKIP LOCKED: concurrent workers never claim the same task. The claim records
 -- which worker process holds it (``claimed_by``, its liveness row in worker_processes) and a fresh claim
--- token: only a result carrying this token moves the task on (usecases/generation.py).
+-- token: only a result carrying this token moves the task on (usecases/generation.py). ``submitting_at`` is
+-- the claim's own moment (clock_timestamp), not its transaction's start.
 WITH waiting AS (
     SELECT job_id, count(*) FILTER (WHERE status <> 'pending') AS started,
            count(*) FILTER (WHERE status = 'pending') AS remaining
@@ -97,7 +98,7 @@ WITH waiting AS (
     FOR UPDATE OF t SKIP LOCKED
 )
 UPDATE generation_tasks g
-SET status = 'submitting', api_key_index = %(api_key_index)s, submitting_at = now(), updated_at = now(),
+SET status = 'submitting', api_key_index = %(api_key_index)s, submitting_at = clock_timestamp(), updated_at = now(),
     claimed_by = %(claimed_by)s, claim_token = gen_random_uuid()
 FROM candidate
 WHERE g.id = candidate.id
