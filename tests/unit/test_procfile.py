@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,3 +72,17 @@ def test_worker_shutdown_timeout_is_below_the_platforms_30_s(tmp_path):
     assert int(argv[argv.index("--worker-shutdown-timeout") + 1]) < 30_000
     assert re.fullmatch(r"\d+", argv[argv.index("--processes") + 1])
     assert argv[:3] == ["-m", "workers.dramatiq_cli", "workers.main"]  # Dramatiq's parent logs JSON too
+
+
+def test_the_workers_ask_an_idle_queue_again_within_100_ms():
+    """Dramatiq's default idle poll (1 s) would add up to a second per hop of the chain; the worker's command line
+    sets 100 ms before Dramatiq is imported (it reads the value on import)."""
+    probe = ("import sys, workers.dramatiq_cli as cli; assert 'dramatiq' not in sys.modules; cli.set_idle_poll(); "
+             "import dramatiq.worker as w; print(w.WORKER_TIMEOUT)")
+    env = {k: v for k, v in os.environ.items() if k not in ("dramatiq_worker_timeout", "WORKER_TIMEOUT_MS")}
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    assert out.strip() == "100"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env={**env, "WORKER_TIMEOUT_MS": "250"},
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    assert out.strip() == "250"
