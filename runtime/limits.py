@@ -267,7 +267,10 @@ def take_api_request(client: redis.Redis, subject: str, limit: ApiLimit, *, name
         wait = twin.client.eval(_BUCKETS, 1, key, time.time(), limit.rate_per_s, limit.burst, 1)
     except redis.RedisError as exc:
         twin.open_until = time.monotonic() + BREAKER_OPEN_S
-        twin.client.connection_pool.disconnect()  # a hung connection must not be reused after the pause
+        # The failed call's own connection is already dropped by redis-py; the idle ones go too (a hung server
+        # hangs them all). Connections other threads are reading on are theirs to finish: closing them under a
+        # reader made its next read a ValueError, an answer 500 instead of a skipped limit.
+        twin.client.connection_pool.disconnect(inuse_connections=False)
         log(logger, "ratelimit_unavailable", level=logging.WARNING, error=type(exc).__name__,
             skip_s=BREAKER_OPEN_S)
         return 0.0

@@ -15,7 +15,9 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from runtime import limits
 from runtime.limits import API_LIMIT_TIMEOUT_S, BREAKER_OPEN_S, ApiLimit
+from tests.conftest import BROKER_NAMESPACE as NAMESPACE
 from tests.conftest import free_port, tma_header
 from web import create_app
 
@@ -66,3 +68,23 @@ def test_catalog_stays_fast_while_the_limiters_redis_hangs(settings, services, b
     time.sleep(BREAKER_OPEN_S + 0.2)
     statuses = [client.get("/api/v1/catalog", headers=headers).status_code for _ in range(6)]
     assert 429 in statuses  # the limit holds again once Redis answers
+
+
+def test_a_failed_limiter_call_leaves_the_connections_other_threads_are_using(redis_client) -> None:
+    """The breaker drops idle connections, never one another request is reading on (closing it under the reader
+    turned that request's answer into a 500)."""
+    twin = limits._fail_fast_for(redis_client)
+    pool = twin.client.connection_pool
+    busy = pool.get_connection()  # another request's connection, mid-command
+    busy.connect()
+    subject = f"wrong-type-{time.monotonic_ns()}"
+    key = f"{NAMESPACE}:limit:api:{subject}"
+    redis_client.rpush(key, "x")  # the bucket's key holds a list: the script fails, as a broken Redis would
+    try:
+        assert limits.take_api_request(redis_client, subject, ApiLimit(), namespace=NAMESPACE) == 0.0
+        assert time.monotonic() < twin.open_until  # the breaker opened
+        assert busy._sock is not None, "a connection in use was closed under its reader"
+    finally:
+        twin.open_until = 0.0
+        pool.release(busy)
+        redis_client.delete(key)
