@@ -5,6 +5,11 @@ correlation id (the ``X-Correlation-ID`` the web answered with)."""
 
 from __future__ import annotations
 
+# An idle keep-alive connection is kept 5 s (gunicorn's default: 2). A client told to wait (Retry-After 1-2 s:
+# UPLOADS_BUSY, RATE_LIMITED) sends again on the same connection; closed at 2 s, that send meets a reset and a
+# POST is lost to the client (the 100-people bench lost selfie uploads so). The gthread worker parks idle
+# connections in its poller, so they hold no thread.
+keepalive = 5
 accesslog = "-"  # stderr, as the error log
 access_log_format = "%(m)s %(U)s %(s)s"  # the JSON formatter builds the line from the record's atoms instead
 logconfig_dict = {

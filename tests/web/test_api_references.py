@@ -290,3 +290,10 @@ def test_uploads_take_turns_and_one_without_a_turn_is_503_with_nothing_stored(cl
                 turns.release()
     assert all(held)
     assert upload(client, auth(settings, user), avatar["id"], _photos(1)).status_code == 201
+
+
+def test_a_connection_outlives_the_wait_a_busy_upload_is_told() -> None:
+    """The client sends again after Retry-After on the same keep-alive connection: the web keeps it longer."""
+    from web import gunicorn_conf
+
+    assert gunicorn_conf.keepalive >= references_api.UPLOAD_RETRY_AFTER_S + 2
