@@ -85,9 +85,14 @@ def flush() -> bool:
 
 
 def _flush_forever() -> None:
+    """The flusher never dies: a client closed under it (a shutdown, a test's teardown) makes redis-py raise
+    AttributeError or ValueError, not RedisError, and one bad minute must not end the counts for good."""
     while True:
         time.sleep(FLUSH_EVERY_S)
-        flush()
+        try:
+            flush()
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            logger.debug("provider stats not flushed: %s", type(exc).__name__)
 
 
 atexit.register(flush)
