@@ -18,3 +18,9 @@ def forget_silent(conn: Connection, *, older_than_s: float) -> int:
 def silent_claims(conn: Connection, *, silent_s: float, limit: int = 200) -> list[Row]:
     """'submitting' tasks whose claiming process has been silent for ``silent_s``, oldest claim first."""
     return fetch_all(conn, "workers.silent_claims", {"silent_s": silent_s, "limit": limit})
+
+
+def stuck_claims(conn: Connection, *, idle_s: float, silent_s: float, hung_s: float, limit: int = 200) -> list[Row]:
+    """'submitting' tasks idle ``idle_s`` that no live claimer may still be submitting (``workers.stuck_claims``)."""
+    return fetch_all(conn, "workers.stuck_claims", {"idle_s": idle_s, "silent_s": silent_s, "hung_s": hung_s,
+                                                    "limit": limit})

@@ -30,6 +30,9 @@ BEAT_EVERY_S = 2.0
 # Three missed beats: a live process under load (GIL, a busy machine) is late by a beat, not by three; a dead
 # one costs this plus one check period before its tasks are pending again.
 SILENT_AFTER_S = 6.0
+# A live claimer's claim is its own this long: far past any provider call's timeout (gateways/http.py, 3 + 20 s),
+# so only a claimer hung elsewhere loses it to the idle sweep (usecases/sweeps.py).
+HUNG_AFTER_S = 300.0
 FORGET_AFTER_S = 3600.0  # rows of processes gone this long are deleted
 
 _identity: tuple[int, str] | None = None

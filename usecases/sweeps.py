@@ -8,10 +8,11 @@ import logging
 from typing import TYPE_CHECKING
 
 import runtime
-from db import jobs, outbox, payments
+from db import jobs, outbox, payments, workers
 from runtime.outages import outages
 from telemetry.context import correlation_of
 from telemetry.logs import log
+from usecases import liveness
 from usecases.alerts import raise_alert
 from usecases.generation import give_up_task
 
@@ -34,10 +35,13 @@ def sweep_stuck(conn: Connection, *, idle_s: float) -> None:
                 outbox.send(conn, "create_kie_task", task["job_id"])
     # Submitting: a worker died between recording the intent and the result. A claim whose worker process
     # stopped beating is back in seconds (usecases/liveness.py, run by the scheduler); this is the fallback
-    # for a claim without a claimer and for a claimer alive but stuck this long. The provider may have made
-    # a task we never heard of (the measured orphan window); the slot is tried again, and only that same
-    # claim (its token) is moved, so a late result of the old claim moves nothing.
-    for task in jobs.stuck_tasks(conn, statuses=["submitting"], idle_s=idle_s * 2):
+    # for a claim without a claimer, a silent one the scheduler missed, and a live claimer hung past
+    # HUNG_AFTER_S. A live claimer's younger claim is not touched: its call may still be answered, and a second
+    # claim would make Kie create the task twice. The provider may have made a task we never heard of (the
+    # measured orphan window); the slot is tried again, and only that same claim (its token) is moved, so a late
+    # result of the old claim moves nothing.
+    for task in workers.stuck_claims(conn, idle_s=idle_s * 2, silent_s=liveness.SILENT_AFTER_S,
+                                     hung_s=liveness.HUNG_AFTER_S):
         if jobs.move_task(conn, id=task["id"], seen="submitting", new="pending",
                           claim_token=task["claim_token"]) is not None:
             with correlation_of(task["job_correlation_id"]):

@@ -34,6 +34,7 @@ WATCH_EVERY_S = 5.0  # the watchdog's pass: an incident reaches the admins' chat
 # A dead worker's 'submitting' tasks are pending again within SILENT_AFTER_S + this (usecases/liveness.py); the
 # check reads a partial index of the few 'submitting' rows, so running it this often costs next to nothing.
 RECOVER_EVERY_S = 2.0
+ROUND_LATE_S = 2.0  # a round this late after the last one: this process was not running (see RecoveryHold)
 
 
 @dataclass
@@ -45,6 +46,32 @@ class Periodic:
 
 SCHEDULE = [Periodic("sweep_stuck", 15), Periodic("reconcile_payments", 30), Periodic("clean_up", 3600),
             Periodic("expire_personal_data", 3600)]
+
+
+class RecoveryHold:
+    """Holds the recovery of silent claims back after this process itself was not running (a paused VM or
+    container, a stopped process, a stall): every beat it would read is old then, the live claimers' too, and
+    recovering their claims would make Kie create those tasks twice. A round's short wait that lasted over
+    ``ROUND_LATE_S`` is such a gap (the round's own work is not counted: a slow relay is not a stall); recovery
+    then waits ``liveness.SILENT_AFTER_S``, long enough for every live process to beat again, and a dead
+    claimer's tasks come back that much later."""
+
+    def __init__(self, hold_s: float = liveness.SILENT_AFTER_S) -> None:
+        self.hold_s = hold_s
+        self.waited_from: float | None = None
+        self.held_until = 0.0
+
+    def begin(self, now: float) -> bool:
+        """A round begins at monotonic ``now``: True when recovery may run in it."""
+        if self.waited_from is not None and now - self.waited_from > ROUND_LATE_S:
+            self.held_until = now + self.hold_s
+            log(logger, "recovery_held", level=logging.WARNING, gap_s=round(now - self.waited_from, 1),
+                hold_s=self.hold_s)
+        return now >= self.held_until
+
+    def end(self, now: float) -> None:
+        """The round's work is done; its wait begins."""
+        self.waited_from = now
 
 
 def schedule(settings: Settings) -> list[Periodic]:
@@ -64,15 +91,17 @@ def run(settings: Settings, stop: threading.Event, *, relay_every_s: float = REL
     next_relay = next_beat = next_recover = 0.0
     started_at = time.time()
     periodic = schedule(settings)
+    hold = RecoveryHold()
     while not stop.is_set():
         now = time.monotonic()
+        may_recover = hold.begin(now)
         if now >= next_beat:
             next_beat = now + heartbeats.BEAT_EVERY_S
             _beat(services, settings, started_at)
         if now >= next_relay:
             next_relay = now + relay_every_s
             relay_once(services, broker)
-        if now >= next_recover:
+        if now >= next_recover and may_recover:
             next_recover = now + RECOVER_EVERY_S
             recover_once(services, broker)
         for item in periodic:
@@ -83,6 +112,7 @@ def run(settings: Settings, stop: threading.Event, *, relay_every_s: float = REL
                 except Exception as exc:  # noqa: BLE001 — Redis down: try again next round
                     log(logger, "periodic_send_failed", level=logging.WARNING, actor=item.actor_name,
                         error=type(exc).__name__)
+        hold.end(time.monotonic())
         stop.wait(0.2)
     try:
         heartbeats.forget(services.redis, namespace=settings.broker_namespace, role="scheduler")

@@ -18,3 +18,16 @@ WHERE t.status = 'submitting' AND t.claimed_by IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM worker_processes w
                   WHERE w.id = t.claimed_by AND w.beat_at > now() - make_interval(secs => %(silent_s)s))
 ORDER BY t.submitting_at LIMIT %(limit)s;
+
+-- name: stuck_claims
+-- The idle sweep's fallback for 'submitting' tasks idle ``idle_s`` (usecases/sweeps.py): a claim without a
+-- claimer, or whose claimer has been silent ``silent_s``, or one older than ``hung_s`` (no provider call is in
+-- flight that long). A live claimer's younger claim is left alone: its call may still be answered, and moving it
+-- would make the provider create the task twice.
+SELECT t.*, j.correlation_id AS job_correlation_id
+FROM generation_tasks t JOIN generation_jobs j ON j.id = t.job_id
+WHERE t.status = 'submitting' AND t.updated_at < now() - make_interval(secs => %(idle_s)s)
+  AND (t.submitting_at < now() - make_interval(secs => %(hung_s)s)
+       OR NOT EXISTS (SELECT 1 FROM worker_processes w
+                      WHERE w.id = t.claimed_by AND w.beat_at > now() - make_interval(secs => %(silent_s)s)))
+ORDER BY t.id LIMIT %(limit)s;

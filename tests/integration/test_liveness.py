@@ -11,7 +11,7 @@ from db import jobs
 from tests.factories import make_avatar, make_paid_payment, make_user
 from tests.integration.pipeline_helpers import fast_kie, kie_state, wait_for_job, wait_until
 from tests.web.api_helpers import confirmed_payment
-from usecases import generation, liveness
+from usecases import generation, liveness, sweeps
 from workers import scheduler
 
 DEAD = "gone-host:4242:deadbeef"
@@ -76,6 +76,28 @@ def test_a_live_claimers_slow_call_and_a_fresh_claim_are_left_alone(services, br
     assert scheduler.recover_once(services, broker) == 0
 
     assert [status_of(services, t["id"])["status"] for t in (slow, fresh, no_claimer)] == ["submitting"] * 3
+
+
+def test_the_idle_sweep_leaves_a_live_claimers_claim_to_it_until_it_is_hung(services, broker) -> None:
+    """The sweep's fallback (2 × idle) must not take a claim whose live claimer may still be answered: Kie
+    would create that task twice. It takes the claims no live process holds, and a live one's hung claim."""
+    starter_job(services)
+    with services.pool.connection() as conn:
+        liveness.beat(conn)
+    live = claim(services, claimed_by=liveness.process_id(), age_s=60)  # a slow call: idle, still in flight
+    hung = claim(services, claimed_by=liveness.process_id(), age_s=liveness.HUNG_AFTER_S + 1)
+    silent = claim(services, claimed_by=DEAD, age_s=60)  # no row: a process that never beat, or long gone
+    nobody = claim(services, claimed_by=DEAD, age_s=60)
+    with services.pool.connection() as conn:  # all idle past the sweep's 2 × 5 s
+        conn.execute("UPDATE generation_tasks SET updated_at = now() - interval '60 seconds' "
+                     "WHERE status = 'submitting'")
+        conn.execute("UPDATE generation_tasks SET claimed_by = NULL WHERE id = %s", (nobody["id"],))
+
+    with services.pool.connection() as conn, conn.transaction():
+        sweeps.sweep_stuck(conn, idle_s=5)
+
+    assert status_of(services, live["id"])["status"] == "submitting"
+    assert [status_of(services, t["id"])["status"] for t in (hung, silent, nobody)] == ["pending"] * 3
 
 
 def test_a_late_result_of_a_recovered_claim_is_refused(services, broker) -> None:
