@@ -18,7 +18,7 @@ from gateways.kie import KieError
 from gateways.storage import photo_key
 from rules.images import ImageRejected, inspect_image
 from rules.signing import kie_callback_url
-from runtime.limits import acquire_kie_key, settle_kie_slot
+from runtime.limits import acquire_kie_key, acquire_record_info, settle_kie_slot
 from runtime.outcomes import Defer
 from runtime.unit import effect_once, transaction
 from telemetry import metrics
@@ -158,6 +158,34 @@ POLL_429_WAIT_S = 1.0  # a rate-limited poll waits this long (plus jitter) when 
 POLL_ERROR_WAIT_S = 2.0  # a poll Kie answered 5xx (or could not be reached) waits this long (plus jitter)
 
 
+# recordInfo's budget (runtime.limits.acquire_record_info): a poll whose turn comes within POLL_WAIT_IN_THREAD_S
+# waits for it in its thread (at most POLL_WAITS times: the window is shared by every process), the others are
+# deferred to about then. Kie's 429 (POLL_429_WAIT_S above) is then the exception it should be: a callback's
+# poll waited a second or two behind each one.
+POLL_WAIT_IN_THREAD_S = 0.3
+POLL_WAITS = 3
+POLL_TURN_JITTER_MS = 100
+
+
+def _record_info_turn(services: runtime.Services, key_index: int, *, for_callback: bool) -> float:
+    """0 when this poll may call recordInfo now, else how long until its turn; Redis failing lets it call (Kie's
+    own 429 is the fallback)."""
+    settings = services.settings
+    if settings.kie_record_info_rate_limit <= 0:
+        return 0.0
+    wait_s = 0.0
+    for _ in range(POLL_WAITS):
+        try:
+            wait_s = acquire_record_info(services.redis, index=key_index, limit=settings.kie_record_info_rate_limit,
+                                         for_callback=for_callback, namespace=settings.broker_namespace)
+        except redis.RedisError:
+            return 0.0
+        if wait_s <= 0 or wait_s > POLL_WAIT_IN_THREAD_S:
+            return wait_s
+        time.sleep(wait_s)
+    return wait_s
+
+
 @dramatiq.actor(queue_name="kie_poll", max_retries=8, min_backoff=1000, max_backoff=30_000)
 def poll_task(task_id: int, chain: int | None = None) -> None:
     """Ask Kie how the task is doing. ``chain`` is the poll count of the scheduled chain (only its holder
@@ -168,6 +196,9 @@ def poll_task(task_id: int, chain: int | None = None) -> None:
         task = generation.get_task(conn, task_id=task_id)
     if task is None or task["status"] != "submitted":
         return
+    wait_s = _record_info_turn(services, task["api_key_index"], for_callback=chain is None)
+    if wait_s > 0:
+        raise Defer(int(wait_s * 1000) + random.randint(0, POLL_TURN_JITTER_MS), "kie recordInfo budget")
     try:
         info = services.kie.record_info(api_key=settings.kie_api_keys[task["api_key_index"]],
                                         task_id=task["kie_task_id"])

@@ -4,6 +4,8 @@ Redis's clock and under the configured namespace.
 - Kie: a sliding window per account (N new tasks per W seconds, shared by the account's keys); ``acquire_kie_key``
   takes a slot on a key whose account has room and that is not resting after a 433, and says which, or how long
   until one frees up; ``settle_kie_slot`` dates the slot by Kie's answer once the call is made.
+- Kie's recordInfo: a sliding window per key (``acquire_record_info``), part of it kept for the polls a callback
+  asked for.
 - Telegram: token buckets per chat and for the whole bot (``acquire_telegram``).
 - The Mini App API: a token bucket per user (``take_api_request``), a guard against floods that lets requests
   through when Redis cannot answer.
@@ -196,6 +198,38 @@ class KieKeyRests:
                 except redis.RedisError:
                     pass
             raise
+
+
+# recordInfo's window per key: Kie answers 429 past ``limit`` calls in ``window`` seconds. The window is counted a
+# little long (RECORD_INFO_MARGIN_S) so the gap between Redis's clock and the moment Kie counts a call never
+# puts an 11th in Kie's second. A poll of the scheduled chain leaves ARGV[4] calls of each window to the polls a
+# callback asked for (those carry a finished image someone is waiting for; the chain only checks).
+_RECORD_INFO_WINDOW = """
+local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local window = tonumber(ARGV[1]); local limit = tonumber(ARGV[2]) - tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local count = redis.call('ZCARD', KEYS[1])
+if count < limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000) + 1000)
+  return '0'
+end
+local oldest = redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')
+return tostring(math.max(0.001, tonumber(oldest[2]) + window - now))
+"""
+RECORD_INFO_MARGIN_S = 0.1
+RECORD_INFO_KEPT_FOR_CALLBACKS = 3
+
+
+def acquire_record_info(client: redis.Redis, *, index: int, limit: int, window_s: float = 1.0,
+                        for_callback: bool = False, namespace: str = "pinglass") -> float:
+    """Take a recordInfo call of Kie key ``index``'s window: 0 when granted, else seconds until one frees. A poll
+    of the scheduled chain (not ``for_callback``) may use the window only up to ``limit`` minus
+    ``RECORD_INFO_KEPT_FOR_CALLBACKS``."""
+    kept = 0 if for_callback else min(RECORD_INFO_KEPT_FOR_CALLBACKS, max(0, limit - 1))
+    wait = client.eval(_RECORD_INFO_WINDOW, 1, f"{namespace}:limit:kie:info:{index}",
+                       window_s + RECORD_INFO_MARGIN_S, limit, uuid.uuid4().hex, kept)
+    return float(wait)
 
 
 def acquire_telegram(client: redis.Redis, *, chat_id: int, cost: int, chat_rate: float, chat_burst: int,

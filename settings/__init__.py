@@ -48,6 +48,8 @@ class Settings:
     kie_key_accounts: tuple[str, ...] = ()
     kie_rate_limit: int = 20
     kie_rate_window_s: float = 10.0
+    # recordInfo calls per second per key (Kie answers 429 past it); 0 turns our limiter off
+    kie_record_info_rate_limit: int = 10
     kie_webhook_key: str = field(default="", repr=False)  # optional Kie account signing key
 
     tbank_base_url: str = "http://127.0.0.1:9102/v2"
