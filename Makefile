@@ -3,6 +3,8 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# pytest processes of `make test` (pytest-xdist; requirements-dev.txt says why 2)
+TEST_PROCESSES ?= 2
 
 .PHONY: run test up down status migrate bench chaos lint venv services browser clean lock
 
@@ -14,7 +16,7 @@ test: $(STAMP) services browser  ## set-up, lint, types and layer contracts, the
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -q -p no:cacheprovider --durations=20 $(PYTEST_ARGS)
+	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_PROCESSES) --dist loadfile --durations=20 $(PYTEST_ARGS)
 
 up: $(STAMP) services migrate  ## start sandbox, web, worker and scheduler in the background
 	$(PY) -m scenarios.fleet up
