@@ -288,12 +288,18 @@ def run(cfg: ChaosConfig | None = None, say: Callable[[str], None] = print) -> C
         faults.t0 = t0
         if supervisor is not None:
             supervisor.start()
+        at_payment = {o.index: threading.Event() for o in orders if o.buyer.pay_on}
         buyers = [threading.Thread(target=_place_later, args=(base, settings, o, faults.happened,
-                                                              t0 + cfg.buyers_spread_s * i / max(1, len(orders))),
+                                                              t0 + cfg.buyers_spread_s * i / max(1, len(orders)),
+                                                              at_payment.get(o.index)),
                                    daemon=True) for i, o in enumerate(orders)]
         for thread in buyers:
             thread.start()
-        faults.play(t0, cfg.timeline)
+        ready: dict[str, list[threading.Event]] = {}
+        for order in orders:
+            if order.buyer.pay_on:
+                ready.setdefault(order.buyer.pay_on, []).append(at_payment[order.index])
+        faults.play(t0, cfg.timeline, ready)
         deadline = time.monotonic() + PAY_WAIT_S
         for thread in buyers:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
@@ -338,9 +344,9 @@ def run(cfg: ChaosConfig | None = None, say: Callable[[str], None] = print) -> C
 
 
 def _place_later(base: str, settings: Settings, order: Order, happened: dict[str, threading.Event],
-                 at: float) -> None:
+                 at: float, ready: threading.Event | None) -> None:
     time.sleep(max(0.0, at - time.monotonic()))
-    place_order(base, settings, order, happened)
+    place_order(base, settings, order, happened, ready)
 
 
 def _admin_url(database_url: str) -> tuple[str, str]:

@@ -106,9 +106,11 @@ def make_orders(buyers: tuple[Buyer, ...], base: str, settings: Settings) -> lis
     return orders
 
 
-def place_order(base: str, settings: Settings, order: Order, happened: dict[str, threading.Event]) -> None:
+def place_order(base: str, settings: Settings, order: Order, happened: dict[str, threading.Event],
+                ready: threading.Event | None = None) -> None:
     """As the person would: an avatar with six selfies, checkout, then — once the buyer's timeline event has
-    happened — pay on the T-Bank page. Any failure is kept on the order, never raised."""
+    happened — pay on the T-Bank page. ``ready`` is set once the buyer is at the payment page (or has failed
+    before it): the timeline holds the event back until then. Any failure is kept on the order, never raised."""
     try:
         app = ChaosApp(base, settings, order.telegram_id, order.start_param)
         styles = app.call("GET", "/api/v1/catalog")["styles"]
@@ -121,6 +123,8 @@ def place_order(base: str, settings: Settings, order: Order, happened: dict[str,
             "rail": order.buyer.rail})
         order.payment_id, order.provider_payment_id = payment["payment_id"], payment.get("provider_payment_id")
         order.order_id, order.amount_kopecks = payment.get("order_id") or "", payment["amount_kopecks"]
+        if ready is not None:
+            ready.set()
         if order.buyer.pay_on and not happened[order.buyer.pay_on].wait(PAY_WAIT_S):
             raise RuntimeError(f"{order.buyer.pay_on} never happened")
         if order.buyer.rail == "stars":
@@ -133,6 +137,9 @@ def place_order(base: str, settings: Settings, order: Order, happened: dict[str,
             SandboxClient.from_settings(settings).telegram.block(order.telegram_id)
     except Exception as exc:  # noqa: BLE001 — reported by the purchases check
         order.error = f"{type(exc).__name__}: {exc}"[:300]
+    finally:
+        if ready is not None:
+            ready.set()
 
 
 def pay_stars(settings: Settings, order: Order, invoice_url: str, attempts: int = 5) -> None:

@@ -34,6 +34,7 @@ from settings import Settings
 
 BIN = Path(sys.executable).parent
 BUSY_WAIT_S = 20.0  # a worker group is SIGKILLed once it holds work (or after this long)
+READY_WAIT_S = 90.0  # the longest an action buyers pay on waits for them to reach the payment page
 
 
 @dataclass(frozen=True)
@@ -187,10 +188,24 @@ class Faults:
         self.outages: dict[str, dict[str, float]] = {}  # every stopped service's: down_at, up_at
         self.web_restart_s: float | None = None
 
-    def play(self, t0: float, timeline: tuple[Step, ...]) -> None:
+    def play(self, t0: float, timeline: tuple[Step, ...],
+             ready: dict[str, list[threading.Event]] | None = None) -> None:
+        """The steps at their times. An action buyers pay on (``ready``: their events, by announcement) waits
+        until each of them is at the payment page (bounded by READY_WAIT_S), and the rest of the timeline is
+        shifted by that wait: on a loaded machine a buyer still uploading selfies would otherwise miss, say,
+        Redis's whole outage."""
         self.t0 = t0
+        shift = 0.0
         for step in sorted(timeline, key=lambda s: s.at_s):
-            time.sleep(max(0.0, t0 + step.at_s - time.monotonic()))
+            time.sleep(max(0.0, t0 + shift + step.at_s - time.monotonic()))
+            waiting = (ready or {}).get(self.ANNOUNCES.get(step.action, ""), [])
+            if waiting:
+                began = time.monotonic()
+                for event in waiting:
+                    event.wait(max(0.0, began + READY_WAIT_S - time.monotonic()))
+                if time.monotonic() - began > 0.5:
+                    self.say(f"chaos: {step.action} held {time.monotonic() - began:.1f} s for its buyers")
+                shift += time.monotonic() - began
             self.act(step.action, step.target)
 
     def act(self, action: str, target: str = "", **kwargs: Any) -> None:
