@@ -118,6 +118,9 @@ def merged(results: dict[str, Any]) -> dict[str, Any]:
                                              f"({previous.get('machine')})"]),
                        f"{results['when']}: {', '.join(results['parts'])} ({results['machine']})"]
     results["parts"] = sorted(set(previous.get("parts", [])) | set(results["parts"]), key=PARTS.index)
+    # a run none of whose figures is left is no longer a source of the report
+    left = {f["measured"] for got in results["brokers"].values() for f in got["figures"]}
+    results["runs"] = [run for run in results["runs"] if run.split(" UTC", 1)[0] + " UTC" in left]
     return results
 
 
