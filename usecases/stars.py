@@ -194,7 +194,14 @@ def apply_charge(conn: Connection, settings: Settings, *, payload: Any, charge_i
         return "unmatched"
     charged = stars.record_charge(conn, id=payment["id"], charge_id=charge_id,
                                   payer_id=payer_id if isinstance(payer_id, int) else None)
-    if charged is None:  # the payment holds another charge: its invoice was paid twice
+    if charged is None:
+        # Either the invoice was paid twice, or this very charge was recorded a moment ago by a concurrent report
+        # of it (the update delivered twice, or racing the reconciliation): our read above came before that
+        # commit, and this statement sees it. Only another charge is stray; returning our own would refund a
+        # purchase that goes on to be made.
+        held = stars.get_payment(conn, id=payment["id"])
+        if held is not None and held["telegram_payment_charge_id"] == charge_id:
+            return "duplicate"
         return _return_stray_charge(conn, payment=payment, charge_id=charge_id, payer_id=payer_id,
                                     reason="the payment was paid already")
     if apply_payment_status(conn, payment=charged, new_status="confirmed") is None:

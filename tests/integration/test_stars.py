@@ -6,6 +6,7 @@ by reconciliation."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from typing import Any
 
@@ -20,7 +21,7 @@ from tests.factories import make_avatar, make_user
 from tests.integration.pipeline_helpers import albums_in_chat, fast_kie, kie_faults, wait_for_job, wait_until
 from tests.web.api_helpers import auth, png
 from usecases import generation, refunds
-from usecases.stars import checkout_stars, reconcile_stars, settle_stars_refund
+from usecases.stars import apply_charge, checkout_stars, payload_for, reconcile_stars, settle_stars_refund
 
 pytestmark = pytest.mark.scenario
 
@@ -257,3 +258,35 @@ def test_an_invoice_paid_twice_gives_the_second_charge_back_at_once(services, te
                                if "повторный платёж" in m.get("text", "")] or None, what="the person told")
     assert told == ["Этот заказ уже оплачен или закрыт, поэтому повторный платёж — 500\u00a0⭐ — мы вернули на ваш "
                     "баланс Telegram Stars."]
+
+
+def test_one_charge_reported_twice_at_the_same_moment_is_kept_not_returned(services, telegram) -> None:
+    """Found by the chaos run on RabbitMQ: the successful_payment update and a second report of the same charge
+    (a duplicated update, or the reconciliation) in two transactions at once. The second read the payment before
+    the first committed, then found the charge slot taken and returned the charge as 'paid already': the person
+    got the album and the Stars back. Here the second report runs while the first holds the row, uncommitted."""
+    user = make_user(services)
+    chosen = parse_tiers(services.settings.tiers)["starter"]
+    payment = checkout_stars(services.pool, services.telegram, services.settings, user_id=user["id"],
+                             avatar_id=make_avatar(services, user)["id"], style_id="business", tier=chosen)
+    row = payment_row(services, payment["id"])
+    charge = dict(payload=payload_for(services.settings.callback_signing_key, row), charge_id="stxCHARGE-1",
+                  currency="XTR", amount=row["amount_stars"], payer_id=user["telegram_id"])
+    second: dict[str, str] = {}
+
+    def report_again() -> None:
+        with services.pool.connection() as conn, conn.transaction():
+            second["outcome"] = apply_charge(conn, services.settings, **charge)
+
+    with services.pool.connection() as first, first.transaction():
+        assert apply_charge(first, services.settings, **charge) == "confirmed"
+        racing = threading.Thread(target=report_again)
+        racing.start()
+        wait_until(lambda: rows(services, "SELECT 1 FROM pg_locks WHERE NOT granted") or None,
+                   what="the second report waiting on the payment's row")
+    racing.join(timeout=10)
+
+    assert second["outcome"] == "duplicate"
+    assert payment_row(services, payment["id"])["telegram_payment_charge_id"] == "stxCHARGE-1"
+    assert rows(services, "SELECT kind FROM admin_alerts") == []
+    assert rows(services, "SELECT 1 FROM outbox WHERE actor_name = 'refund_stray_charge'") == []
