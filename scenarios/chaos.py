@@ -387,7 +387,9 @@ def main() -> int:
     broker = os.environ.get("BROKER", "redis")
     timeline = DEFAULT_TIMELINE + (RABBITMQ_TIMELINE if broker == "rabbitmq" else ())
     try:
-        result = run(ChaosConfig(broker=broker, timeline=timeline))
+        # each broker's report is kept: bench/results/ for Redis, bench/results/rabbitmq/ for RabbitMQ
+        reports = fleet.ROOT / "bench" / "results" / ("rabbitmq" if broker == "rabbitmq" else "")
+        result = run(ChaosConfig(broker=broker, timeline=timeline, report_dir=reports))
     except KeyboardInterrupt:
         print("chaos: FAILED — interrupted (everything it started was stopped)")
         return 130

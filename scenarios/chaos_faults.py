@@ -190,10 +190,10 @@ class Faults:
 
     def play(self, t0: float, timeline: tuple[Step, ...],
              ready: dict[str, list[threading.Event]] | None = None) -> None:
-        """The steps at their times. An action buyers pay on (``ready``: their events, by announcement) waits
-        until each of them is at the payment page (bounded by READY_WAIT_S), and the rest of the timeline is
-        shifted by that wait: on a loaded machine a buyer still uploading selfies would otherwise miss, say,
-        Redis's whole outage."""
+        """The steps at their times, each kept at its distance from the one before when that one happened late.
+        An action buyers pay on (``ready``: their events, by announcement) waits until each of them is at the
+        payment page (bounded by READY_WAIT_S), and the rest of the timeline is shifted by that wait: on a loaded
+        machine a buyer still uploading selfies would otherwise miss, say, Redis's whole outage."""
         self.t0 = t0
         shift = 0.0
         for step in sorted(timeline, key=lambda s: s.at_s):
@@ -207,6 +207,10 @@ class Faults:
                     self.say(f"chaos: {step.action} held {time.monotonic() - began:.1f} s for its buyers")
                 shift += time.monotonic() - began
             self.act(step.action, step.target)
+            # an action done late (it waited for the supervisor's kill, which holds the lock while it waits for
+            # the group to hold work) moves the steps after it too: Redis stopped 17 s late must still be down
+            # for its 8 s, not started again at once
+            shift = max(shift, time.monotonic() - (t0 + step.at_s))
 
     def act(self, action: str, target: str = "", **kwargs: Any) -> None:
         """Do one action now, record and announce it."""
