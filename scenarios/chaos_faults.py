@@ -205,11 +205,10 @@ class Faults:
                     event.wait(max(0.0, began + READY_WAIT_S - time.monotonic()))
                 if time.monotonic() - began > 0.5:
                     self.say(f"chaos: {step.action} held {time.monotonic() - began:.1f} s for its buyers")
-                shift += time.monotonic() - began
             self.act(step.action, step.target)
-            # an action done late (it waited for the supervisor's kill, which holds the lock while it waits for
-            # the group to hold work) moves the steps after it too: Redis stopped 17 s late must still be down
-            # for its 8 s, not started again at once
+            # an action done late (held for its buyers, or waiting for the supervisor's kill, which holds the lock
+            # while it waits for the group to hold work) moves the steps after it too: Redis stopped 17 s late
+            # must still be down for its 8 s, not started again at once
             shift = max(shift, time.monotonic() - (t0 + step.at_s))
 
     def act(self, action: str, target: str = "", **kwargs: Any) -> None:
