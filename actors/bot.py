@@ -6,7 +6,8 @@
   the bot being blocked or unblocked is recorded. Each update is handled once, however often it is delivered.
 - ``reply_media_group(chat_id, media_group_id)``: the one answer to an album, once all its photos are in.
 - ``send_bot_reply(user_id, chat_id, text, reply_markup)``: every answer goes out here, within our Telegram
-  rate limits; a chat that blocked the bot marks the user blocked and is not retried.
+  rate limits; a chat that blocked the bot marks the user blocked and is not retried; a reply whose answer was
+  lost after it left (it may be in the chat) is not sent again.
 """
 
 from __future__ import annotations
@@ -184,6 +185,11 @@ def send_bot_reply(user_id: int, chat_id: int, text: str, reply_markup: dict[str
             if err.blocked:
                 set_bot_blocked(conn, user_id=user_id, blocked=True)
                 log(logger, "bot_reply_blocked", user_id=user_id)
+                return
+            if err.outcome_unknown:
+                # The answer was lost after the request left: the reply may be in the chat. Like an album chunk
+                # (usecases/sending.py), a reply is never sent twice when we cannot know its first send failed.
+                log(logger, "bot_reply_outcome_unknown", level=logging.WARNING, user_id=user_id)
                 return
             if err.retry_after is not None:
                 raise Defer(int(err.retry_after * 1000) + 100, "telegram 429 retry_after") from None

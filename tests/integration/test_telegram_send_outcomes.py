@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from db import deliveries
 from sandbox.client import SandboxClient
 from tests.factories import make_avatar, make_paid_payment, make_user
-from tests.integration.pipeline_helpers import albums_in_chat, fast_kie, wait_for_job
+from tests.integration.pipeline_helpers import albums_in_chat, chat_messages, fast_kie, wait_for_job
 from usecases.sending import UNKNOWN_OUTCOME
 
 pytestmark = pytest.mark.scenario
@@ -62,3 +63,30 @@ def test_a_lost_answer_is_never_sent_again(services, worker) -> None:
     assert {c["status"] for c in chunks} == {"sent"}
     assert {c["last_error"] for c in chunks} == {UNKNOWN_OUTCOME}
     assert all(c["attempts"] == 1 for c in chunks), chunks
+
+
+def test_a_bot_reply_whose_answer_is_lost_is_not_sent_again(services, worker) -> None:
+    from actors.bot import send_bot_reply
+
+    telegram = SandboxClient.from_settings(services.settings).telegram
+    telegram.configure(lost_answer_rate=1.0)  # the reply goes out and its answer is lost
+    user = make_user(services)
+    message = send_bot_reply.send(user["id"], user["telegram_id"], "Оплата получена", None)
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not _processed(services, message.message_id):
+        time.sleep(0.2)
+    assert _processed(services, message.message_id), "the reply's effect was never recorded"
+    time.sleep(2.5)  # longer than the actor's first retry backoff: a re-send would be in the chat by now
+
+    texts = [m.get("text") for m in chat_messages(services, user["telegram_id"])]
+    assert texts == ["Оплата получена"], texts
+    sends = [c["status"] for c in telegram.state()["calls"]
+             if c["method"] == "sendMessage" and c["chat_id"] == user["telegram_id"]]
+    assert sends == [502], f"one send, its answer lost; not sent again: {sends}"
+
+
+def _processed(services, message_id: str) -> bool:
+    with services.pool.connection() as conn:
+        row = conn.execute("SELECT 1 FROM processed_messages WHERE message_id = %s", (message_id,)).fetchone()
+    return row is not None
