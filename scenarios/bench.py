@@ -10,7 +10,8 @@ Knobs: ``BENCH_ONLY=premium,webhook,crash,budget,throughput,people`` (default: a
 Each group of parts runs on a fresh fleet (fresh database, empty queues):
 - ``limits``: Kie's real 20 / 10 s and the fake's latency — premium, webhook, crash, budget (worker RSS sampled);
 - ``throughput``: limits off, zero provider latency — engine and S3 ceilings, photos per second, database work
-  and messages per photo;
+  and messages per photo; its database on a PostgreSQL server of its own with pg_stat_statements preloaded (the
+  other groups use the shared server on 5432);
 - ``people``: 100 Mini App users at once at Kie's real limit per account (ten accounts).
 """
 
@@ -72,7 +73,8 @@ def run_broker(broker: str, parts: list[str], seed: int) -> dict[str, Any]:
                 attempt("budget", lambda: bench_budget.budget(fleet, seed + 100))
             attempt("worker_rss", rss.figures)
     if "throughput" in parts:
-        with Fleet(bench_env(broker, **bench_throughput.UNLIMITED)) as fleet:
+        with bench_throughput.counting_postgres() as database_url, \
+                Fleet(bench_env(broker, DATABASE_URL=database_url, **bench_throughput.UNLIMITED)) as fleet:
             attempt("throughput", lambda: bench_throughput.throughput(fleet, seed + 300))
     if "people" in parts:
         with Fleet(bench_env(broker, **bench_people.ACCOUNTS)) as fleet:

@@ -5,30 +5,40 @@ time (BENCH_THROUGHPUT_S, default 60 s), with the two ceilings measured in the s
 - ``s3_put_ceiling_per_s``: PUTs of a generated photo's size to the storage (the S3 fake), as many at once as the
   worker has threads;
 - ``photos_per_s``: paid Premium orders fed for the whole time by Mini App users; photos stored per second in the
-  steady part (after the first 10 s), with the database's work and the messages each photo took."""
+  steady part (after the first 10 s), with the database's work and the messages each photo took.
+
+The fleet's database is on a PostgreSQL server of this part's own (``counting_postgres``): pg_stat_statements counts
+only when preloaded, and the shared server (5432) is not reconfigured for the bench."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import requests
+from psycopg import sql as pgsql
 
 from sandbox.client import SandboxClient
 from scenarios import fleet as fleet_procs
 from scenarios.bench_buyers import Buyer, complete_payment, prepare, timed
-from scenarios.bench_common import RUN, Figure, Fleet, progress, run_threads
+from scenarios.bench_common import DB_NAME, RUN, Figure, Fleet, progress, run_threads
+from scenarios.chaos import free_port
+from scenarios.chaos_services import ThrowawayPostgres
 from scenarios.demo import MiniApp
 
 UNLIMITED = {
-    "KIE_RATE_LIMIT": "1000000", "SANDBOX_KIE_RATE_LIMIT": "0", "SANDBOX_KIE_LATENCY_MS_MIN": "0",
-    "SANDBOX_KIE_LATENCY_MS_MAX": "0", "SANDBOX_KIE_RECORD_INFO_RATE_LIMIT": "0",
+    # our own recordInfo budget too (0 = off): at its 10 per s per key the polls, not the chain, set the pace
+    "KIE_RATE_LIMIT": "1000000", "KIE_RECORD_INFO_RATE_LIMIT": "0", "SANDBOX_KIE_RATE_LIMIT": "0",
+    "SANDBOX_KIE_LATENCY_MS_MIN": "0", "SANDBOX_KIE_LATENCY_MS_MAX": "0", "SANDBOX_KIE_RECORD_INFO_RATE_LIMIT": "0",
     "TG_CHAT_RATE": "100000", "TG_CHAT_BURST": "100000", "TG_GLOBAL_RATE": "100000", "TG_GLOBAL_BURST": "100000",
     "SANDBOX_TELEGRAM_CHAT_RATE_PER_S": "100000", "SANDBOX_TELEGRAM_CHAT_BURST": "100000",
     "SANDBOX_TELEGRAM_GLOBAL_RATE_PER_S": "100000", "SANDBOX_TELEGRAM_GLOBAL_BURST": "100000",
@@ -36,6 +46,36 @@ UNLIMITED = {
 STEADY_AFTER_S = 10.0
 PHOTO_BYTES = 11_300  # the Kie fake's generated PNG, as stored (generated_photos.size_bytes; checked in the run)
 BACKLOG_TASKS = 240  # feeders wait while more tasks than this are unfinished: the chain's pace, not a pile-up
+# The part's own server is durable as the shared one is (fsync, full-page writes, synchronous commit on: the later
+# -c wins over chaos's "off"), with pg_stat_statements preloaded; autovacuum stays at PostgreSQL's default (on).
+SERVER_OPTIONS = ("-c fsync=on -c full_page_writes=on -c synchronous_commit=on "
+                  "-c shared_preload_libraries=pg_stat_statements")
+# The bench's own reads (the backlog gauge, the counters) connect as this role, so that pg_stat_statements can tell
+# them from the fleet's statements.
+OBSERVER = "pinglass_bench_observer"
+TRANSACTION_CONTROL = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK|START|SAVEPOINT|RELEASE|END)\b", re.IGNORECASE)
+TOP_STATEMENTS = 8
+
+
+@contextmanager
+def counting_postgres() -> Iterator[str]:
+    """A PostgreSQL 15 server of the part's own on a free port (``SERVER_OPTIONS``), with the ``OBSERVER`` role;
+    yields the bench database's URL on it. The server and its data are gone on exit (its log: RUN/postgres.log)."""
+    RUN.mkdir(parents=True, exist_ok=True)
+    server = ThrowawayPostgres(free_port(), RUN, SERVER_OPTIONS)
+    try:
+        server.start()
+        with psycopg.connect(server.url, autocommit=True) as conn:
+            # superuser: it creates the extension, resets it and reads every role's statement texts
+            conn.execute(pgsql.SQL("CREATE ROLE {} LOGIN SUPERUSER").format(pgsql.Identifier(OBSERVER)))
+        yield server.url.rsplit("/", 1)[0] + f"/{DB_NAME}"
+    finally:
+        server.close()
+
+
+def observer(fleet: Fleet) -> psycopg.Connection:
+    """A connection to the fleet's database as ``OBSERVER``."""
+    return psycopg.connect(fleet.settings.database_url, user=OBSERVER, autocommit=True)
 
 
 def engine_ceiling(fleet: Fleet, seconds: float = 8.0, messages: int = 20000) -> float | None:
@@ -102,14 +142,52 @@ def db_counters(conn: psycopg.Connection) -> dict[str, int]:
     return {"transactions": int(row[0]), "rows_read": int(row[1]), "rows_written": int(row[2])}
 
 
-def statements_available(conn: psycopg.Connection) -> str:
-    """Whether pg_stat_statements can count here; the server's own answer when it cannot."""
-    try:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        conn.execute("SELECT count(*) FROM pg_stat_statements").fetchone()
-        return "yes"
-    except psycopg.Error as exc:
-        return str(exc).strip().splitlines()[0]
+def table_reads(conn: psycopg.Connection) -> dict[str, tuple[int, int, int]]:
+    """Per table of the database (catalogs included): sequential scans, rows they read, rows fetched by index."""
+    conn.execute("SELECT pg_stat_clear_snapshot()")
+    rows = conn.execute("SELECT relname, coalesce(seq_scan, 0), coalesce(seq_tup_read, 0), "
+                        "coalesce(idx_tup_fetch, 0) FROM pg_stat_all_tables").fetchall()
+    return {name: (int(scans), int(seq), int(fetched)) for name, scans, seq, fetched in rows}
+
+
+def tables_read(start: dict[str, tuple[int, int, int]], end: dict[str, tuple[int, int, int]], photos: int,
+                top: int = 5) -> dict[str, dict[str, float]]:
+    """The tables most rows were read from in the window, per photo: sequential scans and the rows they read,
+    rows fetched through an index."""
+    delta = {name: [b - a for a, b in zip(start.get(name, (0, 0, 0)), got, strict=True)] for name, got in end.items()}
+    busiest_tables = sorted(delta.items(), key=lambda item: item[1][1] + item[1][2], reverse=True)[:top]
+    return {name: {"seq_scans": round(scans / photos, 2), "seq_rows": round(seq / photos, 1),
+                   "index_rows": round(fetched / photos, 1)} for name, (scans, seq, fetched) in busiest_tables}
+
+
+def fleet_statements(conn: psycopg.Connection, own: bool = False) -> list[tuple[str, int, int, int, float]]:
+    """pg_stat_statements of this database since its last reset: the fleet's (``own``: the bench's, the
+    ``OBSERVER``'s) — query, calls, rows, shared blocks touched (hit + read), total ms."""
+    rows = conn.execute("SELECT s.query, s.calls, s.rows, s.shared_blks_hit + s.shared_blks_read, s.total_exec_time "
+                        "FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid "
+                        "JOIN pg_roles r ON r.oid = s.userid WHERE d.datname = current_database() "
+                        "AND (r.rolname = %s) = %s", (OBSERVER, own)).fetchall()
+    return [(str(q), int(calls), int(n), int(blocks), float(ms)) for q, calls, n, blocks, ms in rows]
+
+
+def statements_per_photo(statements: list[tuple[str, int, int, int, float]], photos: int,
+                         top: int = TOP_STATEMENTS) -> dict[str, Any]:
+    """Statements and shared blocks touched per photo in all, the statements of transaction control (BEGIN,
+    COMMIT …), and the ``top`` statements by calls and by shared blocks, each per photo (query text shortened to
+    120 characters)."""
+    def entry(statement: tuple[str, int, int, int, float]) -> dict[str, Any]:
+        query, calls, rows, blocks, ms = statement
+        text = " ".join(query.split())
+        return {"query": text if len(text) <= 120 else text[:119] + "…", "calls": round(calls / photos, 2),
+                "rows": round(rows / photos, 1), "shared_blocks": round(blocks / photos, 1),
+                "ms_per_call": round(ms / calls, 2) if calls else None}
+
+    calls = sum(s[1] for s in statements)
+    control = sum(s[1] for s in statements if TRANSACTION_CONTROL.match(s[0]))
+    return {"statements": round(calls / photos, 2), "transaction_control": round(control / photos, 2),
+            "shared_blocks": round(sum(s[3] for s in statements) / photos, 1),
+            "top_by_calls": [entry(s) for s in sorted(statements, key=lambda s: s[1], reverse=True)[:top]],
+            "top_by_shared_blocks": [entry(s) for s in sorted(statements, key=lambda s: s[3], reverse=True)[:top]]}
 
 
 def scrape(fleet: Fleet) -> dict[str, float]:
@@ -154,8 +232,8 @@ def throughput(fleet: Fleet, seed: int) -> tuple[list[Figure], dict[str, Any]]:
     progress(f"throughput: S3 PUT ceiling {s3} PUT/s; preparing buyers")
     feeders = [Buyer(seed + i, "premium") for i in range(16)]
     run_threads([lambda b=b: prepare(fleet.base, s, b) for b in feeders], 180)
-    with fleet.db() as conn:
-        statements = statements_available(conn)
+    with observer(fleet) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         avatars: dict[int, int] = dict(conn.execute(
             "SELECT u.telegram_id, a.id FROM avatars a JOIN users u ON u.id = a.user_id "
                                     "WHERE u.telegram_id = ANY(%s)", ([b.telegram_id for b in feeders],)).fetchall())
@@ -166,8 +244,10 @@ def throughput(fleet: Fleet, seed: int) -> tuple[list[Figure], dict[str, Any]]:
     backlog = [0]
 
     def gauge() -> None:
-        with psycopg.connect(s.database_url, autocommit=True) as conn:
+        with observer(fleet) as conn:
             while time.monotonic() < stop_at:
+                # a sequential scan (~100 pages here); counting on the two partial indexes touched 13 times the
+                # blocks in a run: the visibility map lags the churn, so every index entry costs a heap visit
                 row = conn.execute("SELECT count(*) FROM generation_tasks WHERE status IN "
                                    "('pending', 'submitting', 'submitted', 'succeeded')").fetchone()
                 backlog[0] = int(row[0]) if row else 0
@@ -199,11 +279,15 @@ def throughput(fleet: Fleet, seed: int) -> tuple[list[Figure], dict[str, Any]]:
     for thread in threads:
         thread.start()
     time.sleep(STEADY_AFTER_S)
-    with fleet.db() as conn:
-        db_start, scraped_start, t_start = db_counters(conn), scrape(fleet), time.time()
+    with observer(fleet) as conn:
+        conn.execute("SELECT pg_stat_statements_reset()")
+        db_start, tables_start = db_counters(conn), table_reads(conn)
+        scraped_start, t_start = scrape(fleet), time.time()
     time.sleep(max(0.0, stop_at - time.monotonic()))
-    with fleet.db() as conn:
-        db_end, scraped_end, t_end = db_counters(conn), scrape(fleet), time.time()
+    with observer(fleet) as conn:
+        statements, own = fleet_statements(conn), fleet_statements(conn, own=True)
+        db_end, tables_end = db_counters(conn), table_reads(conn)
+        scraped_end, t_end = scrape(fleet), time.time()
         stored = conn.execute("SELECT count(*), avg(size_bytes) FROM generated_photos WHERE created_at BETWEEN "
                               "to_timestamp(%s) AND to_timestamp(%s)", (t_start, t_end)).fetchone()
         delivered = conn.execute("SELECT coalesce(sum(cardinality(photo_ids)), 0) FROM deliveries WHERE sent_at "
@@ -226,16 +310,20 @@ def throughput(fleet: Fleet, seed: int) -> tuple[list[Figure], dict[str, Any]]:
     ratio = round(rate / ceiling, 3) if ceiling else None
     bound = "engine" if ceiling == engine_photos else "storage"
     delta = {k: db_end[k] - db_start[k] for k in db_end}
+    queries = statements_per_photo(statements, photos) if photos else {}
+    if photos:
+        queries["bench_own"] = {"calls": round(sum(st[1] for st in own) / photos, 2),
+                                "shared_blocks": round(sum(st[3] for st in own) / photos, 1)}
     why = ""
     if rate < 100 or (ratio is not None and ratio < 0.5):
         why = (f"the lower ceiling is the {bound} ({round(ceiling or 0, 1)} photos/s); the chain took "
-               f"{msgs_per_photo} messages and {round(delta['transactions'] / photos, 1) if photos else '?'} "
-               f"database transactions and {round(delta['rows_read'] / photos) if photos else '?'} rows read per "
-               f"photo, the feeders paid {paid[0]} orders; web, worker, scheduler, the "
-               f"fakes, Postgres, the broker and the feeders share 2 cores. The Kie fake (latency set to 0) finished "
-               f"{fake_done} of {len(fake_tasks)} tasks, taking a median "
-               f"{fake_lag[len(fake_lag) // 2] if fake_lag else '?'} s each (its own render and callback, in the "
-               "one sandbox process with the S3 and Telegram fakes). Where our time went (from /metrics): "
+               f"{msgs_per_photo} messages, {round(delta['transactions'] / photos, 1) if photos else '?'} "
+               f"database transactions, {queries.get('statements', '?')} statements and "
+               f"{round(delta['rows_read'] / photos) if photos else '?'} rows read per photo, the feeders paid "
+               f"{paid[0]} orders; web, worker, scheduler, the fakes, Postgres, the broker and the feeders share "
+               f"2 cores. The Kie fake (latency set to 0) finished {fake_done} of {len(fake_tasks)} tasks, taking a "
+               f"median {fake_lag[len(fake_lag) // 2] if fake_lag else '?'} s each (its own render and callback, in "
+               "the one sandbox process with the S3 and Telegram fakes). Where our time went (from /metrics): "
                + "; ".join(busiest(scraped_start, scraped_end)))
     return [
         Figure("photos_per_s", rate, "photos/s", 100, ">=",
@@ -253,12 +341,24 @@ def throughput(fleet: Fleet, seed: int) -> tuple[list[Figure], dict[str, Any]]:
                "photos_per_s ÷ min(engine ceiling ÷ messages per photo, S3 PUT ceiling ÷ 1 PUT per photo)", why,
                {"messages_per_photo": msgs_per_photo, "ceiling_photos_per_s": round(ceiling or 0, 1),
                 "bound_by": bound}),
+        Figure("db_queries_per_photo", queries.get("statements"), "", None, "",
+               "pg_stat_statements on the throughput fleet's own PostgreSQL 15 (shared_preload_libraries="
+               "pg_stat_statements; fsync, full_page_writes and synchronous_commit on, as on the shared server; "
+               "autovacuum on, PostgreSQL's default, which this machine's shared server turns off), "
+               "reset with pg_stat_statements_reset() at the window's start: calls of every statement the fleet "
+               "(web, hooks, worker, scheduler; the feeders' purchases through the web included) ran in the bench "
+               "database during the window ÷ photos stored. BEGIN/COMMIT count (their share: transaction_control); "
+               f"the bench's own reads (role {OBSERVER}: a backlog gauge every 0.5 s, the counters) do not (they "
+               "are in bench_own). extra: "
+               f"the {TOP_STATEMENTS} statements with the most calls and with the most shared blocks touched (hit + "
+               "read), each per photo, and the tables most rows were read from (pg_stat_all_tables)", "",
+               {**queries, "tables_read": tables_read(tables_start, tables_end, photos) if photos else {}}),
         Figure("db_transactions_per_photo", round(delta["transactions"] / photos, 2) if photos else None, "", None,
-               "", "pg_stat_database (bench database) xact_commit + xact_rollback during the window ÷ photos stored; "
-               "every transaction of the fleet and the feeders counts (purchases included); feeders wait while more "
-               f"than {BACKLOG_TASKS} tasks are unfinished. pg_stat_statements: "
-               f"{statements}", "",
+               "", "pg_stat_database (bench database, on the throughput fleet's own server: see db_queries_per_photo) "
+               "xact_commit + xact_rollback during the window ÷ photos stored; every transaction of the fleet and of "
+               "the bench's own reads counts (purchases included); feeders wait while more than "
+               f"{BACKLOG_TASKS} tasks are unfinished. Rows read (tup_returned + tup_fetched) and written per photo "
+               "in extra", "",
                {"rows_read_per_photo": round(delta["rows_read"] / photos, 1) if photos else None,
-                "rows_written_per_photo": round(delta["rows_written"] / photos, 1) if photos else None,
-                "pg_stat_statements": statements}),
+                "rows_written_per_photo": round(delta["rows_written"] / photos, 1) if photos else None}),
     ], {"throughput_per_second": [n for _, n in per_s]}

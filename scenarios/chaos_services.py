@@ -1,7 +1,8 @@
 """The chaos run's own PostgreSQL and RabbitMQ servers, on free loopback ports, so that the run may stop and start
 them mid-run: the shared ones (5432, 5672) are never touched.
 
-``ThrowawayPostgres``: ``initdb`` in a temporary directory (trust auth, fsync off), ``pg_ctl`` start/stop.
+``ThrowawayPostgres``: ``initdb`` in a temporary directory (trust auth, fsync off), ``pg_ctl`` start/stop; ``make
+bench`` starts one too, with its own server options (``options``), for pg_stat_statements.
 ``ThrowawayRabbitMQ``: ``rabbitmq-server`` with its node name, ports, Mnesia and logs in a temporary directory
 (durable queues and persistent messages survive its restart, as on a real server). Each is started in its own
 process group and ``close()`` stops it and removes its directory.
@@ -26,9 +27,10 @@ RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 
 
 class ThrowawayPostgres:
-    """A PostgreSQL server of the run's own on 127.0.0.1:``port`` (as root it runs as the postgres user)."""
+    """A PostgreSQL server of the run's own on 127.0.0.1:``port`` (as root it runs as the postgres user).
+    ``options``: more server options, after chaos's own (a later ``-c`` of the same setting wins)."""
 
-    def __init__(self, port: int, run_dir: Path) -> None:
+    def __init__(self, port: int, run_dir: Path, options: str = "") -> None:
         if not (PG_BIN / "initdb").exists():
             raise RuntimeError(f"PostgreSQL server binaries are missing from {PG_BIN}")
         self.port, self.root = port, tempfile.mkdtemp(prefix="pinglass-chaos-pg-")
@@ -39,6 +41,7 @@ class ThrowawayPostgres:
         if self.as_postgres:
             shutil.chown(self.root, "postgres")
         self.initialised = False
+        self.options = options
 
     @property
     def url(self) -> str:
@@ -54,7 +57,8 @@ class ThrowawayPostgres:
                             "postgres", "--no-sync", "-E", "UTF8"], check=True, capture_output=True, timeout=90)
             self.initialised = True
         self._ctl("-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                        "-c full_page_writes=off -c synchronous_commit=off -c max_connections=300", "start")
+                        "-c full_page_writes=off -c synchronous_commit=off -c max_connections=300 "
+                        f"{self.options}", "start")
 
     def stop(self) -> None:
         """A fast shutdown: every connection is cut, as when the primary restarts."""
