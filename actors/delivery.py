@@ -17,7 +17,7 @@ def deliver_album(job_id: int) -> None:
     # Two deliveries of one job at once (a sweeper's re-send racing a slow original) would both send a chunk
     # still marked 'sending'; the lock lets one work and the other wait its turn.
     if not delivery.deliver_album(services, job_id=job_id):
-        raise Defer(3000, "another delivery of this job is running")
+        raise Defer(1000, "another delivery of this job is running")
 
 
 @dramatiq.actor(queue_name="telegram", max_retries=8, min_backoff=2000, max_backoff=60_000)

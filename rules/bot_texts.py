@@ -111,6 +111,16 @@ def album_caption(total: int) -> str:
     return f"✨ {yours} {counted(total, 'AI-портрет', 'AI-портрета', 'AI-портретов')} {ready}!"
 
 
+def first_album_caption(first: int, ordered: int) -> str:
+    """The caption of the first album of an order of more than ten: "Первые 10 из 23 AI-портретов готовы — …".
+
+    It names the order's size, not what was made, so it reads the same whether the album went out while the rest
+    were still being made or with them (after "из", 21 takes the genitive singular, 23 the plural)."""
+    # "из 21 портрета", "из 23 портретов", "из 11 портретов": the genitive after a number, singular after *1
+    of = "AI-портрета" if ordered % 10 == 1 and ordered % 100 != 11 else "AI-портретов"
+    return f"✨ Первые {first} из {ordered} {of} готовы — остальные пришлём следом."
+
+
 def album_summary(stored: int) -> str:
     """The message under the albums, above the gallery and ZIP buttons; ``stored`` photos were made."""
     return f"В вашей галерее {counted(stored, *PORTRAITS)}. Откройте её или скачайте архив ZIP кнопками ниже."

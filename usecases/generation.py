@@ -18,6 +18,7 @@ from psycopg import Connection
 
 from db import avatars, controls, jobs, outbox, payments, photos
 from gateways.kie import KieTaskInfo
+from rules.albums import MAX_ALBUM
 from rules.backoff import MAX_TASK_ATTEMPTS, poll_delay_ms
 from rules.catalog import MIN_REFERENCES, STYLES, is_ready, prompt_for
 from telemetry import metrics
@@ -178,6 +179,9 @@ def record_photo(conn: Connection, *, task: dict[str, Any], storage_key: str, sh
 def _count_and_maybe_complete(conn: Connection, *, job_id: int, stored: int = 0, failed: int = 0) -> None:
     job = jobs.add_progress(conn, id=job_id, stored=stored, failed=failed)
     if job["photos_stored"] + job["photos_failed"] < job["total_photos"]:
+        if stored and job["photos_stored"] % MAX_ALBUM == 0:
+            # A full album is ready while the rest are still being made: it goes out now (usecases.delivery).
+            outbox.send(conn, "deliver_album", job_id)
         return
     if job["status"] == "queued":
         jobs.move_job(conn, id=job_id, new="generating")

@@ -51,7 +51,7 @@ def test_premium_missing_two_portraits_says_21_made_and_2_refunded(services, wor
     assert (job["status"], job["photos_stored"], job["photos_failed"]) == ("delivered_partial", 21, 2)
     texts = _texts(services, user["telegram_id"])
     assert texts == [
-        ("sendMediaGroup", "✨ Ваш 21 AI-портрет готов!"),
+        ("sendMediaGroup", "✨ Первые 10 из 23 AI-портретов готовы — остальные пришлём следом."),
         ("sendMessage", "В вашей галерее 21 портрет" + SUMMARY_TAIL),
         # 149 900 kopecks × 2 / 23, rounded down
         ("sendMessage", f"Не удалось создать 2 портрета из 23. Мы вернули 130,34{NBSP}₽ на вашу карту.")]

@@ -11,6 +11,7 @@ from rules.bot_texts import (
     HELP,
     album_caption,
     album_summary,
+    first_album_caption,
     references_received,
     refund_notice,
     rubles,
@@ -29,6 +30,13 @@ NBSP = "\u00a0"
 ])
 def test_album_caption_agrees_with_the_number_of_portraits(photos: int, caption: str) -> None:
     assert album_caption(photos) == caption
+
+
+@pytest.mark.parametrize(("ordered", "of"), [
+    (11, "из 11 AI-портретов"), (15, "из 15 AI-портретов"), (21, "из 21 AI-портрета"), (23, "из 23 AI-портретов"),
+    (31, "из 31 AI-портрета"), (111, "из 111 AI-портретов")])
+def test_first_album_caption_names_the_order_in_the_genitive(ordered: int, of: str) -> None:
+    assert first_album_caption(10, ordered) == f"✨ Первые 10 {of} готовы — остальные пришлём следом."
 
 
 @pytest.mark.parametrize(("photos", "count"), [
