@@ -1,0 +1,1 @@
+DROP INDEX generation_tasks_job_status_idx;
