@@ -151,16 +151,29 @@ def check_i2(ev: Evidence, windows: dict[str, Any]) -> Check:
     windows["missing_by_cause"] = dict(Counter(f"{t['status']}:{t['fail_code']}" for slot, t in last.items()
                                                if slot not in stored_slots))
     lost = [e for e in ev.telegram["errors"] if e["status"] == 502]
-    texts = Counter((m.get("text"), chat) for chat, ms in ev.telegram["chats"].items() for m in ms if m.get("text"))
+    admins = ev.telegram["chats"].get(str(ev.admin_chat_id), [])
     windows["telegram"] = {"duplicate_photos": totals["duplicates"], "lost_answers": len(lost),
-                           "duplicate_texts": sum(n - 1 for n in texts.values()),
-                           "rate_limited_429": len(ev.telegram["rejections"])}
+                           "duplicate_texts": duplicate_texts(ev)[0],
+                           "rate_limited_429": len(ev.telegram["rejections"]),
+                           "admin_chat_messages": len(admins),
+                           "alerts_raised": sum(a["n"] for a in ev.db["alerts"])}
     return _check("I2 exact photos per job, none doubled, refund iff missing", problems,
                   f"{len(ev.db['jobs'])} jobs: {totals['ordered']} ordered = {totals['stored']} stored + "
                   f"{totals['failed']} failed; chats hold {totals['chat']} photos = {totals['distinct']} distinct "
                   f"+ {totals['duplicates']} duplicate sends ({totals['gallery_only']} only in the gallery: bot "
                   f"blocked; {totals['unknown_outcome']} only in the gallery: a send of unknown outcome, not "
                   f"repeated); {totals['refunded']}/{totals['owed']} missing photos refunded (Stars: credited)")
+
+
+def duplicate_texts(ev: Evidence) -> tuple[int, int]:
+    """(texts sent more often than meant, texts sent) over the buyers' chats. Per chat and text, what the chat
+    holds beyond what we meant to send: the bot replies queued with that text (the outbox's send_bot_reply rows),
+    else one (an album's summary, a refund notice: one chunk each, never re-sent). The admins' chat is left out:
+    two alerts of one kind read the same and are two messages meant."""
+    meant = Counter((int(r["chat_id"]), r["text"]) for r in ev.db.get("replies", []))
+    seen = Counter((int(chat), m["text"]) for chat, messages in ev.telegram["chats"].items()
+                   if int(chat) != ev.admin_chat_id for m in messages if m.get("text"))
+    return sum(max(0, n - max(1, meant[key])) for key, n in seen.items()), sum(seen.values())
 
 
 def _owed(job: dict[str, Any]) -> int:
@@ -402,11 +415,10 @@ def tally(ev: Evidence, checks: list[Check]) -> dict[str, Any]:
                       if j["status"] not in OPEN_JOB)
     not_in_s3 = sum(1 for p in photos if p["storage_key"] not in ev.s3_keys)
     slots = Counter((p["job_id"], p["prompt_index"]) for p in photos)
-    texts = Counter((chat, m.get("text")) for chat, ms in ev.telegram["chats"].items() for m in ms if m.get("text"))
+    doubled_texts, texts_sent = duplicate_texts(ev)
     photo_items = sum(len(items) for items in chats.values())
-    duplicate_items = sum(len(items) - len(set(items)) for items in chats.values()) + sum(n - 1 for n in
-                                                                                        texts.values())
-    items_sent = photo_items + sum(texts.values())
+    duplicate_items = sum(len(items) - len(set(items)) for items in chats.values()) + doubled_texts
+    items_sent = photo_items + texts_sent
     per_payment = Counter(j["payment_id"] for j in jobs if j["payment_id"] is not None)
     credits = Counter(c["payment_id"] for c in ev.db["referrals"])
     cancels = Counter(r["body"].get("ExternalRequestId") for r in ev.bank["requests"]

@@ -32,6 +32,10 @@ AUDIT_SQL = {
     "alerts": "SELECT kind, count(*) AS n FROM admin_alerts GROUP BY kind ORDER BY kind",
     "credits": "SELECT job_id, kind, photos FROM portrait_credits",
     "chunks": "SELECT job_id, chunk, status, last_error, photo_ids FROM deliveries",
+    # every bot reply we meant to send (the outbox row of its send_bot_reply): a chat may rightly get one text
+    # twice (two referral credits of one amount), and only sends beyond these are duplicates
+    "replies": "SELECT (args->>1)::bigint AS chat_id, args->>2 AS text FROM outbox "
+               "WHERE actor_name = 'send_bot_reply'",
 }
 PAYMENT_STATUS_SQL = "SELECT id, status FROM payments"
 PROCESSED_SQL = ("SELECT message_id, actor, extract(epoch FROM processed_at) AS at FROM processed_messages "
@@ -61,6 +65,7 @@ class Evidence:
     bank_states: dict[str, str] = field(default_factory=dict)  # PaymentId → status, from GetState
     forged: dict[str, Any] | None = None  # the answer to a notification with a wrong Token
     drain: dict[str, Any] | None = None
+    admin_chat_id: int | None = None  # the admins' chat (alerts): not a buyer's, counted apart
 
 
 def gather(settings: Settings, *, orders: list[dict[str, Any]], observed: dict[int, list[str]],
@@ -82,7 +87,7 @@ def gather(settings: Settings, *, orders: list[dict[str, Any]], observed: dict[i
                     telegram=fakes.telegram.state(), s3_keys={o["key"] for o in s3},
                     orders=orders, observed=observed, kills=kills, outage=outage,
                     referral_percent=settings.referral_percent, processed=processed, bank_states=states,
-                    forged=forged, drain=drain)
+                    forged=forged, drain=drain, admin_chat_id=settings.admin_telegram_chat_id)
 
 
 class StatusWatch(threading.Thread):

@@ -22,9 +22,11 @@ def window_lines(windows: dict[str, Any]) -> list[str]:
                  f"{counts.get('record_info_calls', 0)} recordInfo calls answered 429 (waited out); "
                  f"{counts.get('callbacks_dropped', 0)} callbacks dropped; injected failures "
                  f"{counts.get('failures', {})}")
-    lines.append(f"duplicate Telegram sends (answer lost after the send): {tg.get('duplicate_photos')} photos, "
-                 f"{tg.get('duplicate_texts')} texts, from {tg.get('lost_answers')} lost answers; "
-                 f"{tg.get('rate_limited_429')} 429s from Telegram")
+    lines.append(f"duplicate Telegram items in the buyers' chats: {tg.get('duplicate_photos')} photos (an album "
+                 "sent again after a flood answer that had let its first photos through: Telegram does not say "
+                 f"which), {tg.get('duplicate_texts')} texts beyond those meant; {tg.get('lost_answers')} answers "
+                 f"lost after the send (never sent again); {tg.get('rate_limited_429')} 429s from Telegram; the "
+                 f"admins' chat: {tg.get('admin_chat_messages')} messages for {tg.get('alerts_raised')} alerts")
     kills = windows.get("redelivery", [])
     if len(kills) > 4:  # the supervisor's many kills: in sum
         held = [k["held"] for k in kills]
