@@ -15,8 +15,10 @@ import hashlib
 import hmac
 import logging
 import re
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -38,6 +40,8 @@ logger = logging.getLogger("gateways.storage")
 T = TypeVar("T")
 
 MAX_PRESIGN_TTL_S = 7 * 24 * 3600  # the SigV4 ceiling; S3 and R2 reject longer presigned URLs
+PRESIGN_REUSE_SHARE = 1 / 3  # a presigned URL is handed out again for this share of its life
+PRESIGN_CACHE_SIZE = 20_000  # signed URLs kept per process (least recently handed out dropped first)
 _MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 _RETRYABLE_CODES = frozenset({"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded",
                               "TooManyRequestsException", "RequestTimeout", "InternalError", "ServiceUnavailable"})
@@ -70,6 +74,8 @@ class Storage:
         self.bucket = bucket
         self.region = region
         self.presign_ttl_s = _check_ttl(presign_ttl_s)
+        self._signed: OrderedDict[tuple[str, int], tuple[str, float]] = OrderedDict()  # → (url, reuse until)
+        self._signed_lock = threading.Lock()
         config = Config(
             signature_version="s3v4",
             s3={"addressing_style": "path"},
@@ -152,13 +158,29 @@ class Storage:
         return self._call("delete_prefix", prefix, lambda: self._delete_prefix(prefix))
 
     def presigned_get(self, key: str, ttl_s: int | None = None) -> str:
-        """A URL anyone may GET the object with until ``ttl_s`` (default ``presign_ttl_s``) seconds pass.
+        """A URL anyone may GET the object with for at least two thirds of ``ttl_s`` (default ``presign_ttl_s``)
+        seconds, and at most ``ttl_s``.
 
-        Signing is local: this neither checks that the object exists nor touches the network.
+        Signing is local: this neither checks that the object exists nor touches the network. A URL is handed out
+        again for the first third of its life (``PRESIGN_REUSE_SHARE``): a Mini App polling its order every
+        second gets the same URLs, so the phone's browser keeps the images it has, and the web signs each photo
+        once in five minutes, not on every poll (botocore takes ~2 ms of CPU a signature).
         """
         expires = self.presign_ttl_s if ttl_s is None else _check_ttl(ttl_s)
-        return self._call("presign", key, lambda: self._client.generate_presigned_url(
+        now = time.monotonic()
+        with self._signed_lock:
+            signed = self._signed.get((key, expires))
+            if signed is not None and now < signed[1]:
+                self._signed.move_to_end((key, expires))
+                return signed[0]
+        url = self._call("presign", key, lambda: self._client.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires))
+        with self._signed_lock:
+            self._signed[(key, expires)] = (url, now + expires * PRESIGN_REUSE_SHARE)
+            self._signed.move_to_end((key, expires))
+            while len(self._signed) > PRESIGN_CACHE_SIZE:
+                self._signed.popitem(last=False)
+        return url
 
     def close(self) -> None:
         self._client.close()

@@ -27,6 +27,7 @@ from sandbox.client import SandboxClient
 from sandbox.s3 import S3FakeConfig, config_from_env, start_s3
 from sandbox.server import ServerHandle
 from settings import Settings
+from telemetry.metrics import PROVIDER_CALLS
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -373,3 +374,27 @@ def test_config_from_env_reads_sandbox_s3_knobs() -> None:
     assert config == S3FakeConfig(latency_ms=25, error_rate=0.5, enforce_presign_expiry=False)
     with pytest.raises(ValueError):
         config_from_env({"SANDBOX_S3_ERROR_RATE": "lots"})
+
+
+def test_a_presigned_url_is_handed_out_again_for_a_third_of_its_life(storage: Storage,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Mini App polling its order gets the same URLs (its browser keeps the images) and the web does not sign
+    every photo on every poll; after a third of the TTL a new URL is signed, so each one handed out still has two
+    thirds of its life."""
+    key = unique_prefix() + "polled.png"
+    storage.put(key, b"polled", "image/png")
+    signed = PROVIDER_CALLS.labels("s3", "presign", "ok")
+    now = [1000.0]
+    monkeypatch.setattr("gateways.storage.time.monotonic", lambda: now[0])
+
+    before = signed._value.get()
+    first = storage.presigned_get(key, ttl_s=600)
+    now[0] += 199
+    assert storage.presigned_get(key, ttl_s=600) == first
+    assert signed._value.get() == before + 1, "signed once"
+    storage.presigned_get(key, ttl_s=60)
+    assert signed._value.get() == before + 2, "another TTL, another signature"
+    now[0] += 2  # 201 s: past a third of 600
+    storage.presigned_get(key, ttl_s=600)
+    assert signed._value.get() == before + 3, "signed again once a third of its life had passed"
+    assert requests.get(first, timeout=5).content == b"polled"
