@@ -41,8 +41,13 @@ def register_user(conn: Connection, tg_user: TelegramProfile, *, start_param: st
     """The user row for a Telegram user, created on first sight (the Mini App's auth and the bot's /start share
     it); ``start_param`` ``ref_<code>`` (or a bare code) names who invited them, honoured once and never for
     oneself."""
-    row = upsert_user(conn, telegram_id=tg_user.id, username=tg_user.username, first_name=tg_user.first_name,
-                      language_code=tg_user.language_code, referral_code=new_referral_code())
+    row = get_user_by_telegram_id(conn, telegram_id=tg_user.id)
+    profile = (tg_user.username, tg_user.first_name, tg_user.language_code)
+    if row is None or (row["username"], row["first_name"], row["language_code"]) != profile:
+        # Only a new user or a changed profile writes: every Mini App request comes through here (a poll a
+        # second per open order), and a read-only transaction commits without a WAL flush or a dead row.
+        row = upsert_user(conn, telegram_id=tg_user.id, username=tg_user.username, first_name=tg_user.first_name,
+                          language_code=tg_user.language_code, referral_code=new_referral_code())
     code = (start_param or "").removeprefix("ref_").strip()
     if code and row["referred_by"] is None:
         inviter = get_user_by_referral_code(conn, referral_code=code)

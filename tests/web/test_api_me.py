@@ -162,3 +162,20 @@ def test_the_privacy_page_says_what_is_kept_for_how_long(client, app) -> None:
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_requests_of_a_known_user_write_nothing_until_their_profile_changes(client, settings, services) -> None:
+    """Every Mini App request signs the user in (a poll a second per open order): an unchanged profile is only
+    read — the row keeps its version (xmin) — and a new name is written once."""
+    user = make_user(services)
+    version = "SELECT xmin::text AS v, first_name FROM users WHERE id = %s"
+    assert client.get("/api/v1/me", headers=auth(settings, user, first_name="Анна")).status_code == 200
+    [first] = _rows(services, version, user["id"])
+
+    for _ in range(3):
+        assert client.get("/api/v1/me", headers=auth(settings, user, first_name="Анна")).status_code == 200
+    assert _rows(services, version, user["id"]) == [first], "an unchanged profile was written again"
+
+    assert client.get("/api/v1/me", headers=auth(settings, user, first_name="Аня")).status_code == 200
+    [renamed] = _rows(services, version, user["id"])
+    assert renamed["first_name"] == "Аня" and renamed["v"] != first["v"]
