@@ -40,7 +40,7 @@ local n = #KEYS; local waits = {}
 local max_wait = 0
 for i = 1, n do
   local rate = tonumber(ARGV[2 * i]); local burst = tonumber(ARGV[2 * i + 1]); local cost = tonumber(ARGV[2 * n + 2])
-  local need = math.min(burst, cost + (tonumber(ARGV[2 * n + 3]) or 0) * rate)
+  local need = math.min(burst, cost + (tonumber(ARGV[2 * n + 2 + i]) or 0))
   local state = redis.call('HMGET', KEYS[i], 'tokens', 'ts')
   local tokens = tonumber(state[1]) or burst; local ts = tonumber(state[2]) or now
   tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
@@ -234,9 +234,10 @@ def acquire_record_info(client: redis.Redis, *, index: int, limit: int, window_s
 
 
 # Telegram counts a send when it arrives, we when we grant it, before the photos are read and uploaded: a long
-# upload followed by a short one reaches Telegram closer together than we granted them. A grant while throttled
-# therefore waits this much longer than our bucket alone asks, so that Telegram's bucket has refilled too (a 429
-# costs its whole retry_after, rounded up to a second).
+# upload followed by a short one reaches one chat closer together than we granted them. A chat's grant while it is
+# throttled therefore waits this much longer than our bucket alone asks, so that Telegram's bucket has refilled
+# too (a 429 costs its whole retry_after, rounded up to a second). Only the chat's bucket: on the bot's global one
+# (30/s, shared by every chat) the same margin would be 15 messages, and albums would starve behind single texts.
 TG_SEND_SKEW_S = 0.5
 
 
@@ -244,14 +245,14 @@ def acquire_telegram(client: redis.Redis, *, chat_id: int, cost: int, chat_rate:
                      global_rate: float, global_burst: int, namespace: str = "pinglass") -> float:
     """Take ``cost`` messages from the chat's and the bot's buckets at once: 0 when granted, else seconds to wait.
 
-    A cost above a bucket's burst is capped at the burst, so a 10-photo album can always pass eventually. A bucket
-    grants only with ``TG_SEND_SKEW_S`` of refill to spare beyond the cost (capped at the burst); a full bucket
-    is unaffected.
+    A cost above a bucket's burst is capped at the burst, so a 10-photo album can always pass eventually. The
+    chat's bucket grants only with ``TG_SEND_SKEW_S`` of refill to spare beyond the cost (capped at the burst); a
+    full bucket is unaffected.
     """
     cost = max(1, min(cost, chat_burst, global_burst))
     keys = [f"{namespace}:limit:tg:chat:{chat_id}", f"{namespace}:limit:tg:global"]
     wait = client.eval(_BUCKETS, len(keys), *keys, time.time(), chat_rate, chat_burst, global_rate, global_burst,
-                       cost, TG_SEND_SKEW_S)
+                       cost, TG_SEND_SKEW_S * chat_rate, 0)
     return float(wait)
 
 

@@ -68,5 +68,14 @@ def test_a_throttled_chat_is_granted_with_the_send_skew_to_spare(services) -> No
     assert 3.0 + TG_SEND_SKEW_S - 0.2 <= wait <= 3.0 + TG_SEND_SKEW_S, wait
 
 
+def test_the_bots_global_bucket_grants_without_the_skew(services) -> None:
+    """The skew is the chat's: three albums to three chats take the bot's 30 at once down to 0 (a margin on the
+    global bucket would hold the third back while single texts keep draining it)."""
+    take = partial(acquire_telegram, services.redis, chat_rate=1.0, chat_burst=20, global_rate=30.0, global_burst=30,
+                   namespace=f"{services.settings.broker_namespace}-skew-{time.time_ns()}")
+    assert [take(chat_id=next_chat() + i, cost=10) for i in range(3)] == [0, 0, 0]
+    assert take(chat_id=next_chat() + 3, cost=1) > 0, "the global bucket is empty"
+
+
 def next_chat() -> int:
     return 7_000_000_000 + int(time.time() * 1000) % 1_000_000
