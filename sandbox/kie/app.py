@@ -11,7 +11,8 @@ API (Bearer auth; every answer an envelope ``{"code", "msg", "data"}``, business
 - ``GET /api/v1/chat/credit`` → ``data`` = the key's balance.
 - ``GET /files/<taskId>.<png|jpeg>?expires=`` → the result image (prompt inside, see ``sandbox.kie.image``);
   403 once ``result_ttl_s`` has passed since the task finished, 404 if unknown.
-Each task fetches its image_urls in the background (never beyond loopback), then ends ``success`` or ``fail``
+Each task fetches its image_urls in the background (never beyond loopback; at most 16 tasks fetch and render at
+once, ``worker.WORK_SLOTS``), then ends ``success`` or ``fail``
 after its latency and POSTs a callback (``code`` 200 / 501) to callBackUrl, up to 3 attempts, signed when
 ``webhook_key`` is set.
 

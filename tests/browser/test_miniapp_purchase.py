@@ -91,6 +91,7 @@ def test_a_person_buys_a_starter_album_in_the_mini_app(browser, settings, servic
     # The order: live progress until the portraits are ready
     page.wait_for_url(re.compile(r"/app/#/generations/\d+"), timeout=30_000)
     job_id = int(re.search(r"/generations/(\d+)", page.url).group(1))
+    expect(page.locator("h1")).to_be_visible()  # the order screen drawn, not the blank page before it
     screenshot(page, "order-progress-light")
     expect(page.get_by_role("heading", name="Ваши фото готовы")).to_be_visible(timeout=JOB_TIMEOUT_MS)
     screenshot(page, "order-done-light")
