@@ -32,7 +32,8 @@ class Buyer:
     paid_at: float | None = None  # time.time() when the payment page was completed
     job_id: int | None = None
     error: str = ""
-    calls: list[tuple[str, float, int]] = field(default_factory=list)  # (route, seconds, status)
+    # (route, seconds, status, started: time.monotonic() when the call was made)
+    calls: list[tuple[str, float, int, float]] = field(default_factory=list)
 
 
 def prepare(base: str, settings: Settings, buyer: Buyer, uploads_base: str | None = None) -> None:
@@ -68,7 +69,7 @@ def complete_payment(settings: Settings, buyer: Buyer) -> None:
 
 def timed(buyer: Buyer, app: MiniApp, route: str, method: str, path: str, **kwargs: Any) -> Any:
     """One Mini App call, its latency and status recorded under ``route`` (every try, as the server saw it)."""
-    start = time.perf_counter()
+    start, started = time.perf_counter(), time.monotonic()
     status = 200
     try:
         return app.call(method, path, **kwargs)
@@ -80,7 +81,7 @@ def timed(buyer: Buyer, app: MiniApp, route: str, method: str, path: str, **kwar
         status = 599
         raise
     finally:
-        buyer.calls.append((route, time.perf_counter() - start, status))
+        buyer.calls.append((route, time.perf_counter() - start, status, started))
 
 
 def ready_and_paid(base: str, settings: Settings, buyers: list[Buyer], *, timeout_s: float = 300) -> None:

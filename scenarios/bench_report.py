@@ -103,17 +103,19 @@ def write_charts(results: dict[str, Any], out: Path) -> list[str]:
         fig.savefig(out / "kie_tasks_per_s.png", dpi=90)
         plt.close(fig)
         written.append("kie_tasks_per_s.png")
-    completions = {b: d["data"].get("completions", []) for b, d in brokers.items() if d.get("data", {}).get(
-        "completions")}
-    if completions:
+    parts = (("people_completions", "100 people at once", "-"), ("completions", "a Premium order alone", ":"))
+    curves = [(broker, label, style, items) for key, label, style in parts for broker, d in brokers.items()
+              if (items := d.get("data", {}).get(key))]
+    if curves:
         fig, ax = plt.subplots(figsize=(9, 4))
-        for broker, items in completions.items():
+        for broker, label, style, items in curves:
             values = sorted(c["paid_to_album_s"] for c in items)
-            ax.plot(values, [(i + 1) / len(values) for i in range(len(values))], marker=".", label=broker)
+            ax.plot(values, [(i + 1) / len(values) for i in range(len(values))], marker=".", linestyle=style,
+                    label=f"{broker}: {label} ({len(values)} job{'s' if len(values) > 1 else ''})")
         ax.set_xlabel("paid → last album sent, s")
         ax.set_ylabel("share of jobs finished")
-        ax.set_title("Job completion times (every job the bench waited for)")
-        ax.legend()
+        ax.set_title("Job completion times: every order the bench waited for")
+        ax.legend(fontsize=8)
         fig.tight_layout()
         fig.savefig(out / "job_completion_s.png", dpi=90)
         plt.close(fig)
