@@ -29,7 +29,7 @@ case "$role" in
     web)
         if [[ -n "${PORT:-}" ]]; then bind="0.0.0.0:${PORT}"; else bind="127.0.0.1:${WEB_PORT:-8000}"; fi
         exec gunicorn 'web.wsgi:build()' --config python:web.gunicorn_conf --bind "$bind" \
-            --workers "${WEB_WORKERS:-2}" --threads 4 --timeout 60 ;;
+            --workers "${WEB_WORKERS:-2}" --threads "${WEB_THREADS:-16}" --timeout 60 ;;
     hooks)
         if [[ -n "${PORT:-}" ]]; then bind="0.0.0.0:${PORT}"; else bind="127.0.0.1:${HOOKS_PORT:-8001}"; fi
         exec gunicorn 'web.wsgi:build()' --config python:web.gunicorn_conf --bind "$bind" \

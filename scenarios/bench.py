@@ -24,7 +24,7 @@ import traceback
 from typing import Any
 
 from scenarios import bench_budget, bench_load, bench_people, bench_throughput
-from scenarios.bench_common import Figure, Fleet, bench_env, machine_load, progress, web_pools
+from scenarios.bench_common import Figure, Fleet, bench_env, machine_load, progress, web_pools, web_threads
 from scenarios.bench_report import write
 
 PARTS = ("premium", "webhook", "crash", "budget", "throughput", "people")
@@ -137,8 +137,8 @@ def main() -> int:
     started = time.monotonic()
     results: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": f"{os.cpu_count()} cores; at start: {machine_load()}",
-        "fleet": "web: gunicorn 2 workers × 4 threads; worker: dramatiq 2 processes × 12 threads; scheduler; "
-                 "sandbox fakes one process each (Kie, T-Bank, Telegram, S3)" + pools_note(dict(os.environ)),
+        "fleet": f"web: gunicorn 2 workers × {web_threads()} threads; worker: dramatiq 2 processes × 12 threads; "
+                 "scheduler; sandbox fakes one process each (Kie, T-Bank, Telegram, S3)" + pools_note(dict(os.environ)),
         "parts": parts, "brokers": {}}
     seed = 810_000_000 + int(time.time()) % 100000 * 10
     for index, broker in enumerate(brokers):

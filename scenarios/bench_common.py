@@ -35,6 +35,11 @@ POOLS = {"hooks": 8201, "uploads": 8202}
 UPLOADS_NICE = 10
 
 
+def web_threads() -> str:
+    """The web's threads per gunicorn process (``WEB_THREADS``; deploy/launch.sh's default when unset)."""
+    return os.environ.get("WEB_THREADS", "16")
+
+
 def progress(message: str) -> None:
     """One progress line, with the time since the bench started."""
     print(f"bench [{time.monotonic() - _T0:6.1f} s] {message}", flush=True)
@@ -210,8 +215,7 @@ class Fleet:
         fresh_database(self.settings.database_url)
         empty_broker(self.settings)
         try:
-            pids = fleet.start(self.env, run_dir=RUN)
-            self._yield_to_web(pids)
+            fleet.start(self.env, run_dir=RUN)
             fleet.wait_healthy(self.base, timeout_s=120)
             self._start_pools()
             from gateways.telegram import TelegramClient
@@ -224,16 +228,6 @@ class Fleet:
 
     def __exit__(self, *exc: object) -> None:
         self._stop()
-
-    def _yield_to_web(self, pids: Mapping[str, int]) -> None:
-        """``BENCH_WORKER_NICE=N``: the worker, the scheduler and the sandbox fakes run at niceness N (their
-        process groups), the web at 0 — the web's own cores, as a web dyno of its own would have, on a machine
-        that runs everything. 0 (the default): every process alike."""
-        nice = int(self.env.get("BENCH_WORKER_NICE", "0") or 0)
-        if nice:
-            for name, pid in pids.items():
-                if name in ("worker", "scheduler") or name.startswith("sandbox"):
-                    os.setpriority(os.PRIO_PGRP, pid, nice)
 
     def _start_pools(self) -> None:
         """The extra web pools of BENCH_WEB_POOLS: the fleet's web process on their own ports, sharing the

@@ -15,7 +15,16 @@ from sandbox.client import SandboxClient
 from sandbox.tbank.bank import sandbox_token
 from scenarios import fleet as fleet_procs
 from scenarios.bench_buyers import Buyer, pay_all, payment_ids, prepare, ready_and_paid
-from scenarios.bench_common import RUN, Figure, Fleet, percentile, percentiles_ms, process_group_rss_mb, progress
+from scenarios.bench_common import (
+    RUN,
+    Figure,
+    Fleet,
+    percentile,
+    percentiles_ms,
+    process_group_rss_mb,
+    progress,
+    web_threads,
+)
 
 
 class RssSampler:
@@ -110,7 +119,7 @@ def webhook(fleet: Fleet, seed: int, rate: float = 300, seconds: float = 20) -> 
     why = ""
     if p99 is not None and p99 * 1000 > 25:
         why = (f"p50 {stats['p50_ms']} ms, p95 {stats['p95_ms']} ms; achieved {achieved}/s of {rate:.0f}/s; "
-               f"the sender (30 threads) and the web (2 gunicorn workers × 4 threads) share 2 cores")
+               f"the sender (30 threads) and the web (2 gunicorn workers × {web_threads()} threads) share 2 cores")
     return [Figure("webhook_p99_ms", None if p99 is None else round(p99 * 1000, 1), "ms", 25, "<=",
                    f"signed T-Bank notifications (re-sends of real ones, Token by the fake's own rule) POSTed to "
                    f"/webhooks/tbank at {rate:.0f}/s for {seconds:.0f} s, open loop from {threads_n} threads; "

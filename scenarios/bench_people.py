@@ -13,7 +13,7 @@ from typing import Any
 from sandbox.client import SandboxClient
 from scenarios import bench_where
 from scenarios.bench_buyers import Buyer, complete_payment, payment_ids, prepare, selfies, timed
-from scenarios.bench_common import UPLOADS_NICE, Figure, Fleet, percentile, progress
+from scenarios.bench_common import UPLOADS_NICE, Figure, Fleet, percentile, progress, web_threads
 from scenarios.bench_records import jobs_of, last_chunk_sent
 from scenarios.demo import MiniApp, albums_in_chat
 
@@ -193,11 +193,11 @@ def web_shape(fleet: Fleet) -> str:
     """The web the reads met, in words: the deployed one (the web and the hooks role), or a BENCH_WEB_POOLS
     experiment."""
     if not fleet.pools:
-        return "the same web (2 gunicorn workers × 4 threads), callbacks included"
+        return f"the same web (2 gunicorn workers × {web_threads()} threads), callbacks included"
     words = {"hooks": "callbacks (Kie, T-Bank, Telegram: the hooks role)",
              "uploads": f"selfie uploads (nice {UPLOADS_NICE})"}
     pools = "; ".join(f"{words[name]} on their own pool :{port}" for name, port in fleet.pools.items())
-    return f"the web (2 gunicorn workers × 4 threads; {pools}, each as large)"
+    return f"the web (2 gunicorn workers × {web_threads()} threads; {pools}, each as large)"
 
 
 def where_text(client: dict[str, dict[str, Any]], web: dict[str, dict[str, Any]], cpu: dict[str, Any]) -> str:

@@ -43,7 +43,8 @@ def processes(env: Mapping[str, str]) -> list[Proc]:
     return [
         *sandbox_processes(env),
         Proc("web", [str(bin_dir / "gunicorn"), "web.wsgi:build()", "--bind", f"127.0.0.1:{port}",
-                     "--workers", env.get("WEB_WORKERS", "2"), "--threads", "4", "--timeout", "60",
+                     "--workers", env.get("WEB_WORKERS", "2"), "--threads", env.get("WEB_THREADS", "16"),
+                     "--timeout", "60",
                      "--access-logfile", "-"]),
         Proc("worker", [PY, "-m", "workers.dramatiq_cli", "workers.main",  # as deploy/launch.sh: JSON logs
                         "--processes", env.get("WORKER_PROCESSES", "2"), "--threads", env.get("WORKER_THREADS", "8"),

@@ -123,14 +123,14 @@ def test_a_name_that_looks_like_html_is_shown_as_text_and_never_runs(browser, se
 
 
 def test_a_selfie_refused_for_a_busy_server_is_sent_again_after_its_wait(browser, services, settings, live_web):
-    """503 UPLOADS_BUSY (every upload turn taken) means nothing was stored: the Mini App sends the file again
+    """503 UPLOADS_BUSY (the upload waiting room full) means nothing was stored: the Mini App sends the file again
     after Retry-After and the person sees it added, no error."""
     guard = ConsoleGuard(live_web)
     user = make_user(services, telegram_id=53_000_007)
     with services.pool.connection() as conn, conn.transaction():
         avatar = avatars.insert_avatar(conn, user_id=user["id"], name="очередь")
-    turns = references_api._upload_turns
-    held = [turns.acquire(timeout=1) for _ in range(references_api.UPLOADS_AT_ONCE)]
+    turns = references_api._upload_room
+    held = [turns.acquire(timeout=1) for _ in range(references_api.UPLOADS_AT_ONCE + references_api.UPLOAD_WAITERS)]
     refused = threading.Event()
     context, page = new_page(browser, guard)
     page.on("response", lambda r: refused.set() if "/references" in r.url and r.status == 503 else None)

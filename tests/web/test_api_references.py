@@ -8,6 +8,7 @@ import io
 import os
 import struct
 import threading
+import time
 import zlib
 
 import pytest
@@ -273,23 +274,74 @@ def test_upload_without_files_or_as_json_is_refused(client, settings, services) 
     assert as_json.status_code == 415
 
 
-def test_uploads_take_turns_and_one_without_a_turn_is_503_with_nothing_stored(client, settings, services) -> None:
+def _hold(semaphore: threading.BoundedSemaphore, count: int) -> list[bool]:
+    return [semaphore.acquire(timeout=1) for _ in range(count)]
+
+
+def _give_back(semaphore: threading.BoundedSemaphore, held: list[bool]) -> None:
+    for taken in held:
+        if taken:
+            semaphore.release()
+
+
+def test_an_upload_finding_the_waiting_room_full_is_503_at_once_with_nothing_stored(client, settings,
+                                                                                    services) -> None:
     user = make_user(services)
     avatar = make_avatar(services, user, references=0)
-    turns = references_api._upload_turns
-    held = [turns.acquire(timeout=1) for _ in range(references_api.UPLOADS_AT_ONCE)]  # other calls checking photos
+    room = references_api._upload_room
+    held = _hold(room, references_api.UPLOADS_AT_ONCE + references_api.UPLOAD_WAITERS)  # others check or wait
     try:
+        started = time.monotonic()
         busy = upload(client, auth(settings, user), avatar["id"], _photos(1))
         assert busy.status_code == 503 and busy.get_json()["error"]["code"] == "UPLOADS_BUSY"
+        assert time.monotonic() - started < references_api.UPLOAD_TURN_WAIT_S / 2  # not kept waiting
         assert busy.headers["Retry-After"] == str(references_api.UPLOAD_RETRY_AFTER_S)
         assert _reference_count(services, avatar["id"]) == 0
         assert object_keys(settings, f"references/{avatar['id']}/") == []
     finally:
-        for taken in held:
-            if taken:
-                turns.release()
+        _give_back(room, held)
     assert all(held)
     assert upload(client, auth(settings, user), avatar["id"], _photos(1)).status_code == 201
+
+
+def test_an_upload_waits_for_a_turn_and_is_checked_when_one_frees(client, settings, services) -> None:
+    user = make_user(services)
+    avatar = make_avatar(services, user, references=0)
+    turns = references_api._upload_turns
+    held = _hold(turns, references_api.UPLOADS_AT_ONCE)  # every turn taken by other calls
+    assert all(held)
+    freed = threading.Timer(0.4, _give_back, (turns, held))  # one of them finishes
+    freed.start()
+    started = time.monotonic()
+    answer = upload(client, auth(settings, user), avatar["id"], _photos(1))
+    waited = time.monotonic() - started
+    freed.join()
+    assert answer.status_code == 201, answer.get_json()
+    assert waited >= 0.4
+    assert _reference_count(services, avatar["id"]) == 1
+
+
+def test_an_upload_that_waits_its_whole_time_for_a_turn_is_503_with_nothing_stored(client, settings, services,
+                                                                                   monkeypatch) -> None:
+    monkeypatch.setattr(references_api, "UPLOAD_TURN_WAIT_S", 0.3)
+    user = make_user(services)
+    avatar = make_avatar(services, user, references=0)
+    turns = references_api._upload_turns
+    held = _hold(turns, references_api.UPLOADS_AT_ONCE)
+    try:
+        started = time.monotonic()
+        busy = upload(client, auth(settings, user), avatar["id"], _photos(1))
+        assert busy.status_code == 503 and busy.get_json()["error"]["code"] == "UPLOADS_BUSY"
+        assert time.monotonic() - started >= 0.3
+        assert _reference_count(services, avatar["id"]) == 0
+        assert object_keys(settings, f"references/{avatar['id']}/") == []
+    finally:
+        _give_back(turns, held)
+    assert all(held)
+    # the waiting room is whole again: every place given back
+    places = _hold(references_api._upload_room, references_api.UPLOADS_AT_ONCE + references_api.UPLOAD_WAITERS)
+    _give_back(references_api._upload_room, places)
+    assert all(places)
 
 
 def test_a_connection_outlives_the_wait_a_busy_upload_is_told() -> None:

@@ -11,12 +11,13 @@ Objects go to S3 first, rows second, in one transaction under the avatar's row l
 cannot both squeeze under the limit); if that transaction fails, the uploaded objects are deleted again.
 
 Uploads take turns: decoding, the face check and re-encoding cost ~60 ms of CPU per selfie, and a web process has
-4 threads (deploy/launch.sh), so a burst of uploads could hold every thread while reads — a payment's status, an
-order's progress — wait behind them (``make bench``'s 100 people saw reads wait seconds). At most
-``UPLOADS_AT_ONCE`` calls per process do that work at a time; the next waits only ``UPLOAD_TURN_WAIT_S`` for a
-turn (a thread waiting longer would be a thread reads cannot have), then is answered 503 ``UPLOADS_BUSY`` with
-Retry-After before anything is stored; the Mini App sends the file again after the wait, for up to a minute or
-so. The bytes are read before the turn is taken: a slow phone holds a thread, not a turn.
+16 threads (``WEB_THREADS``, deploy/launch.sh), so a burst of uploads could hold every thread while reads — a
+payment's status, an order's progress — wait behind them (``make bench``'s 100 people saw reads wait seconds). At
+most ``UPLOADS_AT_ONCE`` calls per process do that work at a time, and at most ``UPLOAD_WAITERS`` more wait for a
+turn, each up to ``UPLOAD_TURN_WAIT_S``: the rest of the threads stay free for reads. A call that finds the waiting
+room full, or waits its whole time, is answered 503 ``UPLOADS_BUSY`` with Retry-After before anything is stored;
+the Mini App sends the file again after the wait, for up to a minute or so. The bytes are read before the turn is
+taken: a slow phone holds a thread, not a turn.
 """
 
 from __future__ import annotations
@@ -45,10 +46,12 @@ from web.errors import ApiError
 logger = logging.getLogger("web.api.references")
 blueprint = Blueprint("references", __name__)
 
-UPLOADS_AT_ONCE = 2  # of the process's 4 threads: the others stay free for reads
-UPLOAD_TURN_WAIT_S = 0.25
+UPLOADS_AT_ONCE = 2  # checking photos at once, per process (each check keeps a core busy)
+UPLOAD_WAITERS = 6  # more calls that may wait for a turn; with the turns, half of the process's 16 threads
+UPLOAD_TURN_WAIT_S = 5.0
 UPLOAD_RETRY_AFTER_S = 2
 _upload_turns = threading.BoundedSemaphore(UPLOADS_AT_ONCE)
+_upload_room = threading.BoundedSemaphore(UPLOADS_AT_ONCE + UPLOAD_WAITERS)  # holding a turn or waiting for one
 
 REJECTION_STATUS = {"NOT_AN_IMAGE": 415, "UNSUPPORTED_IMAGE": 415, "IMAGE_TOO_LARGE": 413,
                     "IMAGE_TOO_SMALL": 422, "NO_FACE": 422, "MANY_FACES": 422}
@@ -126,15 +129,25 @@ def upload_references(avatar_id: int):
 
 @contextmanager
 def upload_turn() -> Iterator[None]:
-    """Hold one of the process's upload turns for the block; 503 UPLOADS_BUSY when none frees up at once."""
-    if not _upload_turns.acquire(timeout=UPLOAD_TURN_WAIT_S):
-        log(logger, "uploads_busy", level=logging.WARNING, path=request.path)
-        raise ApiError(503, "UPLOADS_BUSY", "many photos are being checked right now; try again shortly",
-                       headers={"Retry-After": str(UPLOAD_RETRY_AFTER_S)})
+    """Hold one of the process's upload turns for the block, waiting for one in the waiting room; 503
+    UPLOADS_BUSY when the room is full or no turn frees up within ``UPLOAD_TURN_WAIT_S``."""
+    if not _upload_room.acquire(blocking=False):
+        raise _uploads_busy("room_full")
     try:
-        yield
+        if not _upload_turns.acquire(timeout=UPLOAD_TURN_WAIT_S):
+            raise _uploads_busy("no_turn")
+        try:
+            yield
+        finally:
+            _upload_turns.release()
     finally:
-        _upload_turns.release()
+        _upload_room.release()
+
+
+def _uploads_busy(why: str) -> ApiError:
+    log(logger, "uploads_busy", level=logging.WARNING, path=request.path, why=why)
+    return ApiError(503, "UPLOADS_BUSY", "many photos are being checked right now; try again shortly",
+                    headers={"Retry-After": str(UPLOAD_RETRY_AFTER_S)})
 
 
 def _normalise(index: int, name: str, data: bytes) -> NormalisedImage:
