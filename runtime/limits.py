@@ -62,13 +62,16 @@ return '0'
 
 # A slot's score is the latest moment its request can have reached Kie: at the grant, now + ARGV[5] (the request
 # is still to be sent); once Kie has answered, the answer's time (``settle_kie_slot``). The slot frees a window
-# after its score.
+# after its score. The keys are tried in turn from the one after the last grant's (KEYS[2n + 1] counts grants),
+# so tasks spread over every key with budget: recordInfo's limit and Kie's own cap (433) are per key.
 _KIE_WINDOW = """
 local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local window = tonumber(ARGV[2]); local limit = tonumber(ARGV[3]); local n = #KEYS / 2
+local window = tonumber(ARGV[2]); local limit = tonumber(ARGV[3]); local n = (#KEYS - 1) / 2
 local in_flight = tonumber(ARGV[5])
 local best_wait = -1
-for i = 1, n do
+local start = tonumber(redis.call('GET', KEYS[2 * n + 1]) or '0')
+for j = 0, n - 1 do
+  local i = (start + j) % n + 1
   local account, rest = KEYS[i], KEYS[n + i]
   local rest_ms = redis.call('PTTL', rest)
   if rest_ms > 0 then
@@ -79,6 +82,7 @@ for i = 1, n do
     if count < limit then
       redis.call('ZADD', account, now + in_flight, ARGV[4])
       redis.call('PEXPIRE', account, math.ceil((window + in_flight) * 1000) + 1000)
+      redis.call('SET', KEYS[2 * n + 1], i % n, 'PX', math.ceil(window * 1000) * 10)
       return {i - 1, 0}
     end
     local oldest = redis.call('ZRANGE', account, 0, 0, 'WITHSCORES')
@@ -154,14 +158,16 @@ def acquire_kie_key(client: redis.Redis, *, key_count: int, limit: int, window_s
 
     Kie's limit is per account (``limit`` new tasks per ``window_s``), not per key: keys of one account
     (``accounts[i]`` is key i's account, ``Settings.kie_key_accounts``; none given: each key its own) share
-    one window, so extra keys of one account add no budget. A key resting after a 433 is skipped.
+    one window, so extra keys of one account add no budget. A key resting after a 433 is skipped. The keys take
+    turns (the one after the last granted first), so every key carries its share of the tasks and of their polls.
     Kie counts arrivals, we count grants: a slot is held from the grant until a window after the moment its
     request can have arrived — ``kie_in_flight_s`` after the grant until Kie answers, then the answer's time.
     """
     accounts = kie_accounts(key_count, accounts)
     windows = [f"{namespace}:limit:kie:account:{accounts[i]}" for i in range(key_count)]
     rests = [kie_rest_key(namespace, i) for i in range(key_count)]
-    index, wait = client.eval(_KIE_WINDOW, 2 * key_count, *windows, *rests, time.time(), window_s, limit,
+    index, wait = client.eval(_KIE_WINDOW, 2 * key_count + 1, *windows, *rests, f"{namespace}:limit:kie:next",
+                              time.time(), window_s, limit,
                               slot or uuid.uuid4().hex, kie_in_flight_s(window_s))
     if int(index) >= 0:
         return int(index), 0.0

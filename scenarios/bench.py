@@ -60,7 +60,7 @@ def run_broker(broker: str, parts: list[str], seed: int) -> dict[str, Any]:
 
     limits = [p for p in ("premium", "webhook", "crash", "budget") if p in parts]
     if limits:
-        with Fleet(bench_env(broker)) as fleet:
+        with Fleet(bench_env(broker, **bench_budget.ONE_ACCOUNT)) as fleet:
             rss = bench_load.RssSampler(fleet)
             rss.start()
             if "premium" in limits:

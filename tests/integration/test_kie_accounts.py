@@ -69,11 +69,11 @@ def test_accounts_are_configured_per_key() -> None:
 
 @pytest.mark.scenario
 def test_a_job_completes_on_the_accounts_other_key_when_one_is_capped(services, worker) -> None:
-    """End to end: each key may make 4 tasks (its own cap at the fake), the job needs 7; the first key with room
-    is used until it answers 433 and rests, the other key makes the rest — every photo is made, nothing failed,
-    nothing was retried forever on the capped key."""
+    """End to end: key 0 may make 2 tasks (its own cap at the fake), the job needs 7; the keys take turns until
+    key 0 answers 433 and rests, the other key makes the rest — every photo is made, nothing failed, nothing was
+    retried forever on the capped key."""
     fast_kie(services)
-    kie_config(services, api_keys=list(KEYS), key_accounts=["acme", "acme"], key_cap=4)
+    kie_config(services, api_keys=list(KEYS), key_accounts=["acme", "acme"], key_cap=2, key_cap_keys=[0])
     user = make_user(services)
     payment = make_paid_payment(services, user, make_avatar(services, user), tier="starter")
 
@@ -81,8 +81,22 @@ def test_a_job_completes_on_the_accounts_other_key_when_one_is_capped(services, 
 
     assert job["status"] == "delivered" and job["photos_stored"] == 7, job
     state = SandboxClient.from_settings(services.settings).kie.state()
-    per_key = sorted(sum(1 for t in state["tasks"] if t["key_index"] == i) for i in (0, 1))
+    per_key = [sum(1 for t in state["tasks"] if t["key_index"] == i) for i in (0, 1)]
     assert state["counts"]["rejected_433"] >= 1
-    assert per_key == [3, 4], per_key  # one key stopped at its cap, the other did the rest
+    assert per_key == [2, 5], per_key  # key 0 stopped at its cap, the other did the rest
     health = kie_key_health(services.redis, key_count=2, namespace=services.settings.broker_namespace)
-    assert sum(1 for key in health if key["resting_s"] > 0) == 1, health
+    assert [key["key_index"] for key in health if key["resting_s"] > 0] == [0], health
+
+
+def test_keys_take_turns(services) -> None:
+    """Grants rotate over the keys with budget (each key carries its share of the tasks, and so of their
+    recordInfo polls, which Kie limits per key); a full or resting key is passed over."""
+    ns = f"t-{uuid.uuid4().hex[:8]}"
+    grants = [acquire_kie_key(services.redis, key_count=3, limit=4, window_s=30, namespace=ns,
+                              accounts=("0", "1", "2"))[0] for _ in range(9)]
+    assert sorted(grants[:3]) == [0, 1, 2] and grants[3:6] == grants[:3] and grants[6:] == grants[:3], grants
+    rest_kie_key(services.redis, index=grants[0], namespace=ns, seconds=30)
+    later = [acquire_kie_key(services.redis, key_count=3, limit=4, window_s=30, namespace=ns,
+                             accounts=("0", "1", "2"))[0] for _ in range(4)]
+    assert grants[0] not in later and sorted(later[:2]) == sorted(set(grants) - {grants[0]}), later
+    assert later.count(None) == 2  # the other two keys' 4th grants, then nothing: each key's window is full
