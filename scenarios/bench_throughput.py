@@ -28,6 +28,7 @@ import requests
 from psycopg import sql as pgsql
 
 from sandbox.client import SandboxClient
+from scenarios import bench_where
 from scenarios import fleet as fleet_procs
 from scenarios.bench_buyers import Buyer, complete_payment, prepare, timed
 from scenarios.bench_common import DB_NAME, RUN, Figure, Fleet, progress, run_threads
@@ -283,7 +284,9 @@ def throughput(fleet: Fleet, seed: int) -> tuple[list[Figure], dict[str, Any]]:
         conn.execute("SELECT pg_stat_statements_reset()")
         db_start, tables_start = db_counters(conn), table_reads(conn)
         scraped_start, t_start = scrape(fleet), time.time()
+    cpu_start = bench_where.snapshot()
     time.sleep(max(0.0, stop_at - time.monotonic()))
+    cpu = bench_where.cpu_shares(cpu_start, bench_where.snapshot())
     with observer(fleet) as conn:
         statements, own = fleet_statements(conn), fleet_statements(conn, own=True)
         db_end, tables_end = db_counters(conn), table_reads(conn)
@@ -322,15 +325,16 @@ def throughput(fleet: Fleet, seed: int) -> tuple[list[Figure], dict[str, Any]]:
                f"{round(delta['rows_read'] / photos) if photos else '?'} rows read per photo, the feeders paid "
                f"{paid[0]} orders; web, worker, scheduler, the fakes, Postgres, the broker and the feeders share "
                f"2 cores. The Kie fake (latency set to 0) finished {fake_done} of {len(fake_tasks)} tasks, taking a "
-               f"median {fake_lag[len(fake_lag) // 2] if fake_lag else '?'} s each (its own render and callback, in "
-               "the one sandbox process with the S3 and Telegram fakes). Where our time went (from /metrics): "
+               f"median {fake_lag[len(fake_lag) // 2] if fake_lag else '?'} s each (queued for its 16 work slots, "
+               "fetching 6 references from the S3 fake, rendering and calling back, in "
+               "its own process). " + cpu_text(cpu, photos) + " Where our time went (from /metrics): "
                + "; ".join(busiest(scraped_start, scraped_end)))
     return [
         Figure("photos_per_s", rate, "photos/s", 100, ">=",
                f"limits off, Kie latency 0: Premium orders paid by {len(feeders)} Mini App users for {seconds:.0f} s; "
                f"photos stored (generated_photos) per second from {STEADY_AFTER_S:.0f} s to the end", why,
                {"photos": photos, "orders_paid": paid[0], "photos_delivered_in_window": int(delivered[0]),
-                "per_second": [n for _, n in per_s]}),
+                "per_second": [n for _, n in per_s], "cpu": cpu}),
         Figure("engine_ceiling_msgs_per_s", engine, "msgs/s", None, "",
                "Dramatiq no-op actor (one Redis INCR) on the same broker, 2 processes × 12 threads, 20 000 messages "
                "queued first; counted over 8 s after the first 200", ""),
@@ -362,3 +366,21 @@ def throughput(fleet: Fleet, seed: int) -> tuple[list[Figure], dict[str, Any]]:
                {"rows_read_per_photo": round(delta["rows_read"] / photos, 1) if photos else None,
                 "rows_written_per_photo": round(delta["rows_written"] / photos, 1) if photos else None}),
     ], {"throughput_per_second": [n for _, n in per_s]}
+
+
+FLEET_PROCESSES = ("web", "hooks/web", "worker", "scheduler")
+
+
+def cpu_text(cpu: dict[str, Any], photos: int) -> str:
+    """Where the cores went in the window, per photo: our fleet's processes, the sandbox fakes, the databases
+    and broker, and what our fleet alone would store per second if it had the cores (an estimate: the fakes'
+    CPU stands for providers that run elsewhere)."""
+    used = cpu["cpu_s"]
+    ours = sum(v for k, v in used.items() if k in FLEET_PROCESSES)
+    fakes = sum(v for k, v in used.items() if k.startswith("sandbox"))
+    if not photos or not ours:
+        return ""
+    per = {name: round(1000 * seconds / photos, 1) for name, seconds in used.items() if seconds}
+    return (f"CPU per photo in the window, ms: {per} — our fleet {round(1000 * ours / photos, 1)}, the fakes "
+            f"{round(1000 * fakes / photos, 1)}, cores idle {cpu['idle_share']:.0%}; on the cores alone our fleet "
+            f"would store about {round(cpu['capacity_cpu_s'] / ours * photos / cpu['wall_s'], 1)} photos/s.")

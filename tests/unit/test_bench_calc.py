@@ -46,3 +46,26 @@ def test_the_flood_limit_delays_an_album_beyond_the_burst() -> None:
     # 20 tokens spent at t=1; 3 more at 1/s: the earliest is t=4 (refilled from t=1)
     assert chunk_forced_end(job, 1.0, 20) == 4.0
     assert chunk_forced_end(job, 100.0, 20) == 2.0
+
+
+def test_the_record_info_floor_serves_callbacks_in_arrival_order_at_the_limit() -> None:
+    from scenarios.bench_budget import record_info_floor_s
+
+    waits = record_info_floor_s([0.0] * 20, 10, 1.1)  # 20 callbacks at once, 10 calls per 1.1 s on one key
+    assert waits[:10] == [0.0] * 10 and all(abs(w - 1.1) < 1e-9 for w in waits[10:])
+    assert record_info_floor_s([0.0, 2.0, 4.0], 1, 1.0) == [0.0, 0.0, 0.0]  # spread out: nobody waits
+    assert record_info_floor_s([0.0, 0.5], 1, 1.0) == [0.0, 0.5]
+
+
+def test_people_reads_are_split_at_the_last_checkout() -> None:
+    from scenarios.bench_buyers import Buyer
+    from scenarios.bench_people import read_phases
+
+    buyer = Buyer(1, "starter")
+    buyer.calls = [("GET /api/v1/catalog", 0.5, 200, 100.0), ("POST /api/v1/payments", 1.0, 200, 101.0),
+                   ("GET /api/v1/payments/<id>", 0.3, 200, 101.5), ("GET /api/v1/generations/<id>", 0.01, 200, 102.5),
+                   ("GET /api/v1/generations/<id>", 0.02, 200, 104.0)]
+    phases = read_phases([buyer])
+    assert phases["burst_s"] == 2.0  # from the first call to the checkout's answer (101 + 1 s)
+    assert phases["burst"] == {"n": 2, "p50_ms": 300.0, "p99_ms": 500.0}
+    assert phases["after"] == {"n": 2, "p50_ms": 10.0, "p99_ms": 20.0}
