@@ -51,7 +51,32 @@ def database_unreachable(exception: BaseException) -> bool:
     return sqlstate is None or sqlstate.startswith(UNREACHABLE_SQLSTATES)
 
 
+class DefersUnlogged(logging.Filter):
+    """Dramatiq's worker thread logs every exception an actor raises as an error with its traceback
+    ("Failed to process message … with unhandled exception."). A ``Defer`` is not one: it is an expected wait (a
+    rate limit, a busy lock), the ``message_done`` line already records it (outcome ``Defer``), and under load the
+    tracebacks were most of the worker's log (69 a second for the Kie budget's waiting tokens) and CPU it did not
+    have. Every other exception is still logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, Defer)
+
+
+DRAMATIQ_WORKER_LOGGER = "dramatiq.worker.WorkerThread"
+
+
+def quiet_defers() -> None:
+    """Install ``DefersUnlogged`` on Dramatiq's worker-thread logger of this process (once)."""
+    worker_logger = logging.getLogger(DRAMATIQ_WORKER_LOGGER)
+    if not any(isinstance(f, DefersUnlogged) for f in worker_logger.filters):
+        worker_logger.addFilter(DefersUnlogged())
+
+
 class RetryPolicy(Middleware):
+    def __init__(self) -> None:
+        quiet_defers()  # the broker is built in every worker process, before its threads start
+
     @property
     def actor_options(self) -> set[str]:
         return {"max_retries", "min_backoff", "max_backoff"}
