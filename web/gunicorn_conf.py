@@ -10,6 +10,10 @@ from __future__ import annotations
 # POST is lost to the client (the 100-people bench lost selfie uploads so). The gthread worker parks idle
 # connections in its poller, so they hold no thread.
 keepalive = 5
+# Gunicorn (25.1+) opens a control socket for ``gunicornc`` at $XDG_RUNTIME_DIR/gunicorn.ctl or
+# ~/.gunicorn/gunicorn.ctl: one path per host, so the web and the hooks role (and any other gunicorn on it) take it
+# from one another, and a read-only home fails. We do not use it: workers and reloads are the platform's.
+control_socket_disable = True
 accesslog = "-"  # stderr, as the error log
 access_log_format = "%(m)s %(U)s %(s)s"  # the JSON formatter builds the line from the record's atoms instead
 logconfig_dict = {

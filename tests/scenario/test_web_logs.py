@@ -57,6 +57,7 @@ def test_gunicorn_logs_json_with_the_correlation_id(settings, tmp_path) -> None:
 
     lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
     records = [json.loads(line) for line in lines]  # every line is JSON: none is gunicorn's plain text
+    assert not [r for r in records if "Control socket" in str(r.get("event"))]  # gunicornc's socket is off
     access = [r for r in records if r.get("event") == "http_request" and r.get("path") == "/health/live"]
     assert access and access[0]["status"] == 200 and access[0]["method"] == "GET", access
     assert access[0]["correlation_id"] == "trace-web-logs-1" and isinstance(access[0]["process"], int)
