@@ -43,11 +43,11 @@ def _request(port: int, path: str, headers: dict[str, str], data: bytes) -> tupl
 
 
 def _slow_sender(port: int, path: str, headers: dict[str, str], data: bytes, answers: list[bytes]) -> None:
-    """A slow phone: the body trickles in over about three seconds, then the answer is read."""
+    """A slow phone: the body trickles in over about five seconds, then the answer is read."""
     head, body = _request(port, path, headers, data)
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall(head)
-        step = max(1, len(body) // 30)
+        step = max(1, len(body) // 50)
         for start in range(0, len(body), step):
             sock.sendall(body[start:start + step])
             time.sleep(0.1)
@@ -88,7 +88,7 @@ def test_a_full_waiting_room_answers_every_call(settings, services, tmp_path) ->
             tma_header(settings, people[i % 3]["telegram_id"]), selfie(20 + i), place_holders)) for i in range(room)]
         for thread in fillers:  # slow phones: each holds a place in the room while its body trickles in
             thread.start()
-        time.sleep(1.0)
+        time.sleep(1.5)  # every slow phone's call has its place by now (each takes about 5 s to send)
         late: list[bytes] = []
         path = f"/api/v1/avatars/{avatars[3]['id']}/references"
         header = tma_header(settings, people[3]["telegram_id"])
