@@ -64,8 +64,9 @@ def invoice_blueprint() -> Blueprint:
         _invoice(fake_state(), slug)
         if body.get("wait", True) in (False, "0", "false"):
             _start_payment(fake_state(), slug)
+            started = _invoice(fake_state(), slug)  # before the payment runs: it may end before we answer
             threading.Thread(target=pay_invoice, args=(fake_state(), slug, payer), daemon=True).start()
-            return jsonify(_invoice(fake_state(), slug)), 202
+            return jsonify(started), 202
         _start_payment(fake_state(), slug)
         result = pay_invoice(fake_state(), slug, payer)
         return _finish(result, body.get("return"))
