@@ -17,7 +17,7 @@ from runtime.limits import RECORD_INFO_MARGIN_S, kie_in_flight_s
 from sandbox.client import SandboxClient
 from scenarios.bench_buyers import Buyer, pay_all, payment_ids, prepare, ready_and_paid
 from scenarios.bench_common import Figure, Fleet, kie_floor_s, kie_utilization, percentile, progress, run_threads
-from scenarios.bench_records import JobRecord, chunk_forced_end, jobs_of, kie_records, last_chunk_sent
+from scenarios.bench_records import JobRecord, chunk_forced_end, completion, jobs_of, kie_records, last_chunk_sent
 
 # The limits group's fleet: two API keys of one Kie account, as production should run (docs/providers.md): the
 # account's 20 new tasks / 10 s are shared, while recordInfo (10 calls / s) and Kie's own cap (433) are per key, so
@@ -60,7 +60,8 @@ def premium(fleet: Fleet, seed: int) -> tuple[list[Figure], dict[str, Any]]:
     jobs = wait_jobs(fleet, payment_ids([buyer]), 180)
     tasks, callbacks = kie_records(sandbox)
     figures, data = job_figures(jobs, tasks, callbacks, s.kie_rate_limit, s.kie_rate_window_s,
-                                s.tg_chat_rate, s.tg_chat_burst, sandbox.kie.counts(), len(s.kie_api_keys))
+                                s.tg_chat_rate, s.tg_chat_burst, sandbox.kie.counts(), len(s.kie_api_keys),
+                                s.kie_record_info_rate_limit)
     job = jobs[0] if jobs else None
     created = sorted(tasks[t["kie_task_id"]]["create_ms"] / 1000 for t in (job.tasks if job else [])
                      if t["kie_task_id"] in tasks)
@@ -85,7 +86,8 @@ def premium(fleet: Fleet, seed: int) -> tuple[list[Figure], dict[str, Any]]:
 
 def job_figures(jobs: list[JobRecord], tasks: dict[str, dict[str, Any]], callbacks: dict[str, float],
                 limit: int, window_s: float, chat_rate: float, chat_burst: int,
-                kie_counts: dict[str, Any] | None = None, key_count: int = 1) -> tuple[list[Figure], dict[str, Any]]:
+                kie_counts: dict[str, Any] | None = None, key_count: int = 1,
+                record_info_limit: int = 10) -> tuple[list[Figure], dict[str, Any]]:
     """callback → stored, last photo → album (beyond Telegram's forced wait) and job overhead, of finished jobs."""
     stored_lags = [job.photo_of_task[t] - callbacks[t] for job in jobs for t in job.photo_of_task if t in callbacks]
     beyond, raw, ratios, completions, to_row, row_to_sent = [], [], [], [], [], []
@@ -122,12 +124,12 @@ def job_figures(jobs: list[JobRecord], tasks: dict[str, dict[str, Any]], callbac
                            "paid_to_last_photo_s": round(last_photo - job.paid_at, 2),
                            "ideal_last_photo_s": round(ideal_done, 2),
                            "last_photo_to_album_s": round(sent - last_photo, 2)})
-        if job.paid_at:
-            completions.append({"job_id": job.job_id, "tier": job.tier,
-                                "paid_to_album_s": round(sent - job.paid_at, 2)})
+        if done := completion(job):
+            completions.append(done)
     p95 = percentile(stored_lags, 0.95)
     callback_times = [callbacks[t] for job in jobs for t in job.photo_of_task if t in callbacks]
-    one_key_floor = percentile(record_info_floor_s(callback_times, 10, 1.0 + RECORD_INFO_MARGIN_S), 0.95)
+    one_key_floor = percentile(record_info_floor_s(callback_times, record_info_limit,
+                                                     1.0 + RECORD_INFO_MARGIN_S), 0.95)
     lag_why = ""
     if p95 is not None and p95 > 0.5:
         counts = kie_counts or {}
@@ -135,12 +137,11 @@ def job_figures(jobs: list[JobRecord], tasks: dict[str, dict[str, Any]], callbac
         busiest = max((sum(1 for u in times if t <= u < t + 1.0) for t in times), default=0)
         lag_why = (f"p50 {percentile(stored_lags, 0.5):.2f} s, max {max(stored_lags):.2f} s over "
                    f"{len(stored_lags)} photos. A callback only queues poll_task, which reads recordInfo (the "
-                   f"callback's body is not trusted): {busiest} callbacks came within one second, and Kie allows 10 "
-                   f"recordInfo calls per s per key ({key_count} key(s) here; on one key the limit alone would "
-                   f"make the p95 {_r(one_key_floor)} s), so our limiter (runtime.limits.acquire_record_info) made "
-                   f"the rest wait their turn; the Kie fake counted {counts.get('record_info_calls')} recordInfo "
-                   "calls, "
-                   f"{counts.get('record_info_429')} answered 429")
+                   f"callback's body is not trusted): {busiest} callbacks came within one second, and Kie allows "
+                   f"{record_info_limit} recordInfo calls per s per key ({key_count} key(s) here; on one key the "
+                   f"limit alone would make the p95 {_r(one_key_floor)} s), so our limiter "
+                   "(runtime.limits.acquire_record_info) made the rest wait their turn; the Kie fake counted "
+                   f"{counts.get('record_info_calls')} recordInfo calls, {counts.get('record_info_429')} answered 429")
     album_why = ""
     if beyond and (percentile(beyond, 0.95) or 0) > 1.0:
         album_why = (f"last photo stored → its chunk's deliveries row p95 {_r(percentile(to_row, 0.95))} s; row → "
@@ -159,7 +160,8 @@ def job_figures(jobs: list[JobRecord], tasks: dict[str, dict[str, Any]], callbac
     figures = [
         Figure("callback_to_stored_p95_s", _r(p95), "s", 0.5, "<=",
                "Kie fake's callback sent (its record at_ms) → our generated_photos row created, per photo (a "
-               f"callback is confirmed by recordInfo, 10 calls / s per key; {key_count} key(s) of one account); "
+               f"callback is confirmed by recordInfo, {record_info_limit} calls / s per key; {key_count} key(s) of "
+               "one account); "
                "one_key_floor_p95_s in extra: the p95 wait the recordInfo limit alone would force on one key",
                lag_why, {"n": len(stored_lags), "p50_s": _r(percentile(stored_lags, 0.5)),
                          "one_key_floor_p95_s": _r(one_key_floor)}),

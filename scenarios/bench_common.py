@@ -37,7 +37,7 @@ UPLOADS_NICE = 10
 
 def web_threads() -> str:
     """The web's threads per gunicorn process (``WEB_THREADS``; deploy/launch.sh's default when unset)."""
-    return os.environ.get("WEB_THREADS", "16")
+    return os.environ.get("WEB_THREADS", fleet.WEB_THREADS)
 
 
 def progress(message: str) -> None:

@@ -5,6 +5,7 @@ albums delivered, 429s at Kie."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
@@ -14,7 +15,7 @@ from sandbox.client import SandboxClient
 from scenarios import bench_where
 from scenarios.bench_buyers import Buyer, complete_payment, payment_ids, prepare, selfies, timed
 from scenarios.bench_common import UPLOADS_NICE, Figure, Fleet, percentile, progress, web_threads
-from scenarios.bench_records import jobs_of, last_chunk_sent
+from scenarios.bench_records import completion, jobs_of
 from scenarios.demo import MiniApp, albums_in_chat
 
 KEYS = [f"sandbox-kie-key-{i}" for i in range(1, 11)]
@@ -37,7 +38,7 @@ def person(fleet: Fleet, buyer: Buyer, outcome: dict[str, Any]) -> None:
     deadline = time.monotonic() + TIMEOUT_S
     try:
         start, step, most = PAYMENT_POLL_S
-        for round_ in range(10_000):
+        for round_ in itertools.count():
             buyer.job_id = timed(buyer, app, READS[1], "GET", f"/api/v1/payments/{buyer.payment['payment_id']}")[
                 "job_id"]
             if buyer.job_id is not None or time.monotonic() >= deadline:
@@ -167,12 +168,7 @@ def people_completions(fleet: Fleet, buyers: list[Buyer]) -> list[dict[str, Any]
     sent, from our database (``bench_records.jobs_of``), with its tier."""
     with fleet.db() as conn:
         jobs = jobs_of(conn, payment_ids(buyers))
-    found = []
-    for job in jobs:
-        sent = last_chunk_sent(job)
-        if job.paid_at and sent and job.status == "delivered":
-            found.append({"job_id": job.job_id, "tier": job.tier, "paid_to_album_s": round(sent - job.paid_at, 2)})
-    return found
+    return [done for job in jobs if job.status == "delivered" and (done := completion(job))]
 
 
 def tightest_spans(tasks: list[dict[str, Any]], limit: int = 20) -> dict[str, float]:

@@ -96,5 +96,13 @@ def last_chunk_sent(job: JobRecord) -> float | None:
     return max(sent) if sent else None
 
 
+def completion(job: JobRecord) -> dict[str, Any] | None:
+    """The job's paid → last album sent, with its tier; None before it was paid or sent anything."""
+    sent = last_chunk_sent(job)
+    if not job.paid_at or not sent:
+        return None
+    return {"job_id": job.job_id, "tier": job.tier, "paid_to_album_s": round(sent - job.paid_at, 2)}
+
+
 def _f(value: Any) -> float | None:
     return None if value is None else float(value)

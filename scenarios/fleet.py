@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / ".run"
 PY = sys.executable
 FAKES = ("kie", "tbank", "telegram", "s3")
+WEB_THREADS = "16"  # per gunicorn process unless WEB_THREADS says otherwise, as deploy/launch.sh
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ def processes(env: Mapping[str, str]) -> list[Proc]:
     return [
         *sandbox_processes(env),
         Proc("web", [str(bin_dir / "gunicorn"), "web.wsgi:build()", "--bind", f"127.0.0.1:{port}",
-                     "--workers", env.get("WEB_WORKERS", "2"), "--threads", env.get("WEB_THREADS", "16"),
+                     "--workers", env.get("WEB_WORKERS", "2"), "--threads", env.get("WEB_THREADS", WEB_THREADS),
                      "--timeout", "60",
                      "--access-logfile", "-"]),
         Proc("worker", [PY, "-m", "workers.dramatiq_cli", "workers.main",  # as deploy/launch.sh: JSON logs

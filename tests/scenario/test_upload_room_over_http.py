@@ -18,11 +18,10 @@ import time
 import uuid
 
 import pytest
-import requests
 
 from tests.conftest import free_port, tma_header
 from tests.factories import make_avatar, make_user, selfie
-from tests.scenario.test_web_logs import launch
+from tests.scenario.test_web_logs import launch, wait_live
 from web.api import references as references_api
 
 pytestmark = pytest.mark.scenario
@@ -71,14 +70,7 @@ def test_a_full_waiting_room_answers_every_call(settings, services, tmp_path) ->
     web, log = launch("web", settings, tmp_path, WEB_PORT=str(port), WEB_WORKERS="1")
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(f"{base}/health/live", timeout=2)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline, log.read_text(errors="replace")[-2000:]
-                time.sleep(0.3)
+        wait_live(base, log)
         people = [make_user(services) for _ in range(4)]
         avatars = [make_avatar(services, user, references=0) for user in people]
         place_holders: list[bytes] = []

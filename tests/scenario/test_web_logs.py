@@ -36,19 +36,22 @@ def launch(role: str, settings, tmp_path: Path, **extra: str) -> tuple[subproces
     return process, log
 
 
+def wait_live(base: str, log: Path, headers: dict[str, str] | None = None) -> requests.Response:
+    """The launched web's first answer to /health/live (up to a minute; its log's tail when it never comes)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return requests.get(f"{base}/health/live", timeout=2, headers=headers)
+        except requests.ConnectionError:
+            assert time.monotonic() < deadline, log.read_text(errors="replace")[-2000:]
+            time.sleep(0.3)
+
+
 def test_gunicorn_logs_json_with_the_correlation_id(settings, tmp_path) -> None:
     port = free_port()
     web, log = launch("web", settings, tmp_path, WEB_PORT=str(port), WEB_WORKERS="1")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                answer = requests.get(f"http://127.0.0.1:{port}/health/live", timeout=2,
-                                      headers={"X-Correlation-ID": "trace-web-logs-1"})
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline, log.read_text(errors="replace")[-2000:]
-                time.sleep(0.3)
+        answer = wait_live(f"http://127.0.0.1:{port}", log, {"X-Correlation-ID": "trace-web-logs-1"})
         assert answer.status_code == 200
         time.sleep(0.5)  # the access line is written after the answer
     finally:

@@ -69,3 +69,15 @@ def test_people_reads_are_split_at_the_last_checkout() -> None:
     assert phases["burst_s"] == 2.0  # from the first call to the checkout's answer (101 + 1 s)
     assert phases["burst"] == {"n": 2, "p50_ms": 300.0, "p99_ms": 500.0}
     assert phases["after"] == {"n": 2, "p50_ms": 10.0, "p99_ms": 20.0}
+
+
+def test_a_completion_is_paid_to_the_last_album_sent() -> None:
+    from scenarios.bench_records import completion
+
+    chunks = [{"chunk": 0, "kind": "album", "photo_ids": [1], "sent_at": 110.5, "created_at": 110.0},
+              {"chunk": 1, "kind": "album", "photo_ids": [2], "sent_at": 112.0, "created_at": 111.0},
+              {"chunk": 2, "kind": "text", "photo_ids": [], "sent_at": 130.0, "created_at": 129.0}]
+    job = JobRecord(1, 2, "standard", "delivered", 15, 100.0, 99.0, 120.0, chunks=chunks)
+    assert completion(job) == {"job_id": 1, "tier": "standard", "paid_to_album_s": 12.0}
+    job.paid_at = None
+    assert completion(job) is None
