@@ -91,6 +91,10 @@ def bump_poll(conn: Connection, *, id: int, expected: int) -> Row | None:
     return fetch_one(conn, "jobs.bump_poll", {"id": id, "expected": expected})
 
 
+def recent_task_seconds(conn: Connection) -> Row:
+    return fetch_row(conn, "jobs.recent_task_seconds", {})
+
+
 def tasks_of_job(conn: Connection, *, job_id: int) -> list[Row]:
     return fetch_all(conn, "jobs.tasks_of_job", {"job_id": job_id})
 

@@ -11,6 +11,8 @@ refunds: resume, or expect them."""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from typing import Any
 
@@ -19,7 +21,7 @@ from psycopg import Connection
 from db import avatars, controls, jobs, outbox, payments, photos
 from gateways.kie import KieTaskInfo
 from rules.albums import MAX_ALBUM
-from rules.backoff import MAX_TASK_ATTEMPTS, poll_delay_ms
+from rules.backoff import MAX_TASK_ATTEMPTS, first_poll_delay_ms, poll_delay_ms
 from rules.catalog import MIN_REFERENCES, STYLES, is_ready, prompt_for
 from telemetry import metrics
 from telemetry.context import correlation_of
@@ -193,15 +195,46 @@ def _count_and_maybe_complete(conn: Connection, *, job_id: int, stored: int = 0,
 
 
 def task_submitted(conn: Connection, *, task: dict[str, Any], kie_task_id: str, first_poll_ms: int) -> bool:
-    """Kie accepted the attempt: record its task id and schedule the first poll. Only the claim that made the
+    """Kie accepted the attempt: record its task id and schedule the first poll — after ``first_poll_ms``
+    (KIE_FIRST_POLL_MS) or, once Kie's recent tasks show they take longer, when nine in ten of them had ended
+    (``rules.backoff.first_poll_ms``; the callback normally comes first). Only the claim that made the
     call (its ``claim_token``) moves the task: False when it was recovered meanwhile (its claimer looked dead,
     ``usecases.liveness``, or the sweeper found it idle), whether or not it was claimed again — then Kie's task
     is an orphan."""
     if jobs.move_task(conn, id=task["id"], seen="submitting", new="submitted", kie_task_id=kie_task_id,
                       claim_token=task["claim_token"]) is None:
         return False
-    outbox.send(conn, "poll_task", task["id"], 0, delay_ms=first_poll_ms)
+    tasks, p90_s = _recent_kie_time.read(conn)
+    outbox.send(conn, "poll_task", task["id"], 0,
+                delay_ms=first_poll_delay_ms(first_poll_ms, recent_tasks=tasks, recent_p90_s=p90_s))
     return True
+
+
+class RecentKieTime:
+    """How long Kie's recent tasks took (``db.jobs.recent_task_seconds``: count, p90 in seconds), read at most
+    once per ``ttl_s`` per process and database — one small query every half minute, not one per task."""
+
+    def __init__(self, ttl_s: float = 30.0) -> None:
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._known: dict[tuple[str, int, str], tuple[float, tuple[int, float | None]]] = {}
+
+    def read(self, conn: Connection) -> tuple[int, float | None]:
+        database = (conn.info.host, conn.info.port, conn.info.dbname)
+        now = time.monotonic()
+        with self._lock:
+            read_at, value = self._known.get(database, (float("-inf"), (0, None)))
+            if now - read_at < self.ttl_s:
+                return value
+            self._known[database] = (now, value)  # one reader per period; the others keep the last value
+        row = jobs.recent_task_seconds(conn)
+        value = (int(row["tasks"]), None if row["p90_s"] is None else float(row["p90_s"]))
+        with self._lock:
+            self._known[database] = (now, value)
+        return value
+
+
+_recent_kie_time = RecentKieTime()
 
 
 def return_to_pool(conn: Connection, *, task: dict[str, Any], out_of_credits: bool = False) -> None:

@@ -19,8 +19,24 @@ if TYPE_CHECKING:
 
 
 def register_user(conn: Connection, tg_user: TelegramProfile, *, start_param: str | None = None) -> dict[str, Any]:
-    """The user's row, created on first sight (``start_param`` ``ref_<code>`` records who invited them)."""
-    return users.register_user(conn, tg_user, start_param=start_param)
+    """The user's row, created on first sight (``start_param`` ``ref_<code>`` records who invited them).
+
+    Inside the caller's transaction or on an autocommit connection outside one (the Mini App's auth, on every
+    request): a known user with the same profile and nothing to record is one read, with no transaction's
+    BEGIN and COMMIT round trips; anything to write is written in a transaction of its own (a savepoint in the
+    caller's)."""
+    row = users.get_user_by_telegram_id(conn, telegram_id=tg_user.id)
+    if row is not None and not _user_changes(row, tg_user, start_param):
+        return row
+    with conn.transaction():
+        return users.register_user(conn, tg_user, start_param=start_param)
+
+
+def _user_changes(row: dict[str, Any], tg_user: TelegramProfile, start_param: str | None) -> bool:
+    """Whether registering ``tg_user`` would write: a changed profile, or an invite code not yet honoured."""
+    profile = (tg_user.username, tg_user.first_name, tg_user.language_code)
+    invited = bool((start_param or "").removeprefix("ref_").strip()) and row["referred_by"] is None
+    return (row["username"], row["first_name"], row["language_code"]) != profile or invited
 
 
 def set_bot_blocked(conn: Connection, *, user_id: int, blocked: bool) -> None:

@@ -44,7 +44,7 @@ def require_user(view: Callable[..., Any]) -> Callable[..., Any]:
         tg_user = validated_init_data(raw.strip())
         if tg_user is None:
             raise ApiError(401, g.initdata_error.code, "initData is not valid") from None
-        with fleet.services.pool.connection() as conn, conn.transaction():
+        with fleet.services.pool.connection() as conn:  # one read for a known user; a write has its transaction
             g.user = register_user(conn, tg_user, start_param=tg_user.start_param)
         return view(*args, **kwargs)
 

@@ -128,6 +128,16 @@ UPDATE generation_tasks SET poll_count = poll_count + 1, updated_at = now()
 WHERE id = %(id)s AND status = 'submitted' AND poll_count = %(expected)s
 RETURNING *;
 
+-- name: recent_task_seconds
+-- How long Kie's latest tasks took, submitted → photo stored: of the 200 newest photos (a bounded backward scan of
+-- the primary key, however old they are), those stored in the last 15 minutes — how many and their 90th percentile.
+SELECT count(*) AS tasks, percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds) AS p90_s
+FROM (SELECT extract(epoch FROM p.created_at - t.submitted_at)::float8 AS seconds, p.created_at
+      FROM (SELECT task_id, created_at FROM generated_photos ORDER BY id DESC LIMIT 200) AS p
+      JOIN generation_tasks AS t ON t.id = p.task_id
+      WHERE t.submitted_at IS NOT NULL) AS recent
+WHERE created_at > now() - interval '15 minutes';
+
 -- name: tasks_of_job
 SELECT * FROM generation_tasks WHERE job_id = %(job_id)s ORDER BY prompt_index, attempt;
 
