@@ -36,7 +36,8 @@ Knobs (``POST /_sandbox/config`` or env ``SANDBOX_KIE_<KNOB>``):
   latency_ms_min=300 / latency_ms_max=1200 · fail_rate · error_500_rate · http200_error_rate (0..1; the two
   error rates hit every /api call) · mirror_http_status=false · result_json_as_object=false ·
   result_ttl_s=86400 · callback_drop_rate · callback_duplicate_rate · callback_retry_ms=200 (doubling) ·
-  webhook_key.
+  webhook_key · reference_reuse_s=0 (a reference URL fetched fine less than this ago, and not expired, is not
+  fetched again: for make bench's throughput part only; the fetch log marks it ``reused``).
 """
 
 from __future__ import annotations

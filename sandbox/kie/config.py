@@ -44,6 +44,10 @@ class KieFakeConfig(Knobs):
     # null", or 404 with record_info_unknown_404.
     record_info_unknown_ms: int = knob(0, low=0)
     record_info_unknown_404: bool = False
+    # A reference URL this fake fetched and found an image less than this many seconds ago (and not expired since)
+    # is not fetched again (0: every task fetches every URL, as the real service is assumed to). Only for
+    # measuring our fleet: make bench's throughput part sets it, so the fake's own fetches do not set the pace.
+    reference_reuse_s: float = knob(0.0, low=0)
 
     def check(self) -> None:
         if self.key_accounts and len(self.key_accounts) != len(self.api_keys):

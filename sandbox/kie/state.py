@@ -93,6 +93,7 @@ class KieFake:
         self.key_cap_windows: dict[str, deque[float]] = {}
         self.record_info_windows: dict[str, deque[float]] = {}
         self.fetches: list[dict[str, Any]] = []
+        self.fetched_ok: dict[str, float] = {}  # reference URL → when it was last fetched fine (reference_reuse_s)
         self.callbacks: list[dict[str, Any]] = []
         self.counts: dict[str, Any] = {
             "create_calls": 0, "record_info_calls": 0, "credit_calls": 0, "created": 0, "rejected_429": 0,

@@ -8,6 +8,7 @@ after creation. A reference that does not answer HTTP 200 with a decodable image
 from __future__ import annotations
 
 import base64
+import calendar
 import hashlib
 import hmac
 import io
@@ -16,7 +17,7 @@ import json
 import threading
 import time
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import requests
 from PIL import Image
@@ -174,13 +175,18 @@ def _fetch_references(fake: KieFake, task: FakeTask) -> tuple[str, str] | None:
         entry: dict[str, Any] = {"task_id": task.task_id, "url": url, "status": None, "ok": False,
                                  "error": None, "epoch": task.epoch}
         error = _refusal(url)
-        if error is None:
+        if error is None and _reusable(fake, url):
+            entry["status"], entry["reused"] = 200, True
+        elif error is None:
             try:
                 response = requests.get(url, timeout=FETCH_TIMEOUT_S, headers={"User-Agent": USER_AGENT})
                 entry["status"] = response.status_code
                 error = _image_problem(response)
             except requests.RequestException as exc:
                 error = type(exc).__name__
+            if error is None and fake.config.reference_reuse_s > 0:
+                with fake.lock:
+                    fake.fetched_ok[url] = time.time()
         entry["ok"], entry["error"] = error is None, error
         fake.record("fetches", entry)
         if error is not None and failure is None:
@@ -190,6 +196,25 @@ def _fetch_references(fake: KieFake, task: FakeTask) -> tuple[str, str] | None:
             if fake.is_current(task):
                 fake.counts["failures"]["fetch"] += 1
     return failure
+
+
+def _reusable(fake: KieFake, url: str) -> bool:
+    """Whether ``url`` was fetched fine within ``reference_reuse_s`` and has not expired since (its presigned
+    X-Amz-Date + X-Amz-Expires, when it carries them)."""
+    reuse_s = fake.config.reference_reuse_s
+    if reuse_s <= 0:
+        return False
+    with fake.lock:
+        fetched_at = fake.fetched_ok.get(url)
+    now = time.time()
+    if fetched_at is None or now - fetched_at >= reuse_s:
+        return False
+    query = dict(parse_qsl(urlsplit(url).query))
+    try:
+        signed = calendar.timegm(time.strptime(query["X-Amz-Date"], "%Y%m%dT%H%M%SZ"))
+        return now < signed + int(query["X-Amz-Expires"])
+    except (KeyError, ValueError):
+        return True  # not a presigned S3 URL: nothing expires it
 
 
 def _image_problem(response: requests.Response) -> str | None:

@@ -390,3 +390,19 @@ def test_result_url_stops_working_after_its_ttl(kie: Kie) -> None:
     assert requests.get(url.replace("/files/", "/files/x"), timeout=5).status_code == 404
 
 
+
+
+def test_reference_reuse_fetches_a_fresh_url_once_and_an_expired_one_again(kie: Kie) -> None:
+    """``reference_reuse_s`` (make bench's throughput part only): a URL fetched fine is not fetched again within
+    it — unless its presigned life (X-Amz-Date + X-Amz-Expires) ended meanwhile. Off by default: every task
+    fetches (the other tests)."""
+    kie.configure(reference_reuse_s=60)
+    fresh = kie.peer.ref("selfie.png")
+    signed = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() - 3600))
+    expired = f"{kie.peer.ref('selfie.png')}?X-Amz-Date={signed}&X-Amz-Expires=60"
+
+    for _ in range(2):
+        assert kie.wait_terminal(kie.create(image_urls=[fresh, expired])).succeeded
+
+    fetches = [(f["url"], bool(f.get("reused"))) for f in kie.state()["fetches"]]
+    assert fetches == [(fresh, False), (expired, False), (fresh, True), (expired, False)]
