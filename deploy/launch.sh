@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Procfile's launcher: `deploy/launch.sh web|hooks|worker|scheduler|release|sandbox` runs that role the way a
+# The Procfile's launcher: `deploy/launch.sh web|hooks|uploads|worker|scheduler|release|sandbox` runs that role the way a
 # Heroku-style platform should, with the set-up the bare commands lack:
 # - PROMETHEUS_MULTIPROC_DIR: prometheus_client picks its multiprocess mode when it is imported, so the variable
 #   must exist before Python starts; unset, it defaults to $TMPDIR/pinglass-metrics (created here), shared by every
@@ -8,6 +8,8 @@
 # - web: binds 0.0.0.0:$PORT when the platform gives $PORT, else 127.0.0.1:${WEB_PORT:-8000} (local runs).
 # - hooks: the same web app for the providers' callbacks (CALLBACK_BASE_URL points at it), on its own processes so
 #   a burst of selfie uploads on the web never holds up a pre-checkout answer; $PORT, else 127.0.0.1:${HOOKS_PORT:-8001}.
+# - uploads: the same web app for the Mini App's selfie uploads (UPLOADS_BASE_URL points at it), on its own processes
+#   so a crowd checking selfies never slows everyone's reads; $PORT, else 127.0.0.1:${UPLOADS_PORT:-8002}.
 # - worker: with WORKER_METRICS_PORT, a metrics server for this host (workers/metrics_server.py) as a Dramatiq fork;
 #   --worker-shutdown-timeout ${WORKER_SHUTDOWN_TIMEOUT_MS:-20000} ms. Platforms send SIGTERM and
 #   SIGKILL 30 s later; Dramatiq's default (600 s) would be cut by the SIGKILL mid-message. Within the timeout the
@@ -15,7 +17,7 @@
 #   another worker (workers/broker.py's heartbeat), and every actor is exactly-once (actors/unit.py), so it is
 #   redone without a double effect. tests/scenario/test_worker_sigterm.py runs this line.
 set -euo pipefail
-role="${1:?usage: deploy/launch.sh web|hooks|worker|scheduler|release|sandbox}"
+role="${1:?usage: deploy/launch.sh web|hooks|uploads|worker|scheduler|release|sandbox}"
 
 export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-${TMPDIR:-/tmp}/pinglass-metrics}"
 mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
@@ -34,6 +36,10 @@ case "$role" in
         if [[ -n "${PORT:-}" ]]; then bind="0.0.0.0:${PORT}"; else bind="127.0.0.1:${HOOKS_PORT:-8001}"; fi
         exec gunicorn 'web.wsgi:build()' --config python:web.gunicorn_conf --bind "$bind" \
             --workers "${HOOKS_WORKERS:-1}" --threads 4 --timeout 60 ;;
+    uploads)
+        if [[ -n "${PORT:-}" ]]; then bind="0.0.0.0:${PORT}"; else bind="127.0.0.1:${UPLOADS_PORT:-8002}"; fi
+        exec gunicorn 'web.wsgi:build()' --config python:web.gunicorn_conf --bind "$bind" \
+            --workers "${UPLOADS_WORKERS:-2}" --threads "${WEB_THREADS:-16}" --timeout 60 ;;
     worker)
         # A host without a web exposes its workers' metrics itself (workers/metrics_server.py).
         metrics=()

@@ -83,11 +83,12 @@ def run_broker(broker: str, parts: list[str], seed: int) -> dict[str, Any]:
 
 
 def pools_note(env: dict[str, str]) -> str:
-    """The web's shape in the report's fleet line; a shape other than the deployed one (web + hooks) is named an
-    EXPERIMENT: its figures are not the deployed fleet's."""
+    """The web's shape in the report's fleet line; a shape other than the deployed one (web + hooks + uploads) is
+    named an EXPERIMENT: its figures are not the deployed fleet's."""
     pools = web_pools(env)
-    if list(pools) == ["hooks"]:
-        return f"; the providers' callbacks on the hooks role (:{pools['hooks']}, CALLBACK_BASE_URL), as deployed"
+    if list(pools) == ["hooks", "uploads"]:
+        return (f"; the providers' callbacks on the hooks role (:{pools['hooks']}, CALLBACK_BASE_URL) and the selfie "
+                f"uploads on the uploads role (:{pools['uploads']}, UPLOADS_BASE_URL), as deployed")
     return ("; EXPERIMENT (BENCH_WEB_POOLS), not the deployed web: the same web also on "
             + (", ".join(f"{name} :{port}" for name, port in pools.items()) or "no hooks role"))
 

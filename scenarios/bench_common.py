@@ -27,12 +27,12 @@ DB_NAME = "pinglass_bench"
 RABBIT_QUEUES = ("bot", "kie", "kie_poll", "ops", "payments", "storage", "telegram")
 _T0 = time.monotonic()
 RUN = fleet.RUN_DIR / "bench"  # its own pid files and logs: never another fleet's
-# Beside the Mini App's web on 8200, the same web app in more gunicorn processes (BENCH_WEB_POOLS, default "hooks"):
-# `hooks`, the deployed shape (deploy/launch.sh hooks): the providers' callbacks, CALLBACK_BASE_URL (Kie, T-Bank,
-# Telegram); `uploads`, an experiment: selfie uploads (niced), as a proxy routing that path would; `none`: the web
-# alone, callbacks included. Each pool: pid file and log under RUN/<pool>/.
+# Beside the Mini App's web on 8200, the same web app in more gunicorn processes (BENCH_WEB_POOLS, default
+# "hooks,uploads", the deployed shape): `hooks` (deploy/launch.sh hooks), the providers' callbacks, CALLBACK_BASE_URL
+# (Kie, T-Bank, Telegram); `uploads` (deploy/launch.sh uploads), the Mini App's selfie uploads, UPLOADS_BASE_URL;
+# `none`: the web alone, callbacks and uploads included. Each pool: pid file and log under RUN/<pool>/.
 POOLS = {"hooks": 8201, "uploads": 8202}
-UPLOADS_NICE = 10
+DEPLOYED_POOLS = "hooks,uploads"
 
 
 def web_threads() -> str:
@@ -129,16 +129,19 @@ def bench_env(broker: str, **overrides: str) -> dict[str, str]:
     if broker == "rabbitmq":
         env["RABBITMQ_URL"] = rabbit_url()
     env.update(overrides)
-    if "hooks" in web_pools(env):
+    pools = web_pools(env)
+    if "hooks" in pools:
         env["CALLBACK_BASE_URL"] = f"http://127.0.0.1:{POOLS['hooks']}"
+    if "uploads" in pools:
+        env["UPLOADS_BASE_URL"] = f"http://127.0.0.1:{POOLS['uploads']}"
     return env
 
 
 def web_pools(env: Mapping[str, str]) -> dict[str, int]:
     """The extra web pools this bench runs (``BENCH_WEB_POOLS``, a comma list of ``POOLS``' names, or ``none``)
-    and their ports; the deployed shape's ``hooks`` by default. An unknown name is refused rather than silently
-    measured as the deployed shape."""
-    names = [name.strip() for name in env.get("BENCH_WEB_POOLS", "hooks").split(",")
+    and their ports; the deployed shape's ``hooks`` and ``uploads`` by default. An unknown name is refused rather
+    than silently measured as the deployed shape."""
+    names = [name.strip() for name in env.get("BENCH_WEB_POOLS", DEPLOYED_POOLS).split(",")
              if name.strip() and name.strip() != "none"]
     unknown = set(names) - set(POOLS)
     if unknown:
@@ -206,7 +209,7 @@ class Fleet:
         self.settings = Settings.from_env(self.env)
         self.base = f"http://127.0.0.1:{self.settings.web_port}"
         self.pools = web_pools(self.env)
-        # where the clients send selfies: the uploads pool when there is one (a proxy would route the path there)
+        # where the clients send selfies: the uploads role when there is one (UPLOADS_BASE_URL, as the Mini App does)
         self.uploads_base = f"http://127.0.0.1:{self.pools['uploads']}" if "uploads" in self.pools else self.base
 
     def __enter__(self) -> Fleet:
@@ -231,13 +234,11 @@ class Fleet:
 
     def _start_pools(self) -> None:
         """The extra web pools of BENCH_WEB_POOLS: the fleet's web process on their own ports, sharing the
-        fleet's metrics directory; the uploads pool niced (its face checks yield the cores to reads)."""
+        fleet's metrics directory."""
         for pool, port in self.pools.items():
             env = {**self.env, "WEB_PORT": str(port),
                    "PROMETHEUS_MULTIPROC_DIR": str(RUN / f"metrics-{self.settings.web_port}")}
-            pid = fleet.start(env, ["web"], run_dir=RUN / pool)["web"]
-            if pool == "uploads":
-                os.setpriority(os.PRIO_PGRP, pid, UPLOADS_NICE)
+            fleet.start(env, ["web"], run_dir=RUN / pool)
             fleet.wait_healthy(f"http://127.0.0.1:{port}", timeout_s=120)
 
     def _stop(self) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from sandbox.client import SandboxClient
 from scenarios import bench_where
 from scenarios.bench_buyers import Buyer, complete_payment, payment_ids, prepare, selfies, timed
-from scenarios.bench_common import UPLOADS_NICE, Figure, Fleet, percentile, progress, web_threads
+from scenarios.bench_common import Figure, Fleet, percentile, progress, web_threads
 from scenarios.bench_records import completion, jobs_of
 from scenarios.demo import MiniApp, albums_in_chat
 
@@ -186,12 +186,12 @@ def tightest_spans(tasks: list[dict[str, Any]], limit: int = 20) -> dict[str, fl
 
 
 def web_shape(fleet: Fleet) -> str:
-    """The web the reads met, in words: the deployed one (the web and the hooks role), or a BENCH_WEB_POOLS
-    experiment."""
+    """The web the reads met, in words: the deployed one (the web, the hooks and uploads roles), or a
+    BENCH_WEB_POOLS experiment."""
     if not fleet.pools:
         return f"the same web (2 gunicorn workers × {web_threads()} threads), callbacks included"
     words = {"hooks": "callbacks (Kie, T-Bank, Telegram: the hooks role)",
-             "uploads": f"selfie uploads (nice {UPLOADS_NICE})"}
+             "uploads": "selfie uploads (the uploads role)"}
     pools = "; ".join(f"{words[name]} on their own pool :{port}" for name, port in fleet.pools.items())
     return f"the web (2 gunicorn workers × {web_threads()} threads; {pools}, each as large)"
 

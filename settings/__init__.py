@@ -80,6 +80,10 @@ class Settings:
     # `hooks` role, the same web app on its own processes, so a burst of selfie uploads on the Mini App's web never
     # holds up a pre-checkout answer (Telegram waits 10 s) or a notification. Empty: PUBLIC_BASE_URL.
     callback_base_url: str = ""
+    # Where the Mini App sends selfies (POST /api/v1/avatars/<id>/references): the `uploads` role, the same web app
+    # on its own processes and origin, so a crowd checking selfies never slows the reads of everyone else (CORS
+    # lets the Mini App's origin, PUBLIC_BASE_URL's, call it). Empty: the web itself.
+    uploads_base_url: str = ""
     callback_signing_key: str = field(default="sandbox-callback-signing-key", repr=False)
     web_port: int = 8000
 
@@ -142,6 +146,8 @@ class Settings:
                 raise SettingsError(f"{name.upper()} must be a URL")
         if self.callback_base_url and not urlsplit(self.callback_base_url).scheme:
             raise SettingsError("CALLBACK_BASE_URL must be a URL (or empty: PUBLIC_BASE_URL)")
+        if self.uploads_base_url and not urlsplit(self.uploads_base_url).scheme:
+            raise SettingsError("UPLOADS_BASE_URL must be a URL (or empty: the web itself)")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -184,6 +190,21 @@ class Settings:
     def callback_url(self, path: str) -> str:
         """A URL the providers call back on: CALLBACK_BASE_URL's (the hooks role), else PUBLIC_BASE_URL's."""
         return (self.callback_base_url or self.public_base_url).rstrip("/") + path
+
+    def origin_of(self, url: str) -> str:
+        """``scheme://host[:port]`` of ``url`` (a browser's Origin)."""
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def miniapp_origin(self) -> str:
+        """The origin the Mini App is served from (PUBLIC_BASE_URL's)."""
+        return self.origin_of(self.public_base_url)
+
+    @property
+    def uploads_origin(self) -> str:
+        """The origin selfies are sent to: UPLOADS_BASE_URL's, or "" when the web takes them itself."""
+        return self.origin_of(self.uploads_base_url) if self.uploads_base_url else ""
 
     def with_overrides(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -25,12 +25,13 @@ class Fleet:
 
 
 def create_app(settings: Settings, *, services: Services, broker: dramatiq.Broker) -> Flask:
-    from web import admin, api, errors, health, limits, miniapp, unit, webhooks
+    from web import admin, api, cors, errors, health, limits, miniapp, unit, webhooks
 
     app = Flask(__name__)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Flask's DefaultJSONProvider has it
     app.extensions["pinglass"] = Fleet(settings=settings, services=services, broker=broker)
-    limits.register(app)  # first: every body is bounded before any other hook or view can read it
+    cors.register(app)  # a selfie upload's preflight has no body and no Content-Length: answered before the bound
+    limits.register(app)  # then: every body is bounded before any other hook or view can read it
     errors.register(app)
     unit.register(app)
     app.register_blueprint(health.blueprint)

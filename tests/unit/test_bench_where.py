@@ -111,20 +111,24 @@ def test_the_tightest_span_is_between_a_task_and_the_limit_th_after_it() -> None
     assert tightest_spans(tasks) == {"0": 9.8}
 
 
-def test_the_web_pools_are_opt_in_by_name_and_hooks_take_the_callbacks() -> None:
-    assert web_pools({}) == {"hooks": 8201}  # the deployed shape
+def test_the_web_pools_are_named_and_hooks_take_the_callbacks_and_uploads_the_selfies() -> None:
+    assert web_pools({}) == {"hooks": 8201, "uploads": 8202}  # the deployed shape
     assert web_pools({"BENCH_WEB_POOLS": "none"}) == {}
     assert web_pools({"BENCH_WEB_POOLS": "hooks"}) == {"hooks": 8201}
     assert web_pools({"BENCH_WEB_POOLS": "uploads, hooks"}) == {"hooks": 8201, "uploads": 8202}
     with pytest.raises(ValueError, match="unknown pool webhooks"):
         web_pools({"BENCH_WEB_POOLS": "webhooks"})
-    hooks = bench_env("redis", BENCH_WEB_POOLS="hooks")
-    assert hooks["CALLBACK_BASE_URL"] == "http://127.0.0.1:8201" and hooks["PUBLIC_BASE_URL"] == "http://127.0.0.1:8200"
+    deployed = bench_env("redis")
+    assert deployed["CALLBACK_BASE_URL"] == "http://127.0.0.1:8201"
+    assert deployed["UPLOADS_BASE_URL"] == "http://127.0.0.1:8202"
+    assert deployed["PUBLIC_BASE_URL"] == "http://127.0.0.1:8200"
+    assert bench_env("redis", BENCH_WEB_POOLS="hooks", UPLOADS_BASE_URL="")["UPLOADS_BASE_URL"] == ""  # the web
     assert bench_env("redis", BENCH_WEB_POOLS="none", CALLBACK_BASE_URL="")["CALLBACK_BASE_URL"] == ""
 
 
-def test_a_run_with_web_pools_says_so_in_the_reports_fleet_line() -> None:
+def test_a_run_with_other_web_pools_says_so_in_the_reports_fleet_line() -> None:
     assert "as deployed" in pools_note({}) and "EXPERIMENT" not in pools_note({})
-    assert "EXPERIMENT (BENCH_WEB_POOLS)" in pools_note({"BENCH_WEB_POOLS": "hooks,uploads"})
-    assert "uploads :8202" in pools_note({"BENCH_WEB_POOLS": "hooks,uploads"})
+    assert "uploads role (:8202, UPLOADS_BASE_URL)" in pools_note({})
+    assert "EXPERIMENT (BENCH_WEB_POOLS)" in pools_note({"BENCH_WEB_POOLS": "hooks"})
+    assert "hooks :8201" in pools_note({"BENCH_WEB_POOLS": "hooks"})
     assert "no hooks role" in pools_note({"BENCH_WEB_POOLS": "none"})

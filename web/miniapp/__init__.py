@@ -1,8 +1,9 @@
 """The Mini App: the page a Telegram user opens at ``/app/`` — plain ES modules, no build step.
 
 ``/app/`` answers ``static/index.html`` with a strict Content-Security-Policy: scripts and styles only from
-our origin (and Telegram's ``telegram-web-app.js``), API calls only to our origin, images from our origin and
-the photo storage's (presigned URLs), no inline scripts, framed only by Telegram's web clients. Assets are
+our origin (and Telegram's ``telegram-web-app.js``), API calls only to our origin (and the ``uploads`` role's, for
+selfies, when UPLOADS_BASE_URL names one: its origin is in a ``pinglass-uploads`` meta tag), images from our
+origin and the photo storage's (presigned URLs), no inline scripts, framed only by Telegram's web clients. Assets are
 under ``/app/assets/``.
 
 In production the page loads Telegram's ``telegram-web-app.js``; in sandbox mode it does not (the machine has
@@ -57,13 +58,13 @@ def _storage_origin() -> str:
     return current_app.extensions[key]
 
 
-def content_security_policy(storage_origin: str) -> str:
+def content_security_policy(storage_origin: str, uploads_origin: str = "") -> str:
     return "; ".join((
         "default-src 'none'",
         "script-src 'self' https://telegram.org",
         "style-src 'self'",
         f"img-src 'self' data: blob: {storage_origin}",
-        "connect-src 'self'",
+        f"connect-src 'self' {uploads_origin}".rstrip(),
         "font-src 'self'",
         "manifest-src 'self'",
         "base-uri 'none'",
@@ -88,8 +89,10 @@ def index() -> Response:
     sandbox = current_app.extensions["pinglass"].settings.sandbox_mode
     html = _index_template().replace("<!--telegram-sdk-->", "" if sandbox else TELEGRAM_SDK)
     html = html.replace("<!--sandbox-->", "1" if sandbox else "0")
+    uploads = current_app.extensions["pinglass"].settings.uploads_origin
+    html = html.replace("<!--uploads-->", uploads)
     return Response(html, mimetype="text/html", headers={
-        "Content-Security-Policy": content_security_policy(_storage_origin()),
+        "Content-Security-Policy": content_security_policy(_storage_origin(), uploads),
         "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})
 
 

@@ -19,6 +19,9 @@ const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
 const BUSY_RETRIES = 30; // UPLOADS_BUSY: the server checks many selfies at once; each try waits its Retry-After
 const listeners = new Set();
 
+// Where selfies go: the uploads role's origin when the page names one (UPLOADS_BASE_URL), else our own.
+const UPLOADS_ORIGIN = (document.querySelector('meta[name="pinglass-uploads"]') || {}).content || "";
+
 const MAX_REPORTS = 5; // errors one page load reports at most (a loop of errors must not flood the fleet)
 let reports = 0;
 
@@ -122,7 +125,7 @@ export async function upload(path, blob, fileName, onProgress) {
 function uploadOnce(path, blob, fileName, onProgress) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open("POST", path);
+    xhr.open("POST", UPLOADS_ORIGIN + path);
     xhr.setRequestHeader("Authorization", headers().Authorization);
     xhr.upload.onprogress = (event) => { if (event.lengthComputable) onProgress(event.loaded / event.total); };
     xhr.onerror = () => reject(new ApiError(0, "NETWORK"));
