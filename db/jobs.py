@@ -7,7 +7,7 @@ from typing import Any
 
 from psycopg import Connection
 
-from db.queries import execute, fetch_all, fetch_one, fetch_row
+from db.queries import execute, fetch_all, fetch_one, fetch_row, fetch_together
 from rules.states import JOB_MOVES, TASK_MOVES, expected_sources
 
 Row = dict[str, Any]
@@ -27,6 +27,22 @@ def get_job(conn: Connection, *, id: int, user_id: int | None = None) -> Row | N
     if user_id is not None:
         return fetch_one(conn, "jobs.get_job_for_user", {"id": id, "user_id": user_id})
     return fetch_one(conn, "jobs.get_job", {"id": id})
+
+
+def progress_rows(conn: Connection, *, id: int, user_id: int) -> dict[str, Any]:
+    """A user's job and what its progress screen shows, read in one round trip and one snapshot
+    (``fetch_together``): ``job`` (None when it is not theirs: nothing else is then to be shown), ``stages``,
+    ``chunks``, ``photos`` (live), ``refunds`` and ``children``."""
+    job, stages, chunks, photos, refunds, children = fetch_together(conn, [
+        ("jobs.get_job_for_user", {"id": id, "user_id": user_id}),
+        ("jobs.task_stages", {"job_id": id}),
+        ("deliveries.delivery_counts", {"job_id": id}),
+        ("photos.photos_of_job", {"job_id": id}),
+        ("refunds.refunds_of_job", {"job_id": id}),
+        ("jobs.children_of_job", {"job_id": id}),
+    ])
+    return {"job": job[0] if job else None, "stages": stages[0], "chunks": chunks[0], "photos": photos,
+            "refunds": refunds, "children": children}
 
 
 def get_job_by_payment(conn: Connection, *, payment_id: int) -> Row | None:

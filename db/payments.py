@@ -7,7 +7,7 @@ from typing import Any
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
-from db.queries import execute, fetch_all, fetch_one, fetch_row
+from db.queries import execute, fetch_all, fetch_one, fetch_row, fetch_together
 from rules.states import PAYMENT_MOVES, expected_sources
 
 Row = dict[str, Any]
@@ -36,6 +36,14 @@ def count_open_checkouts(conn: Connection, *, user_id: int, in_flight_s: int) ->
 def set_provider(conn: Connection, *, id: int, provider_payment_id: str, payment_url: str) -> Row | None:
     return fetch_one(conn, "payments.set_provider", {
         "id": id, "provider_payment_id": provider_payment_id, "payment_url": payment_url})
+
+
+def with_job(conn: Connection, *, id: int, user_id: int) -> tuple[Row | None, Row | None]:
+    """A user's payment (None when it is not theirs) and the job it started (None before it starts; not to be
+    shown when the payment is not theirs), in one round trip and one snapshot (``fetch_together``)."""
+    payment, job = fetch_together(conn, [("payments.get_for_user", {"id": id, "user_id": user_id}),
+                                         ("jobs.get_job_by_payment", {"payment_id": id})])
+    return (payment[0] if payment else None), (job[0] if job else None)
 
 
 def get(conn: Connection, *, id: int, user_id: int | None = None, lock: bool = False) -> Row | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -59,6 +60,18 @@ def fetch_all(conn: Connection[Any], name: str, params: dict[str, Any] | None = 
     """Run named query ``name`` and return every row."""
     with translated():
         return cast("list[Row]", conn.execute(sql(name), params or {}).fetchall())
+
+
+def fetch_together(conn: Connection[Any], queries: Sequence[tuple[str, dict[str, Any]]]) -> list[list[Row]]:
+    """Run the named read queries as one transaction in one round trip — psycopg's pipeline mode sends BEGIN,
+    every query and COMMIT together and reads the answers together — and return every query's rows, in order.
+    For reads that do not need one another's results (a screen's several lists). Inside the caller's transaction
+    it is a savepoint of that one."""
+    with translated():
+        with conn.pipeline():
+            with conn.transaction():
+                cursors = [conn.execute(sql(name), params) for name, params in queries]
+            return [cast("list[Row]", cursor.fetchall()) for cursor in cursors]
 
 
 def execute(conn: Connection[Any], name: str, params: dict[str, Any] | None = None) -> int:

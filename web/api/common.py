@@ -30,6 +30,14 @@ def fleet() -> Fleet:
 
 
 @contextmanager
+def connection() -> Iterator[Connection]:
+    """One connection from the pool, outside any transaction: for a read whose use case makes its own (one
+    statement, or ``db.queries.fetch_together``'s pipelined BEGIN … COMMIT) — no round trips of ours around it."""
+    with fleet().services.pool.connection() as conn:
+        yield conn
+
+
+@contextmanager
 def transaction() -> Iterator[Connection]:
     """One connection from the pool inside one transaction: committed on success, rolled back on error."""
     with fleet().services.pool.connection() as conn, conn.transaction():

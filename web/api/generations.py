@@ -27,7 +27,7 @@ from usecases import generation_requests as requests_
 from usecases.errors import Refused
 from usecases.privacy import photos_delete_at
 from usecases.regenerations import regeneration_allowance
-from web.api.common import ID, fleet, id_field, iso, json_object, not_found, text_field, transaction
+from web.api.common import ID, connection, fleet, id_field, iso, json_object, not_found, text_field, transaction
 from web.auth import require_user
 from web.errors import ApiError
 
@@ -107,7 +107,7 @@ def _error(code: str, message: str) -> dict[str, Any]:
 @require_user
 def get_generation(job_id: int):
     try:
-        with transaction() as conn:
+        with connection() as conn:  # one pipelined snapshot (db.jobs.progress_rows)
             progress = requests_.generation_progress(conn, user_id=g.user["id"], job_id=job_id)
     except Refused:
         raise not_found("generation") from None

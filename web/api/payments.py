@@ -17,7 +17,7 @@ from rules.catalog import STYLES, parse_tiers
 from settings import Settings
 from usecases import payments, stars
 from usecases.errors import Refused
-from web.api.common import ID, fleet, id_field, iso, json_object, not_found, text_field, transaction
+from web.api.common import ID, connection, fleet, id_field, iso, json_object, not_found, text_field, transaction
 from web.auth import require_user
 from web.errors import ApiError
 
@@ -81,7 +81,7 @@ def create_payment():
 @require_user
 def get_payment(payment_id: int):
     try:
-        with transaction() as conn:
+        with connection() as conn:  # one pipelined snapshot (db.payments.with_job)
             payment, job = payments.payment_of_user(conn, user_id=g.user["id"], payment_id=payment_id)
     except Refused:
         raise not_found("payment") from None
