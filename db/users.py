@@ -12,6 +12,12 @@ from db.queries import execute, fetch_one, fetch_row
 Row = dict[str, Any]
 
 
+def commit_without_waiting(conn: Connection) -> None:
+    """The current transaction commits without waiting for the disk (``synchronous_commit = off``, this
+    transaction only)."""
+    execute(conn, "users.commit_without_waiting")
+
+
 def upsert_user(conn: Connection, *, telegram_id: int, username: str | None, first_name: str | None,
                 language_code: str | None, referral_code: str, referred_by: int | None = None) -> Row:
     """Register the Telegram user or refresh their profile; ``referral_code`` is used only for a new row."""

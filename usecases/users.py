@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from psycopg.pq import TransactionStatus
+
 from db import referrals, users
 from db.users import TelegramProfile
 from rules.money import referral_share
@@ -28,7 +30,14 @@ def register_user(conn: Connection, tg_user: TelegramProfile, *, start_param: st
     row = users.get_user_by_telegram_id(conn, telegram_id=tg_user.id)
     if row is not None and not _user_changes(row, tg_user, start_param):
         return row
+    own = conn.info.transaction_status == TransactionStatus.IDLE
     with conn.transaction():
+        if own:
+            # Its commit need not wait for the disk (100 people opening the app at once wait for 100 flushes
+            # otherwise): a crash can lose only a registration nothing durable depends on yet — anything written
+            # later for the user commits durably, and WAL reaches the disk in order, so this row goes first — and
+            # the next request registers them again (the invite code comes with every request's initData).
+            users.commit_without_waiting(conn)
         return users.register_user(conn, tg_user, start_param=start_param)
 
 

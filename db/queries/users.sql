@@ -2,6 +2,10 @@
 -- Serialises the updates of one user that create a draft avatar, so an album makes one avatar, not ten.
 SELECT * FROM users WHERE id = %(id)s FOR UPDATE;
 
+-- name: commit_without_waiting
+-- This transaction's COMMIT does not wait for its WAL to reach the disk (a crash may lose it; see its caller).
+SET LOCAL synchronous_commit TO off;
+
 -- name: upsert_user
 -- Two first requests of one user race to register: ON CONFLICT makes the loser update the same row.
 INSERT INTO users (telegram_id, username, first_name, language_code, referral_code, referred_by)
