@@ -197,7 +197,7 @@ def _count_and_maybe_complete(conn: Connection, *, job_id: int, stored: int = 0,
 def task_submitted(conn: Connection, *, task: dict[str, Any], kie_task_id: str, first_poll_ms: int) -> bool:
     """Kie accepted the attempt: record its task id and schedule the first poll — after ``first_poll_ms``
     (KIE_FIRST_POLL_MS) or, once Kie's recent tasks show they take longer, when nine in ten of them had ended
-    (``rules.backoff.first_poll_ms``; the callback normally comes first). Only the claim that made the
+    (``rules.backoff.first_poll_delay_ms``; the callback normally comes first). Only the claim that made the
     call (its ``claim_token``) moves the task: False when it was recovered meanwhile (its claimer looked dead,
     ``usecases.liveness``, or the sweeper found it idle), whether or not it was claimed again — then Kie's task
     is an orphan."""
