@@ -31,7 +31,7 @@ RAIL_NAMES = {"card": "card", "stars": "Stars"}
 JOB_TIMEOUT_S = 240
 BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0)  # as the Mini App's api.js
 RETRIES = len(BACKOFF_S)
-BUSY_RETRIES = 30  # as api.js: 503 UPLOADS_BUSY is a queue of selfies, tried again after each Retry-After
+BUSY_WAIT_S = 180.0  # as api.js: 503 UPLOADS_BUSY is a queue of selfies, sent again after each Retry-After this long
 
 
 @dataclass
@@ -68,8 +68,8 @@ class MiniApp:
     def call(self, method: str, path: str, expect: tuple[int, ...] = (200, 201), **kwargs) -> dict:
         """One API call as the Mini App makes it (web/miniapp/static/js/api.js): a 429 or 503 — nothing was done,
         the answer says when to come back (Retry-After) — is tried again, a GET also after a 502/504 or a lost
-        connection; up to RETRIES times (UPLOADS_BUSY: BUSY_RETRIES), then the error stands."""
-        attempt = 0
+        connection; up to RETRIES times (UPLOADS_BUSY: for up to BUSY_WAIT_S in all), then the error stands."""
+        attempt, started = 0, time.monotonic()
         while True:
             try:
                 response = self.http.request(method, f"{self.base}{path}", timeout=30, **kwargs)
@@ -80,11 +80,13 @@ class MiniApp:
                 attempt += 1
                 continue
             transient = response.status_code in (429, 503) or (method == "GET" and response.status_code in (502, 504))
-            limit = BUSY_RETRIES if response.status_code == 503 and b"UPLOADS_BUSY" in response.content else RETRIES
-            if not transient or attempt >= limit:
-                break
             after = response.headers.get("Retry-After", "")
-            time.sleep(min(float(after), 30.0) if after.isdigit() else BACKOFF_S[min(attempt, RETRIES - 1)])
+            wait_s = min(float(after), 30.0) if after.isdigit() else BACKOFF_S[min(attempt, RETRIES - 1)]
+            busy = response.status_code == 503 and b"UPLOADS_BUSY" in response.content
+            within = time.monotonic() - started + wait_s <= BUSY_WAIT_S if busy else attempt < RETRIES
+            if not transient or not within:
+                break
+            time.sleep(wait_s)
             attempt += 1
         if response.status_code not in expect:
             raise RuntimeError(f"{method} {path} → {response.status_code} {response.text[:300]}")

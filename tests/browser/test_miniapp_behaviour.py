@@ -123,8 +123,8 @@ def test_a_name_that_looks_like_html_is_shown_as_text_and_never_runs(browser, se
 
 
 def test_a_selfie_refused_for_a_busy_server_is_sent_again_after_its_wait(browser, services, settings, live_web):
-    """503 UPLOADS_BUSY (the upload waiting room full) means nothing was stored: the Mini App sends the file again
-    after Retry-After and the person sees it added, no error."""
+    """503 UPLOADS_BUSY (the upload waiting room full) means nothing was stored: the Mini App says the file waits
+    its turn, sends it again after Retry-After, and the person sees it added, no error."""
     guard = ConsoleGuard(live_web)
     user = make_user(services, telegram_id=53_000_007)
     with services.pool.connection() as conn, conn.transaction():
@@ -141,6 +141,7 @@ def test_a_selfie_refused_for_a_busy_server_is_sent_again_after_its_wait(browser
         while not refused.is_set() and time.monotonic() < deadline:
             page.wait_for_timeout(100)
         assert refused.is_set(), "the upload was never refused for want of a turn"
+        expect(page.get_by_text("Ждём очереди на проверку…")).to_be_visible(timeout=5_000)  # not an error
     finally:
         for taken in held:
             if taken:

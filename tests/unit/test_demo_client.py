@@ -60,3 +60,26 @@ def test_a_busy_upload_is_sent_again_past_the_usual_retries(flaky) -> None:
     client = MiniApp(handle.url, Settings(), telegram_id=1)
     assert client.call("POST", "/api/v1/avatars/1/references", files=[("files", ("a.jpg", b"x"))])["added"]
     assert seen.count("references") == 9
+
+
+def test_a_busy_upload_gives_up_when_its_time_is_spent(monkeypatch) -> None:
+    """UPLOADS_BUSY is sent again for BUSY_WAIT_S in all (api.js: BUSY_WAIT_MS), not for ever."""
+    import scenarios.demo as demo
+
+    seen: list[float] = []
+    app = Flask("busy")
+
+    @app.post("/api/v1/avatars/1/references")
+    def references():
+        seen.append(1.0)
+        return jsonify({"error": {"code": "UPLOADS_BUSY"}}), 503, {"Retry-After": "1"}
+
+    handle = serve("busy", app, port=0)
+    monkeypatch.setattr(demo, "BUSY_WAIT_S", 2.5)
+    try:
+        with pytest.raises(RuntimeError, match="503"):
+            MiniApp(handle.url, Settings(), telegram_id=1).call(
+                "POST", "/api/v1/avatars/1/references", files=[("files", ("a.jpg", b"x"))])
+    finally:
+        handle.stop()
+    assert len(seen) == 3  # at 0, 1 and 2 s; a fourth would wait past 2.5 s

@@ -61,3 +61,12 @@ def test_callbacks_go_to_the_hooks_web_when_it_is_set_else_to_the_public_one() -
     assert hooks.callback_url("") == "https://hooks.example" and hooks.public_url("/app/") == "https://app.example/app/"
     with pytest.raises(SettingsError, match="CALLBACK_BASE_URL"):
         Settings(callback_base_url="hooks.example")
+
+
+def test_selfies_go_to_the_uploads_origin_when_it_is_set_else_to_the_web() -> None:
+    web = Settings(public_base_url="https://app.example/mini/")
+    assert web.miniapp_origin == "https://app.example" and web.uploads_origin == ""
+    uploads = web.with_overrides(uploads_base_url="https://uploads.example:8443/any/path")
+    assert uploads.uploads_origin == "https://uploads.example:8443"
+    with pytest.raises(SettingsError, match="UPLOADS_BASE_URL"):
+        Settings(uploads_base_url="uploads.example")

@@ -16,7 +16,9 @@ export class ApiError extends Error {
 
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
-const BUSY_RETRIES = 30; // UPLOADS_BUSY: the server checks many selfies at once; each try waits its Retry-After
+// UPLOADS_BUSY: the server checks many selfies at once and stored nothing; the file is sent again after each
+// Retry-After for as long as this in all (a crowd's queue, not a fault), then the error stands.
+const BUSY_WAIT_MS = 180_000;
 const listeners = new Set();
 
 // Where selfies go: the uploads role's origin when the page names one (UPLOADS_BASE_URL), else our own.
@@ -105,19 +107,23 @@ export const del = (path) => request("DELETE", path);
 
 /** Upload one file as multipart "files" with progress (0..1) reported to onProgress; resolves to the JSON
  * answer (201 added, 200 duplicate), rejects with ApiError. XMLHttpRequest because fetch has no upload
- * progress. A 429 or 503 means nothing was stored (e.g. UPLOADS_BUSY: every upload turn of the server is taken),
- * so the file is sent again after the server's Retry-After, as request() does (UPLOADS_BUSY for up to
- * BUSY_RETRIES tries: a queue of selfies, not a fault). */
-export async function upload(path, blob, fileName, onProgress) {
+ * progress. A 429 or 503 means nothing was stored, so the file is sent again after the server's Retry-After, as
+ * request() does; UPLOADS_BUSY (every upload turn of the server is taken: a queue of selfies, not a fault) for up
+ * to BUSY_WAIT_MS in all, onBusy() told each time so the person sees the file is waiting its turn. */
+export async function upload(path, blob, fileName, onProgress, onBusy = () => {}) {
+  const started = Date.now();
   for (let attempt = 0; ; attempt += 1) {
     try {
       return await uploadOnce(path, blob, fileName, onProgress);
     } catch (error) {
       const again = error instanceof ApiError && (error.status === 429 || error.status === 503);
-      const limit = error.code === "UPLOADS_BUSY" ? BUSY_RETRIES : BACKOFF_MS.length;
-      if (!again || attempt >= limit) throw error;
+      const busy = again && error.code === "UPLOADS_BUSY";
+      const wait = error.retryAfterMs || BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)];
+      const within = busy ? Date.now() - started + wait <= BUSY_WAIT_MS : attempt < BACKOFF_MS.length;
+      if (!again || !within) throw error;
       onProgress(0);
-      await sleep(error.retryAfterMs || BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)]);
+      if (busy) onBusy();
+      await sleep(wait);
     }
   }
 }

@@ -108,7 +108,7 @@ async function renderExisting(ctx, privacy) {
     }
     try {
       const answer = await upload(`/api/v1/avatars/${id}/references`, blob, file.name || "selfie.jpg",
-                                  (p) => row.progress(p));
+                                  (p) => row.progress(p), () => row.waiting());
       if (answer.duplicates.length) row.refused(errorText("DUPLICATE"));
       else { row.done(); haptic("success"); }
       await refresh();
@@ -153,6 +153,7 @@ function uploadRow(file) {
   return {
     el,
     progress(p) { mount(bar, progressBar(p, "Загрузка файла")); status.textContent = "Загружаем…"; },
+    waiting() { status.textContent = "Ждём очереди на проверку…"; },
     done() { bar.remove(); status.textContent = "Загружено"; el.classList.add("ok"); setTimeout(() => el.remove(), 1500); },
     refused(text) { bar.remove(); status.textContent = text; el.classList.add("refused"); el.setAttribute("role", "alert"); },
   };
