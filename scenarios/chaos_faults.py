@@ -253,7 +253,8 @@ class Faults:
         assert self.rabbitmq is not None
         group, waited = self.workers[target], time.monotonic()
         while True:
-            ports = group_tcp_ports(group.proc.pid) if group.proc is not None else set()
+            ports = (group_tcp_ports(group.proc.pid, remote_port=self.rabbitmq.port) if group.proc is not None
+                     else set())
             held = sum(n for port, n in (self.rabbitmq.unacked_by_client_port() or {}).items() if port in ports)
             if held > 0 or time.monotonic() - waited > busy_wait_s:
                 break

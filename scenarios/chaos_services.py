@@ -161,9 +161,12 @@ class ThrowawayRabbitMQ:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def group_tcp_ports(pgid: int) -> set[int]:
+def group_tcp_ports(pgid: int, *, remote_port: int | None = None) -> set[int]:
     """The local TCP ports of every process in process group ``pgid`` (from /proc: each process's socket inodes
-    matched with /proc/net/tcp)."""
+    matched with /proc/net/tcp), only of its connections to ``remote_port`` when given. Filter by the peer: a local
+    port is unique only per peer, so a dead group's port to PostgreSQL may at once be a live process's port to
+    the broker — counted as the dead group's, its channel looked alive (the RabbitMQ chaos run's "back in their
+    queues after None s", 2-5 kills of ~21)."""
     inodes: set[str] = set()
     for pid in fleet.group_pids(pgid):
         try:
@@ -180,7 +183,8 @@ def group_tcp_ports(pgid: int) -> set[int]:
                 next(rows)
                 for row in rows:
                     parts = row.split()
-                    if parts[9] in inodes:
+                    peer = int(parts[2].rsplit(":", 1)[1], 16)
+                    if parts[9] in inodes and (remote_port is None or peer == remote_port):
                         ports.add(int(parts[1].rsplit(":", 1)[1], 16))
         except FileNotFoundError:
             continue
