@@ -11,6 +11,8 @@ callback gets the status the fake reports for that invoice (polled through ``San
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -94,6 +96,15 @@ def new_page(browser: Browser, guard: ConsoleGuard, *, theme: str = "light") -> 
     context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
                                   locale="ru-RU", color_scheme=theme, accept_downloads=True)
     return context, guard.watch(context.new_page())
+
+
+def wait_for(page: Page, event: threading.Event, what: str, timeout_s: float = 20) -> None:
+    """Let ``page`` run until ``event`` is set (a response handler sets it); fail naming ``what`` after
+    ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not event.is_set() and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert event.is_set(), f"{what} never came"
 
 
 def screenshot(page: Page, name: str) -> Path:

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 from playwright.sync_api import Route, expect
 
 from db import avatars
-from tests.browser.conftest import ConsoleGuard, launch_fragment, new_page
+from tests.browser.conftest import ConsoleGuard, launch_fragment, new_page, wait_for
 from tests.conftest import tma_header
 from tests.factories import make_avatar, make_user, selfie
-from web.api import references as references_api
+from tests.web.api_helpers import full_upload_room
 
 # A stand-in for telegram-web-app.js with the same surface our code uses; it records what the app asks of it.
 FAKE_WEBAPP = """
@@ -129,23 +128,14 @@ def test_a_selfie_refused_for_a_busy_server_is_sent_again_after_its_wait(browser
     user = make_user(services, telegram_id=53_000_007)
     with services.pool.connection() as conn, conn.transaction():
         avatar = avatars.insert_avatar(conn, user_id=user["id"], name="очередь")
-    turns = references_api._upload_room
-    held = [turns.acquire(timeout=1) for _ in range(references_api.UPLOADS_AT_ONCE + references_api.UPLOAD_WAITERS)]
     refused = threading.Event()
     context, page = new_page(browser, guard)
     page.on("response", lambda r: refused.set() if "/references" in r.url and r.status == 503 else None)
-    try:
+    with full_upload_room():
         page.goto(f"{live_web}/app/" + launch_fragment(settings, 53_000_007, path=f"/avatars/{avatar['id']}"))
         page.locator("#pick").set_input_files([{"name": "me.jpg", "mimeType": "image/jpeg", "buffer": selfie(11)}])
-        deadline = time.monotonic() + 20
-        while not refused.is_set() and time.monotonic() < deadline:
-            page.wait_for_timeout(100)
-        assert refused.is_set(), "the upload was never refused for want of a turn"
+        wait_for(page, refused, "a refusal for want of a turn")
         expect(page.get_by_text("Ждём очереди на проверку…")).to_be_visible(timeout=5_000)  # not an error
-    finally:
-        for taken in held:
-            if taken:
-                turns.release()
     expect(page.get_by_text("1 из 15 — нужно ещё 4")).to_be_visible(timeout=20_000)
     guard.take_expected(503, "/references", 1)
     context.close()

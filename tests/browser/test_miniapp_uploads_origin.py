@@ -5,7 +5,6 @@ a busy answer's Retry-After there and sends again, and the person sees the photo
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from playwright.sync_api import expect
@@ -13,9 +12,9 @@ from playwright.sync_api import expect
 from db import avatars
 from sandbox.server import serve
 from scenarios.chaos import free_port
-from tests.browser.conftest import ConsoleGuard, launch_fragment, new_page, screenshot
+from tests.browser.conftest import ConsoleGuard, launch_fragment, new_page, screenshot, wait_for
 from tests.factories import make_user, selfie
-from web.api import references as references_api
+from tests.web.api_helpers import full_upload_room
 
 
 @pytest.fixture
@@ -47,19 +46,10 @@ def test_selfies_go_to_the_uploads_origin_and_are_added(browser, services, setti
                 refused.set()
 
     page.on("response", answered)
-    room = references_api._upload_room
-    held = [room.acquire(timeout=1) for _ in range(references_api.UPLOADS_AT_ONCE + references_api.UPLOAD_WAITERS)]
-    try:
+    with full_upload_room():
         page.goto(f"{live_web}/app/" + launch_fragment(settings, 53_100_001, path=f"/avatars/{avatar['id']}"))
         page.locator("#pick").set_input_files([{"name": "me.jpg", "mimeType": "image/jpeg", "buffer": selfie(21)}])
-        deadline = time.monotonic() + 20
-        while not refused.is_set() and time.monotonic() < deadline:
-            page.wait_for_timeout(100)
-        assert refused.is_set(), "the busy answer never came"
-    finally:
-        for taken in held:
-            if taken:
-                room.release()
+        wait_for(page, refused, "the busy answer")
     expect(page.get_by_text("1 из 15 — нужно ещё 4")).to_be_visible(timeout=20_000)
     page.locator("#pick").set_input_files([{"name": "me2.jpg", "mimeType": "image/jpeg", "buffer": selfie(22)}])
     expect(page.get_by_text("2 из 15 — нужно ещё 3")).to_be_visible(timeout=20_000)

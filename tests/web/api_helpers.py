@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -98,3 +100,20 @@ def make_delivered_job(services: Services, user: dict[str, Any], avatar: dict[st
             generation.give_up_task(conn, task=task, reason="test")
         jobs.move_job(conn, id=job["id"], new="delivered_partial" if stored < len(tasks) else "delivered")
         return jobs.get_job(conn, id=job["id"])
+
+
+@contextmanager
+def full_upload_room() -> Iterator[None]:
+    """Every place of this process's upload waiting room taken for the block, as by a crowd checking selfies: an
+    upload meanwhile is answered 503 UPLOADS_BUSY at once (``web.api.references.upload_place``)."""
+    from web.api import references
+
+    room = references._upload_room
+    held = [room.acquire(timeout=1) for _ in range(references.UPLOADS_AT_ONCE + references.UPLOAD_WAITERS)]
+    try:
+        assert all(held), "the upload waiting room was not free to fill"
+        yield
+    finally:
+        for taken in held:
+            if taken:
+                room.release()

@@ -8,8 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.factories import make_avatar, make_user, selfie
-from tests.web.api_helpers import auth, upload
-from web.api import references as references_api
+from tests.web.api_helpers import auth, full_upload_room, upload
 
 UPLOADS = "https://uploads.pinglass.example"
 
@@ -64,14 +63,8 @@ def test_an_upload_and_its_refusals_are_readable_by_the_miniapp(client, services
     refused = upload(client, headers, avatar["id"], [(b"not an image", "notes.txt")])
     assert refused.status_code == 415 and refused.headers["Access-Control-Allow-Origin"] == MINIAPP
 
-    room = references_api._upload_room
-    held = [room.acquire(timeout=1) for _ in range(references_api.UPLOADS_AT_ONCE + references_api.UPLOAD_WAITERS)]
-    try:
+    with full_upload_room():
         busy = upload(client, headers, avatar["id"], [(selfie(2), "me2.jpg")])
-    finally:
-        for taken in held:
-            if taken:
-                room.release()
     assert busy.status_code == 503 and busy.headers["Access-Control-Allow-Origin"] == MINIAPP
     assert "Retry-After" in busy.headers["Access-Control-Expose-Headers"]  # the Mini App waits as told
 
