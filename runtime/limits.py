@@ -281,6 +281,7 @@ class _FailFast:
 
     client: redis.Redis
     open_until: float = 0.0
+    bucket: Any = None  # the bucket script on this client (EVALSHA: the script's text is not sent per request)
 
 
 _fail_fast: weakref.WeakKeyDictionary[redis.ConnectionPool, _FailFast] = weakref.WeakKeyDictionary()
@@ -298,6 +299,7 @@ def _fail_fast_for(client: redis.Redis) -> _FailFast:
                           retry=Retry(NoBackoff(), 0), retry_on_timeout=False)
             twin = _FailFast(redis.Redis(connection_pool=redis.ConnectionPool(
                 connection_class=pool.connection_class, max_connections=32, **kwargs)))
+            twin.bucket = twin.client.register_script(_BUCKETS)
             _fail_fast[pool] = twin
         return twin
 
@@ -315,7 +317,7 @@ def take_api_request(client: redis.Redis, subject: str, limit: ApiLimit, *, name
         return 0.0
     key = f"{namespace}:limit:api:{subject}"
     try:
-        wait = twin.client.eval(_BUCKETS, 1, key, time.time(), limit.rate_per_s, limit.burst, 1)
+        wait = twin.bucket(keys=[key], args=[time.time(), limit.rate_per_s, limit.burst, 1])
     except redis.RedisError as exc:
         twin.open_until = time.monotonic() + BREAKER_OPEN_S
         # The failed call's own connection is already dropped by redis-py; the idle ones go too (a hung server

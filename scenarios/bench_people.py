@@ -6,6 +6,7 @@ albums delivered, 429s at Kie."""
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import threading
 import time
@@ -100,6 +101,7 @@ def people(fleet: Fleet, seed: int) -> tuple[list[Figure], dict[str, Any]]:
                      "p99_ms": _ms(percentile(v, 0.99)), "statuses": statuses[route]} for route, v in routes.items()}
     errors = sum(n for st in statuses.values() for code, n in st.items() if code >= 400) + sum(
         1 for b in buyers if b.error and "→" not in b.error)
+    dump_calls(buyers)
     read_samples = [x for route in READS for x in routes.get(route, [])]
     read_p99 = _ms(percentile(read_samples, 0.99))
     phases = read_phases(buyers)
@@ -143,6 +145,20 @@ def people(fleet: Fleet, seed: int) -> tuple[list[Figure], dict[str, Any]]:
                f"first user starts → last user sees delivered ({sum(photos.values())} photos; Kie's 10 accounts "
                f"allow 20 tasks/s, so ≥ {sum(photos.values()) / 20:.0f} s)", ""),
     ], {"people_completions": completions}
+
+
+def dump_calls(buyers: list[Buyer]) -> None:
+    """With ``BENCH_PEOPLE_CALLS=<path>``: every call the people made, one JSON object per line (user, route,
+    seconds from the first call, latency in ms, status), for a closer look at the slow ones."""
+    path = os.environ.get("BENCH_PEOPLE_CALLS")
+    if not path:
+        return
+    first = min((started for b in buyers for *_, started in b.calls), default=0.0)
+    with open(path, "w", encoding="utf-8") as out:
+        for b in buyers:
+            for route, seconds, status, started in b.calls:
+                out.write(json.dumps({"user": b.telegram_id, "route": route, "at_s": round(started - first, 3),
+                                      "ms": round(seconds * 1000, 1), "status": status}) + "\n")
 
 
 def read_phases(buyers: list[Buyer]) -> dict[str, Any]:

@@ -31,21 +31,40 @@ def validated_init_data(raw: str) -> MiniAppUser | None:
     return g.initdata_user
 
 
+def telegram_user() -> MiniAppUser:
+    """The request's Telegram user from its ``Authorization: tma <initData>``; ApiError 401 when it is missing
+    or not valid."""
+    scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "tma" or not raw.strip():
+        raise ApiError(401, "INITDATA_MISSING", "send Authorization: tma <initData>")
+    tg_user = validated_init_data(raw.strip())
+    if tg_user is None:
+        raise ApiError(401, g.initdata_error.code, "initData is not valid") from None
+    return tg_user
+
+
 def require_user(view: Callable[..., Any]) -> Callable[..., Any]:
     """Reject the request with 401 unless it carries valid, fresh initData; set ``g.user``."""
 
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         fleet = current_app.extensions["pinglass"]
-        header = request.headers.get("Authorization", "")
-        scheme, _, raw = header.partition(" ")
-        if scheme.lower() != "tma" or not raw.strip():
-            raise ApiError(401, "INITDATA_MISSING", "send Authorization: tma <initData>")
-        tg_user = validated_init_data(raw.strip())
-        if tg_user is None:
-            raise ApiError(401, g.initdata_error.code, "initData is not valid") from None
+        tg_user = telegram_user()
         with fleet.services.pool.connection() as conn:  # one read for a known user; a write has its transaction
             g.user = register_user(conn, tg_user, start_param=tg_user.start_param)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def require_telegram_user(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Like ``require_user`` for an answer that is the same for every user (the catalog): valid, fresh initData
+    or 401, but no row is read or written — the person is registered by the first call that needs them (the
+    Mini App's home screen asks for their avatars and orders as it opens)."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        telegram_user()
         return view(*args, **kwargs)
 
     return wrapped

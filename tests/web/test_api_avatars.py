@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from db import avatars, photos, users
+from tests.conftest import tma_header
 from tests.factories import make_avatar, make_user
 from tests.web.api_helpers import auth, confirmed_payment, make_delivered_job, object_keys
 
@@ -17,6 +18,19 @@ def test_catalog_lists_configured_tiers_and_styles(client, settings, services) -
     assert body["receipts_required"] is False
     assert {s["id"] for s in body["styles"]} == {"business", "cinematic", "fairytale"}
     assert all(s["title"] and s["preview"] for s in body["styles"])
+
+
+def test_the_catalog_needs_a_valid_initdata_but_no_row(client, settings, services) -> None:
+    stranger = tma_header(settings, 64_000_001)
+    assert client.get("/api/v1/catalog", headers=stranger).status_code == 200
+    with services.pool.connection() as conn:
+        assert users.get_user_by_telegram_id(conn, telegram_id=64_000_001) is None  # registered where needed
+    forged = {"Authorization": stranger["Authorization"][:-4] + "0000"}
+    refused = client.get("/api/v1/catalog", headers=forged)
+    assert refused.status_code == 401 and refused.get_json()["error"]["code"] == "INITDATA_BAD_HASH"
+    assert client.get("/api/v1/avatars", headers=stranger).status_code == 200
+    with services.pool.connection() as conn:
+        assert users.get_user_by_telegram_id(conn, telegram_id=64_000_001) is not None
 
 
 def test_created_avatar_is_listed_read_back_and_becomes_the_draft(client, settings, services) -> None:

@@ -23,7 +23,7 @@ def test_an_invited_users_payment_earns_the_inviter_ten_percent(client, settings
     inviter = make_user(services)
     invited_tg = 555_000_111
     headers = auth(settings, {"telegram_id": invited_tg}, start_param=f"ref_{inviter['referral_code']}")
-    assert client.get("/api/v1/catalog", headers=headers).status_code == 200  # first open of the Mini App
+    assert client.get("/api/v1/avatars", headers=headers).status_code == 200  # first open: the home screen
     with services.pool.connection() as conn:
         invited = users.get_user_by_telegram_id(conn, telegram_id=invited_tg)
     assert invited["referred_by"] == inviter["id"]

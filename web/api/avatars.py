@@ -7,16 +7,17 @@ it the user's draft, the avatar that photos sent to the bot are added to.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, g, jsonify
+from psycopg import Connection
 
 from rules.catalog import MAX_REFERENCES, MIN_REFERENCES
 from telemetry.logs import log
-from usecases import avatars
+from usecases import avatars, privacy
 from usecases.errors import Refused
-from web.api.common import ID, fleet, iso, json_object, text_field, transaction
-from web.api.me import selfies_delete_at
+from web.api.common import ID, connection, fleet, iso, json_object, text_field, transaction
 from web.auth import require_user
 from web.errors import ApiError
 
@@ -25,12 +26,18 @@ blueprint = Blueprint("avatars", __name__)
 NAME_MAX = 64  # avatars_name_length
 
 
-def avatar_json(avatar: dict[str, Any]) -> dict[str, Any]:
+def avatar_json(avatar: dict[str, Any], delete_at: dict[int, datetime]) -> dict[str, Any]:
+    """The avatar's JSON; ``delete_at``: when avatars' selfies are erased, by id (``_delete_dates``)."""
     count = int(avatar.get("reference_count") or 0)
     return {"id": avatar["id"], "name": avatar["name"], "reference_count": count,
             "min_references": MIN_REFERENCES, "max_references": MAX_REFERENCES,
             "ready": count >= MIN_REFERENCES, "created_at": iso(avatar["created_at"]),
-            "selfies_delete_at": selfies_delete_at(avatar)}
+            "selfies_delete_at": iso(delete_at.get(avatar["id"]))}
+
+
+def _delete_dates(conn: Connection, avatars_: list[dict[str, Any]]) -> dict[int, datetime]:
+    """When each avatar's selfies are erased, read on the view's own connection (one statement for them all)."""
+    return privacy.selfies_delete_dates(conn, avatar_ids=[a["id"] for a in avatars_], settings=fleet().settings)
 
 
 @blueprint.post("/v1/avatars")
@@ -41,17 +48,19 @@ def create_avatar():
         raise ApiError(422, "INVALID_NAME", f"name must be 1..{NAME_MAX} printable characters")
     with transaction() as conn:
         avatar = avatars.create_avatar(conn, user_id=g.user["id"], name=name)
+        delete_at = _delete_dates(conn, [avatar])
     log(logger, "avatar_created", user_id=g.user["id"], avatar_id=avatar["id"])
-    return jsonify(avatar_json({**avatar, "reference_count": 0})), 201
+    return jsonify(avatar_json({**avatar, "reference_count": 0}, delete_at)), 201
 
 
 @blueprint.get("/v1/avatars")
 @require_user
 def list_avatars():
-    with transaction() as conn:
+    with connection() as conn:  # reads only: no BEGIN/COMMIT round trips
         rows = avatars.avatars_of_user(conn, user_id=g.user["id"])
+        delete_at = _delete_dates(conn, rows)
     storage = fleet().services.storage
-    return jsonify({"avatars": [{**avatar_json(a), "thumbnail_url": storage.presigned_get(a["cover_key"])
+    return jsonify({"avatars": [{**avatar_json(a, delete_at), "thumbnail_url": storage.presigned_get(a["cover_key"])
                                  if a["cover_key"] else None} for a in rows]})
 
 
@@ -59,12 +68,13 @@ def list_avatars():
 @require_user
 def get_avatar(avatar_id: int):
     try:
-        with transaction() as conn:
+        with connection() as conn:  # reads only
             avatar, references = avatars.avatar_of_user(conn, user_id=g.user["id"], avatar_id=avatar_id)
+            delete_at = _delete_dates(conn, [avatar])
     except Refused as refused:
         raise _http(refused) from None
     storage = fleet().services.storage
-    return jsonify({**avatar_json(avatar), "references": [{
+    return jsonify({**avatar_json(avatar, delete_at), "references": [{
         "id": r["id"], "url": storage.presigned_get(r["storage_key"]), "width": r["width"], "height": r["height"],
         "size_bytes": r["size_bytes"], "content_type": r["content_type"], "source": r["source"],
         "created_at": iso(r["created_at"])} for r in references]})
@@ -78,10 +88,11 @@ def remove_reference(avatar_id: int, reference_id: int):
         with transaction() as conn:
             avatar = avatars.remove_reference(conn, fleet().services.storage, user_id=g.user["id"],
                                               avatar_id=avatar_id, reference_id=reference_id)
+            delete_at = _delete_dates(conn, [avatar])
     except Refused as refused:
         raise _http(refused) from None
     log(logger, "reference_removed", user_id=g.user["id"], avatar_id=avatar_id, reference_id=reference_id)
-    return jsonify(avatar_json(avatar))
+    return jsonify(avatar_json(avatar, delete_at))
 
 
 def _http(refused: Refused) -> ApiError:

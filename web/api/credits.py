@@ -7,7 +7,7 @@ from flask import Blueprint, g, jsonify
 
 from usecases import credits
 from usecases.errors import Refused
-from web.api.common import id_field, iso, json_object, not_found, text_field, transaction
+from web.api.common import connection, id_field, iso, json_object, not_found, text_field, transaction
 from web.auth import require_user
 from web.errors import ApiError
 
@@ -17,7 +17,7 @@ blueprint = Blueprint("credits", __name__)
 @blueprint.get("/v1/credits")
 @require_user
 def get_credits():
-    with transaction() as conn:
+    with connection() as conn:  # reads only: no BEGIN/COMMIT round trips
         found = credits.credits_of_user(conn, user_id=g.user["id"])
     return jsonify({"balance": found["balance"],
                     "history": [{"job_id": row["job_id"], "photos": row["photos"], "kind": row["kind"],

@@ -63,10 +63,3 @@ def require_consent(user: dict[str, Any]) -> None:
     if not privacy.has_consent(user):
         raise ApiError(409, "PRIVACY_NOT_ACCEPTED",
                        "accept the privacy policy (POST /api/v1/me/privacy) before uploading photos")
-
-
-def selfies_delete_at(avatar: dict[str, Any]) -> str | None:
-    """When the avatar's selfies will be erased (ISO 8601), for its JSON."""
-    with transaction() as conn:
-        dates = privacy.selfies_delete_dates(conn, avatar_ids=[avatar["id"]], settings=fleet().settings)
-    return iso(dates.get(avatar["id"]))

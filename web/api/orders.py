@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, g, jsonify
 
 from usecases.orders import orders_of_user
-from web.api.common import fleet, iso, transaction
+from web.api.common import connection, fleet, iso
 from web.auth import require_user
 
 blueprint = Blueprint("orders", __name__)
@@ -30,7 +30,7 @@ def order_json(row: dict[str, Any], cover_url: str | None) -> dict[str, Any]:
 @blueprint.get("/v1/orders")
 @require_user
 def list_orders():
-    with transaction() as conn:
+    with connection() as conn:  # one read: no BEGIN/COMMIT round trips
         rows = orders_of_user(conn, user_id=g.user["id"])
     storage = fleet().services.storage
     return jsonify({"orders": [order_json(r, storage.presigned_get(r["cover_key"]) if r["cover_key"] else None)

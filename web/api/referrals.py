@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify
 
 from usecases.users import referral_stats
-from web.api.common import fleet, transaction
+from web.api.common import connection, fleet
 from web.auth import require_user
 
 blueprint = Blueprint("referrals", __name__)
@@ -22,7 +22,7 @@ blueprint = Blueprint("referrals", __name__)
 def my_referrals():
     settings = fleet().settings
     code = g.user["referral_code"]
-    with transaction() as conn:
+    with connection() as conn:  # one read: no BEGIN/COMMIT round trips
         stats = referral_stats(conn, user_id=g.user["id"])
     return jsonify({"code": code, "invite_link": f"https://t.me/{settings.telegram_bot_username}?start=ref_{code}",
                     "percent": settings.referral_percent, "invited": stats["invited"], "paying": stats["paying"],
