@@ -16,8 +16,20 @@
 #   in-flight messages finish and are acked; what is still running after it is left unacked and comes back to
 #   another worker (workers/broker.py's heartbeat), and every actor is exactly-once (actors/unit.py), so it is
 #   redone without a double effect. tests/scenario/test_worker_sigterm.py runs this line.
+# - worker, scheduler, uploads (the batch roles) run at CPU nice ${BATCH_NICE:-10} (0 = off): on a host they share
+#   with the web (one VM, docker compose) they yield the cores to the people's reads; alone on a dyno it changes
+#   nothing. With the kernel's autogroup scheduling a nice value ranks a process only within its session, so when
+#   this process leads its session the session's own weight (/proc/self/autogroup) is lowered too.
+#   docs/deploy.md "Sharing a host".
 set -euo pipefail
 role="${1:?usage: deploy/launch.sh web|hooks|uploads|worker|scheduler|release|sandbox}"
+
+nice=()
+if [[ "$role" =~ ^(worker|scheduler|uploads)$ && "${BATCH_NICE:-10}" =~ ^[1-9][0-9]*$ ]]; then
+    nice=(nice -n "${BATCH_NICE:-10}")
+    read -r -a stat < /proc/$$/stat 2>/dev/null || stat=()
+    if [[ "${stat[5]:-}" == "$$" ]]; then echo "${BATCH_NICE:-10}" 2>/dev/null > /proc/$$/autogroup || true; fi
+fi
 
 export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-${TMPDIR:-/tmp}/pinglass-metrics}"
 mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
@@ -38,16 +50,16 @@ case "$role" in
             --workers "${HOOKS_WORKERS:-1}" --threads 4 --timeout 60 ;;
     uploads)
         if [[ -n "${PORT:-}" ]]; then bind="0.0.0.0:${PORT}"; else bind="127.0.0.1:${UPLOADS_PORT:-8002}"; fi
-        exec gunicorn 'web.wsgi:build()' --config python:web.gunicorn_conf --bind "$bind" \
+        exec "${nice[@]}" gunicorn 'web.wsgi:build()' --config python:web.gunicorn_conf --bind "$bind" \
             --workers "${UPLOADS_WORKERS:-2}" --threads "${WEB_THREADS:-16}" --timeout 60 ;;
     worker)
         # A host without a web exposes its workers' metrics itself (workers/metrics_server.py).
         metrics=()
         if [[ -n "${WORKER_METRICS_PORT:-}" ]]; then metrics=(--fork-function workers.metrics_server:serve); fi
         # Dramatiq's command line, its parent process logging JSON like the rest (workers/dramatiq_cli.py).
-        exec python -m workers.dramatiq_cli workers.main --processes "${WORKER_PROCESSES:-2}" --threads "${WORKER_THREADS:-8}" \
+        exec "${nice[@]}" python -m workers.dramatiq_cli workers.main --processes "${WORKER_PROCESSES:-2}" --threads "${WORKER_THREADS:-8}" \
             --worker-shutdown-timeout "${WORKER_SHUTDOWN_TIMEOUT_MS:-20000}" "${metrics[@]}" ;;
-    scheduler) exec python -m workers.scheduler ;;
+    scheduler) exec "${nice[@]}" python -m workers.scheduler ;;
     release) exec python -m db.migrate up ;;
     sandbox) exec python -m sandbox ;;
     *) echo "deploy/launch.sh: unknown role $role" >&2; exit 2 ;;

@@ -237,7 +237,9 @@ class Fleet:
         fleet's metrics directory."""
         for pool, port in self.pools.items():
             env = {**self.env, "WEB_PORT": str(port),
-                   "PROMETHEUS_MULTIPROC_DIR": str(RUN / f"metrics-{self.settings.web_port}")}
+                   "PROMETHEUS_MULTIPROC_DIR": str(RUN / f"metrics-{self.settings.web_port}"),
+                   # the uploads role is a batch role (deploy/launch.sh's BATCH_NICE); the hooks role answers now
+                   "FLEET_BATCH": "1" if pool == "uploads" else "0"}
             fleet.start(env, ["web"], run_dir=RUN / pool)
             fleet.wait_healthy(f"http://127.0.0.1:{port}", timeout_s=120)
 

@@ -28,6 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / ".run"
 PY = sys.executable
 FAKES = ("kie", "tbank", "telegram", "s3")
+# Processes that yield the cores to the web's reads (deploy/launch.sh's BATCH_NICE, docs/deploy.md "Sharing a
+# host"): the workers and the scheduler, the uploads pool (``FLEET_BATCH=1``), and the fakes, which stand for the
+# providers' own machines.
+BATCH = ("worker", "scheduler")
 WEB_THREADS = "16"  # per gunicorn process unless WEB_THREADS says otherwise, as deploy/launch.sh
 
 
@@ -78,13 +82,35 @@ def start(env: Mapping[str, str], names: list[str] | None = None, *, run_dir: Pa
             raise RuntimeError(f"{proc.name} is already running (pid {pid_of(proc.name, run_dir=run_dir)}): "
                                "run `make down` first")
         log = open(run_dir / f"{proc.name}.log", "ab")  # noqa: SIM115 — the child keeps it open
-        child = subprocess.Popen(proc.argv, cwd=ROOT, env=dict(env), stdout=log, stderr=subprocess.STDOUT,
+        nice = batch_nice(proc, env)
+        argv = ["nice", "-n", str(nice), *proc.argv] if nice else proc.argv  # nice execs it: the same pid
+        child = subprocess.Popen(argv, cwd=ROOT, env=dict(env), stdout=log, stderr=subprocess.STDOUT,
                                  start_new_session=True)
+        if nice:
+            yield_session(child.pid, nice)
         (run_dir / f"{proc.name}.pid").write_text(str(child.pid))
         started[proc.name] = child.pid
         if fakes and proc is fakes[-1]:  # every fake answers before the web and workers start
             _wait_sandbox(env, [p.fake for p in fakes if p.fake])
     return started
+
+
+def batch_nice(proc: Proc, env: Mapping[str, str]) -> int:
+    """The CPU nice value ``proc`` runs at: ``BATCH_NICE`` (default 10, 0 = off) for a batch process, else 0."""
+    batch = proc.name in BATCH or proc.name == "sandbox" or bool(proc.fake) or env.get("FLEET_BATCH") == "1"
+    value = env.get("BATCH_NICE", "10")
+    return min(19, int(value)) if batch and value.isdigit() else 0
+
+
+def yield_session(pid: int, nice: int) -> None:
+    """Lower the CPU weight of ``pid``'s session (it leads one: ``start_new_session``). With the kernel's autogroup
+    scheduling (``/proc/sys/kernel/sched_autogroup_enabled``) each session shares the cores as one, and a nice
+    value ranks a process only within its own: the session's weight is ``/proc/<pid>/autogroup``. Without
+    autogroup there is no such file and the process's own nice value does it."""
+    try:
+        Path(f"/proc/{pid}/autogroup").write_text(str(nice))
+    except OSError:
+        pass
 
 
 def stop(names: list[str] | None = None, *, timeout_s: float = 15, run_dir: Path = RUN_DIR) -> list[str]:
