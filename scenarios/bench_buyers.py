@@ -23,6 +23,12 @@ def selfies() -> list[bytes]:
         return list(_SELFIES)
 
 
+def seed_selfies(made: list[bytes]) -> None:
+    """Use selfies made by another process (a bench client process gets the parent's)."""
+    with _SELFIES_LOCK:
+        _SELFIES[:] = made
+
+
 @dataclass
 class Buyer:
     telegram_id: int
@@ -36,25 +42,67 @@ class Buyer:
     calls: list[tuple[str, float, int, float]] = field(default_factory=list)
 
 
-def prepare(base: str, settings: Settings, buyer: Buyer, uploads_base: str | None = None) -> None:
+def prepare(base: str, settings: Settings, buyer: Buyer, uploads_base: str | None = None, *,
+            as_the_app: bool = False) -> None:
     """Avatar, consent, six selfies, checkout: everything before paying. The selfies are made once per run
     (``selfies``), before anyone starts: the clients only send bytes. ``uploads_base``: where selfies go when
-    the web runs as pools (``bench_common.POOLS``)."""
+    the web runs as pools (``bench_common.POOLS``). ``as_the_app``: with every read the Mini App's screens make
+    on the way (web/miniapp/static/js/screens), those it sends together sent together: the home screen's four
+    as it opens (the person's first calls), the new avatar's, the consent screen's, the avatar's again after
+    its selfies, and the order screen's catalog with the avatar."""
     try:
         app = MiniApp(base, settings, buyer.telegram_id)
         uploader = MiniApp(uploads_base, settings, buyer.telegram_id) if uploads_base else app
-        style = timed(buyer, app, "GET /api/v1/catalog", "GET", "/api/v1/catalog")["styles"][0]["id"]
+        if as_the_app:
+            together(buyer, base, settings, [("GET /api/v1/avatars", "/api/v1/avatars"),
+                                             ("GET /api/v1/orders", "/api/v1/orders"),
+                                             ("GET /api/v1/referrals/me", "/api/v1/referrals/me"),
+                                             ("GET /api/v1/credits", "/api/v1/credits")])
+        else:
+            catalog = timed(buyer, app, "GET /api/v1/catalog", "GET", "/api/v1/catalog")
         avatar = timed(buyer, app, "POST /api/v1/avatars", "POST", "/api/v1/avatars", json={"name": "Bench"})
+        mine = f"/api/v1/avatars/{avatar['id']}"
+        if as_the_app:
+            timed(buyer, app, "GET /api/v1/avatars/<id>", "GET", mine)
+            timed(buyer, app, "GET /api/v1/me", "GET", "/api/v1/me")
         timed(buyer, app, "POST /api/v1/me/privacy", "POST", "/api/v1/me/privacy")
         for i, data in enumerate(selfies()):  # one file per request, one after the other, as the Mini App sends
             timed(buyer, uploader, "POST /api/v1/avatars/<id>/references", "POST",
-                  f"/api/v1/avatars/{avatar['id']}/references", files=[("files", (f"selfie{i}.jpg", data,
-                                                                                 "image/jpeg"))])
+                  f"{mine}/references", files=[("files", (f"selfie{i}.jpg", data, "image/jpeg"))])
+        if as_the_app:
+            timed(buyer, app, "GET /api/v1/avatars/<id>", "GET", mine)
+            found = together(buyer, base, settings, [("GET /api/v1/catalog", "/api/v1/catalog"),
+                                                     ("GET /api/v1/avatars/<id>", mine)])
+            catalog = found[0]
+        style = catalog["styles"][0]["id"]
         buyer.payment = timed(buyer, app, "POST /api/v1/payments", "POST", "/api/v1/payments",
                               json={"avatar_id": avatar["id"], "style_id": style, "tier": buyer.tier,
                                     "rail": buyer.rail})
     except Exception as exc:  # noqa: BLE001 — counted in the report
         buyer.error = f"prepare: {exc}"
+
+
+def together(buyer: Buyer, base: str, settings: Settings, reads: list[tuple[str, str]]) -> list[Any]:
+    """GETs a screen sends at once (``Promise.all``), each on its own connection as a browser does; their
+    answers in order (an error raised when any failed)."""
+    answers: list[Any] = [None] * len(reads)
+    failures: list[BaseException] = []
+
+    def one(index: int, route: str, path: str) -> None:
+        try:
+            answers[index] = timed(buyer, MiniApp(base, settings, buyer.telegram_id), route, "GET", path)
+        except Exception as exc:  # noqa: BLE001 — raised below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=one, args=(i, route, path), daemon=True)
+               for i, (route, path) in enumerate(reads)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    return answers
 
 
 def complete_payment(settings: Settings, buyer: Buyer) -> None:

@@ -1,55 +1,71 @@
-"""100 people at once (``make bench``'s ``people`` part): simulated Mini App users who each create an avatar,
-upload 6 selfies, pay (card or Telegram Stars, alternately) and poll their order until it is delivered, all
-started together, at Kie's real limit (20 / 10 s per account) on ten accounts. API latency per route, errors,
-albums delivered, 429s at Kie."""
+"""100 people at once (``make bench``'s ``people`` part): simulated Mini App users who each open the app (its
+home screen's reads), create an avatar, upload 6 selfies, pay (card or Telegram Stars, alternately) and poll
+their order until it is delivered, making the calls the Mini App's screens make, all started together, at Kie's
+real limit (20 / 10 s per account) on ten accounts. API latency per route, errors, albums delivered, 429s at
+Kie."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import multiprocessing
 import os
+import queue
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from sandbox.client import SandboxClient
 from scenarios import bench_where
-from scenarios.bench_buyers import Buyer, complete_payment, payment_ids, prepare, selfies, timed
+from scenarios.bench_buyers import Buyer, complete_payment, payment_ids, prepare, seed_selfies, selfies, timed
 from scenarios.bench_common import Figure, Fleet, percentile, progress, web_threads
 from scenarios.bench_records import completion, jobs_of
 from scenarios.demo import MiniApp, albums_in_chat
+from settings import Settings
 
 KEYS = [f"sandbox-kie-key-{i}" for i in range(1, 11)]
 ACCOUNTS = {"KIE_API_KEYS": ",".join(KEYS)}  # each key its own account: 10 × 20 new tasks / 10 s
 TIERS = [("starter", 7)] * 7 + [("standard", 15)] * 2 + [("premium", 23)]  # per 10 people
 TIMEOUT_S = 360
-READS = ("GET /api/v1/catalog", "GET /api/v1/payments/<id>", "GET /api/v1/generations/<id>")
+PAYMENT, ORDER = "GET /api/v1/payments/<id>", "GET /api/v1/generations/<id>"
 # The Mini App's own pace (web/miniapp/static/js/screens): the payment screen asks again after
 # min(1 s + 0.25 s × round, 4 s), the order's screen every 1.5 s.
 PAYMENT_POLL_S = (1.0, 0.25, 4.0)
 ORDER_POLL_S = 1.5
 
 
-def person(fleet: Fleet, buyer: Buyer, outcome: dict[str, Any]) -> None:
-    prepare(fleet.base, fleet.settings, buyer, fleet.uploads_base)
-    complete_payment(fleet.settings, buyer)
+@dataclass(frozen=True)
+class Where:
+    """What a person's phone needs to know: the web, the uploads role, the settings (initData's bot token)."""
+    base: str
+    uploads_base: str
+    settings: Settings
+
+
+def person(where: Where, buyer: Buyer, outcome: dict[str, Any], delivered: Any = None) -> None:
+    prepare(where.base, where.settings, buyer, where.uploads_base, as_the_app=True)
+    complete_payment(where.settings, buyer)
     if buyer.error:
         return
-    app = MiniApp(fleet.base, fleet.settings, buyer.telegram_id)
+    app = MiniApp(where.base, where.settings, buyer.telegram_id)
     deadline = time.monotonic() + TIMEOUT_S
     try:
         start, step, most = PAYMENT_POLL_S
         for round_ in itertools.count():
-            buyer.job_id = timed(buyer, app, READS[1], "GET", f"/api/v1/payments/{buyer.payment['payment_id']}")[
+            buyer.job_id = timed(buyer, app, PAYMENT, "GET", f"/api/v1/payments/{buyer.payment['payment_id']}")[
                 "job_id"]
             if buyer.job_id is not None or time.monotonic() >= deadline:
                 break
             time.sleep(min(start + step * round_, most))
         while time.monotonic() < deadline:
-            job = timed(buyer, app, READS[2], "GET", f"/api/v1/generations/{buyer.job_id}")
+            job = timed(buyer, app, ORDER, "GET", f"/api/v1/generations/{buyer.job_id}")
             if job["status"] in ("delivered", "delivered_partial", "failed"):
                 outcome["status"] = job["status"]
                 outcome["done_s"] = time.monotonic()
+                if delivered is not None:
+                    with delivered.get_lock():
+                        delivered.value += 1
                 return
             time.sleep(ORDER_POLL_S)
         buyer.error = "not delivered in time"
@@ -69,16 +85,9 @@ def people(fleet: Fleet, seed: int) -> tuple[list[Figure], dict[str, Any]]:
     web_log = bench_where.WebLog()
     cpu_start = bench_where.snapshot()
     started = time.monotonic()
-    threads = [threading.Thread(target=person, args=(fleet, b, outcomes[b.telegram_id]), daemon=True)
-               for b in buyers]
-    for thread in threads:
-        thread.start()
-    while any(t.is_alive() for t in threads) and time.monotonic() - started < TIMEOUT_S + 60:
-        time.sleep(10)
-        done = sum(1 for o in outcomes.values() if o.get("status"))
-        progress(f"people: {done}/{count} delivered after {time.monotonic() - started:.0f} s")
+    buyers, outcomes, clients_cpu_s = phones(Where(fleet.base, fleet.uploads_base, s), buyers, started)
     wall = time.monotonic() - started
-    cpu = bench_where.cpu_shares(cpu_start, bench_where.snapshot())
+    cpu = bench_where.cpu_shares(cpu_start, bench_where.snapshot(), clients_cpu_s=clients_cpu_s)
     web = bench_where.server_table(bench_where.server_ms(web_log.lines()))
     pre_checkout = bench_where.pre_checkout_waits(sandbox.telegram.state())
     progress(f"people: CPU seconds in {cpu['wall_s']} s: {cpu['cpu_s']}")
@@ -102,11 +111,12 @@ def people(fleet: Fleet, seed: int) -> tuple[list[Figure], dict[str, Any]]:
     errors = sum(n for st in statuses.values() for code, n in st.items() if code >= 400) + sum(
         1 for b in buyers if b.error and "→" not in b.error)
     dump_calls(buyers)
-    read_samples = [x for route in READS for x in routes.get(route, [])]
+    reads = [route for route in routes if is_read(route)]
+    read_samples = [x for route in reads for x in routes[route]]
     read_p99 = _ms(percentile(read_samples, 0.99))
     phases = read_phases(buyers)
     completions = people_completions(fleet, buyers)
-    worst_read = max((r for r in READS if r in table), key=lambda r: table[r]["p99_ms"] or 0, default="")
+    worst_read = max(reads, key=lambda r: table[r]["p99_ms"] or 0, default="")
     where = where_text(table, web, cpu)
     why = ""
     if read_p99 is not None and read_p99 > 100:
@@ -122,11 +132,15 @@ def people(fleet: Fleet, seed: int) -> tuple[list[Figure], dict[str, Any]]:
                   f"pre_checkout_query to our webhook (10 s to answer): {pre_checkout}; {where}") if errors else ""
     return [
         Figure("people_api_read_p99_ms", read_p99, "ms", 100, "<=",
-               f"{count} users at once; every GET the Mini App made (catalog, payment status, the order's progress), "
-               "at the Mini App's own pace (payment every 1 s + 0.25 s a round up to 4 s, order every 1.5 s), "
-               "measured at the client over HTTP; per route in extra, split at the last checkout (phases: while "
-               "people still upload and pay, and after), beside the web's own time per route (its access log) and "
-               "the CPU seconds each process used during the part", why,
+               f"{count} users at once, each its own phone (the people run on "
+               f"{os.environ.get('BENCH_PEOPLE_PROCESSES', '4')} client processes, a thread per person); every GET "
+               "the Mini App's screens make on the way, those a screen sends together sent together (the home "
+               "screen's four as it opens, the avatar's, the consent's, the order screen's catalog and avatar, the "
+               "payment's status, the order's progress), polls at the Mini App's own pace (payment every 1 s + "
+               "0.25 s a round up to 4 s, order every 1.5 s), measured at the client over HTTP; per route in "
+               "extra, split at the last checkout (phases: while people still upload and pay, and after), beside "
+               "the web's own time per route (its access log) and the CPU seconds each process used during the "
+               "part", why,
                {"routes": table, "phases": phases, "web_ms": web, "cpu": cpu, "web_pools": dict(fleet.pools)}),
         Figure("people_errors", errors, "", 0, "<=",
                "answers ≥ 400 the Mini App saw after its own retries (429/503 retried as api.js does), plus users "
@@ -147,6 +161,56 @@ def people(fleet: Fleet, seed: int) -> tuple[list[Figure], dict[str, Any]]:
     ], {"people_completions": completions}
 
 
+def phones(where: Where, buyers: list[Buyer], started: float) -> tuple[list[Buyer], dict[int, dict[str, Any]], float]:
+    """Run the people on ``BENCH_PEOPLE_PROCESSES`` client processes (default 4), a thread each: a hundred
+    people's phones do not share one interpreter lock, and a client process that did (one process, 100
+    threads) added its own queue to every call it timed — most of all in the first second, when everyone opens
+    the app at once. Returns the buyers with their calls, their outcomes, and the clients' CPU seconds."""
+    groups_n = max(1, min(len(buyers), int(os.environ.get("BENCH_PEOPLE_PROCESSES", "4"))))
+    ctx = multiprocessing.get_context("spawn")  # the bench process has threads: no fork
+    delivered = ctx.Value("i", 0)
+    results = ctx.Queue()
+    groups = [buyers[i::groups_n] for i in range(groups_n)]
+    procs = [ctx.Process(target=_phone_group, args=(where, group, selfies(), delivered, results), daemon=True)
+             for group in groups]
+    for proc in procs:
+        proc.start()
+    got: list[tuple[list[Buyer], dict[int, dict[str, Any]], float]] = []
+    next_report = started + 10
+    while len(got) < groups_n and time.monotonic() - started < TIMEOUT_S + 90:
+        try:
+            got.append(results.get(timeout=1))
+        except queue.Empty:
+            pass
+        if time.monotonic() >= next_report:
+            next_report += 10
+            progress(f"people: {delivered.value}/{len(buyers)} delivered after {time.monotonic() - started:.0f} s")
+    for proc in procs:
+        proc.join(timeout=10)
+        if proc.is_alive():
+            proc.kill()
+    by_id = {b.telegram_id: b for group, _, _ in got for b in group}
+    back = [by_id.get(b.telegram_id, b) for b in buyers]
+    for b in back:
+        if b.telegram_id not in by_id:
+            b.error = "client process gave no answer"
+    outcomes = {tid: o for _, group_outcomes, _ in got for tid, o in group_outcomes.items()}
+    return back, {b.telegram_id: outcomes.get(b.telegram_id, {}) for b in buyers}, sum(c for *_, c in got)
+
+
+def _phone_group(where: Where, buyers: list[Buyer], selfie_bytes: list[bytes], delivered: Any, results: Any) -> None:
+    """One client process: its people on a thread each; sends back their calls, outcomes and its CPU seconds."""
+    seed_selfies(selfie_bytes)
+    outcomes: dict[int, dict[str, Any]] = {b.telegram_id: {} for b in buyers}
+    threads = [threading.Thread(target=person, args=(where, b, outcomes[b.telegram_id], delivered), daemon=True)
+               for b in buyers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=TIMEOUT_S + 30)
+    results.put((buyers, outcomes, time.process_time()))
+
+
 def dump_calls(buyers: list[Buyer]) -> None:
     """With ``BENCH_PEOPLE_CALLS=<path>``: every call the people made, one JSON object per line (user, route,
     seconds from the first call, latency in ms, status), for a closer look at the slow ones."""
@@ -161,6 +225,11 @@ def dump_calls(buyers: list[Buyer]) -> None:
                                       "ms": round(seconds * 1000, 1), "status": status}) + "\n")
 
 
+def is_read(route: str) -> bool:
+    """Whether the people-part figure counts ``route`` as a read: every GET."""
+    return route.startswith("GET ")
+
+
 def read_phases(buyers: list[Buyer]) -> dict[str, Any]:
     """The reads split at the moment the last user's checkout answered: while 100 people were still uploading
     and paying (the burst) and after it (only orders being polled), each with its count and p50/p99 in ms."""
@@ -173,7 +242,7 @@ def read_phases(buyers: list[Buyer]) -> dict[str, Any]:
     phases: dict[str, Any] = {"burst_s": round(split - first, 1)}
     for name, keep in (("burst", lambda t: t < split), ("after", lambda t: t >= split)):
         samples = [seconds for b in buyers for route, seconds, _, started in b.calls
-                   if route in READS and keep(started)]
+                   if is_read(route) and keep(started)]
         phases[name] = {"n": len(samples), "p50_ms": _ms(percentile(samples, 0.5)),
                         "p99_ms": _ms(percentile(samples, 0.99))}
     return phases

@@ -90,13 +90,14 @@ def machine_cpu_s(proc_stat: str) -> tuple[float, float]:
     return (sum(values[:8]) - idle) * TICK_S, sum(values[:8]) * TICK_S
 
 
-def cpu_shares(start: CpuSnapshot, end: CpuSnapshot) -> dict[str, Any]:
+def cpu_shares(start: CpuSnapshot, end: CpuSnapshot, *, clients_cpu_s: float = 0.0) -> dict[str, Any]:
     """CPU seconds each used between two snapshots, with the wall time, the cores' capacity in that time and
-    what the machine used beyond those named (``others``: other runs, the kernel, exited processes)."""
+    what the machine used beyond those named (``others``: other runs, the kernel, exited processes);
+    ``clients_cpu_s``: what the bench's client processes used, counted with the bench's own."""
     used = {name: round(end.groups[name] - start.groups.get(name, 0.0), 1) for name in end.groups}
     used.update({name: round(max(0.0, end.services[name] - start.services.get(name, 0.0)), 1)
                  for name in end.services})
-    used["bench clients"] = round(end.bench - start.bench, 1)
+    used["bench clients"] = round(end.bench - start.bench + clients_cpu_s, 1)
     busy = end.machine_busy - start.machine_busy
     used["others"] = round(max(0.0, busy - sum(used.values())), 1)
     wall = end.at - start.at
