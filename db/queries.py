@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from psycopg import Connection
+from psycopg.pq import TransactionStatus
 
 from db.errors import translated
 
@@ -63,15 +64,34 @@ def fetch_all(conn: Connection[Any], name: str, params: dict[str, Any] | None = 
 
 
 def fetch_together(conn: Connection[Any], queries: Sequence[tuple[str, dict[str, Any]]]) -> list[list[Row]]:
-    """Run the named read queries as one transaction in one round trip — psycopg's pipeline mode sends BEGIN,
-    every query and COMMIT together and reads the answers together — and return every query's rows, in order.
-    For reads that do not need one another's results (a screen's several lists). Inside the caller's transaction
-    it is a savepoint of that one."""
+    """Run the named queries as one transaction in one round trip and return every query's rows, in order (a
+    statement without rows gives ``[]``). For statements that do not need one another's results (a screen's
+    several lists; a setting and the write it is for). Inside the caller's transaction it is a savepoint of that
+    one.
+
+    Psycopg's pipeline mode with its ``transaction()`` waits for BEGIN, for the statements and for COMMIT in turn
+    (each a sync: four round trips, seen on libpq's trace); here BEGIN, the statements and COMMIT go out together
+    and the pipeline's one sync reads every answer."""
     with translated():
-        with conn.pipeline():
+        if conn.info.transaction_status != TransactionStatus.IDLE:
             with conn.transaction():
                 cursors = [conn.execute(sql(name), params) for name, params in queries]
-            return [cast("list[Row]", cursor.fetchall()) for cursor in cursors]
+                return [_rows(cursor) for cursor in cursors]
+        try:
+            with conn.pipeline():
+                conn.execute("BEGIN")
+                cursors = [conn.execute(sql(name), params) for name, params in queries]
+                conn.execute("COMMIT")
+        except BaseException:
+            # a statement failed: the server skipped the rest, COMMIT included, and the transaction is open in error
+            if conn.info.transaction_status in (TransactionStatus.INERROR, TransactionStatus.INTRANS):
+                conn.execute("ROLLBACK")
+            raise
+        return [_rows(cursor) for cursor in cursors]
+
+
+def _rows(cursor: Any) -> list[Row]:
+    return cast("list[Row]", cursor.fetchall()) if cursor.description is not None else []
 
 
 def execute(conn: Connection[Any], name: str, params: dict[str, Any] | None = None) -> int:

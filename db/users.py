@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from psycopg import Connection
 
-from db.queries import execute, fetch_one, fetch_row
+from db.queries import execute, fetch_one, fetch_row, fetch_together
 
 Row = dict[str, Any]
 
@@ -43,11 +43,25 @@ def new_referral_code() -> str:
     return secrets.token_urlsafe(6).replace("-", "x").replace("_", "y")
 
 
-def register_user(conn: Connection, tg_user: TelegramProfile, *, start_param: str | None = None) -> Row:
+_UNREAD: Any = object()
+
+
+def upsert_without_waiting(conn: Connection, tg_user: TelegramProfile) -> Row:
+    """Register (or refresh) ``tg_user`` in a transaction of its own whose commit does not wait for the disk (see
+    the caller), in one round trip (``fetch_together``)."""
+    _, (row,) = fetch_together(conn, [("users.commit_without_waiting", {}), ("users.upsert_user", {
+        "telegram_id": tg_user.id, "username": tg_user.username, "first_name": tg_user.first_name,
+        "language_code": tg_user.language_code, "referral_code": new_referral_code(), "referred_by": None})])
+    return row
+
+
+def register_user(conn: Connection, tg_user: TelegramProfile, *, start_param: str | None = None,
+                  current: Row | None = _UNREAD) -> Row:
     """The user row for a Telegram user, created on first sight (the Mini App's auth and the bot's /start share
     it); ``start_param`` ``ref_<code>`` (or a bare code) names who invited them, honoured once and never for
-    oneself."""
-    row = get_user_by_telegram_id(conn, telegram_id=tg_user.id)
+    oneself. ``current``: their row (or None) as the caller just read it, not read again here — a write
+    returns the row as it is now."""
+    row = get_user_by_telegram_id(conn, telegram_id=tg_user.id) if current is _UNREAD else current
     profile = (tg_user.username, tg_user.first_name, tg_user.language_code)
     if row is None or (row["username"], row["first_name"], row["language_code"]) != profile:
         # Only a new user or a changed profile writes: every Mini App request comes through here (a poll a

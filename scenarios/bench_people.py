@@ -84,8 +84,7 @@ def people(fleet: Fleet, seed: int) -> tuple[list[Figure], dict[str, Any]]:
     progress(f"people: {count} Mini App users at once ({sum(photos.values())} photos, card and Stars)")
     web_log = bench_where.WebLog()
     cpu_start = bench_where.snapshot()
-    started = time.monotonic()
-    buyers, outcomes, clients_cpu_s = phones(Where(fleet.base, fleet.uploads_base, s), buyers, started)
+    buyers, outcomes, clients_cpu_s, started = phones(Where(fleet.base, fleet.uploads_base, s), buyers)
     wall = time.monotonic() - started
     cpu = bench_where.cpu_shares(cpu_start, bench_where.snapshot(), clients_cpu_s=clients_cpu_s)
     web = bench_where.server_table(bench_where.server_ms(web_log.lines()))
@@ -161,20 +160,25 @@ def people(fleet: Fleet, seed: int) -> tuple[list[Figure], dict[str, Any]]:
     ], {"people_completions": completions}
 
 
-def phones(where: Where, buyers: list[Buyer], started: float) -> tuple[list[Buyer], dict[int, dict[str, Any]], float]:
+def phones(where: Where, buyers: list[Buyer]) -> tuple[list[Buyer], dict[int, dict[str, Any]], float, float]:
     """Run the people on ``BENCH_PEOPLE_PROCESSES`` client processes (default 4), a thread each: a hundred
     people's phones do not share one interpreter lock, and a client process that did (one process, 100
     threads) added its own queue to every call it timed — most of all in the first second, when everyone opens
-    the app at once. Returns the buyers with their calls, their outcomes, and the clients' CPU seconds."""
+    the app at once. The processes start the people together once every one of them is ready. Returns the
+    buyers with their calls, their outcomes, the clients' CPU seconds and when the people started
+    (``time.monotonic()``, the same clock in every process)."""
     groups_n = max(1, min(len(buyers), int(os.environ.get("BENCH_PEOPLE_PROCESSES", "4"))))
     ctx = multiprocessing.get_context("spawn")  # the bench process has threads: no fork
     delivered = ctx.Value("i", 0)
     results = ctx.Queue()
+    ready = ctx.Barrier(groups_n + 1)
     groups = [buyers[i::groups_n] for i in range(groups_n)]
-    procs = [ctx.Process(target=_phone_group, args=(where, group, selfies(), delivered, results), daemon=True)
-             for group in groups]
+    procs = [ctx.Process(target=_phone_group, args=(where, group, selfies(), delivered, results, ready),
+                         daemon=True) for group in groups]
     for proc in procs:
         proc.start()
+    ready.wait(timeout=120)
+    started = time.monotonic()
     got: list[tuple[list[Buyer], dict[int, dict[str, Any]], float]] = []
     next_report = started + 10
     while len(got) < groups_n and time.monotonic() - started < TIMEOUT_S + 90:
@@ -195,15 +199,19 @@ def phones(where: Where, buyers: list[Buyer], started: float) -> tuple[list[Buye
         if b.telegram_id not in by_id:
             b.error = "client process gave no answer"
     outcomes = {tid: o for _, group_outcomes, _ in got for tid, o in group_outcomes.items()}
-    return back, {b.telegram_id: outcomes.get(b.telegram_id, {}) for b in buyers}, sum(c for *_, c in got)
+    return (back, {b.telegram_id: outcomes.get(b.telegram_id, {}) for b in buyers}, sum(c for *_, c in got),
+            started)
 
 
-def _phone_group(where: Where, buyers: list[Buyer], selfie_bytes: list[bytes], delivered: Any, results: Any) -> None:
-    """One client process: its people on a thread each; sends back their calls, outcomes and its CPU seconds."""
+def _phone_group(where: Where, buyers: list[Buyer], selfie_bytes: list[bytes], delivered: Any, results: Any,
+                 ready: Any) -> None:
+    """One client process: its people on a thread each, started when every client process is ready; sends back
+    their calls, outcomes and its CPU seconds."""
     seed_selfies(selfie_bytes)
     outcomes: dict[int, dict[str, Any]] = {b.telegram_id: {} for b in buyers}
     threads = [threading.Thread(target=person, args=(where, b, outcomes[b.telegram_id], delivered), daemon=True)
                for b in buyers]
+    ready.wait(timeout=120)
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -230,17 +238,23 @@ def is_read(route: str) -> bool:
     return route.startswith("GET ")
 
 
+OPENING_S = 5.0  # the first seconds: everyone opening the app at once (the home screen's reads, registering)
+
+
 def read_phases(buyers: list[Buyer]) -> dict[str, Any]:
-    """The reads split at the moment the last user's checkout answered: while 100 people were still uploading
-    and paying (the burst) and after it (only orders being polled), each with its count and p50/p99 in ms."""
+    """The reads split in time: ``opening``, the first ``OPENING_S`` seconds (a hundred people open the app in the
+    same second); ``burst``, from then until the last user's checkout answered (people still uploading and
+    paying); ``after`` (only orders being polled) — each with its count and p50/p99 in ms."""
     checkouts = [started + seconds for b in buyers for route, seconds, _, started in b.calls
                  if route == "POST /api/v1/payments"]
     if not checkouts:
         return {}
     split = max(checkouts)
     first = min(started for b in buyers for _, _, _, started in b.calls)
-    phases: dict[str, Any] = {"burst_s": round(split - first, 1)}
-    for name, keep in (("burst", lambda t: t < split), ("after", lambda t: t >= split)):
+    opened = first + OPENING_S
+    phases: dict[str, Any] = {"burst_s": round(split - first, 1), "opening_s": OPENING_S}
+    for name, keep in (("opening", lambda t: t < opened), ("burst", lambda t: opened <= t < split),
+                       ("after", lambda t: t >= split)):
         samples = [seconds for b in buyers for route, seconds, _, started in b.calls
                    if is_read(route) and keep(started)]
         phases[name] = {"n": len(samples), "p50_ms": _ms(percentile(samples, 0.5)),

@@ -30,22 +30,29 @@ def register_user(conn: Connection, tg_user: TelegramProfile, *, start_param: st
     row = users.get_user_by_telegram_id(conn, telegram_id=tg_user.id)
     if row is not None and not _user_changes(row, tg_user, start_param):
         return row
-    own = conn.info.transaction_status == TransactionStatus.IDLE
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        with conn.transaction():  # a savepoint in the caller's transaction
+            return users.register_user(conn, tg_user, start_param=start_param)
+    # A transaction of its own whose commit need not wait for the disk (100 people opening the app at once wait
+    # for 100 flushes otherwise): a crash can lose only a registration nothing durable depends on yet — anything
+    # written later for the user commits durably, and WAL reaches the disk in order, so this row goes first — and
+    # the next request registers them again (the invite code comes with every request's initData).
+    if not _invited(row, start_param):
+        return users.upsert_without_waiting(conn, tg_user)  # one round trip: BEGIN, the setting, the write, COMMIT
     with conn.transaction():
-        if own:
-            # Its commit need not wait for the disk (100 people opening the app at once wait for 100 flushes
-            # otherwise): a crash can lose only a registration nothing durable depends on yet — anything written
-            # later for the user commits durably, and WAL reaches the disk in order, so this row goes first — and
-            # the next request registers them again (the invite code comes with every request's initData).
-            users.commit_without_waiting(conn)
-        return users.register_user(conn, tg_user, start_param=start_param)
+        users.commit_without_waiting(conn)
+        return users.register_user(conn, tg_user, start_param=start_param, current=row)
 
 
 def _user_changes(row: dict[str, Any], tg_user: TelegramProfile, start_param: str | None) -> bool:
     """Whether registering ``tg_user`` would write: a changed profile, or an invite code not yet honoured."""
     profile = (tg_user.username, tg_user.first_name, tg_user.language_code)
-    invited = bool((start_param or "").removeprefix("ref_").strip()) and row["referred_by"] is None
-    return (row["username"], row["first_name"], row["language_code"]) != profile or invited
+    return (row["username"], row["first_name"], row["language_code"]) != profile or _invited(row, start_param)
+
+
+def _invited(row: dict[str, Any] | None, start_param: str | None) -> bool:
+    """Whether an invite code comes that is not honoured yet (it may be someone else's, or the person's own)."""
+    return bool((start_param or "").removeprefix("ref_").strip()) and (row is None or row["referred_by"] is None)
 
 
 def set_bot_blocked(conn: Connection, *, user_id: int, blocked: bool) -> None:

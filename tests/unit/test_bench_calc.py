@@ -62,12 +62,14 @@ def test_people_reads_are_split_at_the_last_checkout() -> None:
     from scenarios.bench_people import read_phases
 
     buyer = Buyer(1, "starter")
-    buyer.calls = [("GET /api/v1/catalog", 0.5, 200, 100.0), ("POST /api/v1/payments", 1.0, 200, 101.0),
-                   ("GET /api/v1/payments/<id>", 0.3, 200, 101.5), ("GET /api/v1/generations/<id>", 0.01, 200, 102.5),
-                   ("GET /api/v1/generations/<id>", 0.02, 200, 104.0)]
+    buyer.calls = [("GET /api/v1/avatars", 0.4, 200, 100.0), ("GET /api/v1/catalog", 0.5, 200, 104.0),
+                   ("POST /api/v1/payments", 1.0, 200, 106.0), ("GET /api/v1/payments/<id>", 0.3, 200, 106.5),
+                   ("GET /api/v1/generations/<id>", 0.01, 200, 107.5),
+                   ("GET /api/v1/generations/<id>", 0.02, 200, 109.0)]
     phases = read_phases([buyer])
-    assert phases["burst_s"] == 2.0  # from the first call to the checkout's answer (101 + 1 s)
-    assert phases["burst"] == {"n": 2, "p50_ms": 300.0, "p99_ms": 500.0}
+    assert phases["burst_s"] == 7.0  # from the first call to the checkout's answer (106 + 1 s)
+    assert phases["opening"] == {"n": 2, "p50_ms": 400.0, "p99_ms": 500.0}  # the first 5 s
+    assert phases["burst"] == {"n": 1, "p50_ms": 300.0, "p99_ms": 300.0}
     assert phases["after"] == {"n": 2, "p50_ms": 10.0, "p99_ms": 20.0}
 
 

@@ -37,7 +37,8 @@ def test_people_on_client_processes_come_back_with_their_calls(monkeypatch) -> N
     settings = Settings.from_env({"SANDBOX_MODE": "1"})
     buyers = [Buyer(70_000 + i, "starter") for i in range(7)]
     try:
-        back, outcomes, cpu_s = phones(Where(base, base, settings), buyers, time.monotonic())
+        before = time.monotonic()
+        back, outcomes, cpu_s, started = phones(Where(base, base, settings), buyers)
     finally:
         server.shutdown()
         bench_buyers.seed_selfies([])
@@ -49,3 +50,4 @@ def test_people_on_client_processes_come_back_with_their_calls(monkeypatch) -> N
     assert all({(route, status) for route, _, status, _ in b.calls} == home and len(b.calls) == 4 for b in back)
     assert set(outcomes) == {b.telegram_id for b in buyers} and not any(outcomes.values())
     assert cpu_s > 0
+    assert before < started < min(at for b in back for *_, at in b.calls) + 0.05  # all ready, then they start
