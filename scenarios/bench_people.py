@@ -119,9 +119,9 @@ def people(fleet: Fleet, seed: int) -> tuple[list[Figure], dict[str, Any]]:
     where = where_text(table, web, cpu)
     why = ""
     if read_p99 is not None and read_p99 > 100:
-        why = (f"slowest read route {worst_read} p99 {table.get(worst_read, {}).get('p99_ms')} ms at the client "
-               f"while {web_shape(fleet)} took {6 * count} selfie uploads (a face check on each) and the "
-               f"payments; {where}")
+        why = (f"{phases_text(phases)}; slowest read route {worst_read} p99 "
+               f"{table.get(worst_read, {}).get('p99_ms')} ms at the client while {web_shape(fleet)} took "
+               f"{6 * count} selfie uploads (a face check on each) and the payments; {where}")
     failures = [b.error for b in buyers if b.error][:3]
     bad = {route: {code: n for code, n in st.items() if code >= 400} for route, st in statuses.items()}
     bad_text = "; ".join(f"{route}: {codes}" for route, codes in bad.items() if codes)
@@ -239,6 +239,16 @@ def is_read(route: str) -> bool:
 
 
 OPENING_S = 5.0  # the first seconds: everyone opening the app at once (the home screen's reads, registering)
+
+
+def phases_text(phases: dict[str, Any]) -> str:
+    """The reads' phases in words: where the slow ones are."""
+    if not phases:
+        return "no checkout answered"
+    parts = [f"{name} {phases[name]['n']} reads, p50 {phases[name]['p50_ms']} / p99 {phases[name]['p99_ms']} ms"
+             for name in ("opening", "burst", "after") if name in phases]
+    return (f"by phase (opening: the first {phases.get('opening_s')} s, everyone opening the app at once; burst: "
+            f"until the last checkout, {phases.get('burst_s')} s in): " + "; ".join(parts))
 
 
 def read_phases(buyers: list[Buyer]) -> dict[str, Any]:

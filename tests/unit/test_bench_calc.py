@@ -59,7 +59,7 @@ def test_the_record_info_floor_serves_callbacks_in_arrival_order_at_the_limit() 
 
 def test_people_reads_are_split_at_the_last_checkout() -> None:
     from scenarios.bench_buyers import Buyer
-    from scenarios.bench_people import read_phases
+    from scenarios.bench_people import phases_text, read_phases
 
     buyer = Buyer(1, "starter")
     buyer.calls = [("GET /api/v1/avatars", 0.4, 200, 100.0), ("GET /api/v1/catalog", 0.5, 200, 104.0),
@@ -71,6 +71,7 @@ def test_people_reads_are_split_at_the_last_checkout() -> None:
     assert phases["opening"] == {"n": 2, "p50_ms": 400.0, "p99_ms": 500.0}  # the first 5 s
     assert phases["burst"] == {"n": 1, "p50_ms": 300.0, "p99_ms": 300.0}
     assert phases["after"] == {"n": 2, "p50_ms": 10.0, "p99_ms": 20.0}
+    assert "opening 2 reads, p50 400.0 / p99 500.0 ms; burst 1 reads" in phases_text(phases)
 
 
 def test_a_completion_is_paid_to_the_last_album_sent() -> None:
