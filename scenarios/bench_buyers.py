@@ -47,17 +47,14 @@ def prepare(base: str, settings: Settings, buyer: Buyer, uploads_base: str | Non
     """Avatar, consent, six selfies, checkout: everything before paying. The selfies are made once per run
     (``selfies``), before anyone starts: the clients only send bytes. ``uploads_base``: where selfies go when
     the web runs as pools (``bench_common.POOLS``). ``as_the_app``: with every read the Mini App's screens make
-    on the way (web/miniapp/static/js/screens), those it sends together sent together: the home screen's four
-    as it opens (the person's first calls), the new avatar's, the consent screen's, the avatar's again after
-    its selfies, and the order screen's catalog with the avatar."""
+    on the way (web/miniapp/static/js/screens), those it sends together sent together: the home screen's as it
+    opens (the person's first call), the new avatar's, the consent screen's, the avatar's again after its
+    selfies, and the order screen's catalog with the avatar."""
     try:
         app = MiniApp(base, settings, buyer.telegram_id)
         uploader = MiniApp(uploads_base, settings, buyer.telegram_id) if uploads_base else app
-        if as_the_app:
-            together(buyer, base, settings, [("GET /api/v1/avatars", "/api/v1/avatars"),
-                                             ("GET /api/v1/orders", "/api/v1/orders"),
-                                             ("GET /api/v1/referrals/me", "/api/v1/referrals/me"),
-                                             ("GET /api/v1/credits", "/api/v1/credits")])
+        if as_the_app:  # the home screen: one call for everything it shows
+            timed(buyer, app, "GET /api/v1/home", "GET", "/api/v1/home")
         else:
             catalog = timed(buyer, app, "GET /api/v1/catalog", "GET", "/api/v1/catalog")
         avatar = timed(buyer, app, "POST /api/v1/avatars", "POST", "/api/v1/avatars", json={"name": "Bench"})

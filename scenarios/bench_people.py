@@ -1,5 +1,5 @@
 """100 people at once (``make bench``'s ``people`` part): simulated Mini App users who each open the app (its
-home screen's reads), create an avatar, upload 6 selfies, pay (card or Telegram Stars, alternately) and poll
+home screen's read), create an avatar, upload 6 selfies, pay (card or Telegram Stars, alternately) and poll
 their order until it is delivered, making the calls the Mini App's screens make, all started together, at Kie's
 real limit (20 / 10 s per account) on ten accounts. API latency per route, errors, albums delivered, 429s at
 Kie."""
@@ -134,7 +134,7 @@ def people(fleet: Fleet, seed: int) -> tuple[list[Figure], dict[str, Any]]:
                f"{count} users at once, each its own phone (the people run on "
                f"{os.environ.get('BENCH_PEOPLE_PROCESSES', '4')} client processes, a thread per person); every GET "
                "the Mini App's screens make on the way, those a screen sends together sent together (the home "
-               "screen's four as it opens, the avatar's, the consent's, the order screen's catalog and avatar, the "
+               "screen's as it opens, the avatar's, the consent's, the order screen's catalog and avatar, the "
                "payment's status, the order's progress), polls at the Mini App's own pace (payment every 1 s + "
                "0.25 s a round up to 4 s, order every 1.5 s), measured at the client over HTTP; per route in "
                "extra, split at the last checkout (phases: while people still upload and pay, and after), beside "

@@ -103,3 +103,31 @@ def test_a_generation_carries_a_signed_zip_link_and_its_regeneration_allowance(c
     forged = body["zip_url"].replace(f"/download/{job['id']}.zip", f"/download/{job['id'] + 1}.zip")
     assert requests.get(forged, timeout=10).status_code == 403
     assert int(body["zip_url"].split("exp=")[1].split("&")[0]) > time.time()
+
+
+def test_the_home_screen_gets_its_four_parts_in_one_call_each_as_its_own_route_answers(client, settings,
+                                                                                     services) -> None:
+    user = make_user(services)
+    avatar = make_avatar(services, user)
+    make_delivered_job(services, user, avatar, tier="starter", stored=6)
+    make_delivered_job(services, make_user(services), make_avatar(services, make_user(services)))  # not theirs
+    headers = auth(settings, user)
+
+    home = client.get("/api/v1/home", headers=headers)
+
+    assert home.status_code == 200
+    body = home.get_json()
+    assert body == {"avatars": client.get("/api/v1/avatars", headers=headers).get_json(),
+                    "orders": client.get("/api/v1/orders", headers=headers).get_json(),
+                    "referrals": client.get("/api/v1/referrals/me", headers=headers).get_json(),
+                    "credits": client.get("/api/v1/credits", headers=headers).get_json()}
+    assert [a["id"] for a in body["avatars"]["avatars"]] == [avatar["id"]] and len(body["orders"]["orders"]) == 1
+    assert client.get("/api/v1/home").status_code == 401
+
+
+def test_a_first_open_of_home_registers_the_person(client, settings, services) -> None:
+    from tests.conftest import tma_header
+
+    body = client.get("/api/v1/home", headers=tma_header(settings, 67_000_001)).get_json()
+    assert body["avatars"] == {"avatars": []} and body["orders"] == {"orders": []}
+    assert body["credits"]["balance"] == 0 and body["referrals"]["invited"] == 0 and body["referrals"]["code"]

@@ -40,6 +40,7 @@ TELEGRAM_UPDATE = st.fixed_dictionaries({}, optional={
 
 API_ROUTES = [("GET", "/api/v1/catalog"), ("GET", "/api/v1/me"), ("POST", "/api/v1/payments"),
               ("POST", "/api/v1/generations"), ("POST", "/api/v1/avatars"), ("GET", "/api/v1/orders"),
+              ("GET", "/api/v1/home"),
               ("GET", "/api/v1/generations/{id}"), ("POST", "/api/v1/photos/{id}/regenerate"),
               ("POST", "/api/v1/avatars/{id}/references"), ("DELETE", "/api/v1/avatars/{id}"),
               ("GET", "/download/{id}.zip"), ("GET", "/g/{id}")]

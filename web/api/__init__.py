@@ -26,6 +26,7 @@ from web.api import (
     client_errors,
     credits,
     generations,
+    home,
     me,
     openapi,
     orders,
@@ -41,7 +42,7 @@ from web.errors import ApiError, error_response
 logger = logging.getLogger("web.api")
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 for _module in (catalog, avatars, references, payments, credits, generations, albums, photos, referrals, orders, me,
-                client_errors, openapi):
+                home, client_errors, openapi):
     blueprint.register_blueprint(_module.blueprint)
 
 RATE_LIMIT_CONFIG = "API_RATE_LIMIT"  # app.config key: a runtime.limits.ApiLimit (tests and operators may tune it)

@@ -57,11 +57,16 @@ def create_avatar():
 @require_user
 def list_avatars():
     with connection() as conn:  # reads only: no BEGIN/COMMIT round trips
-        rows = avatars.avatars_of_user(conn, user_id=g.user["id"])
-        delete_at = _delete_dates(conn, rows)
+        return jsonify(avatars_body(conn, g.user))
+
+
+def avatars_body(conn: Connection, user: dict[str, Any]) -> dict[str, Any]:
+    """GET /api/v1/avatars's answer (also part of GET /api/v1/home)."""
+    rows = avatars.avatars_of_user(conn, user_id=user["id"])
+    delete_at = _delete_dates(conn, rows)
     storage = fleet().services.storage
-    return jsonify({"avatars": [{**avatar_json(a, delete_at), "thumbnail_url": storage.presigned_get(a["cover_key"])
-                                 if a["cover_key"] else None} for a in rows]})
+    return {"avatars": [{**avatar_json(a, delete_at), "thumbnail_url": storage.presigned_get(a["cover_key"])
+                         if a["cover_key"] else None} for a in rows]}
 
 
 @blueprint.get(f"/v1/avatars/<{ID}:avatar_id>")

@@ -3,7 +3,10 @@ and its history; POST /api/v1/credits/redeem spends the whole balance on a job f
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, g, jsonify
+from psycopg import Connection
 
 from usecases import credits
 from usecases.errors import Refused
@@ -18,10 +21,15 @@ blueprint = Blueprint("credits", __name__)
 @require_user
 def get_credits():
     with connection() as conn:  # reads only: no BEGIN/COMMIT round trips
-        found = credits.credits_of_user(conn, user_id=g.user["id"])
-    return jsonify({"balance": found["balance"],
-                    "history": [{"job_id": row["job_id"], "photos": row["photos"], "kind": row["kind"],
-                                 "created_at": iso(row["created_at"])} for row in found["history"]]})
+        return jsonify(credits_body(conn, g.user))
+
+
+def credits_body(conn: Connection, user: dict[str, Any]) -> dict[str, Any]:
+    """GET /api/v1/credits's answer (also part of GET /api/v1/home)."""
+    found = credits.credits_of_user(conn, user_id=user["id"])
+    return {"balance": found["balance"],
+            "history": [{"job_id": row["job_id"], "photos": row["photos"], "kind": row["kind"],
+                         "created_at": iso(row["created_at"])} for row in found["history"]]}
 
 
 @blueprint.post("/v1/credits/redeem")

@@ -105,6 +105,9 @@ def document() -> dict[str, Any]:
             "/api/v1/avatars/{avatar_id}/references/{reference_id}": {"delete": _op(
                 "Remove one reference photo", _ok(200, "Avatar", "Removed; the avatar as it is now."), (404, 409),
                 params=_id("avatar_id") + _id("reference_id"))},
+            "/api/v1/home": {"get": _op(
+                "Everything the home screen shows in one call: avatars, orders, referral card, free portraits",
+                _ok(200, "Home", "Each part exactly as its own route answers it."), ())},
             "/api/v1/orders": {"get": _op("The user's orders with their generations' progress, newest first",
                                           _ok(200, "OrderList", "Orders."), ())},
             "/api/v1/payments": {"post": _op(

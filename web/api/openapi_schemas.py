@@ -107,6 +107,8 @@ def schemas(tier_ids: list[str], style_ids: list[str]) -> dict[str, Schema]:
         "ClientErrorRecorded": obj({"recorded": {"type": "boolean"}}),
         "RedeemCredits": obj({"avatar_id": ID_SCHEMA, "style_id": style}),
         "CreditsRedeemed": obj({"job_id": ID_SCHEMA, "photos": INT}),
+        "Home": obj({"avatars": ref("AvatarList"), "orders": ref("OrderList"), "referrals": ref("Referrals"),
+                     "credits": ref("Credits")}),
         "OrderList": obj({"orders": {"type": "array", "items": obj({
             "payment_id": ID_SCHEMA, "payment_status": STR, "tier": STR, "photo_count": INT, "style_id": STR,
             "avatar_id": ID_SCHEMA, "avatar_name": STR, "rail": {"type": "string", "enum": ["card", "stars"]},

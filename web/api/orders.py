@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, g, jsonify
+from psycopg import Connection
 
 from usecases.orders import orders_of_user
 from web.api.common import connection, fleet, iso
@@ -31,7 +32,12 @@ def order_json(row: dict[str, Any], cover_url: str | None) -> dict[str, Any]:
 @require_user
 def list_orders():
     with connection() as conn:  # one read: no BEGIN/COMMIT round trips
-        rows = orders_of_user(conn, user_id=g.user["id"])
+        return jsonify(orders_body(conn, g.user))
+
+
+def orders_body(conn: Connection, user: dict[str, Any]) -> dict[str, Any]:
+    """GET /api/v1/orders's answer (also part of GET /api/v1/home)."""
+    rows = orders_of_user(conn, user_id=user["id"])
     storage = fleet().services.storage
-    return jsonify({"orders": [order_json(r, storage.presigned_get(r["cover_key"]) if r["cover_key"] else None)
-                               for r in rows]})
+    return {"orders": [order_json(r, storage.presigned_get(r["cover_key"]) if r["cover_key"] else None)
+                       for r in rows]}

@@ -8,7 +8,10 @@ credited once per payment when the payment starts its generation, and a refund t
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, g, jsonify
+from psycopg import Connection
 
 from usecases.users import referral_stats
 from web.api.common import connection, fleet
@@ -20,11 +23,16 @@ blueprint = Blueprint("referrals", __name__)
 @blueprint.get("/v1/referrals/me")
 @require_user
 def my_referrals():
-    settings = fleet().settings
-    code = g.user["referral_code"]
     with connection() as conn:  # one read: no BEGIN/COMMIT round trips
-        stats = referral_stats(conn, user_id=g.user["id"])
-    return jsonify({"code": code, "invite_link": f"https://t.me/{settings.telegram_bot_username}?start=ref_{code}",
-                    "percent": settings.referral_percent, "invited": stats["invited"], "paying": stats["paying"],
-                    "earnings_kopecks": stats["earned_kopecks"], "reversed_kopecks": stats["reversed_kopecks"],
-                    "balance_kopecks": stats["balance_kopecks"]})
+        return jsonify(referrals_body(conn, g.user))
+
+
+def referrals_body(conn: Connection, user: dict[str, Any]) -> dict[str, Any]:
+    """GET /api/v1/referrals/me's answer (also part of GET /api/v1/home)."""
+    settings = fleet().settings
+    code = user["referral_code"]
+    stats = referral_stats(conn, user_id=user["id"])
+    return {"code": code, "invite_link": f"https://t.me/{settings.telegram_bot_username}?start=ref_{code}",
+            "percent": settings.referral_percent, "invited": stats["invited"], "paying": stats["paying"],
+            "earnings_kopecks": stats["earned_kopecks"], "reversed_kopecks": stats["reversed_kopecks"],
+            "balance_kopecks": stats["balance_kopecks"]}

@@ -8,8 +8,8 @@ import { setPrimary, shareLink } from "../telegram.js";
 const REFRESH_MS = 4000;
 
 export async function render(ctx) {
-  const [avatars, orders, referrals, credits] = await Promise.all([
-    get("/api/v1/avatars"), get("/api/v1/orders"), get("/api/v1/referrals/me"), get("/api/v1/credits")]);
+  // One call for the whole screen (GET /api/v1/home): the first thing a person opening the app asks for.
+  const { avatars, orders, referrals, credits } = await get("/api/v1/home");
   if (!ctx.alive()) return;
   draw(ctx, avatars.avatars, orders.orders, referrals, credits.balance);
   // Orders in progress move on their own: refresh them while the person looks at this screen.
