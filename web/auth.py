@@ -60,7 +60,7 @@ def require_user(view: Callable[..., Any]) -> Callable[..., Any]:
 def require_telegram_user(view: Callable[..., Any]) -> Callable[..., Any]:
     """Like ``require_user`` for an answer that is the same for every user (the catalog): valid, fresh initData
     or 401, but no row is read or written — the person is registered by the first call that needs them (the
-    Mini App's home screen asks for their avatars and orders as it opens)."""
+    Mini App opens on its home screen, GET /api/v1/home)."""
 
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
