@@ -31,6 +31,11 @@ from web import create_app
 from workers import scheduler
 from workers.boot import boot_broker
 
+# The fleet processes tests start (deploy/launch.sh, scenarios.fleet) run at the same CPU weight as everything else:
+# BATCH_NICE's default (10) is for a deployed host whose web must answer first (docs/deploy.md "Sharing a host");
+# here the other pytest process is busy too, and a worker at a tenth of its weight missed a test's 60 s.
+os.environ.setdefault("BATCH_NICE", "0")
+
 PG_ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 TEMPLATE_DB = f"pinglass_test_template_{os.getpid()}"  # per pytest process, like the namespace below
