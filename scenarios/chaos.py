@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import random
 import shutil
 import signal
 import socket
@@ -372,15 +373,41 @@ def free_port() -> int:
 
 
 def free_ports(count: int) -> list[int]:
-    """``count`` distinct loopback ports that were free a moment ago."""
-    sockets = [socket.socket() for _ in range(count)]
+    """``count`` distinct loopback ports that were free a moment ago, each with the port above it free too (a
+    RabbitMQ node's distribution port), all below the kernel's range of ephemeral ports: a service the run stops
+    and starts again needs its port back, and an ephemeral port may meanwhile have become some client's local
+    port (a RabbitMQ restart once found its distribution port so taken: ``dist_port_already_used``). The kernel
+    never picks a client's port below that range."""
+    low = ephemeral_low()
+    pick = random.SystemRandom()
+    chosen: list[int] = []
+    while len(chosen) < count:
+        port = pick.randrange(PORTS_FROM, low - 1)
+        if any(abs(port - taken) <= 1 for taken in chosen):
+            continue
+        if _bindable(port) and _bindable(port + 1):
+            chosen.append(port)
+    return chosen
+
+
+PORTS_FROM = 10_000
+
+
+def ephemeral_low() -> int:
+    """The lowest port the kernel gives a client socket (``ip_local_port_range``; 32768 when unreadable)."""
     try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def main() -> int:

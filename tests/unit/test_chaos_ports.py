@@ -24,3 +24,14 @@ def test_only_the_connections_to_the_named_peer_are_counted() -> None:
     finally:
         for sock in (to_broker, to_other, *listeners):
             sock.close()
+
+
+def test_the_runs_ports_are_below_the_ephemeral_range_with_the_next_one_free() -> None:
+    from scenarios.chaos import PORTS_FROM, ephemeral_low, free_ports
+
+    ports = free_ports(6)
+    assert len({*ports, *(p + 1 for p in ports)}) == 12  # distinct, and no port is another's port + 1
+    assert all(PORTS_FROM <= p and p + 1 < ephemeral_low() for p in ports)
+    for port in (*ports, *(p + 1 for p in ports)):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", port))  # free (a moment ago)
